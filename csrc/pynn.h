@@ -1,0 +1,103 @@
+/* pynn.h - the whole public C API of pynn's core, single precision.
+ *
+ * This header is also the cffi cdef (pynn/_build.py strips the preprocessor lines and `restrict`), so it
+ * holds only declarations cffi can parse. Conventions for every function:
+ *   - matrices are row-major and contiguous; a batch is (m, n): m samples of n features;
+ *   - a dense weight W is (n_out, n_in), the W[l] = (n_l, n_{l-1}) of the textbooks; a bias b is (n_out);
+ *   - the functions trust their arguments: shapes, dtypes and lifetimes are checked once, in pynn/core.py;
+ *   - gradient outputs named d* are overwritten unless the comment says "accumulates".
+ */
+#ifndef PYNN_H
+#define PYNN_H
+
+#include <stdint.h>
+
+/* Activation codes, shared by the dense and LSTM kernels. */
+enum pynn_activation {
+    PYNN_IDENTITY = 0,
+    PYNN_SIGMOID = 1,
+    PYNN_TANH = 2,
+    PYNN_RELU = 3,
+    PYNN_LEAKY_RELU = 4
+};
+
+/* ---------------------------------------------------------------------------------------------------- */
+/* matrix multiply */
+
+/* C = alpha * op(A) op(B) + beta * C. op(A) is (M, K), op(B) is (K, N), C is (M, N) with row stride ldc.
+ * trans_a != 0 means A is stored (K, M) with row stride lda; likewise trans_b means B is stored (N, K). */
+void pynn_sgemm(int trans_a, int trans_b, int M, int N, int K, float alpha,
+                const float *restrict A, int lda, const float *restrict B, int ldb,
+                float beta, float *restrict C, int ldc);
+
+/* The plain triple loop with the same contract: the yardstick the blocked version is tested against. */
+void pynn_sgemm_naive(int trans_a, int trans_b, int M, int N, int K, float alpha,
+                      const float *restrict A, int lda, const float *restrict B, int ldb,
+                      float beta, float *restrict C, int ldc);
+
+/* ---------------------------------------------------------------------------------------------------- */
+/* activations */
+
+/* y = f(x) elementwise over n values; alpha is the leaky-ReLU slope. x and y may be the same buffer. */
+void pynn_activate(float *y, const float *x, int64_t n, int act, float alpha);
+
+/* dx = dy * f'(.) where the derivative is computed from the activation's output y (every supported f allows
+ * it). dx and dy may be the same buffer. */
+void pynn_activate_backward(float *dx, const float *dy, const float *y, int64_t n, int act, float alpha);
+
+/* ---------------------------------------------------------------------------------------------------- */
+/* dense layer */
+
+/* out = f(x W^T + b). x is (m, n_in), W is (n_out, n_in), b is (n_out), out is (m, n_out). */
+void pynn_dense_forward(float *restrict out, const float *restrict x, const float *restrict W,
+                        const float *restrict b, int m, int n_in, int n_out, int act, float alpha);
+
+/* Backward through f and the affine map. dout is (m, n_out), the gradient of the loss wrt out, and is
+ * overwritten with the gradient wrt the pre-activation. out is the forward output, x the forward input.
+ * dW (n_out, n_in) and db (n_out) accumulate; dx (m, n_in) is overwritten, and skipped when NULL. */
+void pynn_dense_backward(float *restrict dx, float *restrict dW, float *restrict db, float *restrict dout,
+                         const float *restrict out, const float *restrict x, const float *restrict W,
+                         int m, int n_in, int n_out, int act, float alpha);
+
+/* ---------------------------------------------------------------------------------------------------- */
+/* losses: each returns the mean loss over the m samples and writes d (m, k), the gradient of that mean
+ * wrt its input, so the 1/m of the batch mean is already in it. */
+
+/* Softmax + cross-entropy fused and shifted by the row max, so logits of +-1000 stay finite. logits is
+ * (m, k), labels holds m class indices in [0, k). probs (m, k) receives the softmax, or is skipped if NULL. */
+float pynn_softmax_xent(float *restrict dlogits, float *restrict probs, const float *restrict logits,
+                        const int32_t *restrict labels, int m, int k);
+
+/* Sigmoid + binary cross-entropy fused, computed from logits with log1p(exp(-|z|)) so it never overflows.
+ * targets (m, k) hold values in [0, 1]; the loss is summed over k and averaged over m. */
+float pynn_sigmoid_bce(float *restrict dlogits, float *restrict probs, const float *restrict logits,
+                       const float *restrict targets, int m, int k);
+
+/* Quadratic cost 1/(2m) sum ||out - target||^2 (Nielsen's convention); dout = (out - target) / m. */
+float pynn_mse(float *restrict dout, const float *restrict out, const float *restrict targets, int m, int k);
+
+/* ---------------------------------------------------------------------------------------------------- */
+/* regularisation and optimisers over flat parameter buffers of n values. The first n_decay values are the
+ * weights that L2 applies to (biases are laid out after them and are not decayed): the gradient used is
+ * g + decay * p for those. */
+
+void pynn_sgd_update(float *restrict p, const float *restrict g, int64_t n, int64_t n_decay,
+                     float lr, float decay);
+
+/* Classical momentum: v = mu * v - lr * g; p += v. */
+void pynn_momentum_update(float *restrict p, const float *restrict g, float *restrict v, int64_t n,
+                          int64_t n_decay, float lr, float mu, float decay);
+
+/* Adam with bias correction; t is the 1-based step count. */
+void pynn_adam_update(float *restrict p, const float *restrict g, float *restrict m, float *restrict v,
+                      int64_t n, int64_t n_decay, float lr, float beta1, float beta2, float eps, int64_t t,
+                      float decay);
+
+/* Scale g in place so its L2 norm is at most max_norm (when max_norm > 0); returns the norm before. */
+float pynn_clip_grad_norm(float *g, int64_t n, float max_norm);
+
+/* out = x * mask * scale over n values, mask holding 0 or 1: inverted dropout, forward and backward alike. */
+void pynn_dropout(float *restrict out, const float *restrict x, const uint8_t *restrict mask, int64_t n,
+                  float scale);
+
+#endif

@@ -1,0 +1,202 @@
+"""The only module that touches the compiled core: checks every argument once, then calls C.
+
+C trusts what it is given, so each wrapper here verifies dtype (float32 / int32 / uint8), C-contiguity and the
+shapes that tie the arguments together before handing raw pointers over. cffi releases the GIL for every
+call, so a front end can train in a thread and stay responsive.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from pynn._core import ffi, lib
+
+ACTIVATIONS = {
+    "identity": lib.PYNN_IDENTITY,
+    "sigmoid": lib.PYNN_SIGMOID,
+    "tanh": lib.PYNN_TANH,
+    "relu": lib.PYNN_RELU,
+    "leaky_relu": lib.PYNN_LEAKY_RELU,
+}
+
+_CTYPE = {np.dtype(np.float32): "float[]", np.dtype(np.int32): "int32_t[]", np.dtype(np.uint8): "uint8_t[]"}
+
+
+def _ptr(a: np.ndarray, name: str, dtype=np.float32, shape: tuple | None = None):
+    """A C pointer to a's data after checking it is what C will assume."""
+    if not isinstance(a, np.ndarray):
+        raise TypeError(f"{name} must be a numpy array, not {type(a).__name__}")
+    if a.dtype != dtype:
+        raise TypeError(f"{name} must be {np.dtype(dtype).name}, not {a.dtype}")
+    if not a.flags.c_contiguous:
+        raise ValueError(f"{name} must be C-contiguous")
+    if shape is not None and a.shape != tuple(shape):
+        raise ValueError(f"{name} has shape {a.shape}; expected {tuple(shape)}")
+    return ffi.from_buffer(_CTYPE[np.dtype(dtype)], a)
+
+
+def _writable(a: np.ndarray, name: str) -> None:
+    if not a.flags.writeable:
+        raise ValueError(f"{name} must be writable")
+
+
+def _act(activation: str) -> int:
+    try:
+        return ACTIVATIONS[activation]
+    except KeyError:
+        raise ValueError(f"unknown activation {activation!r}") from None
+
+
+def _matrix(a: np.ndarray, name: str) -> tuple[int, int]:
+    if a.ndim != 2:
+        raise ValueError(f"{name} must be 2-D, not {a.ndim}-D")
+    return a.shape
+
+
+# ---------------------------------------------------------------------------------------------------------
+# matrix multiply
+
+def sgemm(a: np.ndarray, b: np.ndarray, *, trans_a=False, trans_b=False, alpha=1.0, beta=0.0,
+          out: np.ndarray | None = None, naive=False) -> np.ndarray:
+    """out = alpha * op(a) @ op(b) + beta * out, with op a transpose when asked."""
+    ar, ac = _matrix(a, "a")
+    br, bc = _matrix(b, "b")
+    m, k = (ac, ar) if trans_a else (ar, ac)
+    k2, n = (bc, br) if trans_b else (br, bc)
+    if k != k2:
+        raise ValueError(f"inner dimensions differ: op(a) is {m}x{k}, op(b) is {k2}x{n}")
+    if out is None:
+        out = np.zeros((m, n), np.float32)
+    _writable(out, "out")
+    fn = lib.pynn_sgemm_naive if naive else lib.pynn_sgemm
+    fn(int(trans_a), int(trans_b), m, n, k, alpha, _ptr(a, "a"), ac, _ptr(b, "b"), bc,
+       beta, _ptr(out, "out", shape=(m, n)), n)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------------------
+# activations and dense layers
+
+def activate(x: np.ndarray, activation: str, alpha=0.01, out: np.ndarray | None = None) -> np.ndarray:
+    out = np.empty_like(x) if out is None else out
+    lib.pynn_activate(_ptr(out, "out", shape=x.shape), _ptr(x, "x"), x.size, _act(activation), alpha)
+    return out
+
+
+def activate_backward(dy: np.ndarray, y: np.ndarray, activation: str, alpha=0.01,
+                      out: np.ndarray | None = None) -> np.ndarray:
+    out = np.empty_like(dy) if out is None else out
+    lib.pynn_activate_backward(_ptr(out, "out", shape=dy.shape), _ptr(dy, "dy"), _ptr(y, "y", shape=dy.shape),
+                               dy.size, _act(activation), alpha)
+    return out
+
+
+def dense_forward(x: np.ndarray, W: np.ndarray, b: np.ndarray, activation: str, alpha=0.01,
+                  out: np.ndarray | None = None) -> np.ndarray:
+    """f(x @ W.T + b): x (m, n_in), W (n_out, n_in), b (n_out) -> (m, n_out)."""
+    m, n_in = _matrix(x, "x")
+    n_out = _matrix(W, "W")[0]
+    out = np.empty((m, n_out), np.float32) if out is None else out
+    _writable(out, "out")
+    lib.pynn_dense_forward(_ptr(out, "out", shape=(m, n_out)), _ptr(x, "x"), _ptr(W, "W", shape=(n_out, n_in)),
+                           _ptr(b, "b", shape=(n_out,)), m, n_in, n_out, _act(activation), alpha)
+    return out
+
+
+def dense_backward(dout: np.ndarray, out: np.ndarray, x: np.ndarray, W: np.ndarray, dW: np.ndarray,
+                   db: np.ndarray, activation: str, alpha=0.01, dx: np.ndarray | None = None,
+                   need_dx=True) -> np.ndarray | None:
+    """Accumulate dW, db; overwrite dout with dz; return dx (or None when need_dx is False)."""
+    m, n_in = _matrix(x, "x")
+    n_out = _matrix(W, "W")[0]
+    for arr, name in ((dout, "dout"), (dW, "dW"), (db, "db")):
+        _writable(arr, name)
+    if need_dx and dx is None:
+        dx = np.empty((m, n_in), np.float32)
+    dx_ptr = _ptr(dx, "dx", shape=(m, n_in)) if need_dx else ffi.NULL
+    lib.pynn_dense_backward(dx_ptr, _ptr(dW, "dW", shape=(n_out, n_in)), _ptr(db, "db", shape=(n_out,)),
+                            _ptr(dout, "dout", shape=(m, n_out)), _ptr(out, "out", shape=(m, n_out)),
+                            _ptr(x, "x"), _ptr(W, "W", shape=(n_out, n_in)), m, n_in, n_out,
+                            _act(activation), alpha)
+    return dx if need_dx else None
+
+
+# ---------------------------------------------------------------------------------------------------------
+# losses: each returns (mean loss, gradient wrt its input, probabilities or None)
+
+def softmax_xent(logits: np.ndarray, labels: np.ndarray, dlogits=None, probs=None):
+    m, k = _matrix(logits, "logits")
+    if labels.shape != (m,):
+        raise ValueError(f"labels has shape {labels.shape}; expected ({m},)")
+    if m and (labels.min() < 0 or labels.max() >= k):
+        raise ValueError(f"labels must lie in [0, {k})")
+    dlogits = np.empty_like(logits) if dlogits is None else dlogits
+    probs = np.empty_like(logits) if probs is None else probs
+    loss = lib.pynn_softmax_xent(_ptr(dlogits, "dlogits", shape=(m, k)), _ptr(probs, "probs", shape=(m, k)),
+                                 _ptr(logits, "logits"), _ptr(labels, "labels", np.int32), m, k)
+    return float(loss), dlogits, probs
+
+
+def sigmoid_bce(logits: np.ndarray, targets: np.ndarray, dlogits=None, probs=None):
+    m, k = _matrix(logits, "logits")
+    dlogits = np.empty_like(logits) if dlogits is None else dlogits
+    probs = np.empty_like(logits) if probs is None else probs
+    loss = lib.pynn_sigmoid_bce(_ptr(dlogits, "dlogits", shape=(m, k)), _ptr(probs, "probs", shape=(m, k)),
+                                _ptr(logits, "logits"), _ptr(targets, "targets", shape=(m, k)), m, k)
+    return float(loss), dlogits, probs
+
+
+def mse(out: np.ndarray, targets: np.ndarray, dout=None):
+    m, k = _matrix(out, "out")
+    dout = np.empty_like(out) if dout is None else dout
+    loss = lib.pynn_mse(_ptr(dout, "dout", shape=(m, k)), _ptr(out, "out"), _ptr(targets, "targets", shape=(m, k)),
+                        m, k)
+    return float(loss), dout, None
+
+
+# ---------------------------------------------------------------------------------------------------------
+# optimisers over flat buffers; the first n_decay values are decayed by L2
+
+def _flat(p: np.ndarray, g: np.ndarray, *state: np.ndarray):
+    if p.ndim != 1:
+        raise ValueError("parameters must be a flat 1-D buffer")
+    _writable(p, "params")
+    ptrs = [_ptr(p, "params"), _ptr(g, "grads", shape=p.shape)]
+    for i, s in enumerate(state):
+        _writable(s, f"state{i}")
+        ptrs.append(_ptr(s, f"state{i}", shape=p.shape))
+    return ptrs
+
+
+def _check_decay(p: np.ndarray, n_decay: int) -> int:
+    if not 0 <= n_decay <= p.size:
+        raise ValueError(f"n_decay {n_decay} outside [0, {p.size}]")
+    return int(n_decay)
+
+
+def sgd_update(p, g, *, lr, n_decay=0, decay=0.0):
+    pp, gp = _flat(p, g)
+    lib.pynn_sgd_update(pp, gp, p.size, _check_decay(p, n_decay), lr, decay)
+
+
+def momentum_update(p, g, v, *, lr, mu=0.9, n_decay=0, decay=0.0):
+    pp, gp, vp = _flat(p, g, v)
+    lib.pynn_momentum_update(pp, gp, vp, p.size, _check_decay(p, n_decay), lr, mu, decay)
+
+
+def adam_update(p, g, m, v, *, lr, t, beta1=0.9, beta2=0.999, eps=1e-8, n_decay=0, decay=0.0):
+    if t < 1:
+        raise ValueError("Adam's step count t starts at 1")
+    pp, gp, mp, vp = _flat(p, g, m, v)
+    lib.pynn_adam_update(pp, gp, mp, vp, p.size, _check_decay(p, n_decay), lr, beta1, beta2, eps, t, decay)
+
+
+def clip_grad_norm(g: np.ndarray, max_norm: float) -> float:
+    _writable(g, "grads")
+    return float(lib.pynn_clip_grad_norm(_ptr(g, "grads"), g.size, max_norm))
+
+
+def dropout(x: np.ndarray, mask: np.ndarray, scale: float, out: np.ndarray | None = None) -> np.ndarray:
+    out = np.empty_like(x) if out is None else out
+    lib.pynn_dropout(_ptr(out, "out", shape=x.shape), _ptr(x, "x"), _ptr(mask, "mask", np.uint8, x.shape),
+                     x.size, scale)
+    return out

@@ -1,0 +1,120 @@
+"""Float64 numpy reference of every kernel in the C core: the test oracle, never on a production path.
+
+Each function mirrors one C function's contract (same argument order, same conventions) but computes in
+float64 with the plainest numpy expression, so it can itself be checked against finite differences.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+
+def sgemm(a, b, *, trans_a=False, trans_b=False, alpha=1.0, beta=0.0, c=None):
+    a = np.asarray(a, np.float64)
+    b = np.asarray(b, np.float64)
+    out = alpha * ((a.T if trans_a else a) @ (b.T if trans_b else b))
+    return out if c is None or beta == 0.0 else out + beta * np.asarray(c, np.float64)
+
+
+def activate(x, activation, alpha=0.01):
+    x = np.asarray(x, np.float64)
+    if activation == "sigmoid":
+        return 0.5 * (1.0 + np.tanh(0.5 * x))  # the overflow-free form of 1 / (1 + exp(-x))
+    if activation == "tanh":
+        return np.tanh(x)
+    if activation == "relu":
+        return np.maximum(x, 0.0)
+    if activation == "leaky_relu":
+        return np.where(x > 0, x, alpha * x)
+    if activation == "identity":
+        return x.copy()
+    raise ValueError(activation)
+
+
+def activate_backward(dy, y, activation, alpha=0.01):
+    dy, y = np.asarray(dy, np.float64), np.asarray(y, np.float64)
+    if activation == "sigmoid":
+        return dy * y * (1.0 - y)
+    if activation == "tanh":
+        return dy * (1.0 - y * y)
+    if activation == "relu":
+        return np.where(y > 0, dy, 0.0)
+    if activation == "leaky_relu":
+        return np.where(y > 0, dy, alpha * dy)
+    return dy.copy()
+
+
+def dense_forward(x, W, b, activation, alpha=0.01):
+    return activate(np.asarray(x, np.float64) @ np.asarray(W, np.float64).T + b, activation, alpha)
+
+
+def dense_backward(dout, out, x, W, activation, alpha=0.01):
+    """Returns (dx, dW, db) for out = f(x W^T + b)."""
+    dz = activate_backward(dout, out, activation, alpha)
+    x, W = np.asarray(x, np.float64), np.asarray(W, np.float64)
+    return dz @ W, dz.T @ x, dz.sum(axis=0)
+
+
+def log_softmax(z):
+    z = np.asarray(z, np.float64)
+    shifted = z - z.max(axis=1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+
+
+def softmax_xent(logits, labels):
+    """(mean loss, dlogits, probs)"""
+    logp = log_softmax(logits)
+    m = logp.shape[0]
+    probs = np.exp(logp)
+    onehot = np.zeros_like(probs)
+    onehot[np.arange(m), labels] = 1.0
+    return -logp[np.arange(m), labels].mean(), (probs - onehot) / m, probs
+
+
+def sigmoid_bce(logits, targets):
+    z = np.asarray(logits, np.float64)
+    t = np.asarray(targets, np.float64)
+    m = z.shape[0]
+    loss = (np.maximum(z, 0) - z * t + np.log1p(np.exp(-np.abs(z)))).sum() / m
+    p = activate(z, "sigmoid")
+    return loss, (p - t) / m, p
+
+
+def mse(out, targets):
+    e = np.asarray(out, np.float64) - np.asarray(targets, np.float64)
+    m = e.shape[0]
+    return 0.5 * (e * e).sum() / m, e / m, None
+
+
+def _decayed(p, g, n_decay, decay):
+    g = np.array(g, np.float64)
+    g[:n_decay] += decay * np.asarray(p, np.float64)[:n_decay]
+    return g
+
+
+def sgd_update(p, g, *, lr, n_decay=0, decay=0.0):
+    return np.asarray(p, np.float64) - lr * _decayed(p, g, n_decay, decay)
+
+
+def momentum_update(p, g, v, *, lr, mu=0.9, n_decay=0, decay=0.0):
+    v = mu * np.asarray(v, np.float64) - lr * _decayed(p, g, n_decay, decay)
+    return np.asarray(p, np.float64) + v, v
+
+
+def adam_update(p, g, m, v, *, lr, t, beta1=0.9, beta2=0.999, eps=1e-8, n_decay=0, decay=0.0):
+    """The textbook form (bias-corrected moments); the C kernel folds the corrections algebraically."""
+    g = _decayed(p, g, n_decay, decay)
+    m = beta1 * np.asarray(m, np.float64) + (1 - beta1) * g
+    v = beta2 * np.asarray(v, np.float64) + (1 - beta2) * g * g
+    m_hat = m / (1 - beta1 ** t)
+    v_hat = v / (1 - beta2 ** t)
+    return np.asarray(p, np.float64) - lr * m_hat / (np.sqrt(v_hat) + eps), m, v
+
+
+def clip_grad_norm(g, max_norm):
+    g = np.asarray(g, np.float64)
+    norm = np.sqrt((g * g).sum())
+    return (g * (max_norm / norm) if 0 < max_norm < norm else g.copy()), norm
+
+
+def dropout(x, mask, scale):
+    return np.asarray(x, np.float64) * mask * scale
