@@ -1,0 +1,54 @@
+"""The one dataset type every loader returns: arrays plus what a model and a front end need to know."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+# What the targets mean, which fixes the default output activation and loss.
+CLASSIFICATION = "classification"  # y: int32 class indices (m,), softmax + cross-entropy
+BINARY = "binary"                  # y: float32 0/1 (m, k), sigmoid + binary cross-entropy
+REGRESSION = "regression"          # y: float32 real values (m, k), linear + mean squared error
+TASKS = (CLASSIFICATION, BINARY, REGRESSION)
+
+
+@dataclass
+class Dataset:
+    """Train and test arrays. x is float32 (m, *sample_shape); y depends on the task (see TASKS)."""
+
+    name: str
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    sample_shape: tuple[int, ...]
+    task: str
+    class_names: list[str] | None = None
+    source: str = ""                    # where the data came from, with its licence when known
+    meta: dict = field(default_factory=dict)  # loader-specific extras (scaling, vocabulary, ...)
+
+    @property
+    def n_features(self) -> int:
+        """Features per sample once flattened, what a first dense layer must accept."""
+        return int(np.prod(self.sample_shape))
+
+    @property
+    def n_outputs(self) -> int:
+        """Output units the task needs: one per class, or the target width."""
+        if self.task == CLASSIFICATION:
+            return len(self.class_names) if self.class_names else int(max(self.y_train.max(), self.y_test.max())) + 1
+        return 1 if self.y_train.ndim == 1 else int(self.y_train.shape[1])
+
+    def describe(self) -> dict:
+        """A JSON-ready summary for `pynn data info` and the model file's header."""
+        return {
+            "name": self.name,
+            "task": self.task,
+            "sample_shape": list(self.sample_shape),
+            "n_features": self.n_features,
+            "n_outputs": self.n_outputs,
+            "n_train": int(len(self.x_train)),
+            "n_test": int(len(self.x_test)),
+            "class_names": self.class_names,
+            "source": self.source,
+        }

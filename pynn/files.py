@@ -1,0 +1,120 @@
+"""Model files: an .npz of plain arrays plus a JSON header (spec, shapes, data, history, format version).
+
+Loading never unpickles (allow_pickle=False), checks the header against the arrays, and turns every way a
+file can be wrong into one PynnError sentence. Saving writes a temporary file beside the target and renames
+it over the target only when complete, so an interrupted save leaves the previous file intact.
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from pynn.errors import PynnError
+
+FORMAT = "pynn-model"
+FORMAT_VERSION = 1
+
+
+def save_model(model, path: str | os.PathLike, *, history: list[dict] | None = None, data: dict | None = None,
+               training: dict | None = None, extra_arrays: dict[str, np.ndarray] | None = None) -> Path:
+    """Write model (and optional history, data description, training settings) atomically to path."""
+    path = Path(path)
+    header = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "spec": model.spec,
+        "task": model.task,
+        "loss": model.loss.name,
+        "n_outputs": model.loss.n_outputs,
+        "input_shape": list(model.input_shape),
+        "init": model.init,
+        "seed": model.seed,
+        "class_names": model.class_names,
+        "layers": [dict(layer.describe(), index=layer.index,
+                        params={k: list(v.shape) for k, v in getattr(layer, "param_views", {}).items()})
+                   for layer in model.layers],
+        "n_params": model.n_params,
+        "data": data,
+        "training": training,
+        "history": history or [],
+    }
+    arrays = {"params": model.snapshot(), "header": np.frombuffer(json.dumps(header).encode(), np.uint8)}
+    arrays.update(extra_arrays or {})
+    directory = path.parent if str(path.parent) else Path(".")
+    if not directory.is_dir():
+        raise PynnError(f"Cannot save to {path}: the folder {directory} does not exist.")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **arrays)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except OSError as err:
+        raise PynnError(f"Cannot save to {path}: {err.strerror or err}.") from None
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
+
+
+def read_header(path: str | os.PathLike) -> tuple[dict, dict[str, np.ndarray]]:
+    """The header and arrays of a model file, validated as far as the file alone allows."""
+    path = Path(path)
+    if not path.is_file():
+        raise PynnError(f"No model file at {path}.")
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            arrays = {k: npz[k] for k in npz.files}
+    except ValueError as err:
+        if "pickle" in str(err).lower():
+            raise PynnError(f"{path} holds pickled objects, which pynn never loads.") from None
+        raise PynnError(f"{path} is not a readable model file ({err}).") from None
+    except (OSError, EOFError, zipfile.BadZipFile, KeyError) as err:
+        raise PynnError(f"{path} is not a pynn model file (not a complete .npz archive: {err}).") from None
+    except Exception as err:  # zlib and struct errors from a corrupted member
+        raise PynnError(f"{path} is corrupted ({type(err).__name__}: {err}).") from None
+    if "header" not in arrays or "params" not in arrays:
+        raise PynnError(f"{path} is an .npz file but not a pynn model: it lacks the header or the parameters.")
+    try:
+        header = json.loads(arrays.pop("header").astype(np.uint8).tobytes().decode())
+    except (ValueError, UnicodeDecodeError):
+        raise PynnError(f"{path} has a damaged header (not valid JSON).") from None
+    if not isinstance(header, dict) or header.get("format") != FORMAT:
+        raise PynnError(f"{path} is not a pynn model file (its header does not say {FORMAT!r}).")
+    version = header.get("format_version")
+    if version != FORMAT_VERSION:
+        raise PynnError(f"{path} uses model format version {version}; this pynn reads version {FORMAT_VERSION}.")
+    return header, arrays
+
+
+def load_model(path: str | os.PathLike):
+    """(model, header) from a file written by save_model."""
+    from pynn.model import build_model
+    from pynn.spec import LayerSpec, ModelSpec
+
+    header, arrays = read_header(path)
+    try:
+        # rebuilt from the explicit layer list, not by re-parsing the spec, whose input token can be implicit
+        spec = ModelSpec(tuple(int(v) for v in header["input_shape"]),
+                         [LayerSpec(d["kind"], d.get("units", 0), d.get("activation"), d.get("p", 0.0),
+                                    d.get("return_sequences", False)) for d in header["layers"]])
+        model = build_model(spec, loss=header["loss"], task=header["task"], n_outputs=header["n_outputs"],
+                            init=header.get("init", "lecun"), seed=header.get("seed", 0))
+    except (KeyError, TypeError, ValueError, AttributeError) as err:
+        raise PynnError(f"{path} has an incomplete header (missing {err}).") from None
+    except PynnError as err:
+        raise PynnError(f"{path} describes a model pynn cannot build: {err}") from None
+    params = arrays["params"]
+    if params.dtype != np.float32 or params.shape != model.params.shape:
+        raise PynnError(f"{path} holds {params.size} parameters of type {params.dtype}, but its header describes "
+                        f"a model with {model.n_params} float32 parameters.")
+    model.restore(params)
+    model.spec = header.get("spec", model.spec)
+    model.class_names = header.get("class_names")
+    return model, header

@@ -1,0 +1,162 @@
+"""Layers: each owns views into the model's flat parameter and gradient buffers and knows its shapes.
+
+A layer declares its parameters (name, shape, whether L2 applies) and the model lays them out in one
+allocation; forward keeps what backward needs; backward accumulates parameter gradients and returns the
+gradient wrt its input. Shapes here are of one sample; the batch dimension is implicit.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from pynn import core
+from pynn.errors import PynnError
+
+ACTIVATION_NAMES = {
+    "identity": "identity", "linear": "identity", "sigmoid": "sigmoid", "tanh": "tanh", "relu": "relu",
+    "leaky": "leaky_relu", "leaky_relu": "leaky_relu", "leakyrelu": "leaky_relu", "softmax": "softmax",
+}
+
+
+def activation_name(name: str) -> str:
+    try:
+        return ACTIVATION_NAMES[name.lower()]
+    except KeyError:
+        raise PynnError(f"Unknown activation {name!r}; choose one of identity, sigmoid, tanh, relu, leaky_relu, "
+                        "softmax.") from None
+
+
+@dataclass
+class ParamSpec:
+    name: str
+    shape: tuple[int, ...]
+    decays: bool  # L2 applies (weights) or not (biases)
+
+
+class Layer:
+    kind = "layer"
+    input_shape: tuple[int, ...] = ()
+    output_shape: tuple[int, ...] = ()
+    index = 0  # position in the model, 1-based as in the textbooks' W[l]
+
+    def build(self, input_shape: tuple[int, ...], index: int) -> tuple[int, ...]:
+        raise NotImplementedError
+
+    def param_specs(self) -> list[ParamSpec]:
+        return []
+
+    def bind(self, params: dict[str, np.ndarray], grads: dict[str, np.ndarray]) -> None:
+        """Receive views into the model's flat buffers."""
+        self.param_views, self.grad_views = params, grads
+
+    def grad_norm(self) -> float:
+        """L2 norm of all of this layer's parameter gradients: the vanishing/exploding-gradient signal."""
+        return float(np.sqrt(sum(np.dot(g.ravel(), g.ravel()) for g in self.grad_views.values())))
+
+    def initialise(self, init: str, rng: np.random.Generator) -> None:
+        """Fill parameters."""
+
+    def forward(self, x: np.ndarray, training: bool) -> np.ndarray:
+        raise NotImplementedError
+
+    def backward(self, dy: np.ndarray, need_dx: bool = True) -> np.ndarray | None:
+        raise NotImplementedError
+
+    def describe(self) -> dict:
+        return {"kind": self.kind}
+
+
+class Dense(Layer):
+    """y = f(x W^T + b) with W (units, n_in). A multi-dimensional input is flattened, except a sequence
+    (T, n) from a recurrent layer that returns sequences, which gets the same Dense at every step."""
+
+    kind = "dense"
+
+    def __init__(self, units: int, activation: str = "sigmoid", alpha: float = 0.01):
+        if units < 1:
+            raise PynnError(f"A dense layer needs at least one unit, not {units}.")
+        self.units = int(units)
+        self.activation = activation_name(activation)
+        self.alpha = alpha
+        self.per_step = False
+        self.n_in = 0
+
+    @property
+    def kernel_activation(self) -> str:
+        # softmax only ever runs fused with cross-entropy (pynn.losses), so the kernel stays linear
+        return "identity" if self.activation == "softmax" else self.activation
+
+    def build(self, input_shape, index, per_step=False):
+        self.index, self.input_shape, self.per_step = index, tuple(input_shape), per_step
+        if per_step:
+            self.n_in = input_shape[-1]
+            self.output_shape = (*input_shape[:-1], self.units)
+        else:
+            self.n_in = int(np.prod(input_shape))
+            self.output_shape = (self.units,)
+        return self.output_shape
+
+    def param_specs(self):
+        return [ParamSpec("W", (self.units, self.n_in), True), ParamSpec("b", (self.units,), False)]
+
+    def bind(self, params, grads):
+        super().bind(params, grads)
+        self.W, self.b = params["W"], params["b"]
+        self.dW, self.db = grads["W"], grads["b"]
+
+    def initialise(self, init, rng):
+        from pynn.init import initialise
+        initialise(self.W, self.b, init, rng)
+
+    def forward(self, x, training):
+        self._batch_shape = x.shape
+        self._x = np.ascontiguousarray(x.reshape(-1, self.n_in), dtype=np.float32)
+        self._out = core.dense_forward(self._x, self.W, self.b, self.kernel_activation, self.alpha)
+        return self._out.reshape(*x.shape[:-1], self.units) if self.per_step else self._out
+
+    def backward(self, dy, need_dx=True):
+        dout = np.array(dy.reshape(self._out.shape), dtype=np.float32, order="C")  # overwritten with dz
+        dx = core.dense_backward(dout, self._out, self._x, self.W, self.dW, self.db, self.kernel_activation,
+                                 self.alpha, need_dx=need_dx)
+        return None if dx is None else dx.reshape(self._batch_shape)
+
+    def describe(self):
+        return {"kind": self.kind, "units": self.units, "activation": self.activation}
+
+
+class Dropout(Layer):
+    """Inverted dropout: in training each value is kept with probability 1 - p and scaled by 1 / (1 - p), so
+    nothing changes at inference. Masks come from the model's seeded generator."""
+
+    kind = "dropout"
+
+    def __init__(self, p: float):
+        if not 0.0 <= p < 1.0:
+            raise PynnError(f"Dropout probability must be in [0, 1), not {p}.")
+        self.p = float(p)
+        self.rng = np.random.default_rng(0)
+
+    def build(self, input_shape, index, per_step=False):
+        self.index, self.input_shape = index, tuple(input_shape)
+        self.output_shape = self.input_shape
+        return self.output_shape
+
+    def initialise(self, init, rng):
+        self.rng = np.random.default_rng(rng.integers(2**63))
+
+    def forward(self, x, training):
+        if not training or self.p == 0.0:
+            self._mask = None
+            return x
+        x = np.ascontiguousarray(x, dtype=np.float32)
+        self._mask = (self.rng.random(x.shape, dtype=np.float32) >= self.p).view(np.uint8)
+        return core.dropout(x, self._mask, 1.0 / (1.0 - self.p))
+
+    def backward(self, dy, need_dx=True):
+        if self._mask is None:
+            return dy
+        return core.dropout(np.ascontiguousarray(dy, dtype=np.float32), self._mask, 1.0 / (1.0 - self.p))
+
+    def describe(self):
+        return {"kind": self.kind, "p": self.p}

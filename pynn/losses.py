@@ -1,0 +1,98 @@
+"""Output losses and how they pair with the output activation and the task.
+
+The fused kernels take the output layer's pre-activation: softmax runs only inside cross-entropy and the
+sigmoid only inside binary cross-entropy, so a softmax written before cross-entropy is applied once, never
+twice (the classic bug where a network stops learning)."""
+from __future__ import annotations
+
+import numpy as np
+
+from pynn import core
+from pynn.data.dataset import BINARY, CLASSIFICATION, REGRESSION
+from pynn.errors import PynnError
+
+LOSS_NAMES = {
+    "xent": "xent", "ce": "xent", "cross-entropy": "xent", "crossentropy": "xent", "cross_entropy": "xent",
+    "bce": "bce", "binary-cross-entropy": "bce", "binary_cross_entropy": "bce",
+    "mse": "mse", "quadratic": "mse",
+}
+DEFAULT_FOR_TASK = {CLASSIFICATION: ("xent", "softmax"), BINARY: ("bce", "sigmoid"), REGRESSION: ("mse", "identity")}
+DESCRIPTIONS = {
+    "xent": "softmax + cross-entropy (fused)",
+    "bce": "sigmoid + binary cross-entropy (fused)",
+    "mse": "quadratic cost 1/(2m) sum ||a - y||^2",
+}
+
+
+def loss_name(name: str) -> str:
+    try:
+        return LOSS_NAMES[name.lower()]
+    except KeyError:
+        raise PynnError(f"Unknown loss {name!r}; choose xent (cross-entropy), bce or mse.") from None
+
+
+def resolve_head(task: str, loss: str | None, output_activation: str | None) -> tuple[str, str, list[str]]:
+    """(loss, output activation, notes for the user) from the task and what the user wrote, if anything."""
+    notes: list[str] = []
+    default_loss, default_act = DEFAULT_FOR_TASK[task]
+    loss = loss_name(loss) if loss else None
+    if loss is None:
+        loss = {"softmax": "xent"}.get(output_activation, default_loss)
+        if output_activation == "sigmoid" and task != REGRESSION:
+            loss = "bce" if task == BINARY else default_loss
+    if output_activation is None:
+        output_activation = {"xent": "softmax", "bce": "sigmoid"}.get(loss, "identity")
+    elif output_activation == "softmax" and loss == "xent":
+        notes.append("The softmax written on the output layer is folded into the fused cross-entropy, so it is "
+                      "applied once, not twice (applying it twice flattens the gradients and stalls learning).")
+    if loss == "xent" and output_activation != "softmax":
+        raise PynnError(f"Cross-entropy needs a softmax output, but the output layer is {output_activation}; "
+                        "drop the activation from the last layer or use --loss bce for independent sigmoids.")
+    if loss == "bce" and output_activation != "sigmoid":
+        raise PynnError(f"Binary cross-entropy needs a sigmoid output, but the output layer is "
+                        f"{output_activation}; write the last layer as N:sigmoid or leave it bare.")
+    if loss == "mse" and output_activation == "softmax":
+        raise PynnError("A softmax output with the quadratic cost is not supported; use a sigmoid or linear "
+                        "output with --loss mse, or cross-entropy with the softmax.")
+    if loss == "xent" and task != CLASSIFICATION:
+        raise PynnError(f"Cross-entropy needs class labels, but this data's task is {task}.")
+    return loss, output_activation, notes
+
+
+class Loss:
+    """Turns dataset targets into what a kernel needs and returns (mean loss, dout, predictions)."""
+
+    def __init__(self, name: str, n_outputs: int):
+        self.name = loss_name(name)
+        self.n_outputs = n_outputs
+
+    def targets(self, y: np.ndarray) -> np.ndarray:
+        if self.name == "xent":
+            return np.ascontiguousarray(y, dtype=np.int32)
+        if y.ndim == 1 and np.issubdtype(y.dtype, np.integer):  # class labels under bce/mse: one-hot
+            onehot = np.zeros((len(y), self.n_outputs), np.float32)
+            onehot[np.arange(len(y)), y] = 1.0
+            return onehot
+        return np.ascontiguousarray(y.reshape(len(y), -1), dtype=np.float32)
+
+    def __call__(self, out: np.ndarray, y: np.ndarray):
+        out2 = np.ascontiguousarray(out.reshape(len(out), -1), dtype=np.float32)
+        t = self.targets(y)
+        if self.name == "xent":
+            loss, d, pred = core.softmax_xent(out2, t)
+        elif self.name == "bce":
+            loss, d, pred = core.sigmoid_bce(out2, t)
+        else:
+            loss, d, _ = core.mse(out2, t)
+            pred = out2
+        return loss, d.reshape(out.shape), pred.reshape(out.shape)
+
+    def predictions(self, out: np.ndarray) -> np.ndarray:
+        """What the model outputs to a user: probabilities for the fused heads, the values otherwise."""
+        if self.name == "xent":
+            z = out - out.max(axis=-1, keepdims=True)
+            e = np.exp(z)
+            return e / e.sum(axis=-1, keepdims=True)
+        if self.name == "bce":
+            return core.activate(np.ascontiguousarray(out, dtype=np.float32), "sigmoid")
+        return out

@@ -1,0 +1,204 @@
+"""Sequential models: an ordered list of layers whose parameters live in one flat buffer.
+
+All weight matrices come first in that buffer and all biases after them, so an optimiser updates the whole
+model in one call and L2 applies to exactly the leading block. The model checks the whole chain of shapes
+when it is built and says in words what does not fit.
+"""
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+
+from pynn.data.dataset import CLASSIFICATION, Dataset
+from pynn.errors import PynnError
+from pynn.layers import Dense, Dropout, Layer
+from pynn.losses import Loss, resolve_head
+from pynn.spec import ModelSpec, parse_spec
+
+DEFAULT_HIDDEN_ACTIVATION = "sigmoid"  # the classic 784-30-10 network's, whose weight maps read well
+
+
+class Sequential:
+    def __init__(self, layers: list[Layer], loss: str, n_outputs: int | None = None,
+                 task: str = CLASSIFICATION, class_names: list[str] | None = None):
+        if not layers:
+            raise PynnError("A model needs at least one layer.")
+        self.layers = layers
+        self.task = task
+        self.class_names = class_names
+        last = next(l for l in reversed(layers) if getattr(l, "units", 0))
+        self.loss = Loss(loss, n_outputs or last.units)
+        self.input_shape: tuple[int, ...] | None = None
+        self.notes: list[str] = []   # things the user should be told about how the model was assembled
+        self.spec = ""
+        self.init = "lecun"
+        self.seed = 0
+        # Held while parameters change, so a reader in another thread never sees a half-updated layer.
+        self.lock = threading.RLock()
+
+    # -- building ------------------------------------------------------------------------------------------
+
+    def build(self, input_shape: tuple[int, ...], init: str = "lecun", seed: int = 0) -> "Sequential":
+        self.input_shape = tuple(int(v) for v in input_shape)
+        self.init, self.seed = init, seed
+        shape, per_step = self.input_shape, False
+        for i, layer in enumerate(self.layers, start=1):
+            shape = layer.build(shape, i, per_step=per_step)
+            per_step = getattr(layer, "return_sequences", per_step)
+        self.output_shape = shape
+        self._allocate()
+        rng = np.random.default_rng(seed)
+        for layer in self.layers:
+            layer.initialise(init, rng)
+        return self
+
+    def _allocate(self) -> None:
+        specs = [(layer, spec) for layer in self.layers for spec in layer.param_specs()]
+        ordered = [s for s in specs if s[1].decays] + [s for s in specs if not s[1].decays]
+        sizes = [int(np.prod(spec.shape)) for _, spec in ordered]
+        self.params = np.zeros(sum(sizes), np.float32)
+        self.grads = np.zeros_like(self.params)
+        self.n_weights = sum(size for (_, spec), size in zip(ordered, sizes) if spec.decays)
+        views: dict[int, tuple[dict, dict]] = {id(layer): ({}, {}) for layer in self.layers}
+        offset = 0
+        for (layer, spec), size in zip(ordered, sizes):
+            p, g = views[id(layer)]
+            p[spec.name] = self.params[offset:offset + size].reshape(spec.shape)
+            g[spec.name] = self.grads[offset:offset + size].reshape(spec.shape)
+            offset += size
+        for layer in self.layers:
+            layer.bind(*views[id(layer)])
+
+    def check_input(self, sample_shape: tuple[int, ...], what: str = "the data") -> None:
+        """Raise a PynnError in words when samples of this shape cannot enter the first layer."""
+        first = self.layers[0]
+        expected = self.input_shape
+        if first.kind == "dense" and not first.per_step:
+            have, want = int(np.prod(sample_shape)), int(np.prod(expected))
+            if have != want:
+                raise PynnError(f"Layer 1 expects {want} features per sample; {what} has {have} "
+                                f"(samples of shape {'x'.join(map(str, sample_shape))}).")
+        elif tuple(sample_shape)[-1:] != tuple(expected)[-1:] or len(sample_shape) != len(expected):
+            raise PynnError(f"Layer 1 expects samples of shape {'x'.join(map(str, expected))}; {what} has "
+                            f"{'x'.join(map(str, sample_shape))}.")
+
+    # -- computing -----------------------------------------------------------------------------------------
+
+    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        """The output layer's raw output (logits for the fused losses) for a batch x (m, *input_shape)."""
+        out = np.ascontiguousarray(x, dtype=np.float32)
+        for layer in self.layers:
+            out = layer.forward(out, training)
+        return out
+
+    def backward(self, dout: np.ndarray) -> None:
+        for i, layer in enumerate(reversed(self.layers)):
+            dout = layer.backward(dout, need_dx=i < len(self.layers) - 1)
+
+    def train_step(self, x: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
+        """Zero the gradients, forward, loss, backward. Returns (mean loss, predictions)."""
+        self.grads.fill(0.0)
+        out = self.forward(x, training=True)
+        loss, dout, pred = self.loss(out, y)
+        self.backward(dout)
+        return loss, pred
+
+    def predict(self, x: np.ndarray, batch_size: int = 2048) -> np.ndarray:
+        """Probabilities (fused heads) or values, computed in batches."""
+        with self.lock:
+            parts = [self.loss.predictions(self.forward(x[i:i + batch_size]))
+                     for i in range(0, len(x), batch_size)]
+        return np.concatenate(parts) if parts else np.zeros((0, *self.output_shape), np.float32)
+
+    def evaluate(self, x: np.ndarray, y: np.ndarray, batch_size: int = 2048) -> dict:
+        """Mean loss and, for labelled tasks, accuracy over a whole set."""
+        total, correct = 0.0, 0
+        with self.lock:
+            for i in range(0, len(x), batch_size):
+                out = self.forward(x[i:i + batch_size])
+                loss, _, pred = self.loss(out, y[i:i + batch_size])
+                total += loss * len(out)
+                correct += count_correct(pred, y[i:i + batch_size], self.loss.name)
+        result = {"loss": total / max(len(x), 1)}
+        if self.loss.name != "mse" or self.task == CLASSIFICATION:
+            result["accuracy"] = correct / max(len(x), 1)
+        return result
+
+    # -- parameters ----------------------------------------------------------------------------------------
+
+    @property
+    def param_layers(self) -> list[Layer]:
+        return [layer for layer in self.layers if layer.param_specs()]
+
+    @property
+    def n_params(self) -> int:
+        return int(self.params.size)
+
+    def snapshot(self) -> np.ndarray:
+        """A consistent copy of every parameter, safe to take while another thread trains."""
+        with self.lock:
+            return self.params.copy()
+
+    def restore(self, params: np.ndarray) -> None:
+        with self.lock:
+            self.params[...] = params
+
+    def grad_norms(self) -> list[float]:
+        """The L2 norm of each parameterised layer's gradient, input side first."""
+        return [layer.grad_norm() for layer in self.param_layers]
+
+
+def count_correct(pred: np.ndarray, y: np.ndarray, loss: str) -> int:
+    """Correct predictions in a batch: argmax for classes, a 0.5 threshold for 0/1 targets."""
+    if y.ndim == 1 and np.issubdtype(y.dtype, np.integer):
+        return int((pred.reshape(len(pred), -1).argmax(axis=1) == y).sum())
+    if loss == "bce":
+        return int(((pred > 0.5) == (y.reshape(pred.shape) > 0.5)).all(axis=tuple(range(1, pred.ndim))).sum())
+    return 0
+
+
+def build_model(spec: str | ModelSpec, data: Dataset | None = None, *, loss: str | None = None,
+                task: str | None = None, n_outputs: int | None = None, init: str = "lecun", seed: int = 0,
+                hidden_activation: str = DEFAULT_HIDDEN_ACTIVATION) -> Sequential:
+    """A built, initialised model from a spec string; the input size comes from the data when not written."""
+    parsed = spec if isinstance(spec, ModelSpec) else parse_spec(spec)
+    task = task or (data.task if data is not None else CLASSIFICATION)
+    input_shape = parsed.input_shape
+    if input_shape is None:
+        if data is None:
+            raise PynnError(f"Model spec {str(parsed)!r} does not give the input size and there is no data to "
+                            "take it from; write it first, e.g. 784-30-10.")
+        input_shape = data.sample_shape
+    output = parsed.layers[-1]
+    loss_name, out_act, notes = resolve_head(task, loss, output.activation)
+    layers: list[Layer] = []
+    for i, ls in enumerate(parsed.layers):
+        if ls.kind == "dense":
+            act = out_act if i == len(parsed.layers) - 1 else (ls.activation or hidden_activation)
+            layers.append(Dense(ls.units, act))
+        elif ls.kind == "dropout":
+            layers.append(Dropout(ls.p))
+        else:
+            layers.append(_recurrent_layer(ls))
+    model = Sequential(layers, loss_name, n_outputs or output.units, task,
+                       data.class_names if data is not None else None)
+    model.build(input_shape, init=init, seed=seed)
+    model.spec = str(ModelSpec(tuple(input_shape), parsed.layers))
+    model.notes = notes
+    if data is not None:
+        model.check_input(data.sample_shape)
+        want = data.n_outputs
+        if output.units != want:
+            what = "classes" if task == CLASSIFICATION else "target values per sample"
+            raise PynnError(f"The output layer has {output.units} units but the data has {want} {what}; end the "
+                            f"spec with -{want}.")
+    return model
+
+
+def _recurrent_layer(ls):
+    try:
+        from pynn.lstm import LSTM
+    except ImportError:
+        raise PynnError("LSTM layers are not available in this build of pynn.") from None
+    return LSTM(ls.units, return_sequences=ls.return_sequences)

@@ -1,0 +1,176 @@
+"""The trainer: epochs of shuffled mini-batches, validation, early stopping, history and events.
+
+A front end follows training through `on_event`, called with small dataclasses after each batch and epoch,
+and can ask it to stop from another thread; parameter updates hold the model's lock so readers in other
+threads never see a half-updated layer.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from pynn import core
+from pynn.errors import PynnError, TrainingDiverged
+from pynn.model import Sequential, count_correct
+from pynn.optim import Optimizer
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 10
+    batch_size: int = 32
+    optimizer: str = "adam"
+    lr: float | None = None       # None: the optimizer's default (pynn.optim.DEFAULT_LR)
+    momentum: float = 0.9
+    l2: float = 0.0               # lambda in lambda/(2n) * sum(w^2), n = training examples (Nielsen's form)
+    clip: float = 0.0             # max global gradient norm; 0 disables
+    val_split: float = 0.0        # fraction of the training data held out for validation
+    early_stop: int = 0           # patience in epochs without validation improvement; 0 disables
+    seed: int = 0
+    eval_train: bool = True       # measure train accuracy on the whole train set after each epoch
+
+    def validate(self) -> None:
+        if self.epochs < 1:
+            raise PynnError(f"--epochs must be at least 1, not {self.epochs}.")
+        if self.batch_size < 1:
+            raise PynnError(f"--batch must be at least 1, not {self.batch_size}.")
+        if not 0.0 <= self.val_split < 1.0:
+            raise PynnError(f"--val-split must be in [0, 1), not {self.val_split}.")
+        if self.l2 < 0:
+            raise PynnError(f"--l2 must not be negative, not {self.l2}.")
+        if self.early_stop and not self.val_split:
+            raise PynnError("--early-stop watches the validation loss, so it needs --val-split (e.g. 0.1).")
+
+
+@dataclass
+class EpochRecord:
+    epoch: int
+    loss: float                   # mean training loss over the epoch's batches
+    seconds: float
+    train_accuracy: float | None = None
+    val_loss: float | None = None
+    val_accuracy: float | None = None
+    grad_norms: list[float] = field(default_factory=list)  # mean per parameterised layer, input side first
+
+
+@dataclass
+class BatchEnd:
+    epoch: int
+    batch: int
+    n_batches: int
+    loss: float
+
+
+@dataclass
+class EpochEnd:
+    record: EpochRecord
+    n_epochs: int
+
+
+@dataclass
+class TrainEnd:
+    history: list[EpochRecord]
+    stopped_early: bool
+    reason: str
+
+
+class Trainer:
+    def __init__(self, model: Sequential, config: TrainConfig | None = None,
+                 on_event: Callable[[object], None] | None = None):
+        self.model = model
+        self.config = config or TrainConfig()
+        self.config.validate()
+        self.on_event = on_event or (lambda event: None)
+        self.optimizer = Optimizer(self.config.optimizer, self.config.lr, self.config.momentum)
+        self.history: list[EpochRecord] = []
+        self._stop = threading.Event()
+
+    def stop(self) -> None:
+        """Ask training to stop after the current batch (safe from any thread)."""
+        self._stop.set()
+
+    def fit(self, x: np.ndarray, y: np.ndarray) -> list[EpochRecord]:
+        cfg, model = self.config, self.model
+        model.check_input(x.shape[1:], "the training data")
+        if len(x) != len(y):
+            raise PynnError(f"The data has {len(x)} samples but {len(y)} targets.")
+        rng = np.random.default_rng(cfg.seed)
+        x_train, y_train, x_val, y_val = _split(x, y, cfg.val_split, rng)
+        if len(x_train) == 0:
+            raise PynnError("There are no training samples left after the validation split.")
+        decay = cfg.l2 / len(x_train)
+        last_good = model.params.copy()
+        best = (np.inf, None)
+        bad_epochs, reason = 0, "finished"
+        n_batches = -(-len(x_train) // cfg.batch_size)
+        for epoch in range(1, cfg.epochs + 1):
+            start = time.perf_counter()
+            order = rng.permutation(len(x_train))
+            losses, norms = [], []
+            for b in range(n_batches):
+                idx = order[b * cfg.batch_size:(b + 1) * cfg.batch_size]
+                with model.lock:  # layers cache activations, so a step and a reader must not interleave
+                    loss, _ = model.train_step(x_train[idx], y_train[idx])
+                    if not np.isfinite(loss):
+                        model.restore(last_good)
+                        raise TrainingDiverged(_divergence_message(model, loss, epoch, b + 1, self.optimizer.lr))
+                    norms.append(model.grad_norms())
+                    if cfg.clip > 0:
+                        core.clip_grad_norm(model.grads, cfg.clip)
+                    np.copyto(last_good, model.params)
+                    self.optimizer.step(model.params, model.grads, model.n_weights, decay)
+                losses.append(loss)
+                self.on_event(BatchEnd(epoch, b + 1, n_batches, loss))
+                if self._stop.is_set():
+                    break
+            record = EpochRecord(epoch, float(np.mean(losses)), 0.0,
+                                 grad_norms=[float(v) for v in np.mean(norms, axis=0)] if norms else [])
+            if cfg.eval_train:
+                record.train_accuracy = model.evaluate(x_train, y_train).get("accuracy")
+            if len(x_val):
+                val = model.evaluate(x_val, y_val)
+                record.val_loss, record.val_accuracy = val["loss"], val.get("accuracy")
+            record.seconds = time.perf_counter() - start
+            self.history.append(record)
+            self.on_event(EpochEnd(record, cfg.epochs))
+            if self._stop.is_set():
+                reason = "stopped on request"
+                break
+            if cfg.early_stop and record.val_loss is not None:
+                if record.val_loss < best[0]:
+                    best, bad_epochs = (record.val_loss, model.snapshot()), 0
+                else:
+                    bad_epochs += 1
+                    if bad_epochs >= cfg.early_stop:
+                        model.restore(best[1])
+                        reason = (f"early stop: validation loss did not improve for {cfg.early_stop} epochs; "
+                                  f"restored the weights of epoch {epoch - cfg.early_stop}")
+                        break
+        self.on_event(TrainEnd(self.history, reason != "finished", reason))
+        self.reason = reason
+        return self.history
+
+
+def _split(x, y, val_split, rng):
+    if not val_split:
+        return x, y, x[:0], y[:0]
+    order = rng.permutation(len(x))
+    n_val = max(1, int(round(len(x) * val_split)))
+    val, train = order[:n_val], order[n_val:]
+    return x[train], y[train], x[val], y[val]
+
+
+def _divergence_message(model: Sequential, loss: float, epoch: int, batch: int, lr: float) -> str:
+    bad = [f"layer {layer.index} ({layer.kind})" for layer in model.param_layers
+           if not all(np.isfinite(v).all() for v in layer.param_views.values())]
+    where = f"; non-finite weights in {', '.join(bad)}" if bad else ""
+    return (f"Training diverged: the loss became {loss} at epoch {epoch}, batch {batch}{where}; the last good "
+            f"weights were kept — try a smaller learning rate than {lr:g}.")
+
+
+def history_dicts(history: list[EpochRecord]) -> list[dict]:
+    return [asdict(r) for r in history]
