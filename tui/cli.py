@@ -1,0 +1,63 @@
+"""The `pynn` command: parses arguments, hands each subcommand to its module, and turns user errors into one
+clear sentence on stderr with exit status 2 (130 after Ctrl-C), never a traceback."""
+from __future__ import annotations
+
+import argparse
+import importlib
+import pkgutil
+import sys
+
+from pynn.errors import PynnError
+
+import tui.commands
+
+# Subcommands listed first in `pynn --help`; any other module in tui/commands with register() follows.
+FIRST = ["train", "eval", "summary", "data"]
+
+
+def command_modules() -> list[str]:
+    found = [m.name for m in pkgutil.iter_modules(tui.commands.__path__) if m.name != "common"]
+    return [n for n in FIRST if n in found] + sorted(n for n in found if n not in FIRST)
+
+EXIT_USER_ERROR = 2
+EXIT_INTERRUPTED = 130
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage mistake is one sentence and status 2 like every other user error."""
+
+    def error(self, message: str):  # noqa: D401 - argparse's signature
+        raise PynnError(f"{message[0].upper()}{message[1:]} (see `{self.prog} --help`).")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="pynn", description="Build, train and look inside small neural networks.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for name in command_modules():
+        module = importlib.import_module(f"tui.commands.{name}")
+        if hasattr(module, "register"):
+            module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        if not getattr(args, "handler", None):
+            parser.print_help()
+            return 0
+        return int(args.handler(args) or 0)
+    except PynnError as err:
+        print(f"pynn: {err}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        print("pynn: interrupted.", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:  # `pynn ... | head` closed the pipe: not an error worth a traceback
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

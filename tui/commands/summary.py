@@ -1,0 +1,33 @@
+"""`pynn summary SPEC|FILE`: the layers' shapes, the math behind them, totals and memory."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from pynn.files import load_model
+from pynn.model import build_model
+from pynn.summary import model_summary
+from tui.commands.common import add_data_args, add_json_arg, load_data
+from tui.output import Output
+from tui.render.tables import summary_table
+
+
+def register(sub) -> None:
+    p = sub.add_parser("summary", help="show a model's shapes and parameter arithmetic",
+                       description="Describe a model from a spec (e.g. 784-30-10) or a saved .npz file.")
+    p.add_argument("model", metavar="SPEC|FILE")
+    add_data_args(p, default=None)
+    add_json_arg(p)
+    p.set_defaults(handler=run)
+
+
+def run(args) -> int:
+    out = Output(json=args.json)
+    if args.model.endswith(".npz") or Path(args.model).is_file():
+        model, _ = load_model(args.model)
+    else:
+        data = load_data(args) if args.data else None
+        model = build_model(args.model, data)
+    summary = model_summary(model)
+    out.emit_json(summary)
+    out.show(summary_table(summary))
+    return 0

@@ -1,0 +1,155 @@
+"""`pynn train`: train a model on a dataset with live progress, report test accuracy, optionally save it."""
+from __future__ import annotations
+
+import signal
+import time
+from contextlib import contextmanager
+
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from pynn.files import save_model
+from pynn.init import INITIALISERS
+from pynn.model import build_model
+from pynn.train import BatchEnd, EpochEnd, Trainer, TrainConfig, history_dicts
+from tui.commands.common import add_data_args, add_json_arg, data_options, default_spec, load_data
+from tui.output import Output
+
+EXIT_INTERRUPTED = 130
+
+
+def register(sub) -> None:
+    p = sub.add_parser("train", help="train a model and report its test accuracy",
+                       description="Train a model on a dataset; the default is 784-30-10 on the bundled digits.")
+    add_data_args(p)
+    m = p.add_argument_group("model")
+    m.add_argument("--model", metavar="SPEC", help="e.g. 784-30-10, 30-10, 784-100:relu-drop0.5-10 "
+                   "(default: 784-30-10 on digits, else 30-<outputs>)")
+    m.add_argument("--activation", default="sigmoid", help="hidden activation where the spec gives none")
+    m.add_argument("--init", default="lecun", choices=list(INITIALISERS), help="weight initialisation")
+    m.add_argument("--loss", help="xent, bce or mse (default: follows the task)")
+    t = p.add_argument_group("training")
+    t.add_argument("--epochs", type=int, default=10)
+    t.add_argument("--batch", type=int, default=10, help="mini-batch size")
+    t.add_argument("--optimizer", default="sgd", choices=["sgd", "momentum", "adam"])
+    t.add_argument("--lr", type=float, help="learning rate (default: 0.5 for sgd, 0.05 momentum, 0.001 adam)")
+    t.add_argument("--l2", type=float, default=0.0, help="L2 strength lambda in lambda/(2n)·sum(w²)")
+    t.add_argument("--clip", type=float, default=0.0, help="clip the gradient norm to this (0: off)")
+    t.add_argument("--val-split", type=float, default=0.0, help="fraction of training data for validation")
+    t.add_argument("--early-stop", type=int, default=0, metavar="N", help="stop after N epochs without "
+                   "validation improvement and restore the best weights")
+    t.add_argument("--seed", type=int, default=0)
+    p.add_argument("--save", metavar="FILE", help="save the trained model here (.npz)")
+    add_json_arg(p)
+    p.set_defaults(handler=run)
+
+
+SGD_DEFAULT_LR = 0.5  # the command's default mini-batch of 10 on sigmoid nets, as in Nielsen's book
+
+
+def run(args) -> int:
+    out = Output(json=args.json)
+    data = load_data(args)
+    spec = args.model or default_spec(data)
+    model = build_model(spec, data, loss=args.loss, init=args.init, seed=args.seed,
+                        hidden_activation=args.activation)
+    for note in model.notes:
+        out.note(note)
+    lr = args.lr if args.lr is not None else (SGD_DEFAULT_LR if args.optimizer == "sgd" else None)
+    config = TrainConfig(epochs=args.epochs, batch_size=args.batch, optimizer=args.optimizer, lr=lr,
+                         l2=args.l2, clip=args.clip, val_split=args.val_split, early_stop=args.early_stop,
+                         seed=args.seed)
+    with _progress(out) as on_event:
+        trainer = Trainer(model, config, on_event)
+        out.line(f"training {model.spec} ({model.n_params:,} parameters) on {data.name}: "
+                 f"{len(data.x_train):,} train / {len(data.x_test):,} test samples, {config.optimizer} "
+                 f"lr {trainer.optimizer.lr:g}, batch {config.batch_size}, {config.epochs} epochs")
+        with _stop_on_ctrl_c(trainer) as interrupted:
+            history = trainer.fit(data.x_train, data.y_train)
+    test = model.evaluate(data.x_test, data.y_test)
+    seconds = sum(r.seconds for r in history)
+    result = {
+        "model": model.spec, "data": data.name, "n_params": model.n_params, "epochs_run": len(history),
+        "stopped": trainer.reason, "test_loss": test["loss"], "test_accuracy": test.get("accuracy"),
+        "seconds": seconds, "seconds_per_epoch": seconds / max(len(history), 1),
+        "lr": trainer.optimizer.lr, "history": history_dicts(history),
+    }
+    if args.save:
+        path = save_model(model, args.save, history=result["history"],
+                          data=dict(data.describe(), options=data_options(args)),
+                          training=dict(vars(config), lr=trainer.optimizer.lr))
+        result["saved"] = str(path)
+    if args.json:
+        out.emit_json(result)
+    else:
+        acc = test.get("accuracy")
+        score = f"test accuracy {100 * acc:.2f}%" if acc is not None else f"test loss {test['loss']:.5f}"
+        out.line(f"{score} (loss {test['loss']:.4f}) after {len(history)} epochs, "
+                 f"{result['seconds_per_epoch']:.2f} s per epoch" + ("" if trainer.reason == "finished"
+                                                                      else f" — {trainer.reason}"))
+        if args.save:
+            out.line(f"saved {args.save}")
+    return EXIT_INTERRUPTED if interrupted else 0
+
+
+@contextmanager
+def _progress(out: Output):
+    """An event handler drawing Rich bars on a terminal, or printing one line per epoch otherwise."""
+    def epoch_line(record) -> str:
+        parts = [f"epoch {record.epoch:>3}", f"loss {record.loss:.4f}"]
+        if record.train_accuracy is not None:
+            parts.append(f"train {100 * record.train_accuracy:.2f}%")
+        if record.val_loss is not None:
+            parts.append(f"val loss {record.val_loss:.4f}")
+        if record.val_accuracy is not None:
+            parts.append(f"val {100 * record.val_accuracy:.2f}%")
+        parts.append(f"{record.seconds:.2f}s")
+        return "  ".join(parts)
+
+    if not out.rich:
+        def plain(event):
+            if isinstance(event, EpochEnd):
+                out.line(epoch_line(event.record))
+        yield plain
+        return
+
+    progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                        TextColumn("{task.fields[info]}"), TimeRemainingColumn(), console=out.console)
+    epochs = progress.add_task("epochs", total=None, info="")
+    batches = progress.add_task("batches", total=None, info="")
+    last = [0.0]
+
+    def fancy(event):
+        if isinstance(event, BatchEnd):
+            now = time.monotonic()
+            if now - last[0] > 0.05 or event.batch == event.n_batches:  # redraw at most ~20 times a second
+                last[0] = now
+                progress.update(batches, completed=event.batch, total=event.n_batches,
+                                info=f"loss {event.loss:.4f}")
+        elif isinstance(event, EpochEnd):
+            progress.console.print(epoch_line(event.record))
+            progress.update(epochs, completed=event.record.epoch, total=event.n_epochs)
+
+    with progress:
+        yield fancy
+
+
+@contextmanager
+def _stop_on_ctrl_c(trainer: Trainer):
+    """First Ctrl-C: finish the current batch, then stop (and save, if asked). A second one aborts."""
+    interrupted: list[bool] = []
+
+    def handler(signum, frame):
+        if interrupted:
+            raise KeyboardInterrupt
+        interrupted.append(True)
+        trainer.stop()
+
+    try:
+        previous = signal.signal(signal.SIGINT, handler)
+    except ValueError:  # not the main thread: leave signals alone
+        yield interrupted
+        return
+    try:
+        yield interrupted
+    finally:
+        signal.signal(signal.SIGINT, previous)

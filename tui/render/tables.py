@@ -1,0 +1,62 @@
+"""Tables for the model summary, the training history and the confusion matrix."""
+from __future__ import annotations
+
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+
+
+def _shape(shape) -> str:
+    return "(" + ", ".join(map(str, shape)) + ")"
+
+
+def summary_table(summary: dict) -> Group:
+    inp = summary["input"]
+    table = Table(title=f"model {summary['spec']}", title_justify="left", expand=False)
+    for col, justify in (("layer", "left"), ("W / b", "left"), ("output: math view", "left"),
+                         ("batch view", "left"), ("parameters", "right")):
+        table.add_column(col, justify=justify)
+    table.add_row("0 input", "", inp["math_view"], inp["batch_view"], "0")
+    for row in summary["layers"]:
+        params = "  ".join(f"{k} {_shape(v)}" for k, v in row["params"].items())
+        table.add_row(f"{row['index']} {row['name']}", params, row["math_view"], row["batch_view"],
+                      f"{row['n_params']:,}")
+    lines = [Text(f"input: {inp['note']}")]
+    lines += [Text(f"layer {r['index']}: {r['arithmetic']}") for r in summary["layers"] if r["n_params"]]
+    lines += [Text(extra) for r in summary["layers"] for extra in r.get("notes", [])]
+    mem = summary["memory_bytes"]
+    lines.append(Text(f"total: {summary['total_arithmetic']} parameters; "
+                      + "; ".join(f"{k}: {v / 1024:,.1f} KiB" for k, v in mem.items()), style="bold"))
+    return Group(table, *lines)
+
+
+def history_table(history: list[dict]) -> Table:
+    table = Table(title="training history", title_justify="left")
+    cols = ["epoch", "loss", "train acc", "val loss", "val acc", "seconds"]
+    for c in cols:
+        table.add_column(c, justify="right")
+    for r in history:
+        table.add_row(str(r["epoch"]), f"{r['loss']:.4f}", _pct(r.get("train_accuracy")),
+                      _num(r.get("val_loss")), _pct(r.get("val_accuracy")), f"{r['seconds']:.2f}")
+    return table
+
+
+def confusion_table(matrix, class_names: list[str]) -> Table:
+    """Rows are the true classes, columns the predicted ones; the diagonal is what the model got right."""
+    table = Table(title="confusion matrix (rows: true, columns: predicted)", title_justify="left")
+    table.add_column("")
+    for name in class_names:
+        table.add_column(name[:6], justify="right")
+    for i, name in enumerate(class_names):
+        cells = [Text(str(int(v)), style="bold green" if i == j else ("red" if v else "dim"))
+                 for j, v in enumerate(matrix[i])]
+        table.add_row(name[:12], *cells)
+    return table
+
+
+def _pct(v) -> str:
+    return "" if v is None else f"{100 * v:.2f}%"
+
+
+def _num(v) -> str:
+    return "" if v is None else f"{v:.4f}"
