@@ -21,8 +21,9 @@ FORMAT_VERSION = 1
 
 
 def save_model(model, path: str | os.PathLike, *, history: list[dict] | None = None, data: dict | None = None,
-               training: dict | None = None, extra_arrays: dict[str, np.ndarray] | None = None) -> Path:
-    """Write model (and optional history, data description, training settings) atomically to path."""
+               training: dict | None = None, checkpoint: tuple[dict, dict] | None = None) -> Path:
+    """Write model (and optional history, data description, training settings, and the trainer's checkpoint
+    for `pynn train --resume`) atomically to path."""
     path = Path(path)
     header = {
         "format": FORMAT,
@@ -42,9 +43,10 @@ def save_model(model, path: str | os.PathLike, *, history: list[dict] | None = N
         "data": data,
         "training": training,
         "history": history or [],
+        "checkpoint": checkpoint[0] if checkpoint else None,
     }
     arrays = {"params": model.snapshot(), "header": np.frombuffer(json.dumps(header).encode(), np.uint8)}
-    arrays.update(extra_arrays or {})
+    arrays.update({f"checkpoint_{k}": v for k, v in (checkpoint[1] if checkpoint else {}).items()})
     directory = path.parent if str(path.parent) else Path(".")
     if not directory.is_dir():
         raise PynnError(f"Cannot save to {path}: the folder {directory} does not exist.")
@@ -68,6 +70,9 @@ def read_header(path: str | os.PathLike) -> tuple[dict, dict[str, np.ndarray]]:
     path = Path(path)
     if not path.is_file():
         raise PynnError(f"No model file at {path}.")
+    with open(path, "rb") as f:
+        if f.read(4) != b"PK\x03\x04":  # np.load would try anything else as a pickle
+            raise PynnError(f"{path} is not a pynn model file (not an .npz archive).")
     try:
         with np.load(path, allow_pickle=False) as npz:
             arrays = {k: npz[k] for k in npz.files}
@@ -118,3 +123,14 @@ def load_model(path: str | os.PathLike):
     model.spec = header.get("spec", model.spec)
     model.class_names = header.get("class_names")
     return model, header
+
+
+def load_checkpoint(path: str | os.PathLike):
+    """(model, header, trainer state, trainer arrays) from a file saved with a checkpoint."""
+    model, header = load_model(path)
+    if not header.get("checkpoint") or not header.get("training"):
+        raise PynnError(f"{path} holds no training checkpoint to resume (save it with `pynn train --save`).")
+    _, arrays = read_header(path)
+    prefix = "checkpoint_"
+    return model, header, header["checkpoint"], {k[len(prefix):]: v for k, v in arrays.items()
+                                                 if k.startswith(prefix)}

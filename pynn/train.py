@@ -87,6 +87,8 @@ class Trainer:
         self.on_event = on_event or (lambda event: None)
         self.optimizer = Optimizer(self.config.optimizer, self.config.lr, self.config.momentum)
         self.history: list[EpochRecord] = []
+        self.progress = _Progress()
+        self.reason = ""
         self._stop = threading.Event()
 
     def stop(self) -> None:
@@ -94,41 +96,50 @@ class Trainer:
         self._stop.set()
 
     def fit(self, x: np.ndarray, y: np.ndarray) -> list[EpochRecord]:
-        cfg, model = self.config, self.model
+        """Train from where self.progress says (the start, or a checkpoint given to resume())."""
+        cfg, model, st = self.config, self.model, self.progress
         model.check_input(x.shape[1:], "the training data")
         if len(x) != len(y):
             raise PynnError(f"The data has {len(x)} samples but {len(y)} targets.")
-        rng = np.random.default_rng(cfg.seed)
-        x_train, y_train, x_val, y_val = _split(x, y, cfg.val_split, rng)
+        # separate streams, so the split and the shuffles can each be reproduced on resume
+        x_train, y_train, x_val, y_val = _split(x, y, cfg.val_split, np.random.default_rng([cfg.seed, 1]))
         if len(x_train) == 0:
             raise PynnError("There are no training samples left after the validation split.")
+        shuffle_rng = np.random.default_rng(cfg.seed)
+        if st.rng_state is not None:
+            shuffle_rng.bit_generator.state = st.rng_state
         decay = cfg.l2 / len(x_train)
         last_good = model.params.copy()
-        best = (np.inf, None)
-        bad_epochs, reason = 0, "finished"
+        reason = "finished"
         n_batches = -(-len(x_train) // cfg.batch_size)
-        for epoch in range(1, cfg.epochs + 1):
+        for epoch in range(st.epoch, cfg.epochs + 1):
             start = time.perf_counter()
-            order = rng.permutation(len(x_train))
-            losses, norms = [], []
-            for b in range(n_batches):
+            st.epoch, st.rng_state = epoch, shuffle_rng.bit_generator.state
+            order = shuffle_rng.permutation(len(x_train))
+            for b in range(st.batch, n_batches):
                 idx = order[b * cfg.batch_size:(b + 1) * cfg.batch_size]
                 with model.lock:  # layers cache activations, so a step and a reader must not interleave
                     loss, _ = model.train_step(x_train[idx], y_train[idx])
                     if not np.isfinite(loss):
                         model.restore(last_good)
                         raise TrainingDiverged(_divergence_message(model, loss, epoch, b + 1, self.optimizer.lr))
-                    norms.append(model.grad_norms())
+                    st.norms.append(model.grad_norms())
                     if cfg.clip > 0:
                         core.clip_grad_norm(model.grads, cfg.clip)
                     np.copyto(last_good, model.params)
                     self.optimizer.step(model.params, model.grads, model.n_weights, decay)
-                losses.append(loss)
+                st.batch = b + 1
+                st.losses.append(loss)
                 self.on_event(BatchEnd(epoch, b + 1, n_batches, loss))
                 if self._stop.is_set():
                     break
-            record = EpochRecord(epoch, float(np.mean(losses)), 0.0,
-                                 grad_norms=[float(v) for v in np.mean(norms, axis=0)] if norms else [])
+            if st.batch < n_batches:  # stopped mid-epoch: the checkpoint keeps the place, no partial record
+                reason = "stopped on request"
+                break
+            record = EpochRecord(epoch, float(np.mean(st.losses)), 0.0,
+                                 grad_norms=[float(v) for v in np.mean(st.norms, axis=0)])
+            st.epoch, st.batch, st.losses, st.norms = epoch + 1, 0, [], []
+            st.rng_state = shuffle_rng.bit_generator.state
             if cfg.eval_train:
                 record.train_accuracy = model.evaluate(x_train, y_train).get("accuracy")
             if len(x_val):
@@ -136,23 +147,74 @@ class Trainer:
                 record.val_loss, record.val_accuracy = val["loss"], val.get("accuracy")
             record.seconds = time.perf_counter() - start
             self.history.append(record)
+            patience_over = False
+            if cfg.early_stop and record.val_loss is not None:
+                if record.val_loss < st.best_loss:
+                    st.best_loss, st.best_params, st.bad_epochs = record.val_loss, model.snapshot(), 0
+                else:
+                    st.bad_epochs += 1
+                    patience_over = st.bad_epochs >= cfg.early_stop
             self.on_event(EpochEnd(record, cfg.epochs))
+            if patience_over:
+                model.restore(st.best_params)
+                reason = (f"early stop: validation loss did not improve for {cfg.early_stop} epochs; "
+                          f"restored the weights of epoch {epoch - cfg.early_stop}")
+                break
             if self._stop.is_set():
                 reason = "stopped on request"
                 break
-            if cfg.early_stop and record.val_loss is not None:
-                if record.val_loss < best[0]:
-                    best, bad_epochs = (record.val_loss, model.snapshot()), 0
-                else:
-                    bad_epochs += 1
-                    if bad_epochs >= cfg.early_stop:
-                        model.restore(best[1])
-                        reason = (f"early stop: validation loss did not improve for {cfg.early_stop} epochs; "
-                                  f"restored the weights of epoch {epoch - cfg.early_stop}")
-                        break
-        self.on_event(TrainEnd(self.history, reason != "finished", reason))
         self.reason = reason
+        self.on_event(TrainEnd(self.history, reason != "finished", reason))
         return self.history
+
+    # -- checkpoints -----------------------------------------------------------------------------------------
+
+    def checkpoint(self) -> tuple[dict, dict[str, np.ndarray]]:
+        """(JSON-ready state, arrays) from which resume() continues exactly where this run stands."""
+        st = self.progress
+        state = {
+            "epoch": st.epoch, "batch": st.batch, "rng_state": st.rng_state, "losses": st.losses,
+            "norms": st.norms, "best_loss": None if np.isinf(st.best_loss) else st.best_loss,
+            "bad_epochs": st.bad_epochs, "optimizer_t": self.optimizer.t,
+            "layer_rng_states": [layer.rng.bit_generator.state if hasattr(layer, "rng") else None
+                                 for layer in self.model.layers],
+        }
+        arrays = {f"optimizer_state_{i}": s for i, s in enumerate(self.optimizer.state)}
+        if st.best_params is not None:
+            arrays["best_params"] = st.best_params
+        return state, arrays
+
+    def resume(self, state: dict, arrays: dict[str, np.ndarray], history: list[dict]) -> None:
+        """Continue a run saved by checkpoint(); the model must already hold the saved parameters."""
+        try:
+            st = self.progress
+            st.epoch, st.batch, st.rng_state = int(state["epoch"]), int(state["batch"]), state["rng_state"]
+            st.losses, st.norms = list(state["losses"]), [list(n) for n in state["norms"]]
+            st.best_loss = np.inf if state["best_loss"] is None else float(state["best_loss"])
+            st.bad_epochs = int(state["bad_epochs"])
+            st.best_params = arrays.get("best_params")
+            n_state = len([k for k in arrays if k.startswith("optimizer_state_")])
+            self.optimizer.load_state_dict({"t": state["optimizer_t"],
+                                            "state": [arrays[f"optimizer_state_{i}"] for i in range(n_state)]})
+            for layer, rng_state in zip(self.model.layers, state["layer_rng_states"]):
+                if rng_state is not None:
+                    layer.rng.bit_generator.state = rng_state
+            self.history = [EpochRecord(**h) for h in history]
+        except (KeyError, TypeError, ValueError) as err:
+            raise PynnError(f"The checkpoint is incomplete or damaged ({err}); it cannot be resumed.") from None
+
+
+@dataclass
+class _Progress:
+    """Where a run stands: the epoch in progress, batches done in it, and what resuming needs."""
+    epoch: int = 1
+    batch: int = 0
+    rng_state: dict | None = None   # the shuffle generator's state at the start of `epoch`
+    losses: list[float] = field(default_factory=list)        # this epoch's batch losses so far
+    norms: list[list[float]] = field(default_factory=list)   # this epoch's per-layer gradient norms so far
+    best_loss: float = np.inf
+    best_params: np.ndarray | None = None
+    bad_epochs: int = 0
 
 
 def _split(x, y, val_split, rng):

@@ -27,7 +27,7 @@ def run(args) -> int:
         data = load_data(args)
     else:
         saved = header.get("data") or {"name": "digits"}
-        data = load_dataset(saved["name"], **saved.get("options", {}))
+        data = load_dataset(saved.get("load", saved["name"]), **saved.get("options", {}))
     model.check_input(data.x_test.shape[1:], f"the test data of {data.name}")
     result = {"model": model.spec, "data": data.name, "n_test": len(data.x_test),
               **{f"test_{k}": v for k, v in model.evaluate(data.x_test, data.y_test).items()}}

@@ -1,13 +1,15 @@
 """`pynn train`: train a model on a dataset with live progress, report test accuracy, optionally save it."""
 from __future__ import annotations
 
+import dataclasses
 import signal
 import time
 from contextlib import contextmanager
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from pynn.files import save_model
+from pynn.data import load_dataset
+from pynn.files import load_checkpoint, save_model
 from pynn.init import INITIALISERS
 from pynn.model import build_model
 from pynn.train import BatchEnd, EpochEnd, Trainer, TrainConfig, history_dicts
@@ -28,7 +30,7 @@ def register(sub) -> None:
     m.add_argument("--init", default="lecun", choices=list(INITIALISERS), help="weight initialisation")
     m.add_argument("--loss", help="xent, bce or mse (default: follows the task)")
     t = p.add_argument_group("training")
-    t.add_argument("--epochs", type=int, default=10)
+    t.add_argument("--epochs", type=int, help="epochs to train (default 10; with --resume, the new total)")
     t.add_argument("--batch", type=int, default=10, help="mini-batch size")
     t.add_argument("--optimizer", default="sgd", choices=["sgd", "momentum", "adam"])
     t.add_argument("--lr", type=float, help="learning rate (default: 0.5 for sgd, 0.05 momentum, 0.001 adam)")
@@ -38,7 +40,11 @@ def register(sub) -> None:
     t.add_argument("--early-stop", type=int, default=0, metavar="N", help="stop after N epochs without "
                    "validation improvement and restore the best weights")
     t.add_argument("--seed", type=int, default=0)
-    p.add_argument("--save", metavar="FILE", help="save the trained model here (.npz)")
+    p.add_argument("--save", metavar="FILE", help="save the trained model here (.npz), with a checkpoint "
+                   "that --resume continues")
+    p.add_argument("--checkpoint-every", type=int, default=0, metavar="N", help="also save every N epochs")
+    p.add_argument("--resume", metavar="FILE", help="continue the run saved in FILE (its data, model and "
+                   "settings; only --epochs, --save and --json apply); the result equals an uninterrupted run")
     add_json_arg(p)
     p.set_defaults(handler=run)
 
@@ -48,21 +54,40 @@ SGD_DEFAULT_LR = 0.5  # the command's default mini-batch of 10 on sigmoid nets, 
 
 def run(args) -> int:
     out = Output(json=args.json)
-    data = load_data(args)
-    spec = args.model or default_spec(data)
-    model = build_model(spec, data, loss=args.loss, init=args.init, seed=args.seed,
-                        hidden_activation=args.activation)
+    if args.resume:
+        model, data, config, data_record, resume_from = _resumed(args)
+    else:
+        data = load_data(args)
+        data_record = dict(data.describe(), load=args.data, options=data_options(args))
+        model = build_model(args.model or default_spec(data), data, loss=args.loss, init=args.init,
+                            seed=args.seed, hidden_activation=args.activation)
+        lr = args.lr if args.lr is not None else (SGD_DEFAULT_LR if args.optimizer == "sgd" else None)
+        config = TrainConfig(epochs=args.epochs or 10, batch_size=args.batch, optimizer=args.optimizer, lr=lr,
+                             l2=args.l2, clip=args.clip, val_split=args.val_split, early_stop=args.early_stop,
+                             seed=args.seed)
+        resume_from = None
+    save_path = args.save or args.resume
     for note in model.notes:
         out.note(note)
-    lr = args.lr if args.lr is not None else (SGD_DEFAULT_LR if args.optimizer == "sgd" else None)
-    config = TrainConfig(epochs=args.epochs, batch_size=args.batch, optimizer=args.optimizer, lr=lr,
-                         l2=args.l2, clip=args.clip, val_split=args.val_split, early_stop=args.early_stop,
-                         seed=args.seed)
-    with _progress(out) as on_event:
+
+    def save(trainer: Trainer):
+        return save_model(model, save_path, history=history_dicts(trainer.history), data=data_record,
+                          training=dict(vars(config), lr=trainer.optimizer.lr), checkpoint=trainer.checkpoint())
+
+    with _progress(out) as show_progress:
+        def on_event(event):
+            show_progress(event)
+            if (isinstance(event, EpochEnd) and save_path and args.checkpoint_every
+                    and event.record.epoch % args.checkpoint_every == 0):
+                save(trainer)
+
         trainer = Trainer(model, config, on_event)
+        if resume_from:
+            trainer.resume(*resume_from)
         out.line(f"training {model.spec} ({model.n_params:,} parameters) on {data.name}: "
                  f"{len(data.x_train):,} train / {len(data.x_test):,} test samples, {config.optimizer} "
-                 f"lr {trainer.optimizer.lr:g}, batch {config.batch_size}, {config.epochs} epochs")
+                 f"lr {trainer.optimizer.lr:g}, batch {config.batch_size}, {config.epochs} epochs"
+                 + (f", resuming at epoch {trainer.progress.epoch}" if resume_from else ""))
         with _stop_on_ctrl_c(trainer) as interrupted:
             history = trainer.fit(data.x_train, data.y_train)
     test = model.evaluate(data.x_test, data.y_test)
@@ -73,11 +98,8 @@ def run(args) -> int:
         "seconds": seconds, "seconds_per_epoch": seconds / max(len(history), 1),
         "lr": trainer.optimizer.lr, "history": history_dicts(history),
     }
-    if args.save:
-        path = save_model(model, args.save, history=result["history"],
-                          data=dict(data.describe(), options=data_options(args)),
-                          training=dict(vars(config), lr=trainer.optimizer.lr))
-        result["saved"] = str(path)
+    if save_path:
+        result["saved"] = str(save(trainer))
     if args.json:
         out.emit_json(result)
     else:
@@ -86,9 +108,21 @@ def run(args) -> int:
         out.line(f"{score} (loss {test['loss']:.4f}) after {len(history)} epochs, "
                  f"{result['seconds_per_epoch']:.2f} s per epoch" + ("" if trainer.reason == "finished"
                                                                       else f" — {trainer.reason}"))
-        if args.save:
-            out.line(f"saved {args.save}")
+        if save_path:
+            out.line(f"saved {save_path}" + (" (resume with --resume)" if interrupted else ""))
     return EXIT_INTERRUPTED if interrupted else 0
+
+
+def _resumed(args):
+    """Model, data, settings and trainer state of a saved run, for --resume."""
+    model, header, state, arrays = load_checkpoint(args.resume)
+    record = header.get("data") or {"name": "digits"}
+    data = load_dataset(record.get("load", record["name"]), **record.get("options", {}))
+    fields = {f.name for f in dataclasses.fields(TrainConfig)}
+    config = TrainConfig(**{k: v for k, v in header["training"].items() if k in fields})
+    if args.epochs:
+        config.epochs = args.epochs
+    return model, data, config, record, (state, arrays, header.get("history", []))
 
 
 @contextmanager
