@@ -62,7 +62,7 @@ def run(args) -> int:
         model = build_model(args.model or default_spec(data), data, loss=args.loss, init=args.init,
                             seed=args.seed, hidden_activation=args.activation)
         lr = args.lr if args.lr is not None else (SGD_DEFAULT_LR if args.optimizer == "sgd" else None)
-        config = TrainConfig(epochs=args.epochs or 10, batch_size=args.batch, optimizer=args.optimizer, lr=lr,
+        config = TrainConfig(epochs=10 if args.epochs is None else args.epochs, batch_size=args.batch, optimizer=args.optimizer, lr=lr,
                              l2=args.l2, clip=args.clip, val_split=args.val_split, early_stop=args.early_stop,
                              seed=args.seed)
         resume_from = None
@@ -120,7 +120,7 @@ def _resumed(args):
     data = load_dataset(record.get("load", record["name"]), **record.get("options", {}))
     fields = {f.name for f in dataclasses.fields(TrainConfig)}
     config = TrainConfig(**{k: v for k, v in header["training"].items() if k in fields})
-    if args.epochs:
+    if args.epochs is not None:
         config.epochs = args.epochs
     return model, data, config, record, (state, arrays, header.get("history", []))
 

@@ -1,0 +1,97 @@
+"""Model files: a save/load round trip predicts identically; bad files give one clear error; saves are atomic."""
+import json
+import os
+import zipfile
+
+import numpy as np
+import pytest
+
+from pynn.errors import PynnError
+from pynn.files import load_model, read_header, save_model
+from pynn.model import build_model
+
+
+@pytest.fixture
+def model():
+    return build_model("784-30:relu-drop0.2-10", seed=5)
+
+
+def test_round_trip_gives_identical_predictions(tmp_path, model, rng):
+    path = save_model(model, tmp_path / "m.npz", history=[{"epoch": 1, "loss": 0.5}], data={"name": "digits"})
+    loaded, header = load_model(path)
+    x = rng.random((20, 784), dtype=np.float32)
+    assert np.array_equal(loaded.predict(x), model.predict(x))
+    assert loaded.spec == model.spec and header["history"][0]["loss"] == 0.5
+    assert header["layers"][0]["params"]["W"] == [30, 784]
+
+
+def test_load_never_unpickles(tmp_path):
+    path = tmp_path / "evil.npz"
+    np.savez(path, header=np.array([{"a": 1}], dtype=object), params=np.zeros(3, np.float32))
+    with pytest.raises(PynnError, match="pickled"):
+        load_model(path)
+
+
+@pytest.mark.parametrize("damage,fragment", [
+    ("truncate", "not a pynn model file|corrupted"),
+    ("garbage", "not a pynn model file"),
+    ("empty", "not a pynn model file"),
+])
+def test_damaged_files_give_one_clear_error(tmp_path, model, damage, fragment):
+    path = save_model(model, tmp_path / "m.npz")
+    blob = path.read_bytes()
+    path.write_bytes({"truncate": blob[: len(blob) // 2], "garbage": b"hello" * 100, "empty": b""}[damage])
+    with pytest.raises(PynnError, match=fragment):
+        load_model(path)
+
+
+def _rewrite(path, header=None, params=None):
+    with np.load(path) as f:
+        arrays = dict(f)
+    if header is not None:
+        arrays["header"] = np.frombuffer(json.dumps(header).encode(), np.uint8)
+    if params is not None:
+        arrays["params"] = params
+    np.savez(path, **arrays)
+
+
+def test_unknown_version_and_mismatched_shapes_are_refused(tmp_path, model):
+    path = save_model(model, tmp_path / "m.npz")
+    header, _ = read_header(path)
+    _rewrite(path, header=dict(header, format_version=99))
+    with pytest.raises(PynnError, match="version 99"):
+        load_model(path)
+    _rewrite(path, header=header, params=np.zeros(7, np.float32))
+    with pytest.raises(PynnError, match="7 parameters"):
+        load_model(path)
+    _rewrite(path, header={"format": "something-else"})
+    with pytest.raises(PynnError, match="not a pynn model"):
+        load_model(path)
+
+
+def test_missing_keys_and_missing_file(tmp_path):
+    path = tmp_path / "plain.npz"
+    np.savez(path, x=np.zeros(3))
+    with pytest.raises(PynnError, match="lacks the header"):
+        load_model(path)
+    with pytest.raises(PynnError, match="No model file"):
+        load_model(tmp_path / "nope.npz")
+
+
+def test_interrupted_save_leaves_the_previous_file_intact(tmp_path, model, monkeypatch):
+    path = save_model(model, tmp_path / "m.npz")
+    before = path.read_bytes()
+
+    def dies_midway(f, **arrays):
+        f.write(b"PK\x03\x04 half a zip")
+        raise OSError(28, "No space left on device")
+    monkeypatch.setattr(np, "savez", dies_midway)
+    with pytest.raises(PynnError, match="No space left"):
+        save_model(model, path)
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["m.npz"]  # no temporary file left behind
+
+
+def test_save_into_a_missing_folder_is_a_clear_error(tmp_path, model):
+    with pytest.raises(PynnError, match="does not exist"):
+        save_model(model, tmp_path / "no" / "m.npz")
