@@ -39,14 +39,22 @@ class Sequential:
 
     # -- building ------------------------------------------------------------------------------------------
 
-    def build(self, input_shape: tuple[int, ...], init: str = "lecun", seed: int = 0) -> "Sequential":
+    def build(self, input_shape: tuple[int, ...], init: str = "lecun", seed: int = 0,
+              expected_params: int | None = None) -> "Sequential":
+        """Work out every shape, then allocate and initialise. expected_params (from a file) is checked before
+        allocating, so a damaged header cannot ask for an enormous model."""
         self.input_shape = tuple(int(v) for v in input_shape)
+        if not self.input_shape or min(self.input_shape) < 1:
+            raise PynnError(f"An input shape needs positive sizes, not {self.input_shape}.")
         self.init, self.seed = init, seed
         shape, per_step = self.input_shape, False
         for i, layer in enumerate(self.layers, start=1):
             shape = layer.build(shape, i, per_step=per_step)
             per_step = getattr(layer, "return_sequences", per_step)
         self.output_shape = shape
+        n_params = sum(int(np.prod(spec.shape)) for layer in self.layers for spec in layer.param_specs())
+        if expected_params is not None and n_params != expected_params:
+            raise PynnError(f"The layers describe {n_params:,} parameters but {expected_params:,} are stored.")
         self._allocate()
         rng = np.random.default_rng(seed)
         for layer in self.layers:
@@ -160,7 +168,8 @@ def count_correct(pred: np.ndarray, y: np.ndarray, loss: str) -> int:
 
 def build_model(spec: str | ModelSpec, data: Dataset | None = None, *, loss: str | None = None,
                 task: str | None = None, n_outputs: int | None = None, init: str = "lecun", seed: int = 0,
-                hidden_activation: str = DEFAULT_HIDDEN_ACTIVATION) -> Sequential:
+                hidden_activation: str = DEFAULT_HIDDEN_ACTIVATION, expected_params: int | None = None
+                ) -> Sequential:
     """A built, initialised model from a spec string; the input size comes from the data when not written."""
     parsed = spec if isinstance(spec, ModelSpec) else parse_spec(spec)
     task = task or (data.task if data is not None else CLASSIFICATION)
@@ -183,7 +192,7 @@ def build_model(spec: str | ModelSpec, data: Dataset | None = None, *, loss: str
             layers.append(_recurrent_layer(ls))
     model = Sequential(layers, loss_name, n_outputs or output.units, task,
                        data.class_names if data is not None else None)
-    model.build(input_shape, init=init, seed=seed)
+    model.build(input_shape, init=init, seed=seed, expected_params=expected_params)
     model.spec = str(ModelSpec(tuple(input_shape), parsed.layers))
     model.notes = notes
     if data is not None:

@@ -3,6 +3,7 @@ before anything is allocated, so a damaged or lying file is refused instead of e
 from __future__ import annotations
 
 import gzip
+import math
 import struct
 import zlib
 from pathlib import Path
@@ -21,7 +22,14 @@ def _read_bytes(path: Path, limit: int | None = None) -> bytes:
             gz = f.read(2) == b"\x1f\x8b"
         opener = gzip.open if gz else open
         with opener(path, "rb") as f:
-            return f.read() if limit is None else f.read(limit)
+            if limit is None:
+                return f.read()
+            # in chunks: read(limit) would allocate `limit` bytes up front, however short the file
+            chunks, left = [], limit
+            while left > 0 and (chunk := f.read(min(left, 1 << 20))):
+                chunks.append(chunk)
+                left -= len(chunk)
+            return b"".join(chunks)
     except FileNotFoundError:
         raise PynnError(f"No such file: {path}.") from None
     except (OSError, EOFError, zlib.error) as err:
@@ -38,7 +46,7 @@ def read_idx(path: str | Path) -> np.ndarray:
     if len(header) < 4 + 4 * ndim:
         raise PynnError(f"{path} is truncated inside its header.")
     dims = struct.unpack(f">{ndim}I", header[4:])
-    expected = int(np.prod(dims, dtype=np.int64)) * dtype.itemsize
+    expected = math.prod(dims) * dtype.itemsize  # Python ints: a lying header cannot overflow this
     # read at most one byte more than the header promises: enough to tell a short file from a long one
     blob = _read_bytes(path, 4 + 4 * ndim + expected + 1)
     have = len(blob) - 4 - 4 * ndim
