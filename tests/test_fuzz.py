@@ -1,6 +1,7 @@
 """Seeded byte mutation of real files: every loader either loads or raises the one clear PynnError, never
 anything else (no traceback, no huge allocation, no crash)."""
 import gzip
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -79,10 +80,11 @@ def test_model_loader_with_mutated_header_json(tmp_path):
 
 
 def test_idx_reader_under_mutation(tmp_path):
-    from pynn.data import DIGITS_DIR
+    import pynn.data
 
+    digits_dir = Path(pynn.data.__file__).parent / "digits"
     # a small but valid IDX file: the header and the first 3 of the bundled digit images
-    images = gzip.decompress((DIGITS_DIR / "t10k-images-idx3-ubyte.gz").read_bytes())
+    images = gzip.decompress((digits_dir / "t10k-images-idx3-ubyte.gz").read_bytes())
     raw = b"\x00\x00\x08\x03" + (3).to_bytes(4, "big") + images[8:16] + images[16:16 + 3 * 784]
     assert read_idx_ok(raw, tmp_path)
     only_clear_errors(read_idx, tmp_path / "fuzzed.idx", raw, seed=4)
