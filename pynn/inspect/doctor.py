@@ -1,0 +1,222 @@
+"""The model doctor: findings about a spec or a saved model that explain the common ways a network fails to
+learn. Each finding says what was seen (with the numbers), why it matters and what to do."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from pynn.data.dataset import CLASSIFICATION, Dataset
+from pynn.errors import PynnError
+from pynn.inspect.health import gradient_trend, unit_health
+from pynn.model import DEFAULT_HIDDEN_ACTIVATION, Sequential, build_model
+from pynn.spec import LayerSpec, ModelSpec, parse_spec
+
+PROBLEM, WARNING, OK = "problem", "warning", "ok"
+# Share of a layer's sigmoid/tanh outputs in the flat tails at initialisation worth a warning.
+SATURATED_AT_START = 0.5
+MEASURE_SAMPLES = 256  # enough samples for stable gradient norms and activation shares, still instant
+
+
+@dataclass
+class Finding:
+    level: str                 # problem: it will not work or cannot learn well; warning: likely to hurt; ok
+    topic: str
+    what: str                  # what was seen, with the numbers
+    why: str = ""              # why it matters
+    fix: str = ""              # what to do about it
+
+
+def shape_in_words(shape) -> str:
+    n = int(np.prod(shape))
+    if len(shape) == 1:
+        return f"vectors of {n} feature{'s' if n != 1 else ''}"
+    return f"{'x'.join(map(str, shape))} samples ({n} features once flattened)"
+
+
+def check_spec(text: str, data: Dataset | None = None, *, loss: str | None = None,
+               hidden_activation: str = DEFAULT_HIDDEN_ACTIVATION, init: str = "lecun") -> list[Finding]:
+    """Findings for a spec string, against the data when given; measures the untrained network on it."""
+    try:
+        spec = parse_spec(text)
+    except PynnError as err:
+        return [Finding(PROBLEM, "spec", str(err), "pynn cannot build a model it cannot read.",
+                        "Write sizes joined by '-', e.g. 784-30-10 (see `pynn train --help`).")]
+    findings = _layer_findings(spec, data, loss, written_output=spec.layers[-1].activation)
+    if data is not None and not any(f.level == PROBLEM for f in findings):
+        try:
+            model = build_model(spec, data, loss=loss, init=init, hidden_activation=hidden_activation)
+        except PynnError as err:
+            findings.append(Finding(PROBLEM, "build", str(err), "The model cannot be built for this data.", ""))
+        else:
+            findings += _measured_at_start(model, data, init)
+    return findings
+
+
+def check_saved(model: Sequential, header: dict, data: Dataset | None = None) -> list[Finding]:
+    """Findings for a saved model: its layers against the data, and its training history."""
+    spec = ModelSpec(model.input_shape, [LayerSpec(l.kind, getattr(l, "units", 0), getattr(l, "activation", None),
+                                                   getattr(l, "p", 0.0)) for l in model.layers])
+    findings = _layer_findings(spec, data, model.loss.name, written_output=None)
+    dense = [layer for layer in model.layers if layer.kind == "dense"]
+    trend = gradient_trend(header.get("history") or [], [layer.index for layer in model.param_layers])
+    if trend is not None:
+        findings.append(_gradient_finding(trend.verdict, trend.detail, "during training"))
+    if data is not None and not any(f.level == PROBLEM for f in findings):
+        sample = data.x_train[:MEASURE_SAMPLES]
+        for health in unit_health(model, sample):
+            if health.dead:
+                findings.append(Finding(
+                    WARNING, "dead units", f"{len(health.dead)} of layer {health.layer}'s {health.units} ReLU "
+                    f"units output zero on every one of {len(sample)} training samples.",
+                    "A ReLU that never fires gets no gradient, so it never recovers: those units are wasted.",
+                    "Lower the learning rate, use leaky ReLU (:leaky) or He initialisation (--init he)."))
+        if trend is None and len(dense) > 1:
+            findings.append(_gradient_finding(*_gradient_now(model, data), "on a batch now"))
+    return findings
+
+
+def _layer_findings(spec: ModelSpec, data: Dataset | None, loss: str | None,
+                    written_output: str | None) -> list[Finding]:
+    findings = []
+    sized = [l for l in spec.layers if l.kind != "dropout"]
+    output = sized[-1]
+    if data is not None:
+        findings.append(_input_finding(spec, data))
+        if output.units != data.n_outputs:
+            what = "classes" if data.task == CLASSIFICATION else "target values per sample"
+            findings.append(Finding(PROBLEM, "output size", f"The output layer has {output.units} units; the "
+                            f"data has {data.n_outputs} {what}.",
+                            "Each output unit scores one class (or predicts one target value); with a "
+                            "different number the loss cannot pair outputs with targets.",
+                            f"End the spec with -{data.n_outputs}."))
+    for position, layer in enumerate(sized[:-1], start=1):
+        if layer.activation == "softmax":
+            findings.append(Finding(PROBLEM, "hidden softmax", f"Hidden layer {position} is written with a "
+                            "softmax.", "pynn applies a softmax only inside the cross-entropy loss, so this layer "
+                            "runs as a linear layer; a softmax inside a network would also make its units "
+                            "compete for a fixed total.", "Use sigmoid, tanh or relu for hidden layers."))
+    task = data.task if data is not None else CLASSIFICATION
+    n_classes = data.n_outputs if data is not None else output.units
+    if written_output == "softmax" and (loss or "xent") in ("xent", "ce", "cross-entropy"):
+        findings.append(Finding(WARNING, "softmax before cross-entropy", "The output layer is written with a "
+                        "softmax and the loss is cross-entropy, which computes the softmax itself.",
+                        "Applied twice, the softmax flattens the outputs toward equal probabilities and shrinks "
+                        "the gradients, so the network stops learning (the classic bug). pynn folds the two and "
+                        "applies it once, but the spec reads as if it ran twice, and frameworks that take "
+                        "logits (PyTorch's CrossEntropyLoss) would apply it twice.",
+                        "Leave the output bare (e.g. 784-30-10): cross-entropy brings its own softmax."))
+    if output.activation == "sigmoid" and task == CLASSIFICATION and n_classes > 2:
+        findings.append(_sigmoid_multiclass(loss, n_classes))
+    elif loss in ("mse", "quadratic") and task == CLASSIFICATION:
+        findings.append(Finding(WARNING, "quadratic cost for classes", "Classes are trained with the quadratic "
+                        "cost.", "With sigmoid outputs the quadratic cost's gradient carries the sigmoid's slope, "
+                        "so an output that is confidently wrong learns slowest (Nielsen, chapter 3).",
+                        "Use cross-entropy (leave --loss out) for class labels."))
+    if data is not None:
+        findings += _size_findings(spec, data)
+    return findings
+
+
+def _input_finding(spec: ModelSpec, data: Dataset) -> Finding:
+    have = shape_in_words(data.sample_shape)
+    if spec.input_shape is None:
+        return Finding(OK, "input size", f"The input size comes from the data: {have}.")
+    first = spec.layers[0]
+    want, got = int(np.prod(spec.input_shape)), data.n_features
+    flattens = first.kind == "dense"
+    fits = want == got if flattens else tuple(spec.input_shape)[-1:] == tuple(data.sample_shape)[-1:]
+    if fits:
+        return Finding(OK, "input size", f"Layer 1 expects {shape_in_words(spec.input_shape)}; the data has "
+                       f"{have}.")
+    return Finding(PROBLEM, "input size", f"Layer 1 expects {shape_in_words(spec.input_shape)}, but the data has "
+                   f"{have}.", f"The first weight matrix W[1] has one column per input feature ({want}); it has no "
+                   f"place for the data's {got} features, so nothing can be computed.",
+                   f"Start the spec with {'x'.join(map(str, data.sample_shape))}, or leave the input size out "
+                   f"(e.g. {'-'.join(l.token() for l in spec.layers)}) to take it from the data.")
+
+
+def _sigmoid_multiclass(loss: str | None, n_classes: int) -> Finding:
+    what = (f"The output layer is sigmoid and the data has {n_classes} classes, each sample in exactly one.")
+    if loss == "bce":
+        return Finding(WARNING, "sigmoid output for one-of-N classes", what,
+                       f"Independent sigmoids with binary cross-entropy train {n_classes} separate yes/no "
+                       "detectors: their outputs need not sum to one and nothing makes the classes compete.",
+                       "Leave the output bare to get softmax + cross-entropy, the match for one label per sample.")
+    return Finding(PROBLEM, "sigmoid output with cross-entropy", what,
+                   "Multi-class cross-entropy reads the outputs as one probability distribution, which only a "
+                   "softmax produces; sigmoids give independent values that do not sum to one.",
+                   "Leave the output bare (softmax + cross-entropy), or keep the sigmoids with --loss bce "
+                   "if a sample may belong to several classes.")
+
+
+def _size_findings(spec: ModelSpec, data: Dataset) -> list[Finding]:
+    n_train = len(data.x_train)
+    sizes = [int(np.prod(spec.input_shape or data.sample_shape))]
+    sizes += [l.units for l in spec.layers if l.kind == "dense"]
+    n_params = sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:]))
+    targets = n_train * max(data.n_outputs, 1)
+    findings = []
+    for position, units in enumerate(sizes[1:-1], start=1):
+        if units >= n_train:
+            findings.append(Finding(PROBLEM, "hidden layer size", f"Hidden layer {position} has {units:,} units "
+                            f"for {n_train:,} training samples.",
+                            "With a unit per sample the network can memorise every sample instead of learning "
+                            "what the samples share, and will do badly on new data.",
+                            "Use far fewer units; `pynn sweep --hidden 2,5,10,30,100` shows where test accuracy "
+                            "stops improving."))
+    if n_params > targets:
+        findings.append(Finding(WARNING, "parameters versus data", f"The model has {n_params:,} parameters for "
+                        f"{n_train:,} training samples x {data.n_outputs} outputs = {targets:,} target values.",
+                        "More parameters than values to fit lets the network fit noise: training accuracy "
+                        "runs ahead of test accuracy.",
+                        "Shrink the hidden layers, or regularise (--l2, dropout, --early-stop with --val-split) "
+                        "and watch the gap between training and validation accuracy."))
+    else:
+        findings.append(Finding(OK, "parameters versus data", f"{n_params:,} parameters for {targets:,} target "
+                        f"values ({n_train:,} samples x {data.n_outputs} outputs)."))
+    return findings
+
+
+def _gradient_now(model: Sequential, data: Dataset) -> tuple[str, str]:
+    """(verdict, detail) from one gradient computation on a batch of training data, weights left unchanged."""
+    x, y = data.x_train[:MEASURE_SAMPLES], data.y_train[:MEASURE_SAMPLES]
+    with model.lock:
+        model.train_step(x, y)
+        norms = model.grad_norms()
+        model.grads.fill(0.0)
+    trend = gradient_trend([{"grad_norms": norms}], [layer.index for layer in model.param_layers])
+    return trend.verdict, trend.detail
+
+
+def _gradient_finding(verdict: str, detail: str, when: str) -> Finding:
+    if verdict == "vanishing":
+        return Finding(WARNING, "vanishing gradients", f"Gradients vanish toward the input {when}: {detail}.",
+                       "The layers near the input then learn far more slowly than those near the output; deep "
+                       "stacks of sigmoid or tanh layers are the usual cause (each multiplies the gradient by a "
+                       "slope of at most 0.25 or 1).",
+                       "Use fewer layers, relu with --init he, or an adaptive optimiser (--optimizer adam).")
+    if verdict == "exploding":
+        return Finding(PROBLEM, "exploding gradients", f"Gradients explode {when}: {detail}.",
+                       "Huge gradients throw the weights far past any minimum; the loss jumps or becomes NaN.",
+                       "Lower the learning rate, or clip the gradient norm (--clip 5).")
+    return Finding(OK, "gradients", f"Gradients reach the input side {when}: {detail}.")
+
+
+def _measured_at_start(model: Sequential, data: Dataset, init: str) -> list[Finding]:
+    findings = []
+    sample = data.x_train[:MEASURE_SAMPLES]
+    for health in unit_health(model, sample):
+        if health.activation not in ("sigmoid", "tanh"):
+            continue
+        share = float(1.0 - health.active_share.mean())
+        if share >= SATURATED_AT_START:
+            findings.append(Finding(WARNING, "saturated at the start", f"At initialisation {share:.0%} of layer "
+                            f"{health.layer}'s {health.activation} outputs sit in the flat tails (init={init}).",
+                            "Where a sigmoid is flat its slope is near zero, so the weights into those units "
+                            "barely move and learning starts slowly.",
+                            "Scale the initial weights by 1/sqrt(n_in) (--init lecun, the default) or "
+                            "standardise the inputs (--standardize)."))
+    if len([l for l in model.layers if l.kind == "dense"]) > 1:
+        findings.append(_gradient_finding(*_gradient_now(model, data), "at initialisation"))
+    return findings

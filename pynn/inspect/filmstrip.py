@@ -1,0 +1,62 @@
+"""One neuron's weights epoch by epoch. A recorder follows a Trainer through its on_event callback; replaying
+a saved model's training (same seed, data and settings, so the same numbers on the same machine) fills it
+for a model trained without one."""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import numpy as np
+
+from pynn.data.dataset import Dataset
+from pynn.errors import PynnError
+from pynn.files import load_model
+from pynn.inspect.activations import dense_layer
+from pynn.inspect.weights import check_units, input_layout, reads_the_input
+from pynn.model import Sequential
+from pynn.train import EpochEnd, Trainer, TrainConfig
+
+
+class EpochWeights:
+    """An on_event callback that copies some neurons' incoming weights before training and after every epoch.
+    It runs in the training thread between steps, so each copy is a whole step's weights."""
+
+    def __init__(self, model: Sequential, index: int, neurons: list[int]):
+        self.layer = dense_layer(model, index)
+        self.neurons = check_units(self.layer, neurons)
+        self.epochs: list[int] = [0]
+        self.frames: list[np.ndarray] = [np.array(self.layer.W[self.neurons])]
+
+    def __call__(self, event) -> None:
+        if isinstance(event, EpochEnd):
+            self.epochs.append(event.record.epoch)
+            self.frames.append(np.array(self.layer.W[self.neurons]))
+
+
+@dataclass
+class Filmstrip:
+    layer: int
+    neurons: list[int]
+    epochs: list[int]          # 0 is the initialisation
+    maps: np.ndarray           # (frames, neurons, H, W)
+    matches_saved: bool        # the replay ended on exactly the saved weights
+
+
+def replay_training(path: str, data: Dataset, index: int, neurons: list[int]) -> Filmstrip:
+    """Train the model saved at path again from its initialisation with its saved settings, recording the
+    neurons' weights each epoch; says whether the replay reproduced the saved weights exactly."""
+    model, header = load_model(path)
+    if not header.get("training"):
+        raise PynnError(f"{path} does not record how it was trained, so its training cannot be replayed.")
+    if not reads_the_input(model, dense_layer(model, index)):
+        raise PynnError(f"Layer {index} does not read the input directly; a filmstrip shows first-layer maps.")
+    saved = model.snapshot()
+    model.build(model.input_shape, init=model.init, seed=model.seed)  # the very initialisation it started from
+    fields = {f.name for f in dataclasses.fields(TrainConfig)}
+    config = TrainConfig(**{k: v for k, v in header["training"].items() if k in fields})
+    recorder = EpochWeights(model, index, neurons)
+    Trainer(model, config, recorder).fit(data.x_train, data.y_train)
+    height, width = input_layout(model.input_shape, data.sample_shape)
+    maps = np.stack(recorder.frames).reshape(len(recorder.frames), len(recorder.neurons), height, width)
+    return Filmstrip(index, recorder.neurons, recorder.epochs, maps,
+                     bool(np.array_equal(model.snapshot(), saved)))

@@ -1,0 +1,91 @@
+"""What makes a unit fire: the examples in the data that excite it most and least, and activation
+maximisation — the input that excites it most, found by gradient ascent through the core's backward pass."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from pynn import core
+from pynn.errors import PynnError
+from pynn.inspect.activations import dense_layer, layer_outputs
+from pynn.inspect.weights import check_units
+from pynn.model import Sequential
+
+
+@dataclass
+class Examples:
+    layer: int
+    unit: int
+    most: np.ndarray           # sample indices, the most exciting first
+    most_values: np.ndarray    # the unit's output on them
+    least: np.ndarray          # sample indices, the least exciting first
+    least_values: np.ndarray
+    mean: float                # the unit's mean output over all samples
+
+
+@dataclass
+class Maximised:
+    layer: int
+    unit: int
+    x: np.ndarray              # the input found, shaped like `start`
+    trace: np.ndarray          # (steps + 1,) the unit's output at the start and after every step
+    l2: float
+
+
+def exciting_examples(model: Sequential, index: int, unit: int, x: np.ndarray, k: int = 5) -> Examples:
+    """The k samples of x on which unit `unit` of layer `index` outputs the most, and the k it outputs the
+    least."""
+    layer = dense_layer(model, index)
+    (unit,) = check_units(layer, [unit], "unit")
+    values = layer_outputs(model, x)[index - 1].reshape(len(x), -1)[:, unit]
+    order = np.argsort(-values, kind="stable")
+    k = min(k, len(x))
+    least = order[::-1][:k]
+    return Examples(index, unit, order[:k], values[order[:k]], least, values[least], float(values.mean()))
+
+
+def maximise_activation(model: Sequential, index: int, unit: int, start: np.ndarray, *, steps: int = 200,
+                        step_size: float = 0.5, l2: float = 0.01,
+                        bounds: tuple[float, float] | None = None) -> Maximised:
+    """Gradient ascent on the input, from `start` (one sample), of  a(x) - l2 * ||x||^2  where a is the
+    unit's output. The penalty keeps the input from growing without limit, which would only show that
+    large inputs give large sums; `bounds` clips every value to the data's range after each step. For the
+    output layer a is the pre-softmax score, since the softmax would make the classes compete."""
+    target = dense_layer(model, index)
+    (unit,) = check_units(target, [unit], "unit")
+    chain = model.layers[:index]
+    if any(layer.kind not in ("dense", "dropout") for layer in chain) or target.per_step:
+        raise PynnError("Activation maximisation needs a stack of dense layers below the unit.")
+    with model.lock:  # a snapshot, so a trainer in another thread cannot change the weights mid-ascent
+        params = [(np.array(l.W), np.array(l.b), l.kernel_activation, l.alpha) for l in chain if l.kind == "dense"]
+    scratch = [(np.zeros_like(W), np.zeros_like(b)) for W, b, _, _ in params]
+    x = np.array(start, dtype=np.float32).reshape(1, -1)
+    if x.shape[1] != params[0][0].shape[1]:
+        raise PynnError(f"The starting input has {x.shape[1]} values; the model expects {params[0][0].shape[1]}.")
+    trace = []
+    for _ in range(steps):
+        value, grad = _unit_gradient(params, scratch, x, unit)
+        trace.append(value)
+        x += step_size * (grad - 2.0 * l2 * x)
+        if bounds is not None:
+            np.clip(x, bounds[0], bounds[1], out=x)
+    trace.append(_unit_gradient(params, scratch, x, unit)[0])
+    return Maximised(index, unit, x.reshape(np.shape(start)), np.array(trace, np.float32), l2)
+
+
+def _unit_gradient(params, scratch, x: np.ndarray, unit: int) -> tuple[float, np.ndarray]:
+    """The unit's output for x (1, n_input) and its gradient wrt x, by the core's forward and backward."""
+    inputs, outputs = [], []
+    h = x
+    for W, b, act, alpha in params:
+        inputs.append(h)
+        h = core.dense_forward(h, W, b, act, alpha)
+        outputs.append(h)
+    value = float(h[0, unit])
+    dout = np.zeros_like(h)
+    dout[0, unit] = 1.0
+    for (W, b, act, alpha), (dW, db), inp, out in reversed(list(zip(params, scratch, inputs, outputs))):
+        # dW and db accumulate unused: only the gradient wrt the input matters here
+        dout = core.dense_backward(dout, out, inp, W, dW, db, act, alpha)
+    return value, dout
