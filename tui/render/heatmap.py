@@ -1,0 +1,197 @@
+"""Half-block heat maps: each terminal cell shows two pixels stacked, "▀" coloured with the upper pixel
+(foreground) over the lower one (background), so a 28x28 map takes 28x14 cells. With colour off each pixel
+becomes one character (see colour.PLAIN_POSITIVE / PLAIN_NEGATIVE), one line per pixel row."""
+from __future__ import annotations
+
+import numpy as np
+from rich.color import Color
+from rich.console import Console, ConsoleOptions, Group, RenderResult
+from rich.measure import Measurement
+from rich.segment import Segment
+from rich.style import Style
+from rich.text import Text
+
+from tui.render.colour import NEGATIVE, PLAIN_NEGATIVE, PLAIN_POSITIVE, POSITIVE, colour_on, diverging_rgb, plain_char
+
+UPPER_HALF = "▀"
+FULL = "█"
+TITLE_STYLE = Style(bold=True)
+
+
+def max_abs(values) -> float:
+    """The symmetric scale that shows every value: its largest magnitude (1 for an all-zero map)."""
+    finite = np.abs(np.asarray(values, np.float64))
+    finite = finite[np.isfinite(finite)]
+    top = float(finite.max()) if finite.size else 0.0
+    return top if top > 0 else 1.0
+
+
+class HeatMap:
+    """One map of values (H, W) on a diverging scale centred on zero, with an optional title above it.
+    A one-row map (a strip) uses full cells and wraps to the width it is given."""
+
+    def __init__(self, values, scale: float | None = None, title: str | None = None):
+        values = np.asarray(values, dtype=np.float64)
+        if values.ndim == 1:
+            values = values[None, :]
+        if values.ndim != 2:
+            raise ValueError(f"a heat map needs 1-D or 2-D values, not {values.ndim}-D")
+        self.values = values
+        self.scale = max_abs(values) if scale is None else float(scale)
+        self.title = title
+
+    @property
+    def width(self) -> int:
+        return max(self.values.shape[1], len(self.title or ""))
+
+    def height(self, colour: bool, width: int | None = None) -> int:
+        """Lines this map takes: the title, then the pixel rows (two per line in colour)."""
+        h, w = self.values.shape
+        rows = -(-w // max(width or w, 1)) if h == 1 else (-(-h // 2) if colour else h)
+        return rows + (1 if self.title else 0)
+
+    def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
+        if self.values.shape[0] == 1:  # strips wrap, so they fit any width
+            return Measurement(min(self.width, 8), self.width)
+        return Measurement(self.width, self.width)
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        colour = colour_on(console)
+        width = min(self.width, options.max_width)
+        if self.title:
+            yield Segment(self.title[:width].center(width), TITLE_STYLE)
+            yield Segment.line()
+        h, w = self.values.shape
+        if h == 1:
+            for start in range(0, w, max(width, 1)):
+                yield from self._strip(self.values[0, start:start + width], colour, width)
+            return
+        if colour:
+            for r in range(0, h, 2):
+                lower = self.values[r + 1] if r + 1 < h else None
+                for c in range(min(w, width)):
+                    fg = Color.from_rgb(*diverging_rgb(self.values[r, c], self.scale))
+                    bg = None if lower is None else Color.from_rgb(*diverging_rgb(lower[c], self.scale))
+                    yield Segment(UPPER_HALF, Style(color=fg, bgcolor=bg))
+                yield from self._pad(min(w, width), width)
+        else:
+            for r in range(h):
+                yield Segment("".join(plain_char(v, self.scale) for v in self.values[r, :width]))
+                yield from self._pad(min(w, width), width)
+
+    def _strip(self, values, colour: bool, width: int):
+        for v in values:
+            if colour:
+                yield Segment(FULL, Style(color=Color.from_rgb(*diverging_rgb(v, self.scale))))
+            else:
+                yield Segment(plain_char(v, self.scale))
+        yield from self._pad(len(values), width)
+
+    @staticmethod
+    def _pad(used: int, width: int):
+        if width > used:
+            yield Segment(" " * (width - used))
+        yield Segment.line()
+
+
+class HeatMapGrid:
+    """Maps side by side in rows of `cols` (default: as many as fit the width), each row as tall as its
+    tallest map."""
+
+    def __init__(self, maps: list[HeatMap], cols: int | None = None, gap: int = 2):
+        self.maps = maps
+        self.cols = cols
+        self.gap = gap
+
+    def columns(self, max_width: int) -> int:
+        cell = max((m.width for m in self.maps), default=1)
+        fit = max(1, (max_width + self.gap) // (cell + self.gap))
+        return max(1, min(self.cols or fit, len(self.maps) or 1))
+
+    def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
+        cell = max((m.width for m in self.maps), default=1)
+        cols = self.columns(options.max_width)
+        return Measurement(cell, cols * cell + (cols - 1) * self.gap)
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        if not self.maps:
+            return
+        cols = self.columns(options.max_width)
+        cell = min(max(m.width for m in self.maps), max(1, (options.max_width - (cols - 1) * self.gap) // cols))
+        sub = options.update(width=cell, height=None)
+        gap = Segment(" " * self.gap)
+        for start in range(0, len(self.maps), cols):
+            blocks = [console.render_lines(m, sub, pad=True) for m in self.maps[start:start + cols]]
+            height = max(len(b) for b in blocks)
+            blank = [Segment(" " * cell)]
+            for row in range(height):
+                for i, block in enumerate(blocks):
+                    if i:
+                        yield gap
+                    yield from (block[row] if row < len(block) else blank)
+                yield Segment.line()
+            if start + cols < len(self.maps):
+                yield Segment.line()
+
+
+class LabelledStrips:
+    """One-row maps, one per line with its label in front: a layer's incoming weights per neuron, or each
+    layer's activations for one sample. A strip longer than the width continues on the next lines."""
+
+    def __init__(self, rows, labels: list[str], scale: float | None = None):
+        self.rows = [np.asarray(r, dtype=np.float64).ravel() for r in rows]
+        self.labels = labels
+        self.scale = max_abs(np.concatenate(self.rows)) if scale is None and self.rows else (scale or 1.0)
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        label_width = max((len(label) for label in self.labels), default=0)
+        room = max(1, options.max_width - label_width - 1)
+        for label, values in zip(self.labels, self.rows):
+            strip = HeatMap(values, self.scale)
+            lines = console.render_lines(strip, options.update(width=min(room, max(len(values), 1))), pad=False)
+            for i, line in enumerate(lines):
+                yield Segment((label if i == 0 else "").rjust(label_width) + " ")
+                yield from line
+                yield Segment.line()
+
+
+class Legend:
+    """The scale's key: a colour bar from -scale to +scale, or the characters that stand for the values."""
+
+    def __init__(self, scale: float | None, negative: str = "dislikes", positive: str = "likes",
+                 steps: int = 15):
+        self.scale = scale     # None: every map has its own scale, written in its title
+        self.negative = negative
+        self.positive = positive
+        self.steps = steps     # colour cells on each side of zero
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        low = f" -{self.scale:.3g}" if self.scale is not None else ""
+        high = f" +{self.scale:.3g}" if self.scale is not None else ""
+        text = Text()
+        if colour_on(console):
+            text.append(f"{self.negative}{low} ", Style(color=Color.from_rgb(*NEGATIVE)))
+            for i in range(-self.steps, self.steps + 1):
+                text.append(FULL, Style(color=Color.from_rgb(*diverging_rgb(i, self.steps))))
+            text.append(f"{high} {self.positive}", Style(color=Color.from_rgb(*POSITIVE)))
+        else:
+            text.append(f"{self.negative}{low} {' '.join(PLAIN_NEGATIVE[::-1])}  (blank near 0)  "
+                        f"{' '.join(PLAIN_POSITIVE)}{high} {self.positive}")
+        if self.scale is None:
+            text.append("; scale: the ± in each title")
+        yield text
+
+
+def map_grid(maps, titles: list[str], scale: str = "shared", cols: int | None = None,
+             negative: str = "dislikes", positive: str = "likes") -> Group:
+    """Maps (k, H, W) with their titles in a grid and a legend below. scale "shared" puts every map on the
+    largest magnitude among them, so they compare; "each" scales every map to its own, which shows the
+    structure of weak maps too and writes each scale in its title."""
+    if scale == "each":
+        views = [HeatMap(m, title=f"{t} ±{max_abs(m):.2g}") for m, t in zip(maps, titles)]
+        legend = Legend(None, negative, positive)
+    else:
+        shared = max_abs(maps)
+        views = [HeatMap(m, shared, t) for m, t in zip(maps, titles)]
+        legend = Legend(shared, negative, positive)
+    return Group(HeatMapGrid(views, cols), legend)
