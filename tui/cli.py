@@ -12,7 +12,8 @@ from pynn.errors import PynnError
 import tui.commands
 
 # Subcommands listed first in `pynn --help`; any other module in tui/commands with register() follows.
-FIRST = ["train", "eval", "summary", "data"]
+FIRST = ["train", "eval", "summary", "data",
+         "weights", "explain", "probe", "triggers", "health", "ablate", "sweep", "compare", "check"]
 
 
 def command_modules() -> list[str]:

@@ -16,6 +16,7 @@ from pynn.model import Sequential
 class LayerActivation:
     layer: int                 # 1-based position in the model
     name: str                  # e.g. "dense 30 sigmoid"
+    activation: str
     values: np.ndarray         # this layer's output for the sample, flattened
 
 
@@ -44,7 +45,7 @@ def sample_journey(model: Sequential, x: np.ndarray, y: np.ndarray | None, index
     probabilities = model.loss.predictions(outputs[-1]).reshape(-1)
     predicted = int(predicted_classes(model, outputs[-1])[0])
     true = int(y[index]) if y is not None and y.ndim == 1 else None
-    hidden = [LayerActivation(layer.index, f"{layer.kind} {layer.units} {layer.activation}",
+    hidden = [LayerActivation(layer.index, f"{layer.kind} {layer.units} {layer.activation}", layer.activation,
                               outputs[layer.index - 1].reshape(-1)) for layer in dense[:-1]]
     if not hidden:
         raise PynnError("This model has no hidden layer, so there is no journey to show between input and "

@@ -1,0 +1,79 @@
+"""`pynn ablate FILE`: silence hidden units (each in turn, or a set together) and report the accuracy lost,
+overall and per class."""
+from __future__ import annotations
+
+import numpy as np
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+
+from pynn.errors import PynnError
+from pynn.inspect.ablation import ablate
+from tui.commands.common import add_json_arg
+from tui.commands.inspecting import add_model_and_data_args, class_name, load_model_and_data, parse_units, split
+from tui.output import Output
+from tui.render.charts import BarChart
+
+
+def register(sub) -> None:
+    p = sub.add_parser("ablate", help="silence hidden units and measure the accuracy lost",
+                       description="Force hidden units' outputs to zero, one at a time (or a set together with "
+                                   "--together), and report how much accuracy the model loses, overall and for "
+                                   "each class.")
+    add_model_and_data_args(p)
+    p.add_argument("--layer", type=int, help="the hidden layer (1-based; default: the last hidden layer)")
+    p.add_argument("--units", metavar="LIST", help="which units, e.g. 0-9,12 (default: all)")
+    p.add_argument("--together", action="store_true", help="silence the --units as one set instead of in turn")
+    p.add_argument("--top", type=int, default=10, help="rows in the table, costliest first (default 10)")
+    add_json_arg(p)
+    p.set_defaults(handler=run)
+
+
+def run(args) -> int:
+    out = Output(json=args.json)
+    model, _, data = load_model_and_data(args)
+    x, y = split(args, data)
+    units = parse_units(args.units) if args.units else None
+    if args.together and not units:
+        raise PynnError("--together silences the --units given as one set; name them, e.g. --units 3,7.")
+    groups = [units] if args.together else ([[u] for u in units] if units else None)
+    result = ablate(model, x, y, args.layer, groups)
+    names = [class_name(model, data, c) for c in range(result.per_class.shape[1])]
+    out.emit_json({"model": model.spec, "layer": result.layer, "split": args.split, "groups": result.groups,
+                   "class_names": names, "baseline": result.baseline, "baseline_per_class": result.baseline_per_class,
+                   "accuracy": result.accuracy, "drop": result.drop, "per_class": result.per_class,
+                   "drop_per_class": result.drop_per_class})
+    if args.json:
+        return 0
+    label = [_units_label(g) for g in result.groups]
+    order = np.argsort(-result.drop, kind="stable")[:max(args.top, 1)]
+    heading = Text(f"silencing units of layer {result.layer}: accuracy {result.baseline:.2%} with all of them, on "
+                   f"{len(x):,} {args.split} samples", style="bold")
+    table = Table()
+    for column in ("silenced", "accuracy", "lost", "class hurt most", "its loss"):
+        table.add_column(column, justify="right" if column != "silenced" else "left")
+    for i in order:
+        worst = int(np.nanargmax(result.drop_per_class[i]))
+        table.add_row(label[i], f"{result.accuracy[i]:.2%}", f"{result.drop[i]:+.2%}", names[worst],
+                      f"{result.drop_per_class[i, worst]:+.1%}")
+    parts = [heading, table]
+    if len(result.groups) > 1:
+        parts += [Text("accuracy lost per silenced unit (points)", style="bold"),
+                  BarChart([(label[i], 100 * result.drop[i]) for i in range(len(result.groups))],
+                           value_format="{:+.2f}")]
+    else:
+        parts += [Text("accuracy lost per class (points)", style="bold"),
+                  BarChart([(n, 100 * d) for n, d in zip(names, result.drop_per_class[0])], value_format="{:+.1f}")]
+    out.show(Group(*parts))
+    return 0
+
+
+def _units_label(units: list[int]) -> str:
+    """[1, 2, 3, 7] -> '#1-3,7': runs of consecutive units written as ranges."""
+    runs: list[list[int]] = []
+    for u in units:
+        if runs and u == runs[-1][-1] + 1:
+            runs[-1].append(u)
+        else:
+            runs.append([u])
+    return "#" + ",".join(f"{r[0]}-{r[-1]}" if len(r) > 1 else str(r[0]) for r in runs)

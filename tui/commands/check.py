@@ -1,0 +1,71 @@
+"""`pynn check SPEC|FILE`: the model doctor — findings about a spec or a saved model, each with why it matters
+and what to do. Exits 1 when it finds a problem, so scripts can stop before training."""
+from __future__ import annotations
+
+from dataclasses import asdict
+from pathlib import Path
+
+from rich.console import Group
+from rich.padding import Padding
+from rich.text import Text
+
+from pynn.data import load_dataset
+from pynn.files import load_model
+from pynn.init import INITIALISERS
+from pynn.inspect.doctor import OK, PROBLEM, check_saved, check_spec
+from tui.commands.common import add_data_args, add_json_arg, load_data
+from tui.output import Output
+
+EXIT_PROBLEM = 1
+MARKS = {PROBLEM: ("✗ problem", "bold red"), "warning": ("! warning", "bold yellow"), OK: ("✓ ok", "green")}
+
+
+def register(sub) -> None:
+    p = sub.add_parser("check", help="the model doctor: common mistakes in a spec or a saved model",
+                       description="Checks the input size against the data, a softmax before cross-entropy, a "
+                                   "sigmoid output with multi-class cross-entropy, hidden layers too large for "
+                                   "the data, and vanishing or exploding gradients (from a file's training "
+                                   "history, or measured on a batch for a spec). Exits 1 if it finds a problem.")
+    p.add_argument("model", metavar="SPEC|FILE")
+    add_data_args(p, default=None)
+    p.add_argument("--loss", help="the loss the spec will train with (default: follows the task)")
+    p.add_argument("--activation", default="sigmoid", help="hidden activation where the spec gives none")
+    p.add_argument("--init", default="lecun", choices=list(INITIALISERS), help="weight initialisation")
+    add_json_arg(p)
+    p.set_defaults(handler=run)
+
+
+def run(args) -> int:
+    out = Output(json=args.json)
+    if args.model.endswith(".npz") or Path(args.model).is_file():
+        model, header = load_model(args.model)
+        if args.data:
+            data = load_data(args)
+        else:
+            saved = header.get("data") or {"name": "digits"}
+            data = load_dataset(saved.get("load", saved["name"]), **saved.get("options", {}))
+        subject = f"{args.model} ({model.spec})"
+        findings = check_saved(model, header, data)
+    else:
+        data = load_data(args) if args.data else load_dataset("digits")
+        subject = f"spec {args.model}"
+        findings = check_spec(args.model, data, loss=args.loss, hidden_activation=args.activation, init=args.init)
+    problems = sum(f.level == PROBLEM for f in findings)
+    out.emit_json({"subject": subject, "data": data.name, "problems": problems,
+                   "findings": [asdict(f) for f in findings]})
+    out.show(findings_view(subject, data.name, findings))
+    return EXIT_PROBLEM if problems else 0
+
+
+def findings_view(subject: str, data_name: str, findings) -> Group:
+    parts = [Text(f"checking {subject} against {data_name}", style="bold")]
+    for f in findings:
+        mark, style = MARKS.get(f.level, (f.level, ""))
+        parts.append(Text.assemble((mark, style), f"  {f.topic}: {f.what}"))
+        if f.why:
+            parts.append(Padding(Text(f"why: {f.why}"), (0, 0, 0, 4), expand=False))
+        if f.fix:
+            parts.append(Padding(Text(f"do:  {f.fix}"), (0, 0, 0, 4), expand=False))
+    verdict = sum(f.level == PROBLEM for f in findings)
+    parts.append(Text(f"{verdict} problem(s), {sum(f.level == 'warning' for f in findings)} warning(s)"))
+    return Group(*parts)

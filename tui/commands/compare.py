@@ -1,0 +1,109 @@
+"""`pynn compare --a "init=normal" --b "init=lecun,l2=5"`: two trainings of the same model with the same seed,
+side by side — accuracy curves, the same neurons' weight maps, weight norms and histograms."""
+from __future__ import annotations
+
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+
+from pynn.data import load_dataset
+from pynn.errors import PynnError
+from pynn.inspect.compare import parse_variant, train_variant, variant_config, weight_differences
+from pynn.inspect.weights import input_layout
+from pynn.inspect.workers import run_in_processes
+from pynn.model import build_model
+from tui.commands.common import add_data_args, add_json_arg, data_options, default_spec
+from tui.commands.inspecting import parse_units
+from tui.output import Output
+from tui.render.charts import Histogram, LineChart, Series
+from tui.render.heatmap import map_grid
+
+
+def register(sub) -> None:
+    p = sub.add_parser("compare", help="two trainings that differ in a few settings, side by side",
+                       description="Train the same model twice with the same seed, once with the --a settings "
+                                   "and once with --b (key=value pairs: init, activation, optimizer, loss, lr, "
+                                   "l2, momentum, clip, batch, epochs), and compare what they learned.")
+    add_data_args(p)
+    p.add_argument("--model", metavar="SPEC", help="e.g. 784-30-10 (default: 784-30-10 on digits)")
+    p.add_argument("--a", required=True, metavar="SETTINGS", help='e.g. "init=normal"')
+    p.add_argument("--b", required=True, metavar="SETTINGS", help='e.g. "init=lecun,l2=5"')
+    p.add_argument("--epochs", type=int, default=10, help="epochs for both, unless a side sets its own (default 10)")
+    p.add_argument("--seed", type=int, default=0, help="the seed both runs share")
+    p.add_argument("--neurons", default="0-4", metavar="LIST", help="first-layer neurons to draw (default 0-4)")
+    p.add_argument("--jobs", type=int, default=2, help="run the two trainings in parallel processes (default 2)")
+    add_json_arg(p)
+    p.set_defaults(handler=run)
+
+
+def run(args) -> int:
+    out = Output(json=args.json)
+    data = load_dataset(args.data, **data_options(args))
+    spec = args.model or default_spec(data)
+    build_model(spec, data)  # a spec that does not fit the data fails here, in one sentence, before training
+    configs = [variant_config(label, parse_variant(text), spec=spec, data=args.data,
+                              data_options=data_options(args), seed=args.seed, base={"epochs": args.epochs})
+               for label, text in (("a", args.a), ("b", args.b))]
+    neurons = parse_units(args.neurons)
+    out.line(f"training {spec} on {data.name} twice with seed {args.seed}: a = {args.a!r}, b = {args.b!r}")
+    a, b = run_in_processes(train_variant, configs, max(1, min(args.jobs, 2)))
+    first = a["weights"][0]
+    bad = [n for n in neurons if n >= first.shape[0]]
+    if bad:
+        raise PynnError(f"The first layer has {first.shape[0]} neurons; there is no neuron {bad[0]}.")
+    diffs = weight_differences(a, b)
+    out.emit_json({"model": spec, "data": data.name, "seed": args.seed, "neurons": neurons,
+                   "runs": [{k: v for k, v in r.items() if k != "weights"} for r in (a, b)],
+                   "first_layer_maps": {"a": a["weights"][0][neurons], "b": b["weights"][0][neurons]},
+                   "weight_differences": [d.__dict__ for d in diffs]})
+    if args.json:
+        return 0
+    layout = input_layout(a["input_shape"], data.sample_shape)
+    parts = [_settings_table(a, b, args), Text(""),
+             Text("accuracy per epoch (training set)", style="bold"), _curves(a, b), Text("")]
+    for run_result, text in ((a, args.a), (b, args.b)):
+        maps = run_result["weights"][0][neurons].reshape(len(neurons), *layout)
+        parts += [Text(f"{run_result['label']} ({text}): first-layer weight maps", style="bold"),
+                  map_grid(maps, [f"#{n}" for n in neurons], "shared")]
+    parts += [Text(""), _norms_table(diffs), _histograms(diffs)]
+    out.show(Group(*parts))
+    return 0
+
+
+def _settings_table(a: dict, b: dict, args) -> Table:
+    table = Table(title=f"{a['spec']}, seed {args.seed}", title_justify="left")
+    for column in ("run", "settings", "lr", "test accuracy", "test loss", "seconds"):
+        table.add_column(column)
+    for r, text in ((a, args.a), (b, args.b)):
+        acc = r["test_accuracy"]
+        table.add_row(r["label"], text, f"{r['lr']:g}", "" if acc is None else f"{acc:.2%}",
+                      f"{r['test_loss']:.4f}", f"{r['seconds']:.1f}")
+    return table
+
+
+def _curves(a: dict, b: dict) -> LineChart:
+    series = []
+    for r in (a, b):
+        history = [h for h in r["history"] if h.get("train_accuracy") is not None]
+        series.append(Series(f"{r['label']}: train accuracy", [h["epoch"] for h in history],
+                             [h["train_accuracy"] for h in history]))
+    epochs = sorted({x for s in series for x in s.x})
+    return LineChart(series, height=10, x_ticks=epochs, y_format="{:.1%}", x_label="epoch")
+
+
+def _norms_table(diffs) -> Table:
+    table = Table(title="weights per layer", title_justify="left")
+    for column in ("layer", "‖W‖ a", "‖W‖ b", "b / a", "std a", "std b"):
+        table.add_column(column, justify="right")
+    for d in diffs:
+        table.add_row(str(d.layer), f"{d.norm_a:.3g}", f"{d.norm_b:.3g}", f"{d.norm_b / max(d.norm_a, 1e-30):.3g}",
+                      f"{d.std_a:.3g}", f"{d.std_b:.3g}")
+    return table
+
+
+def _histograms(diffs) -> Table:
+    grid = Table.grid(padding=(0, 3))
+    for d in diffs:
+        grid.add_row(Histogram(d.counts_a, d.edges, title=f"layer {d.layer}, a", colour_index=0),
+                     Histogram(d.counts_b, d.edges, title=f"layer {d.layer}, b", colour_index=1))
+    return grid

@@ -1,0 +1,84 @@
+"""`pynn explain FILE --class C`: which hidden units an output relies on, with their weight maps, and the
+class template back-projected onto the input."""
+from __future__ import annotations
+
+import numpy as np
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+
+from pynn.inspect.contributions import output_reliance
+from pynn.inspect.weights import reads_the_input, weight_maps
+from tui.commands.common import add_json_arg
+from tui.commands.inspecting import add_model_and_data_args, class_index, class_name, load_model_and_data, split
+from tui.output import Output
+from tui.render.charts import BarChart
+from tui.render.heatmap import HeatMap, Legend, map_grid
+
+
+def register(sub) -> None:
+    p = sub.add_parser("explain", help="which hidden units an output class relies on",
+                       description="For one output neuron: its weights from the hidden layer, the most positive "
+                                   "and most negative hidden units with their weight maps, measured as the raw "
+                                   "weight and as weight x mean activation on the data, and the class template "
+                                   "(the output's weights projected back onto the input).")
+    add_model_and_data_args(p)
+    p.add_argument("--class", dest="cls", required=True, metavar="C", help="the output class, by index or name")
+    p.add_argument("--top", type=int, default=3, help="how many units to name on each side (default 3)")
+    add_json_arg(p)
+    p.set_defaults(handler=run)
+
+
+def run(args) -> int:
+    out = Output(json=args.json)
+    model, _, data = load_model_and_data(args)
+    x, _ = split(args, data)
+    cls = class_index(model, data, args.cls)
+    r = output_reliance(model, cls, x, args.top, data.sample_shape)
+    name = class_name(model, data, cls)
+    out.emit_json({"model": model.spec, "class": cls, "class_name": name, "output_layer": r.output_layer,
+                   "hidden_layer": r.hidden_layer, "weights": r.weights, "mean_activation": r.mean_activation,
+                   "weight_x_mean_activation": r.weighted, "top_positive": r.top_positive,
+                   "top_negative": r.top_negative, "top_positive_weighted": r.top_positive_weighted,
+                   "top_negative_weighted": r.top_negative_weighted, "template": r.template})
+    if args.json:
+        return 0
+    order = np.argsort(-r.weights, kind="stable")
+    parts = [
+        Text(f"output {cls} ({name!r}) and the {len(r.weights)} units of layer {r.hidden_layer}", style="bold"),
+        _side_by_side(BarChart([(f"#{u}", r.weights[u]) for u in order]),
+                      BarChart([(f"#{u}", r.weighted[u]) for u in order]),
+                      "weight to the output", f"x mean activation on {len(x):,} {args.split} samples"),
+        Text(""),
+        Text(_ranking("by raw weight", r.top_positive, r.top_negative, r.weights)),
+        Text(_ranking("by weight x mean activation", r.top_positive_weighted, r.top_negative_weighted,
+                      r.weighted)),
+    ]
+    hidden_layer = model.layers[r.hidden_layer - 1]
+    units = r.top_positive + r.top_negative
+    if units:
+        maps = weight_maps(model, r.hidden_layer, units, data.sample_shape)
+        kind = "weight maps" if reads_the_input(model, hidden_layer) else "back-projected maps (approximate)"
+        titles = [f"#{u} {r.weights[u]:+.2f}" for u in units]
+        parts += [Text(""), Text(f"the {kind} of those units (by raw weight; positive first)", style="bold"),
+                  map_grid(maps.maps, titles)]
+    parts += [Text(""), Text(f"template of class {name!r}: the output's weights projected back onto the input "
+                             "(an approximation: activations and biases ignored)", style="bold"),
+              HeatMap(r.template), Legend(float(np.abs(r.template).max()) or 1.0)]
+    out.show(Group(*parts))
+    return 0
+
+
+def _side_by_side(left, right, left_title: str, right_title: str) -> Table:
+    grid = Table.grid(expand=True, padding=(0, 2))
+    grid.add_column(ratio=1)
+    grid.add_column(ratio=1)
+    grid.add_row(Text(left_title, style="italic"), Text(right_title, style="italic"))
+    grid.add_row(left, right)
+    return grid
+
+
+def _ranking(how: str, positive: list[int], negative: list[int], values) -> str:
+    pos = ", ".join(f"#{u} ({values[u]:+.3f})" for u in positive) or "none"
+    neg = ", ".join(f"#{u} ({values[u]:+.3f})" for u in negative) or "none"
+    return f"{how}: most positive {pos}; most negative {neg}"

@@ -1,0 +1,70 @@
+"""What the inspection commands share: a saved model with the data it was trained on (or other data), the
+split to look at, and unit lists like 0-9,12. Not a subcommand itself (it has no register)."""
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+
+from pynn.data import load_dataset
+from pynn.data.dataset import Dataset
+from pynn.errors import PynnError
+from pynn.files import load_model
+from pynn.model import Sequential
+from tui.commands.common import add_data_args, load_data
+
+
+def add_model_and_data_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("file", metavar="FILE", help="a model saved by `pynn train --save`")
+    add_data_args(p, default=None)
+    p.add_argument("--split", choices=["test", "train"], default="test",
+                   help="which part of the data to look at (default: test)")
+
+
+def load_model_and_data(args) -> tuple[Sequential, dict, Dataset]:
+    """The saved model, its header, and the data: --data if given, else what the model was trained on."""
+    model, header = load_model(args.file)
+    if args.data:
+        data = load_data(args)
+    else:
+        saved = header.get("data") or {"name": "digits"}
+        data = load_dataset(saved.get("load", saved["name"]), **saved.get("options", {}))
+    model.check_input(data.sample_shape, f"the data {data.name}")
+    return model, header, data
+
+
+def split(args, data: Dataset) -> tuple[np.ndarray, np.ndarray]:
+    return (data.x_test, data.y_test) if args.split == "test" else (data.x_train, data.y_train)
+
+
+def parse_units(text: str) -> list[int]:
+    """'0-9,12' -> [0, 1, ..., 9, 12], in the order written, without repeats."""
+    units: list[int] = []
+    for part in filter(None, (p.strip() for p in str(text).split(","))):
+        first, dash, last = part.partition("-")
+        try:
+            span = range(int(first), int(last) + 1) if dash else [int(first)]
+        except ValueError:
+            raise PynnError(f"Cannot read {part!r} in {text!r}; write units like 0-9,12.") from None
+        if dash and int(last) < int(first):
+            raise PynnError(f"The range {part!r} runs backwards; write the smaller number first.")
+        units += [u for u in span if u not in units]
+    if not units:
+        raise PynnError(f"{text!r} names no units; write them like 0-9,12.")
+    return units
+
+
+def class_index(model: Sequential, data: Dataset, text: str) -> int:
+    """A class given by name (as the data or model calls it) or by index."""
+    names = model.class_names or data.class_names or []
+    if text in names:
+        return names.index(text)
+    try:
+        return int(text)
+    except ValueError:
+        raise PynnError(f"There is no class {text!r}; the classes are {', '.join(names) or 'numbered'}.") from None
+
+
+def class_name(model: Sequential, data: Dataset, index: int) -> str:
+    names = model.class_names or data.class_names
+    return names[index] if names and 0 <= index < len(names) else str(index)

@@ -1,0 +1,75 @@
+"""`pynn triggers FILE --unit U`: what makes a unit fire — the examples that excite it most and least, and the
+input that excites it most, found by gradient ascent (activation maximisation)."""
+from __future__ import annotations
+
+from rich.console import Group
+from rich.text import Text
+
+from pynn.errors import PynnError
+from pynn.inspect.activations import dense_layers
+from pynn.inspect.triggers import exciting_examples, maximise_activation
+from pynn.inspect.weights import reads_the_input, weight_maps
+from tui.commands.common import add_json_arg
+from tui.commands.inspecting import add_model_and_data_args, class_name, load_model_and_data, split
+from tui.output import Output
+from tui.render.heatmap import HeatMap, Legend, map_grid, max_abs
+
+
+def register(sub) -> None:
+    p = sub.add_parser("triggers", help="what makes a unit fire: top examples and activation maximisation",
+                       description="The examples in the data that excite a unit most and least, and the input "
+                                   "that excites it most: gradient ascent on the input of the unit's output "
+                                   "minus an L2 penalty, through the core's backward pass.")
+    add_model_and_data_args(p)
+    p.add_argument("--unit", type=int, required=True, help="the unit (neuron) index")
+    p.add_argument("--layer", type=int, help="its layer (1-based; default: the first dense layer)")
+    p.add_argument("--top", type=int, default=5, help="examples to show on each side (default 5)")
+    p.add_argument("--steps", type=int, default=200, help="gradient-ascent steps (default 200)")
+    p.add_argument("--step-size", type=float, default=0.5, help="gradient-ascent step size (default 0.5)")
+    p.add_argument("--l2", type=float, default=0.01, help="L2 penalty on the input (default 0.01)")
+    add_json_arg(p)
+    p.set_defaults(handler=run)
+
+
+def run(args) -> int:
+    out = Output(json=args.json)
+    model, _, data = load_model_and_data(args)
+    x, y = split(args, data)
+    index = args.layer or dense_layers(model)[0].index
+    examples = exciting_examples(model, index, args.unit, x, args.top)
+    if not len(x):
+        raise PynnError(f"The {args.split} split of {data.name} is empty.")
+    bounds = (float(x.min()), float(x.max()))
+    found = maximise_activation(model, index, args.unit, x.mean(axis=0), steps=args.steps,
+                                step_size=args.step_size, l2=args.l2, bounds=bounds)
+    out.emit_json({"model": model.spec, "layer": index, "unit": args.unit, "split": args.split,
+                   "most_exciting": examples.most, "most_values": examples.most_values,
+                   "least_exciting": examples.least, "least_values": examples.least_values,
+                   "mean_value": examples.mean, "maximised_input": found.x, "activation_trace": found.trace,
+                   "l2": found.l2, "steps": args.steps, "bounds": bounds})
+    if args.json:
+        return 0
+
+    def label(i):
+        return f" {class_name(model, data, int(y[i]))}" if y.ndim == 1 else ""
+
+    def titled(indices, values):
+        return [f"#{i}{label(i)} {v:.2f}" for i, v in zip(indices, values)]
+
+    parts = [Text(f"layer {index}, unit {args.unit}: mean output {examples.mean:.3f} on {len(x):,} {args.split} "
+                  "samples", style="bold")]
+    if reads_the_input(model, model.layers[index - 1]):
+        w = weight_maps(model, index, [args.unit], data.sample_shape)
+        parts += [Text("its incoming weights", style="italic"), HeatMap(w.maps[0]), Legend(max_abs(w.maps[0]))]
+    parts += [Text("most exciting samples (sample, label, output)", style="italic"),
+              map_grid(x[examples.most], titled(examples.most, examples.most_values), "shared",
+                       negative="negative", positive="positive"),
+              Text("least exciting samples", style="italic"),
+              map_grid(x[examples.least], titled(examples.least, examples.least_values), "shared",
+                       negative="negative", positive="positive"),
+              Text(f"the input that excites it most: output {found.trace[0]:.3f} at the data's mean → "
+                   f"{found.trace[-1]:.3f} after {args.steps} steps (L2 {args.l2:g}, values kept in "
+                   f"{bounds[0]:g}..{bounds[1]:g})", style="italic"),
+              HeatMap(found.x), Legend(max_abs(found.x), "negative", "positive")]
+    out.show(Group(*parts))
+    return 0
