@@ -122,7 +122,7 @@ def test_health_reports_units_gradients_histograms_and_a_filmstrip(capsys, model
     film = result["filmstrip"]
     assert film["matches_saved"] and film["epochs"] == [0, 1, 2] and np.array(film["maps"]).shape == (3, 1, 28, 28)
     status, out, err = pynn(capsys, "health", model_file, "--filmstrip", "3")
-    assert "replaying 2 epochs" in err and "epoch 2 " in out and "ended on exactly the saved" in out
+    assert "replaying 2 epochs" in err and "epoch 2 " in out and "the replay ended on exactly the saved weights" in out
 
 
 # -- ablate ---------------------------------------------------------------------------------------------

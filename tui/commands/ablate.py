@@ -54,8 +54,9 @@ def run(args) -> int:
         table.add_column(column, justify="right" if column != "silenced" else "left")
     for i in order:
         worst = int(np.nanargmax(result.drop_per_class[i]))
-        table.add_row(label[i], f"{result.accuracy[i]:.2%}", f"{result.drop[i]:+.2%}", names[worst],
-                      f"{result.drop_per_class[i, worst]:+.1%}")
+        hurt = result.drop_per_class[i, worst] > 0
+        table.add_row(label[i], f"{result.accuracy[i]:.2%}", f"{result.drop[i]:+.2%}", names[worst] if hurt else "—",
+                      f"{result.drop_per_class[i, worst]:+.1%}" if hurt else "—")
     parts = [heading, table]
     if len(result.groups) > 1:
         parts += [Text("accuracy lost per silenced unit (points)", style="bold"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
+import numpy as np
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text
@@ -18,6 +19,7 @@ from tui.render.charts import Histogram, LineChart, Series
 from tui.render.heatmap import map_grid
 
 MAX_LISTED = 12  # units named per layer before the list is cut short
+MAX_FRAMES = 12  # filmstrip frames drawn (evenly spaced, first and last kept); --json has every epoch
 
 
 def register(sub) -> None:
@@ -67,11 +69,12 @@ def run(args) -> int:
     parts += [Text(""), grid]
     if film:
         verdict = ("the replay ended on exactly the saved weights" if film.matches_saved else
-                   "the replay did not end on the saved weights (a different thread count, library version or "
-                   "data?), so these frames show a close relative of the saved run")
-        parts += [Text(""), Text(f"neuron {film.neurons[0]} of layer {film.layer} after each epoch (0: the "
-                                 f"initial weights); {verdict}", style="bold"),
-                  map_grid(film.maps[:, 0], [f"epoch {e}" for e in film.epochs], "each")]
+                   "the replay did not end on the saved weights (another thread count, library version or data?), "
+                   "so these frames show a close relative of the saved run")
+        shown = sorted(set(np.linspace(0, len(film.epochs) - 1, min(len(film.epochs), MAX_FRAMES)).round().astype(int)))
+        parts += [Text(""), Text(f"neuron {film.neurons[0]} of layer {film.layer} across training (epoch 0: the "
+                                 "initial weights)", style="bold"), Text(verdict),
+                  map_grid(film.maps[shown, 0], [f"epoch {film.epochs[i]}" for i in shown], "each")]
     out.show(Group(*parts))
     return 0
 
