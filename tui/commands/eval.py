@@ -3,9 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from pynn.data import load_dataset
-from pynn.files import load_model
-from tui.commands.common import add_data_args, add_json_arg, load_data
+from tui.commands.common import add_data_args, add_json_arg
+from tui.commands.inspecting import load_model_and_data
 from tui.output import Output
 from tui.render.tables import confusion_table
 
@@ -22,13 +21,7 @@ def register(sub) -> None:
 
 def run(args) -> int:
     out = Output(json=args.json)
-    model, header = load_model(args.file)
-    if args.data:
-        data = load_data(args)
-    else:
-        saved = header.get("data") or {"name": "digits"}
-        data = load_dataset(saved.get("load", saved["name"]), **saved.get("options", {}))
-    model.check_input(data.x_test.shape[1:], f"the test data of {data.name}")
+    model, _, data = load_model_and_data(args)
     result = {"model": model.spec, "data": data.name, "n_test": len(data.x_test),
               **{f"test_{k}": v for k, v in model.evaluate(data.x_test, data.y_test).items()}}
     names = model.class_names or data.class_names
