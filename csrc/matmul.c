@@ -1,37 +1,192 @@
 /* matmul.c - single-precision matrix multiply, the one routine every layer's heavy lifting goes through.
  *
- * Why blocked: a (kc x nc) panel of op(B) is packed into contiguous memory once and then reused for every row
- * of A, so it stays in L2 while the inner loop streams over it; rows of C are updated four at a time so each
- * loaded value of B feeds four fused multiply-adds. The inner loop runs over contiguous j, which the compiler
- * vectorises without reassociating any sum, so results do not depend on the vector width. Threads split the
- * columns of C: each element is computed by exactly one thread in a fixed order, so the result does not
- * depend on the thread count either.
+ * Why it is built this way (the GotoBLAS/BLIS scheme):
+ *   - C is computed in MR x NR tiles held in vector registers for the whole depth of a block, so each value
+ *     loaded from memory feeds several fused multiply-adds (6 x 16 tiles: 12 accumulators + 2 loads of B +
+ *     1 broadcast of A fill the 16 vector registers of AVX2; aarch64 has 32, x86-64 without AVX2 spills a
+ *     little but stays correct).
+ *   - op(A) and op(B) are copied ("packed") into the exact order the tile loop reads them, zero-padded to
+ *     whole tiles: the kernel then streams contiguous, aligned memory whatever the transposes and strides,
+ *     and the ragged edges of every tiling cost only padding, never a separate code path.
+ *   - the depth is cut into KC-deep blocks so a packed MR x KC sliver of A and KC x NR sliver of B stay in
+ *     L1, an MC x KC block of A in L2 and a KC x NC panel of B in L3.
+ *   - x86-64 builds stay portable: the tile code is compiled twice (baseline and x86-64-v3, i.e. AVX2+FMA)
+ *     and the loader picks the one the CPU runs, so one wheel gets the fast path where it exists.
+ *
+ * Determinism: every element of C is summed over k in the same order (block by block, k ascending, one
+ * fused multiply-add per step) whichever thread computes it, and threads only split C into disjoint
+ * tile-aligned parts, so the result does not depend on the thread count.
  */
 #include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 #include "pynn.h"
 
-#define KC 256          /* depth of a packed panel */
-#define NC 128          /* width of a packed panel: KC*NC floats = 128 KiB, an L2-sized block */
-#define MR 4            /* rows of C updated together */
-#define PARALLEL_FLOPS (1L << 22)   /* below this much work, threads cost more than they save */
+#define MR 6            /* rows of a register tile */
+#define NR 16           /* columns of a register tile: two 8-float vectors */
+#define KC 256          /* depth of a packed block */
+#define MC 144          /* rows of A packed at once (a multiple of MR): 144 x 256 floats = 144 KiB in L2 */
+#define NC 512
+/* Below this much work a single thread finishes before a team of threads has started. */
+#define PARALLEL_FLOPS 2.0e6
 
-static inline float a_at(int trans_a, const float *A, int lda, int i, int k) {
-    return trans_a ? A[(long)k * lda + i] : A[(long)i * lda + k];
+typedef float v8f __attribute__((vector_size(32)));
+/* The same vector at any float address: C rows and the edge buffer are not 32-byte aligned. */
+typedef float v8f_unaligned __attribute__((vector_size(32), aligned(4), may_alias));
+#define LOAD8(p) (*(const v8f_unaligned *)(p))
+#define STORE8(p, v) (*(v8f_unaligned *)(p) = (v))
+
+#if defined(__x86_64__) && defined(__GLIBC__) && defined(__has_attribute)
+#if __has_attribute(target_clones)
+#define TILE_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
+#endif
+#endif
+#ifndef TILE_CLONES
+#define TILE_CLONES
+#endif
+
+/* ISO C mode (-std=c11) forbids GCC to fuse a*b+c; the tile loop is written for one rounding per step, so
+ * allow it here (clang already fuses within an expression). */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC push_options
+#pragma GCC optimize("fp-contract=fast")
+#endif
+
+/* Packing buffers, one set per thread so a team never shares them; aligned for whole-vector loads. */
+static _Thread_local float packed_a[MC * KC] __attribute__((aligned(64)));
+static _Thread_local float packed_b[KC * NC] __attribute__((aligned(64)));
+
+static inline int min_int(int a, int b) { return a < b ? a : b; }
+
+/* Block sizes balanced over the blocks (784 deep -> 4 x 196, not 3 x 256 + 16) so no block is a sliver;
+ * rounded up to a multiple of `multiple`. */
+static int balanced_step(int n, int max_step, int multiple) {
+    int blocks = (n + max_step - 1) / max_step;
+    int step = (n + blocks - 1) / blocks;
+    return (step + multiple - 1) / multiple * multiple;
 }
 
-/* Bp[k * nc + j] = op(B)[k0 + k][j0 + j] */
-static void pack_b(float *restrict Bp, int trans_b, const float *restrict B, int ldb,
-                   int k0, int kc, int j0, int nc) {
-    if (!trans_b) {
-        for (int k = 0; k < kc; k++)
-            memcpy(Bp + (long)k * nc, B + (long)(k0 + k) * ldb + j0, sizeof(float) * nc);
-    } else {
-        for (int j = 0; j < nc; j++) {
-            const float *row = B + (long)(j0 + j) * ldb + k0;
-            for (int k = 0; k < kc; k++) Bp[(long)k * nc + j] = row[k];
+/* Ap holds ceil(mc/MR) slivers, each kc x MR: Ap[s][k][i] = op(A)[i0 + s*MR + i][k0 + k], rows past mc = 0. */
+static inline __attribute__((always_inline))
+void pack_a(float *restrict Ap, int trans_a, const float *restrict A, long lda, int i0, int mc, int k0, int kc) {
+    for (int s = 0; s < mc; s += MR) {
+        int rows = min_int(MR, mc - s);
+        float *restrict dst = Ap + (long)s * kc;
+        if (trans_a) {  /* A is (K, M): the MR values of one k sit side by side */
+            for (int k = 0; k < kc; k++) {
+                const float *restrict src = A + (long)(k0 + k) * lda + i0 + s;
+                for (int i = 0; i < MR; i++) dst[k * MR + i] = i < rows ? src[i] : 0.0f;
+            }
+        } else {        /* A is (M, K): walk MR rows in step */
+            for (int i = 0; i < MR; i++) {
+                if (i < rows) {
+                    const float *restrict src = A + (long)(i0 + s + i) * lda + k0;
+                    for (int k = 0; k < kc; k++) dst[k * MR + i] = src[k];
+                } else {
+                    for (int k = 0; k < kc; k++) dst[k * MR + i] = 0.0f;
+                }
+            }
         }
     }
 }
+
+/* Bp holds ceil(nc/NR) slivers, each kc x NR: Bp[s][k][j] = op(B)[k0 + k][j0 + s*NR + j], columns past nc = 0. */
+static inline __attribute__((always_inline))
+void pack_b(float *restrict Bp, int trans_b, const float *restrict B, long ldb, int k0, int kc, int j0, int nc) {
+    for (int s = 0; s < nc; s += NR) {
+        int cols = min_int(NR, nc - s);
+        float *restrict dst = Bp + (long)s * kc;
+        if (!trans_b) { /* B is (K, N): each k is a contiguous run of NR values */
+            for (int k = 0; k < kc; k++) {
+                const float *restrict src = B + (long)(k0 + k) * ldb + j0 + s;
+                if (cols == NR) memcpy(dst + k * NR, src, sizeof(float) * NR);
+                else for (int j = 0; j < NR; j++) dst[k * NR + j] = j < cols ? src[j] : 0.0f;
+            }
+        } else {        /* B is (N, K): a transpose, read NR rows in step so each stays a sequential stream */
+            for (int j = 0; j < NR; j++) {
+                if (j < cols) {
+                    const float *restrict src = B + (long)(j0 + s + j) * ldb + k0;
+                    for (int k = 0; k < kc; k++) dst[k * NR + j] = src[k];
+                } else {
+                    for (int k = 0; k < kc; k++) dst[k * NR + j] = 0.0f;
+                }
+            }
+        }
+    }
+}
+
+/* The register tile: C[0:mr, 0:nr] = alpha * (a-sliver x b-sliver) + beta * C, over kc steps. beta == 0
+ * never reads C (it may hold NaN). The full and ragged tiles share one arithmetic, so an element's value
+ * does not depend on where the tile boundaries fall. */
+static inline __attribute__((always_inline))
+void tile_kernel(int kc, const float *restrict a, const float *restrict b, float *restrict c, long ldc,
+                 int mr, int nr, float alpha, float beta) {
+    v8f acc[MR][2];
+    for (int i = 0; i < MR; i++) acc[i][0] = acc[i][1] = (v8f){0};
+    for (int k = 0; k < kc; k++) {
+        v8f b0 = LOAD8(b), b1 = LOAD8(b + 8);
+#pragma GCC unroll 6
+        for (int i = 0; i < MR; i++) {
+            acc[i][0] += a[i] * b0;
+            acc[i][1] += a[i] * b1;
+        }
+        a += MR;
+        b += NR;
+    }
+    if (mr == MR && nr == NR) {
+#pragma GCC unroll 6
+        for (int i = 0; i < MR; i++) {
+            float *ci = c + i * ldc;
+            if (beta == 0.0f) {
+                STORE8(ci, alpha * acc[i][0]);
+                STORE8(ci + 8, alpha * acc[i][1]);
+            } else {
+                STORE8(ci, alpha * acc[i][0] + beta * LOAD8(ci));
+                STORE8(ci + 8, alpha * acc[i][1] + beta * LOAD8(ci + 8));
+            }
+        }
+        return;
+    }
+    float edge[NR] __attribute__((aligned(32)));
+    for (int i = 0; i < mr; i++) {
+        float *ci = c + i * ldc;
+        for (int j = 0; j < NR; j++) edge[j] = j < nr && beta != 0.0f ? ci[j] : 0.0f;
+        STORE8(edge, beta == 0.0f ? alpha * acc[i][0] : alpha * acc[i][0] + beta * LOAD8(edge));
+        STORE8(edge + 8, beta == 0.0f ? alpha * acc[i][1] : alpha * acc[i][1] + beta * LOAD8(edge + 8));
+        memcpy(ci, edge, sizeof(float) * nr);
+    }
+}
+
+/* One thread's whole product: C (M, N) = alpha op(A) op(B) + beta C, with K >= 1. */
+TILE_CLONES
+static void sgemm_serial(int trans_a, int trans_b, int M, int N, int K, float alpha,
+                         const float *A, long lda, const float *B, long ldb, float beta, float *C, long ldc) {
+    int kstep = balanced_step(K, KC, 1);
+    int mstep = balanced_step(M, MC, MR);
+    for (int j0 = 0; j0 < N; j0 += NC) {
+        int nc = min_int(NC, N - j0);
+        for (int k0 = 0; k0 < K; k0 += kstep) {
+            int kc = min_int(kstep, K - k0);
+            float beta_k = k0 == 0 ? beta : 1.0f;  /* later blocks add to what the first one wrote */
+            pack_b(packed_b, trans_b, B, ldb, k0, kc, j0, nc);
+            for (int i0 = 0; i0 < M; i0 += mstep) {
+                int mc = min_int(mstep, M - i0);
+                pack_a(packed_a, trans_a, A, lda, i0, mc, k0, kc);
+                /* B's sliver outside, A's inside: one kc x NR sliver of B stays in L1 while A streams from L2 */
+                for (int jr = 0; jr < nc; jr += NR)
+                    for (int ir = 0; ir < mc; ir += MR)
+                        tile_kernel(kc, packed_a + (long)ir * kc, packed_b + (long)jr * kc,
+                                    C + (long)(i0 + ir) * ldc + j0 + jr, ldc,
+                                    min_int(MR, mc - ir), min_int(NR, nc - jr), alpha, beta_k);
+            }
+        }
+    }
+}
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC pop_options
+#endif
 
 static void scale_c(int M, int N, float beta, float *C, int ldc) {
     for (int i = 0; i < M; i++) {
@@ -41,59 +196,60 @@ static void scale_c(int M, int N, float beta, float *C, int ldc) {
     }
 }
 
-/* C[:, j0:j0+nc] += alpha * op(A) op(B)[:, j0:j0+nc] */
-static void column_block(int trans_a, int trans_b, int M, int K, int j0, int nc, float alpha,
-                         const float *restrict A, int lda, const float *restrict B, int ldb,
-                         float *restrict C, int ldc) {
-    float Bp[KC * NC];
-    for (int k0 = 0; k0 < K; k0 += KC) {
-        int kc = K - k0 < KC ? K - k0 : KC;
-        pack_b(Bp, trans_b, B, ldb, k0, kc, j0, nc);
-        int i = 0;
-        for (; i + MR <= M; i += MR) {
-            float *restrict c0 = C + (long)(i + 0) * ldc + j0;
-            float *restrict c1 = C + (long)(i + 1) * ldc + j0;
-            float *restrict c2 = C + (long)(i + 2) * ldc + j0;
-            float *restrict c3 = C + (long)(i + 3) * ldc + j0;
-            for (int k = 0; k < kc; k++) {
-                const float *restrict b = Bp + (long)k * nc;
-                float a0 = alpha * a_at(trans_a, A, lda, i + 0, k0 + k);
-                float a1 = alpha * a_at(trans_a, A, lda, i + 1, k0 + k);
-                float a2 = alpha * a_at(trans_a, A, lda, i + 2, k0 + k);
-                float a3 = alpha * a_at(trans_a, A, lda, i + 3, k0 + k);
-                for (int j = 0; j < nc; j++) {
-                    float bj = b[j];
-                    c0[j] += a0 * bj;
-                    c1[j] += a1 * bj;
-                    c2[j] += a2 * bj;
-                    c3[j] += a3 * bj;
-                }
-            }
-        }
-        for (; i < M; i++) {
-            float *restrict c = C + (long)i * ldc + j0;
-            for (int k = 0; k < kc; k++) {
-                const float *restrict b = Bp + (long)k * nc;
-                float a = alpha * a_at(trans_a, A, lda, i, k0 + k);
-                for (int j = 0; j < nc; j++) c[j] += a * b[j];
-            }
-        }
-    }
+/* Threads a team would use for this much work: one below PARALLEL_FLOPS or inside another team. */
+static int team_size(double flops) {
+#ifdef _OPENMP
+    if (flops >= PARALLEL_FLOPS && !omp_in_parallel()) return omp_get_max_threads();
+#else
+    (void)flops;
+#endif
+    return 1;
 }
 
 void pynn_sgemm(int trans_a, int trans_b, int M, int N, int K, float alpha,
                 const float *restrict A, int lda, const float *restrict B, int ldb,
                 float beta, float *restrict C, int ldc) {
     if (M <= 0 || N <= 0) return;
-    scale_c(M, N, beta, C, ldc);
-    if (K <= 0 || alpha == 0.0f) return;
-    int nblocks = (N + NC - 1) / NC;
-    long flops = 2L * M * N * K;
-    #pragma omp parallel for schedule(static) if (flops >= PARALLEL_FLOPS && nblocks > 1)
-    for (int jb = 0; jb < nblocks; jb++) {
-        int j0 = jb * NC;
-        int nc = N - j0 < NC ? N - j0 : NC;
-        column_block(trans_a, trans_b, M, K, j0, nc, alpha, A, lda, B, ldb, C, ldc);
+    if (K <= 0 || alpha == 0.0f) {
+        scale_c(M, N, beta, C, ldc);
+        return;
+    }
+    int threads = team_size(2.0 * M * N * K);
+    if (threads == 1) {
+        sgemm_serial(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+        return;
+    }
+    /* Split C into whole tiles along the dimension whose parts come out most even: each thread packs its
+     * own share of one operand and all of the other. */
+    int n_tiles = (N + NR - 1) / NR, m_tiles = (M + MR - 1) / MR;
+    double n_cost = (double)((n_tiles + threads - 1) / threads) * NR * M;
+    double m_cost = (double)((m_tiles + threads - 1) / threads) * MR * N;
+    int split_n = n_cost <= m_cost;
+    int tiles = split_n ? n_tiles : m_tiles;
+#ifdef _OPENMP
+    #pragma omp parallel num_threads(threads)
+#endif
+    {
+#ifdef _OPENMP
+        int t = omp_get_thread_num(), team = omp_get_num_threads();
+#else
+        int t = 0, team = 1;
+#endif
+        int first = (int)((long)tiles * t / team), last = (int)((long)tiles * (t + 1) / team);
+        if (split_n) {
+            int j0 = first * NR, j1 = min_int(last * NR, N);
+            if (j1 > j0) {
+                const float *Bt = trans_b ? B + (long)j0 * ldb : B + j0;
+                sgemm_serial(trans_a, trans_b, M, j1 - j0, K, alpha, A, lda, Bt, ldb, beta, C + j0, ldc);
+            }
+        } else {
+            int i0 = first * MR, i1 = min_int(last * MR, M);
+            if (i1 > i0) {
+                const float *At = trans_a ? A + i0 : A + (long)i0 * lda;
+                sgemm_serial(trans_a, trans_b, i1 - i0, N, K, alpha, At, lda, B, ldb, beta,
+                             C + (long)i0 * ldc, ldc);
+            }
+        }
     }
 }
 
