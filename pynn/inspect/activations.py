@@ -26,11 +26,6 @@ def dense_layer(model: Sequential, index: int) -> Dense:
     return layer
 
 
-def hidden_layers(model: Sequential) -> list[Dense]:
-    """The dense layers between the input and the output layer."""
-    return dense_layers(model)[:-1]
-
-
 def layer_outputs(model: Sequential, x: np.ndarray) -> list[np.ndarray]:
     """Each layer's output for x (m, *input_shape), aligned with model.layers. The output layer's entry is
     its raw output (the logits under a fused softmax or sigmoid loss); model.loss.predictions turns it into

@@ -4,9 +4,7 @@ characters for when colour is off."""
 from __future__ import annotations
 
 import numpy as np
-from rich.color import Color
 from rich.console import Console
-from rich.style import Style
 
 POSITIVE = (40, 120, 255)
 NEGATIVE = (235, 50, 40)
@@ -28,10 +26,6 @@ def diverging_rgb(value: float, scale: float) -> tuple[int, int, int]:
     t = 0.0 if scale <= 0 or not np.isfinite(value) else min(abs(float(value)) / scale, 1.0)
     end = POSITIVE if value > 0 else NEGATIVE
     return tuple(int(round(z + (e - z) * t)) for z, e in zip(ZERO, end))
-
-
-def diverging_style(value: float, scale: float) -> Style:
-    return Style(color=Color.from_rgb(*diverging_rgb(value, scale)))
 
 
 def plain_char(value: float, scale: float) -> str:
