@@ -81,11 +81,13 @@ class Dense(Layer):
         self.alpha = alpha
         self.per_step = False
         self.n_in = 0
+        self.fused_into_loss = False  # set on an output layer whose activation the loss kernel applies
 
     @property
     def kernel_activation(self) -> str:
-        # softmax only ever runs fused with cross-entropy (pynn.losses), so the kernel stays linear
-        return "identity" if self.activation == "softmax" else self.activation
+        # softmax runs only inside cross-entropy, and a sigmoid feeding binary cross-entropy only inside that
+        # loss (pynn.losses), so the kernel stays linear rather than applying either twice
+        return "identity" if self.fused_into_loss else self.activation
 
     def build(self, input_shape, index, per_step=False):
         self.index, self.input_shape, self.per_step = index, tuple(input_shape), per_step

@@ -184,8 +184,13 @@ def build_model(spec: str | ModelSpec, data: Dataset | None = None, *, loss: str
     layers: list[Layer] = []
     for i, ls in enumerate(parsed.layers):
         if ls.kind == "dense":
-            act = out_act if i == len(parsed.layers) - 1 else (ls.activation or hidden_activation)
+            is_output = i == len(parsed.layers) - 1
+            act = out_act if is_output else (ls.activation or hidden_activation)
+            if act == "softmax" and not is_output:
+                raise PynnError(f"Layer {i + 1} is a hidden softmax; pynn applies softmax only on the output, "
+                                "inside cross-entropy. Use sigmoid, tanh or relu for hidden layers.")
             layers.append(Dense(ls.units, act))
+            layers[-1].fused_into_loss = is_output and loss_name in ("xent", "bce")
         elif ls.kind == "dropout":
             layers.append(Dropout(ls.p))
         else:

@@ -174,3 +174,19 @@ def test_l2_shrinks_weights(digits):
             digits.x_train[:2000], digits.y_train[:2000])
         norms.append(np.linalg.norm(model.params[:model.n_weights]))
     assert norms[1] < 0.8 * norms[0]
+
+
+def test_sigmoid_output_feeding_bce_is_applied_once(rng):
+    """The loss kernel applies the sigmoid; the layer must not apply it again (predictions would sit in
+    [0.5, 0.73] instead of spanning (0, 1))."""
+    model = build_model("3-4:tanh-2:sigmoid", loss="bce", seed=0)
+    assert model.layers[-1].kernel_activation == "identity"
+    x = rng.standard_normal((64, 3)).astype(np.float32) * 5
+    model.layers[-1].W[...] = 10.0
+    pred = model.predict(x)
+    assert pred.min() < 0.1 and pred.max() > 0.9
+
+
+def test_hidden_softmax_is_refused():
+    with pytest.raises(PynnError, match="hidden softmax"):
+        build_model("4-8:softmax-3")
