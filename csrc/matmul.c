@@ -28,6 +28,10 @@
 #define KC 256          /* depth of a packed block */
 #define MC 144          /* rows of A packed at once (a multiple of MR): 144 x 256 floats = 144 KiB in L2 */
 #define NC 512
+#define DR 2           /* rows and columns of a dot-product tile (sgemm_nt_dot): 8 vector sums */
+#define DC 4
+#define DOT_MAX_ROWS 16 /* op(A) op(B)^T with at most this many rows (or columns) of C takes the dot path */
+#define DOT_MAX_COLS 12
 /* Below this much work a single thread finishes before a team of threads has started. */
 #define PARALLEL_FLOPS 2.0e6
 
@@ -184,6 +188,46 @@ static void sgemm_serial(int trans_a, int trans_b, int M, int N, int K, float al
     }
 }
 
+/* C = alpha A B^T + beta C with A (M, K) and B (N, K) both stored by rows, for rows [i_first, i_last) of C.
+ * Why a second path: when M (or N) is small, packing B costs as much as the multiply (a forward pass at
+ * batch 10), while here every element is a dot product of two contiguous rows and nothing is copied. A
+ * DR x DC tile keeps DR*DC vector partial sums; an element's value is its 8 lanes summed in a fixed order
+ * plus the scalar tail, whatever tile it falls in (edge tiles repeat the last row or column and drop it). */
+TILE_CLONES
+static void sgemm_nt_dot(int N, int K, float alpha, const float *A, long lda, const float *B, long ldb,
+                         float beta, float *C, long ldc, int i_first, int i_last) {
+    int k8 = K & ~7;
+    for (int i0 = i_first; i0 < i_last; i0 += DR) {
+        const float *a[DR];
+        for (int r = 0; r < DR; r++) a[r] = A + (long)min_int(i0 + r, i_last - 1) * lda;
+        for (int j0 = 0; j0 < N; j0 += DC) {
+            const float *b[DC];
+            for (int c = 0; c < DC; c++) b[c] = B + (long)min_int(j0 + c, N - 1) * ldb;
+            v8f acc[DR][DC];
+            for (int r = 0; r < DR; r++)
+                for (int c = 0; c < DC; c++) acc[r][c] = (v8f){0};
+            for (int k = 0; k < k8; k += 8) {
+                v8f av[DR];
+                for (int r = 0; r < DR; r++) av[r] = LOAD8(a[r] + k);
+#pragma GCC unroll 4
+                for (int c = 0; c < DC; c++) {
+                    v8f bv = LOAD8(b[c] + k);
+                    for (int r = 0; r < DR; r++) acc[r][c] += av[r] * bv;
+                }
+            }
+            for (int r = 0; r < min_int(DR, i_last - i0); r++) {
+                for (int c = 0; c < min_int(DC, N - j0); c++) {
+                    v8f v = acc[r][c];
+                    float sum = ((v[0] + v[4]) + (v[2] + v[6])) + ((v[1] + v[5]) + (v[3] + v[7]));
+                    for (int k = k8; k < K; k++) sum += a[r][k] * b[c][k];
+                    float *cij = C + (long)(i0 + r) * ldc + j0 + c;
+                    *cij = beta == 0.0f ? alpha * sum : alpha * sum + beta * *cij;
+                }
+            }
+        }
+    }
+}
+
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC pop_options
 #endif
@@ -215,6 +259,19 @@ void pynn_sgemm(int trans_a, int trans_b, int M, int N, int K, float alpha,
         return;
     }
     int threads = team_size(2.0 * M * N * K);
+    if (!trans_a && trans_b && (M <= DOT_MAX_ROWS || N <= DOT_MAX_COLS)) {
+        /* rows of C in whole tiles per thread: each element is computed the same way whoever computes it */
+        int tiles = (M + DR - 1) / DR;
+#ifdef _OPENMP
+        #pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1)
+#endif
+        for (int t = 0; t < threads; t++) {
+            int first = (int)((long)tiles * t / threads) * DR;
+            int last = min_int((int)((long)tiles * (t + 1) / threads) * DR, M);
+            if (last > first) sgemm_nt_dot(N, K, alpha, A, lda, B, ldb, beta, C, ldc, first, last);
+        }
+        return;
+    }
     if (threads == 1) {
         sgemm_serial(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
         return;
