@@ -100,4 +100,61 @@ float pynn_clip_grad_norm(float *g, int64_t n, float max_norm);
 void pynn_dropout(float *restrict out, const float *restrict x, const uint8_t *restrict mask, int64_t n,
                   float scale);
 
+/* ---------------------------------------------------------------------------------------------------- */
+/* fused training step for plain dense MLPs (mlp.c): the whole step in one call, so small batches do not pay
+ * a dozen Python-level calls per step. It strings together the kernels above in the order the general path
+ * calls them, so the two agree to float32 rounding. */
+
+enum pynn_loss_kind {
+    PYNN_LOSS_XENT = 0,   /* softmax + cross-entropy on class labels */
+    PYNN_LOSS_BCE = 1,    /* sigmoid + binary cross-entropy on float targets */
+    PYNN_LOSS_MSE = 2     /* quadratic cost on float targets */
+};
+
+enum pynn_optimizer_kind {
+    PYNN_OPT_SGD = 0,
+    PYNN_OPT_MOMENTUM = 1,
+    PYNN_OPT_ADAM = 2
+};
+
+/* A chain of n_layers dense layers: sizes[0] inputs, layer l maps sizes[l] -> sizes[l + 1] with activation
+ * act[l] (leaky slope alpha[l]); its W (sizes[l + 1], sizes[l]) and b (sizes[l + 1]) start at w_offset[l]
+ * and b_offset[l] of the flat params and grads buffers (n_params values, the first n_decay decayed by L2).
+ * work holds pynn_mlp_workspace(net, m) floats for batches of up to m samples. */
+struct pynn_mlp {
+    int n_layers;
+    const int32_t *sizes;
+    const int32_t *act;
+    const float *alpha;
+    const int64_t *w_offset;
+    const int64_t *b_offset;
+    int loss;
+    float *params;
+    float *grads;
+    int64_t n_params;
+    int64_t n_decay;
+    float *work;
+};
+
+/* The optimiser of pynn_*_update: state0 is momentum's v or Adam's m, state1 Adam's v (NULL when unused);
+ * t counts the updates taken and is incremented by each one; clip > 0 caps the global gradient norm. */
+struct pynn_optimizer {
+    int kind;
+    float lr, mu, beta1, beta2, eps, decay, clip;
+    int64_t t;
+    float *state0;
+    float *state1;
+};
+
+/* Floats of workspace a step on batches of up to m samples needs. */
+int64_t pynn_mlp_workspace(const struct pynn_mlp *net, int m);
+
+/* One training step on m samples: rows[i] picks sample i from x (n, sizes[0]) and its label (labels, for
+ * XENT) or target row (targets (n, k), otherwise). Zero grads, forward, loss, backward, norms[l] = L2 norm of layer l's gradient, clipping, last_good =
+ * params, one optimiser update. Returns the mean loss; a non-finite loss is returned at once, before
+ * params, last_good and the optimiser are touched. */
+float pynn_mlp_train_step(const struct pynn_mlp *net, struct pynn_optimizer *opt, const float *x,
+                          const int64_t *rows, int m, const int32_t *labels, const float *targets,
+                          float *last_good, float *norms);
+
 #endif

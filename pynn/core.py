@@ -200,3 +200,110 @@ def dropout(x: np.ndarray, mask: np.ndarray, scale: float, out: np.ndarray | Non
     lib.pynn_dropout(_ptr(out, "out", shape=x.shape), _ptr(x, "x"), _ptr(mask, "mask", np.uint8, x.shape),
                      x.size, scale)
     return out
+
+
+# ---------------------------------------------------------------------------------------------------------
+# fused training step for plain dense MLPs (csrc/mlp.c)
+
+LOSS_KINDS = {"xent": lib.PYNN_LOSS_XENT, "bce": lib.PYNN_LOSS_BCE, "mse": lib.PYNN_LOSS_MSE}
+OPTIMIZER_KINDS = {"sgd": lib.PYNN_OPT_SGD, "momentum": lib.PYNN_OPT_MOMENTUM, "adam": lib.PYNN_OPT_ADAM}
+OPTIMIZER_STATE_BUFFERS = {"sgd": 0, "momentum": 1, "adam": 2}
+_CTYPE[np.dtype(np.int64)] = "int64_t[]"  # row indices and parameter offsets
+
+
+def _buffer(a: np.ndarray, name: str, like: np.ndarray):
+    """A pointer to a writable float32 buffer shaped like the parameters."""
+    _writable(a, name)
+    return _ptr(a, name, shape=like.shape)
+
+
+class MLPTrainStep:
+    """One C call per training step of a dense MLP whose parameters live in one flat buffer.
+
+    What stays fixed between steps (layer sizes and offsets, the parameter, gradient, optimiser-state and
+    last-good buffers, the training set and its labels or targets) is checked once here and its address
+    pinned, so step() checks only the batch's rows. The caller keeps using these very arrays: C holds their
+    addresses. lr and t mirror the optimiser's and may be set between steps."""
+
+    def __init__(self, *, sizes, activations, alphas, w_offsets, b_offsets, loss: str, params: np.ndarray,
+                 grads: np.ndarray, n_decay: int, optimizer: str, state: list[np.ndarray], lr: float, t: int,
+                 last_good: np.ndarray, x: np.ndarray, labels: np.ndarray | None = None,
+                 targets: np.ndarray | None = None, max_batch: int, mu=0.9, beta1=0.9, beta2=0.999, eps=1e-8,
+                 decay=0.0, clip=0.0):
+        n_layers = len(activations)
+        self._sizes = np.array(sizes, np.int32)
+        if n_layers < 1 or self._sizes.shape != (n_layers + 1,) or self._sizes.min() < 1:
+            raise ValueError(f"sizes {list(sizes)} must be {n_layers + 1} positive layer widths")
+        self._act = np.array([_act(a) for a in activations], np.int32)
+        self._alpha = np.array(alphas, np.float32).reshape(n_layers)
+        self._w_off = np.array(w_offsets, np.int64).reshape(n_layers)
+        self._b_off = np.array(b_offsets, np.int64).reshape(n_layers)
+        if not isinstance(params, np.ndarray) or params.ndim != 1:
+            raise ValueError("params must be a flat 1-D numpy buffer")
+        n = params.size
+        for l in range(n_layers):
+            n_out, n_in = int(self._sizes[l + 1]), int(self._sizes[l])
+            if not (0 <= self._w_off[l] <= n - n_out * n_in and 0 <= self._b_off[l] <= n - n_out):
+                raise ValueError(f"layer {l + 1}'s W or b lies outside the {n} parameters")
+        if loss not in LOSS_KINDS:
+            raise ValueError(f"unknown loss {loss!r}")
+        if optimizer not in OPTIMIZER_KINDS:
+            raise ValueError(f"unknown optimizer {optimizer!r}")
+        if len(state) != OPTIMIZER_STATE_BUFFERS[optimizer]:
+            raise ValueError(f"{optimizer} keeps {OPTIMIZER_STATE_BUFFERS[optimizer]} state buffers, not {len(state)}")
+        if max_batch < 1:
+            raise ValueError("max_batch must be at least 1")
+        ptrs = [_buffer(params, "params", params), _buffer(grads, "grads", params),
+                _buffer(last_good, "last_good", params)]
+        ptrs += [_buffer(s, f"optimizer state {i}", params) for i, s in enumerate(state)]
+        if not isinstance(x, np.ndarray) or x.ndim != 2:
+            raise ValueError("x must be a 2-D numpy array of samples")
+        n_samples, k = x.shape[0], int(self._sizes[-1])
+        x_ptr = _ptr(x, "x", shape=(n_samples, int(self._sizes[0])))
+        if loss == "xent":
+            y_ptr = _ptr(labels, "labels", np.int32, shape=(n_samples,))
+            if n_samples and (labels.min() < 0 or labels.max() >= k):
+                raise ValueError(f"labels must lie in [0, {k})")
+            labels_ptr, targets_ptr = y_ptr, ffi.NULL
+        else:
+            labels_ptr, targets_ptr = ffi.NULL, _ptr(targets, "targets", shape=(n_samples, k))
+
+        self._net = ffi.new("struct pynn_mlp *")
+        net = self._net
+        net.n_layers, net.loss, net.n_params = n_layers, LOSS_KINDS[loss], n
+        net.n_decay = _check_decay(params, n_decay)
+        keep = [_ptr(self._sizes, "sizes", np.int32), _ptr(self._act, "act", np.int32),
+                _ptr(self._alpha, "alpha"), _ptr(self._w_off, "w_offsets", np.int64),
+                _ptr(self._b_off, "b_offsets", np.int64)]
+        net.sizes, net.act, net.alpha, net.w_offset, net.b_offset = keep
+        net.params, net.grads = ptrs[0], ptrs[1]
+        self._work = np.empty(lib.pynn_mlp_workspace(net, max_batch), np.float32)
+        net.work = _ptr(self._work, "work")
+
+        self._opt = ffi.new("struct pynn_optimizer *")
+        opt = self._opt
+        opt.kind, opt.lr, opt.t = OPTIMIZER_KINDS[optimizer], lr, t
+        opt.mu, opt.beta1, opt.beta2, opt.eps, opt.decay, opt.clip = mu, beta1, beta2, eps, decay, clip
+        opt.state0 = ptrs[3] if len(ptrs) > 3 else ffi.NULL
+        opt.state1 = ptrs[4] if len(ptrs) > 4 else ffi.NULL
+
+        self._norms = np.zeros(n_layers, np.float32)
+        self._last_good, self._x, self._labels, self._targets = ptrs[2], x_ptr, labels_ptr, targets_ptr
+        self._norms_ptr = _ptr(self._norms, "norms")
+        self._keep = (keep, ptrs, params, grads, last_good, state, x, labels, targets)
+        self.n_samples, self.max_batch = n_samples, int(max_batch)
+
+    lr = property(lambda self: self._opt.lr, lambda self, v: setattr(self._opt, "lr", v))
+    t = property(lambda self: self._opt.t, lambda self, v: setattr(self._opt, "t", int(v)))
+
+    def step(self, rows: np.ndarray) -> tuple[float, list[float]]:
+        """Train on the samples `rows` picks: returns (mean loss, gradient norm per layer). A non-finite loss
+        comes back with nothing updated."""
+        rows_ptr = _ptr(rows, "rows", np.int64)
+        if rows.ndim != 1 or not 1 <= rows.size <= self.max_batch:
+            raise ValueError(f"rows must be 1-D with 1 to {self.max_batch} entries")
+        if rows.view(np.uint64).max() >= self.n_samples:  # one pass: negative rows wrap to huge values
+            raise ValueError(f"rows must lie in [0, {self.n_samples})")
+        loss = lib.pynn_mlp_train_step(self._net, self._opt, self._x, rows_ptr, rows.size, self._labels,
+                                       self._targets, self._last_good, self._norms_ptr)
+        return float(loss), self._norms.tolist()

@@ -15,6 +15,7 @@ import numpy as np
 
 from pynn import core
 from pynn.errors import PynnError, TrainingDiverged
+from pynn.fused import fused_step
 from pynn.model import Sequential, count_correct
 from pynn.optim import Optimizer
 
@@ -112,6 +113,9 @@ class Trainer:
         last_good = model.params.copy()
         reason = "finished"
         n_batches = -(-len(x_train) // cfg.batch_size)
+        # a plain dense MLP takes the whole step below in one call into C (same kernels, same order)
+        fused = fused_step(model, self.optimizer, x_train, y_train, last_good, max_batch=cfg.batch_size,
+                           decay=decay, clip=cfg.clip)
         for epoch in range(st.epoch, cfg.epochs + 1):
             start = time.perf_counter()
             st.epoch, st.rng_state = epoch, shuffle_rng.bit_generator.state
@@ -119,15 +123,20 @@ class Trainer:
             for b in range(st.batch, n_batches):
                 idx = order[b * cfg.batch_size:(b + 1) * cfg.batch_size]
                 with model.lock:  # layers cache activations, so a step and a reader must not interleave
-                    loss, _ = model.train_step(x_train[idx], y_train[idx])
+                    if fused is not None:
+                        loss, norms = fused.step(idx)
+                    else:
+                        loss, _ = model.train_step(x_train[idx], y_train[idx])
                     if not np.isfinite(loss):
                         model.restore(last_good)
                         raise TrainingDiverged(_divergence_message(model, loss, epoch, b + 1, self.optimizer.lr))
-                    st.norms.append(model.grad_norms())
-                    if cfg.clip > 0:
-                        core.clip_grad_norm(model.grads, cfg.clip)
-                    np.copyto(last_good, model.params)
-                    self.optimizer.step(model.params, model.grads, model.n_weights, decay)
+                    if fused is None:
+                        norms = model.grad_norms()
+                        if cfg.clip > 0:
+                            core.clip_grad_norm(model.grads, cfg.clip)
+                        np.copyto(last_good, model.params)
+                        self.optimizer.step(model.params, model.grads, model.n_weights, decay)
+                    st.norms.append(norms)
                 st.batch = b + 1
                 st.losses.append(loss)
                 self.on_event(BatchEnd(epoch, b + 1, n_batches, loss))
