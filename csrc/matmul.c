@@ -31,13 +31,19 @@
 #define DR 2           /* rows and columns of a dot-product tile (sgemm_nt_dot): 8 vector sums */
 #define DC 4
 #define DOT_MAX_ROWS 16 /* op(A) op(B)^T with at most this many rows (or columns) of C takes the dot path */
-#define DOT_MAX_COLS 12
+#define DOT_MAX_COLS 32
 /* Below this much work a single thread finishes before a team of threads has started. */
 #define PARALLEL_FLOPS 2.0e6
 
 typedef float v8f __attribute__((vector_size(32)));
 /* The same vector at any float address: C rows and the edge buffer are not 32-byte aligned. */
 typedef float v8f_unaligned __attribute__((vector_size(32), aligned(4), may_alias));
+typedef int v8i __attribute__((vector_size(32)));
+#if defined(__clang__)
+#define SHUFFLE8(a, b, ...) __builtin_shufflevector(a, b, __VA_ARGS__)
+#else
+#define SHUFFLE8(a, b, ...) __builtin_shuffle(a, b, (v8i){__VA_ARGS__})
+#endif
 #define LOAD8(p) (*(const v8f_unaligned *)(p))
 #define STORE8(p, v) (*(v8f_unaligned *)(p) = (v))
 
@@ -95,6 +101,25 @@ void pack_a(float *restrict Ap, int trans_a, const float *restrict A, long lda, 
     }
 }
 
+/* out[k][j] = rows[j][k] for an 8 x 8 block, so a transposed operand is packed with whole-vector loads and
+ * stores (unpack, shuffle, swap halves: the usual 24-shuffle transpose, which AVX does in registers). */
+static inline __attribute__((always_inline)) void transpose8(v8f r[8]) {
+    v8f t[8], u[8];
+    for (int i = 0; i < 8; i += 2) {
+        t[i] = SHUFFLE8(r[i], r[i + 1], 0, 8, 1, 9, 4, 12, 5, 13);
+        t[i + 1] = SHUFFLE8(r[i], r[i + 1], 2, 10, 3, 11, 6, 14, 7, 15);
+    }
+    for (int i = 0; i < 8; i += 4)
+        for (int h = 0; h < 2; h++) {
+            u[i + 2 * h] = SHUFFLE8(t[i + h], t[i + h + 2], 0, 1, 8, 9, 4, 5, 12, 13);
+            u[i + 2 * h + 1] = SHUFFLE8(t[i + h], t[i + h + 2], 2, 3, 10, 11, 6, 7, 14, 15);
+        }
+    for (int i = 0; i < 4; i++) {
+        r[i] = SHUFFLE8(u[i], u[i + 4], 0, 1, 2, 3, 8, 9, 10, 11);
+        r[i + 4] = SHUFFLE8(u[i], u[i + 4], 4, 5, 6, 7, 12, 13, 14, 15);
+    }
+}
+
 /* Bp holds ceil(nc/NR) slivers, each kc x NR: Bp[s][k][j] = op(B)[k0 + k][j0 + s*NR + j], columns past nc = 0. */
 static inline __attribute__((always_inline))
 void pack_b(float *restrict Bp, int trans_b, const float *restrict B, long ldb, int k0, int kc, int j0, int nc) {
@@ -107,7 +132,19 @@ void pack_b(float *restrict Bp, int trans_b, const float *restrict B, long ldb, 
                 if (cols == NR) memcpy(dst + k * NR, src, sizeof(float) * NR);
                 else for (int j = 0; j < NR; j++) dst[k * NR + j] = j < cols ? src[j] : 0.0f;
             }
-        } else {        /* B is (N, K): a transpose, read NR rows in step so each stays a sequential stream */
+        } else if (cols == NR) { /* B is (N, K): a transpose, 8 x 8 blocks at a time, then the ragged depth */
+            int k = 0;
+            for (; k + 8 <= kc; k += 8) {
+                for (int half = 0; half < NR; half += 8) {
+                    v8f r[8];
+                    for (int j = 0; j < 8; j++) r[j] = LOAD8(B + (long)(j0 + s + half + j) * ldb + k0 + k);
+                    transpose8(r);
+                    for (int kk = 0; kk < 8; kk++) STORE8(dst + (k + kk) * NR + half, r[kk]);
+                }
+            }
+            for (; k < kc; k++)
+                for (int j = 0; j < NR; j++) dst[k * NR + j] = B[(long)(j0 + s + j) * ldb + k0 + k];
+        } else {        /* the last, partial sliver of a transposed B */
             for (int j = 0; j < NR; j++) {
                 if (j < cols) {
                     const float *restrict src = B + (long)(j0 + s + j) * ldb + k0;
