@@ -31,11 +31,12 @@ def close(c_value, ref_value, rtol):
 
 
 # -- sgemm -------------------------------------------------------------------------------------------------
-# Tiles are 6 x 16 (packed path) and 2 x 4 over 8-wide k (dot path, NT with <= 16 rows or <= 12 columns);
-# blocks are 144 rows (MC), 256 deep (KC, balanced), 512 columns (NC); threads start at 2 MFLOP.
+# Tiles are 6 x 16 (packed path; a transposed B is packed 8 x 8 at a time) and 2 x 4 over 8-wide k (dot
+# path: A B^T with <= 16 rows or <= 32 columns); blocks are 144 rows (MC), 256 deep (KC, balanced) and 512
+# columns (NC); threads start at 2 MFLOP.
 SGEMM_SHAPES = [
     (1, 1, 1), (2, 3, 5), (7, 11, 13), (6, 16, 8), (5, 15, 7), (7, 17, 9), (13, 31, 255), (12, 33, 257),
-    (16, 12, 30), (17, 13, 31), (16, 100, 784), (17, 100, 784), (100, 12, 129), (143, 47, 513),
+    (16, 12, 30), (17, 13, 31), (16, 100, 784), (17, 100, 784), (100, 32, 129), (100, 33, 127), (143, 47, 513),
     (145, 511, 67), (289, 513, 97), (1, 1030, 3), (1030, 1, 3), (37, 1025, 300),
 ]
 
