@@ -49,5 +49,5 @@ ffibuilder.set_source(
     extra_link_args=_ldflags,
 )
 
-if __name__ == "__main__":
+if __name__ == "__main__":  # `python -m pynn._build` builds in place (as a script, pynn/inspect would shadow the stdlib)
     ffibuilder.compile(verbose=True)
