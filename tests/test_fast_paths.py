@@ -16,7 +16,8 @@ from pynn.model import build_model
 from pynn.optim import Optimizer
 from pynn.train import BatchEnd, Trainer, TrainConfig
 
-ROOT = Path(__file__).resolve().parent.parent
+# the folder holding the pynn this test imported (installed or built in place), for the child processes
+PYNN_HOME = Path(pynn.train.__file__).resolve().parent.parent
 
 
 def f32(rng, *shape):
@@ -90,7 +91,7 @@ def test_sgemm_gives_the_same_bits_on_one_thread_and_two(tmp_path):
     results = []
     for threads in (1, 2):
         path = tmp_path / f"threads{threads}.npz"
-        env = dict(os.environ, OMP_NUM_THREADS=str(threads), PYTHONPATH=str(ROOT))
+        env = dict(os.environ, OMP_NUM_THREADS=str(threads), PYTHONPATH=str(PYNN_HOME))
         subprocess.run([sys.executable, "-c", SAME_ACROSS_THREADS, str(path)], check=True, env=env, cwd=tmp_path)
         with np.load(path) as f:
             results.append([f[name] for name in sorted(f.files)])
