@@ -80,22 +80,25 @@ static int balanced_step(int n, int max_step, int multiple) {
 /* Ap holds ceil(mc/MR) slivers, each kc x MR: Ap[s][k][i] = op(A)[i0 + s*MR + i][k0 + k], rows past mc = 0. */
 static inline __attribute__((always_inline))
 void pack_a(float *restrict Ap, int trans_a, const float *restrict A, long lda, int i0, int mc, int k0, int kc) {
-    for (int s = 0; s < mc; s += MR) {
+    if (trans_a) {  /* A is (K, M): read each row of A once, front to back, handing MR values to each sliver */
+        for (int k = 0; k < kc; k++) {
+            const float *restrict src = A + (long)(k0 + k) * lda + i0;
+            for (int s = 0; s < mc; s += MR) {
+                int rows = min_int(MR, mc - s);
+                for (int i = 0; i < MR; i++) Ap[(long)s * kc + k * MR + i] = i < rows ? src[s + i] : 0.0f;
+            }
+        }
+        return;
+    }
+    for (int s = 0; s < mc; s += MR) {  /* A is (M, K): walk the sliver's MR rows, each a sequential stream */
         int rows = min_int(MR, mc - s);
         float *restrict dst = Ap + (long)s * kc;
-        if (trans_a) {  /* A is (K, M): the MR values of one k sit side by side */
-            for (int k = 0; k < kc; k++) {
-                const float *restrict src = A + (long)(k0 + k) * lda + i0 + s;
-                for (int i = 0; i < MR; i++) dst[k * MR + i] = i < rows ? src[i] : 0.0f;
-            }
-        } else {        /* A is (M, K): walk MR rows in step */
-            for (int i = 0; i < MR; i++) {
-                if (i < rows) {
-                    const float *restrict src = A + (long)(i0 + s + i) * lda + k0;
-                    for (int k = 0; k < kc; k++) dst[k * MR + i] = src[k];
-                } else {
-                    for (int k = 0; k < kc; k++) dst[k * MR + i] = 0.0f;
-                }
+        for (int i = 0; i < MR; i++) {
+            if (i < rows) {
+                const float *restrict src = A + (long)(i0 + s + i) * lda + k0;
+                for (int k = 0; k < kc; k++) dst[k * MR + i] = src[k];
+            } else {
+                for (int k = 0; k < kc; k++) dst[k * MR + i] = 0.0f;
             }
         }
     }
@@ -123,16 +126,23 @@ static inline __attribute__((always_inline)) void transpose8(v8f r[8]) {
 /* Bp holds ceil(nc/NR) slivers, each kc x NR: Bp[s][k][j] = op(B)[k0 + k][j0 + s*NR + j], columns past nc = 0. */
 static inline __attribute__((always_inline))
 void pack_b(float *restrict Bp, int trans_b, const float *restrict B, long ldb, int k0, int kc, int j0, int nc) {
+    if (!trans_b) { /* B is (K, N): read each row once, front to back (rows a page apart defeat prefetching
+                     * when walked sliver by sliver), handing NR values to each sliver */
+        for (int k = 0; k < kc; k++) {
+            const float *restrict src = B + (long)(k0 + k) * ldb + j0;
+            for (int s = 0; s < nc; s += NR) {
+                float *restrict dst = Bp + (long)s * kc + k * NR;
+                int cols = min_int(NR, nc - s);
+                if (cols == NR) memcpy(dst, src + s, sizeof(float) * NR);
+                else for (int j = 0; j < NR; j++) dst[j] = j < cols ? src[s + j] : 0.0f;
+            }
+        }
+        return;
+    }
     for (int s = 0; s < nc; s += NR) {
         int cols = min_int(NR, nc - s);
         float *restrict dst = Bp + (long)s * kc;
-        if (!trans_b) { /* B is (K, N): each k is a contiguous run of NR values */
-            for (int k = 0; k < kc; k++) {
-                const float *restrict src = B + (long)(k0 + k) * ldb + j0 + s;
-                if (cols == NR) memcpy(dst + k * NR, src, sizeof(float) * NR);
-                else for (int j = 0; j < NR; j++) dst[k * NR + j] = j < cols ? src[j] : 0.0f;
-            }
-        } else if (cols == NR) { /* B is (N, K): a transpose, 8 x 8 blocks at a time, then the ragged depth */
+        if (cols == NR) { /* B is (N, K): a transpose, 8 x 8 blocks at a time, then the ragged depth */
             int k = 0;
             for (; k + 8 <= kc; k += 8) {
                 for (int half = 0; half < NR; half += 8) {

@@ -3,8 +3,9 @@
  * Why: at 784-30-10 and batch 10 the arithmetic of a step takes tens of microseconds, less than the dozen
  * Python-level calls of the general path (gather, forward and backward per layer, loss, norms, clipping,
  * the update). The step here calls the same kernels in the same order, so it agrees with that path to
- * float32 rounding; what it adds is only the gluing: gathering the batch, the norms, and an update that
- * copies last_good chunk by chunk while the chunk is in cache.
+ * float32 rounding. What it changes is only how the work is glued: gradients are written rather than
+ * zeroed and then added to, and one parallel pass over chunks of the flat buffers computes the gradient
+ * norms, copies last_good and updates, each chunk while it is in cache.
  */
 #include <math.h>
 #include <string.h>
@@ -21,11 +22,16 @@ static int widest_layer(const struct pynn_mlp *net) {
     return widest;
 }
 
-/* Layout: the gathered batch (m, sizes[0]); every layer's output, one after another; two (m, widest)
- * gradient buffers that backward ping-pongs between (the second first holds the loss's gathered labels or
- * targets, at most m * widest values). */
+static int64_t update_chunks(const struct pynn_mlp *net) {
+    return (net->n_params + UPDATE_CHUNK - 1) / UPDATE_CHUNK;
+}
+
+/* Layout: each update chunk's sums of squares per layer (doubles, first so they are aligned); the gathered
+ * batch (m, sizes[0]); every layer's output, one after another; two (m, widest) gradient buffers that
+ * backward ping-pongs between (the second first holds the loss's gathered labels or targets, at most
+ * m * widest values). */
 int64_t pynn_mlp_workspace(const struct pynn_mlp *net, int m) {
-    int64_t floats = (int64_t)m * net->sizes[0];
+    int64_t floats = 2 * update_chunks(net) * net->n_layers + (int64_t)m * net->sizes[0];
     for (int l = 1; l <= net->n_layers; l++) floats += (int64_t)m * net->sizes[l];
     return floats + 2 * (int64_t)m * widest_layer(net);
 }
@@ -65,16 +71,40 @@ static double sum_squares(const float *restrict v, int64_t n) {
     return sq;
 }
 
-static float layer_grad_norm(const struct pynn_mlp *net, int l) {
-    int64_t n_w = (int64_t)net->sizes[l + 1] * net->sizes[l];
-    double sq = sum_squares(net->grads + net->w_offset[l], n_w) + sum_squares(net->grads + net->b_offset[l],
-                                                                              net->sizes[l + 1]);
-    return (float)sqrt(sq);
+/* Sum of squares of the part of [start, start + len) that falls in [off, off + chunk). */
+static double overlap_squares(const float *G, int64_t start, int64_t len, int64_t off, int64_t chunk) {
+    int64_t lo = start > off ? start : off;
+    int64_t hi = start + len < off + chunk ? start + len : off + chunk;
+    return hi > lo ? sum_squares(G + lo, hi - lo) : 0.0;
 }
 
-/* last_good[off:off+len] = params[...], then the optimiser's update of that same slice. */
+/* sums[l] = squares of layer l's gradient (W and b) inside the chunk at off, so the norms come out of the
+ * same parallel pass over the chunks as the update, combined afterwards in chunk order. */
+static void chunk_squares(const struct pynn_mlp *net, int64_t off, double *sums) {
+    for (int l = 0; l < net->n_layers; l++)
+        sums[l] = overlap_squares(net->grads, net->w_offset[l], (int64_t)net->sizes[l + 1] * net->sizes[l], off,
+                                  UPDATE_CHUNK)
+                + overlap_squares(net->grads, net->b_offset[l], net->sizes[l + 1], off, UPDATE_CHUNK);
+}
+
+/* Backward through one dense layer like pynn_dense_backward, but writing dW and db rather than adding to
+ * them, which spares zeroing the whole gradient buffer every step. dout (m, n_out) becomes dz. */
+static void dense_backward_into(float *dx, float *dW, float *db, float *dout, const float *out, const float *x,
+                                const float *W, int m, int n_in, int n_out, int act, float alpha) {
+    pynn_activate_backward(dout, dout, out, (int64_t)m * n_out, act, alpha);
+    pynn_sgemm(1, 0, n_out, n_in, m, 1.0f, dout, n_out, x, n_in, 0.0f, dW, n_in);
+    memcpy(db, dout, sizeof(float) * n_out);
+    for (int i = 1; i < m; i++) {
+        const float *row = dout + (int64_t)i * n_out;
+        for (int j = 0; j < n_out; j++) db[j] += row[j];
+    }
+    if (dx) pynn_sgemm(0, 0, m, n_in, n_out, 1.0f, dout, n_out, W, n_in, 0.0f, dx, n_in);
+}
+
+/* last_good = params over the chunk at off, then the optimiser's update of that same chunk. */
 static void backup_and_update(const struct pynn_mlp *net, const struct pynn_optimizer *opt, float *last_good,
-                              int64_t off, int64_t len) {
+                              int64_t off) {
+    int64_t len = net->n_params - off < UPDATE_CHUNK ? net->n_params - off : UPDATE_CHUNK;
     float *p = net->params + off;
     const float *g = net->grads + off;
     int64_t n_decay = net->n_decay - off;
@@ -103,7 +133,9 @@ float pynn_mlp_train_step(const struct pynn_mlp *net, struct pynn_optimizer *opt
     float *G = net->grads;
     int64_t widest = widest_layer(net);
 
-    float *input = net->work;
+    int64_t chunks = update_chunks(net);
+    double *squares = (double *)net->work;  /* (chunks, L) */
+    float *input = net->work + 2 * chunks * L;
     gather_rows(input, x, rows, m, size[0]);
     float *outputs = input + (int64_t)m * size[0];
 
@@ -122,11 +154,10 @@ float pynn_mlp_train_step(const struct pynn_mlp *net, struct pynn_optimizer *opt
     if (!isfinite(loss)) return loss;
 
     /* backward: dout holds the gradient wrt layer l's output and becomes wrt its pre-activation */
-    memset(G, 0, sizeof(float) * net->n_params);
     const float *layer_out = out - (int64_t)m * size[L];
     for (int l = L - 1; l >= 0; l--) {
         const float *layer_in = l ? layer_out - (int64_t)m * size[l] : input;
-        pynn_dense_backward(l ? dx : NULL, G + net->w_offset[l], G + net->b_offset[l], dout, layer_out, layer_in,
+        dense_backward_into(l ? dx : NULL, G + net->w_offset[l], G + net->b_offset[l], dout, layer_out, layer_in,
                             P + net->w_offset[l], m, size[l], size[l + 1], net->act[l], net->alpha[l]);
         float *swap = dout;
         dout = dx;
@@ -134,15 +165,25 @@ float pynn_mlp_train_step(const struct pynn_mlp *net, struct pynn_optimizer *opt
         layer_out = layer_in;
     }
 
-    for (int l = 0; l < L; l++) norms[l] = layer_grad_norm(net, l);
-    if (opt->clip > 0.0f) pynn_clip_grad_norm(G, net->n_params, opt->clip);
-
+    /* norms, then (when clipping) the rescale, then last_good and the update, chunk by chunk; without
+     * clipping the norms ride along in the update's pass, which reads the gradient anyway */
+    int64_t n = net->n_params;
+    int clip = opt->clip > 0.0f;
+    if (clip) {
+        #pragma omp parallel for schedule(static) if (n >= PARALLEL_UPDATE)
+        for (int64_t c = 0; c < chunks; c++) chunk_squares(net, c * UPDATE_CHUNK, squares + c * L);
+        pynn_clip_grad_norm(G, n, opt->clip);
+    }
     opt->t += 1;
-    int64_t n = net->n_params, chunks = (n + UPDATE_CHUNK - 1) / UPDATE_CHUNK;
     #pragma omp parallel for schedule(static) if (n >= PARALLEL_UPDATE)
     for (int64_t c = 0; c < chunks; c++) {
-        int64_t off = c * UPDATE_CHUNK;
-        backup_and_update(net, opt, last_good, off, n - off < UPDATE_CHUNK ? n - off : UPDATE_CHUNK);
+        if (!clip) chunk_squares(net, c * UPDATE_CHUNK, squares + c * L);
+        backup_and_update(net, opt, last_good, c * UPDATE_CHUNK);
+    }
+    for (int l = 0; l < L; l++) {
+        double sq = 0.0;
+        for (int64_t c = 0; c < chunks; c++) sq += squares[c * L + l];
+        norms[l] = (float)sqrt(sq);
     }
     return loss;
 }

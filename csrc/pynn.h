@@ -150,9 +150,10 @@ struct pynn_optimizer {
 int64_t pynn_mlp_workspace(const struct pynn_mlp *net, int m);
 
 /* One training step on m samples: rows[i] picks sample i from x (n, sizes[0]) and its label (labels, for
- * XENT) or target row (targets (n, k), otherwise). Zero grads, forward, loss, backward, norms[l] = L2 norm of layer l's gradient, clipping, last_good =
- * params, one optimiser update. Returns the mean loss; a non-finite loss is returned at once, before
- * params, last_good and the optimiser are touched. */
+ * XENT) or target row (targets (n, k), otherwise). Forward, loss, backward (grads overwritten), norms[l] =
+ * the L2 norm of layer l's gradient, clipping, last_good = params, one optimiser update. Returns the mean
+ * loss; a non-finite loss is returned at once, before grads, params, last_good and the optimiser are
+ * touched. */
 float pynn_mlp_train_step(const struct pynn_mlp *net, struct pynn_optimizer *opt, const float *x,
                           const int64_t *rows, int m, const int32_t *labels, const float *targets,
                           float *last_good, float *norms);
