@@ -27,8 +27,9 @@
 #define NR 16           /* columns of a register tile: two 8-float vectors */
 #define KC 256          /* depth of a packed block */
 #define MC 144          /* rows of A packed at once (a multiple of MR): 144 x 256 floats = 144 KiB in L2 */
-#define NC 512
-#define DR 2           /* rows and columns of a dot-product tile (sgemm_nt_dot): 8 vector sums */
+#define NC 512          /* columns of B packed at once (a multiple of NR): 256 x 512 floats = 512 KiB, L2/L3 */
+#define DR 3            /* rows and columns of a dot-product tile (sgemm_nt_dot): 12 vector sums, */
+                        /* 3 + 4 loads per 12 multiply-adds, all 16 AVX registers */
 #define DC 4
 #define DOT_MAX_ROWS 16 /* op(A) op(B)^T with at most this many rows (or columns) of C takes the dot path */
 #define DOT_MAX_COLS 32

@@ -32,7 +32,7 @@ def close(c_value, ref_value, rtol):
 
 
 # -- sgemm -------------------------------------------------------------------------------------------------
-# Tiles are 6 x 16 (packed path; a transposed B is packed 8 x 8 at a time) and 2 x 4 over 8-wide k (dot
+# Tiles are 6 x 16 (packed path; a transposed B is packed 8 x 8 at a time) and 3 x 4 over 8-wide k (dot
 # path: A B^T with <= 16 rows or <= 32 columns); blocks are 144 rows (MC), 256 deep (KC, balanced) and 512
 # columns (NC); threads start at 2 MFLOP.
 SGEMM_SHAPES = [
