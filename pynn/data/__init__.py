@@ -7,7 +7,9 @@ import numpy as np
 
 from pynn.data.dataset import BINARY, CLASSIFICATION, REGRESSION, TASKS, Dataset
 from pynn.data.idx import read_idx
-from pynn.data.synthetic import xor
+from pynn.data.files import dataset_from_file
+from pynn.data.full import FILES, SOURCES, find_idx, load_full, search_dirs
+from pynn.data.synthetic import GENERATORS
 from pynn.errors import PynnError
 
 DIGITS_DIR = Path(__file__).parent / "digits"
@@ -15,8 +17,10 @@ DIGITS_SOURCE = "MNIST database (Y. LeCun, C. Cortes, C. J. C. Burges), CC BY-SA
 
 
 def digits(seed: int = 0, n: int | None = None) -> Dataset:
-    """The 10,000 real MNIST test digits shipped in the package. Every fifth image (index % 5 == 4) is held out
-    for testing: 8,000 train / 2,000 test, both spread over the file's easier and harder writers."""
+    """10,000 real MNIST digits shipped in the package: 8,000 train / 2,000 test.
+
+    Every fifth image (index % 5 == 4) is held out for testing, so both parts span the file's easier first
+    half and harder second half of writers."""
     images = read_idx(DIGITS_DIR / "t10k-images-idx3-ubyte.gz")
     labels = read_idx(DIGITS_DIR / "t10k-labels-idx1-ubyte.gz").astype(np.int32)
     if n is not None:
@@ -27,18 +31,39 @@ def digits(seed: int = 0, n: int | None = None) -> Dataset:
                    [str(d) for d in range(10)], source=DIGITS_SOURCE)
 
 
-LOADERS = {"digits": digits, "xor": xor}
+NAMED = {"digits": digits, **GENERATORS}
+FULL_SETS = ("mnist", "fashion-mnist")
+FILE_SUFFIXES = (".csv", ".npz", ".npy", ".gz", ".idx", "-ubyte")
 
 
-def load_dataset(name_or_path: str, *, seed: int = 0, n: int | None = None, **options) -> Dataset:
-    loader = LOADERS.get(str(name_or_path).lower())
-    if loader is None:
-        raise PynnError(f"Unknown dataset {name_or_path!r}; known: {', '.join(LOADERS)}.")
-    return loader(seed=seed, n=n)
+def load_dataset(name_or_path: str, *, labels: str | None = None, target: str | None = None,
+                 standardize: bool = False, seed: int = 0, n: int | None = None, **options) -> Dataset:
+    """A dataset by name (see list_datasets) or from a file; options go to the synthetic generators
+    (e.g. lookback and horizon for sine)."""
+    key = str(name_or_path).lower()
+    if key in NAMED:
+        try:
+            return NAMED[key](seed=seed, n=n, **options)
+        except TypeError as err:
+            raise PynnError(f"Dataset {key!r} does not take the option(s) given ({err}).") from None
+    if key in FULL_SETS:
+        return load_full(key, n=n)
+    path = Path(name_or_path)
+    if path.exists() or path.name.lower().endswith(FILE_SUFFIXES):
+        return dataset_from_file(path, labels=labels, target=target, standardize=standardize, seed=seed, n=n)
+    raise PynnError(f"Unknown dataset {name_or_path!r}; the names are {', '.join([*NAMED, *FULL_SETS])}, "
+                    "or give a path to a .csv, .npz or IDX file.")
 
 
 def list_datasets() -> list[dict]:
-    return [{"name": name, "description": (fn.__doc__ or "").split("\n")[0]} for name, fn in LOADERS.items()]
+    """Every named dataset with a one-line description and whether it can be loaded here without a download."""
+    rows = [{"name": name, "kind": "bundled" if name == "digits" else "synthetic", "available": True,
+             "description": (fn.__doc__ or "").strip().split("\n")[0]} for name, fn in NAMED.items()]
+    for name in FULL_SETS:
+        here = any(all(find_idx(d, stem) for stem in FILES.values()) for d in search_dirs(name))
+        rows.append({"name": name, "kind": "full set (60,000 + 10,000)", "available": here,
+                     "description": SOURCES[name]})
+    return rows
 
 
 __all__ = ["Dataset", "load_dataset", "list_datasets", "read_idx", "TASKS", "CLASSIFICATION", "BINARY",

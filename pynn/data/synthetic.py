@@ -1,9 +1,20 @@
-"""Small seeded synthetic datasets for quick experiments and tests."""
+"""Small seeded synthetic datasets for quick experiments and tests: 2-D classification sets and a sine series."""
 from __future__ import annotations
 
 import numpy as np
 
-from pynn.data.dataset import CLASSIFICATION, Dataset
+from pynn.data.dataset import CLASSIFICATION, REGRESSION, Dataset
+from pynn.errors import PynnError
+
+SOURCE = "synthetic, seeded"
+
+
+def _split(name, x, y, rng, classes, test_fraction=0.25) -> Dataset:
+    order = rng.permutation(len(x))
+    n_test = max(1, int(len(x) * test_fraction))
+    test, train = order[:n_test], order[n_test:]
+    return Dataset(name, x[train], y[train], x[test], y[test], (x.shape[1],), CLASSIFICATION,
+                   [str(c) for c in range(classes)], source=SOURCE)
 
 
 def xor(seed: int = 0, n: int | None = None) -> Dataset:
@@ -12,4 +23,61 @@ def xor(seed: int = 0, n: int | None = None) -> Dataset:
     y = np.array([0, 1, 1, 0], np.int32)
     reps = max(1, (n or 64) // 4)
     return Dataset("xor", np.tile(x, (reps, 1)), np.tile(y, reps), x.copy(), y.copy(), (2,), CLASSIFICATION,
-                   ["0", "1"], source="synthetic")
+                   ["0", "1"], source=SOURCE)
+
+
+def spiral(seed: int = 0, n: int | None = None, classes: int = 3) -> Dataset:
+    """Interleaved spiral arms, one class each: needs a hidden layer that bends space a lot."""
+    rng = np.random.default_rng(seed)
+    per = (n or 900) // classes
+    r = np.tile(np.linspace(0.05, 1.0, per), classes)
+    y = np.repeat(np.arange(classes), per).astype(np.int32)
+    t = y * (2 * np.pi / classes) + r * 4.0 + rng.normal(0, 0.2, len(r))
+    x = np.stack([r * np.sin(t), r * np.cos(t)], axis=1).astype(np.float32)
+    return _split("spiral", x, y, rng, classes)
+
+
+def circles(seed: int = 0, n: int | None = None) -> Dataset:
+    """A disc inside a ring: not separable by any straight line."""
+    rng = np.random.default_rng(seed)
+    m = n or 800
+    y = (np.arange(m) % 2).astype(np.int32)
+    radius = np.where(y == 0, 0.4, 1.0) + rng.normal(0, 0.08, m)
+    angle = rng.uniform(0, 2 * np.pi, m)
+    x = np.stack([radius * np.cos(angle), radius * np.sin(angle)], axis=1).astype(np.float32)
+    return _split("circles", x, y, rng, 2)
+
+
+def moons(seed: int = 0, n: int | None = None) -> Dataset:
+    """Two interlocking half-moons."""
+    rng = np.random.default_rng(seed)
+    m = n or 800
+    y = (np.arange(m) % 2).astype(np.int32)
+    angle = rng.uniform(0, np.pi, m)
+    x = np.where(y[:, None] == 0, np.stack([np.cos(angle), np.sin(angle)], 1),
+                 np.stack([1 - np.cos(angle), 0.5 - np.sin(angle)], 1))
+    x = (x + rng.normal(0, 0.1, x.shape)).astype(np.float32)
+    return _split("moons", x, y, rng, 2)
+
+
+def sine(seed: int = 0, n: int | None = None, lookback: int = 20, horizon: int = 1, noise: float = 0.1) -> Dataset:
+    """A noisy sine series cut into windows: `lookback` steps in, the next `horizon` steps out. The last fifth
+    of the windows is the test set, after a gap of `lookback` steps so no test window overlaps training."""
+    if lookback < 1 or horizon < 1:
+        raise PynnError(f"--lookback and --horizon must be at least 1, not {lookback} and {horizon}.")
+    rng = np.random.default_rng(seed)
+    length = (n or 2000) + lookback + horizon
+    t = np.arange(length, dtype=np.float64)
+    series = (np.sin(2 * np.pi * t / 50.0) + noise * rng.standard_normal(length)).astype(np.float32)
+    windows = length - lookback - horizon + 1
+    starts = np.arange(windows)
+    x = np.stack([series[s:s + lookback] for s in starts])[:, :, None]
+    y = np.stack([series[s + lookback:s + lookback + horizon] for s in starts])
+    n_train = int(windows * 0.8)
+    test_from = min(windows, n_train + lookback)
+    return Dataset("sine", x[:n_train], y[:n_train], x[test_from:], y[test_from:], (lookback, 1), REGRESSION,
+                   None, source=SOURCE, meta={"series": series, "lookback": lookback, "horizon": horizon,
+                                              "kind": "series"})
+
+
+GENERATORS = {"xor": xor, "spiral": spiral, "circles": circles, "moons": moons, "sine": sine}
