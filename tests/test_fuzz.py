@@ -94,3 +94,13 @@ def test_idx_reader_under_mutation(tmp_path):
 def read_idx_ok(raw, tmp_path):
     (tmp_path / "ok.idx").write_bytes(raw)
     return read_idx(tmp_path / "ok.idx").shape == (3, 28, 28)
+
+
+def test_csv_and_npz_loaders_under_mutation(tmp_path, rng):
+    from pynn.data import load_dataset
+
+    csv_text = "a,b,\"c\",label\n" + "".join(f"{i % 7},{i * 0.5},{i % 3},{i % 2}\n" for i in range(40))
+    only_clear_errors(lambda p: load_dataset(str(p)), tmp_path / "fuzzed.csv", csv_text.encode(), seed=6)
+    npz = tmp_path / "clean.npz"
+    np.savez(npz, x=rng.random((20, 3)).astype(np.float32), y=rng.integers(0, 2, 20))
+    only_clear_errors(lambda p: load_dataset(str(p)), tmp_path / "fuzzed.npz", npz.read_bytes(), seed=7)

@@ -92,6 +92,8 @@ def _npz_arrays(path: Path) -> dict[str, np.ndarray]:
         raise PynnError(f"{path} is not a readable .npz/.npy file ({err}).") from None
     except (OSError, EOFError, zipfile.BadZipFile) as err:
         raise PynnError(f"{path} is not a readable .npz/.npy file ({err}).") from None
+    except Exception as err:  # a damaged archive member: zlib, struct, unsupported compression, ...
+        raise PynnError(f"{path} is corrupted ({type(err).__name__}: {err}).") from None
 
 
 def read_npz(path: Path, single: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
