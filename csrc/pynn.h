@@ -158,4 +158,23 @@ float pynn_mlp_train_step(const struct pynn_mlp *net, struct pynn_optimizer *opt
                           const int64_t *rows, int m, const int32_t *labels, const float *targets,
                           float *last_good, float *norms);
 
+/* ---------------------------------------------------------------------------------------------------- */
+/* LSTM over a whole sequence. x is (B, T, n_in), Wx (4U, n_in), Wh (4U, U), b (4U); the 4U gate rows are the
+ * blocks [i, f, g, o] (input, forget, candidate, output). The initial h and c are zero.
+ * Forward writes every step's hidden state h (B, T, U), cell state c (B, T, U) and the gates after their
+ * nonlinearities (B, T, 4U): sigmoid for i, f, o and tanh for g. The library shows these and backward uses
+ * them, so nothing is recomputed. */
+void pynn_lstm_forward(float *restrict h, float *restrict c, float *restrict gates, const float *restrict x,
+                       const float *restrict Wx, const float *restrict Wh, const float *restrict b,
+                       int B, int T, int n_in, int U);
+
+/* Backward through time. dh (B, T, U) is the loss gradient wrt every h (zero at steps whose output is not
+ * used). dWx, dWh, db accumulate; dx (B, T, n_in) is overwritten, or skipped when NULL. dgates (B, T, 4U)
+ * and carry (2 B U) are scratch the caller provides, so the kernel allocates nothing. */
+void pynn_lstm_backward(float *restrict dx, float *restrict dWx, float *restrict dWh, float *restrict db,
+                        float *restrict dgates, float *restrict carry, const float *restrict dh,
+                        const float *restrict x, const float *restrict h, const float *restrict c,
+                        const float *restrict gates, const float *restrict Wx, const float *restrict Wh,
+                        int B, int T, int n_in, int U);
+
 #endif

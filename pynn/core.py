@@ -307,3 +307,42 @@ class MLPTrainStep:
         loss = lib.pynn_mlp_train_step(self._net, self._opt, self._x, rows_ptr, rows.size, self._labels,
                                        self._targets, self._last_good, self._norms_ptr)
         return float(loss), self._norms.tolist()
+
+
+# ---------------------------------------------------------------------------------------------------------
+# LSTM over a whole sequence
+
+def lstm_forward(x: np.ndarray, Wx: np.ndarray, Wh: np.ndarray, b: np.ndarray):
+    """(h, c, gates) for x (B, T, n_in): every step's hidden and cell state (B, T, U) and the gates after
+    their nonlinearities (B, T, 4U) in the blocks [i, f, g, o]."""
+    if x.ndim != 3:
+        raise ValueError(f"x must be (batch, steps, features), not {x.ndim}-D")
+    B, T, n_in = x.shape
+    U = _matrix(Wh, "Wh")[1]
+    h = np.empty((B, T, U), np.float32)
+    c = np.empty((B, T, U), np.float32)
+    gates = np.empty((B, T, 4 * U), np.float32)
+    lib.pynn_lstm_forward(_ptr(h, "h"), _ptr(c, "c"), _ptr(gates, "gates"), _ptr(x, "x"),
+                          _ptr(Wx, "Wx", shape=(4 * U, n_in)), _ptr(Wh, "Wh", shape=(4 * U, U)),
+                          _ptr(b, "b", shape=(4 * U,)), B, T, n_in, U)
+    return h, c, gates
+
+
+def lstm_backward(dh: np.ndarray, x: np.ndarray, h: np.ndarray, c: np.ndarray, gates: np.ndarray,
+                  Wx: np.ndarray, Wh: np.ndarray, dWx: np.ndarray, dWh: np.ndarray, db: np.ndarray,
+                  need_dx=True) -> np.ndarray | None:
+    """Accumulate dWx, dWh, db from dh (B, T, U), the loss gradient wrt every hidden state; return dx."""
+    B, T, n_in = x.shape
+    U = Wh.shape[1]
+    for arr, name in ((dWx, "dWx"), (dWh, "dWh"), (db, "db")):
+        _writable(arr, name)
+    dgates = np.empty((B, T, 4 * U), np.float32)
+    carry = np.empty(2 * B * U, np.float32)
+    dx = np.empty((B, T, n_in), np.float32) if need_dx else None
+    lib.pynn_lstm_backward(_ptr(dx, "dx") if need_dx else ffi.NULL, _ptr(dWx, "dWx", shape=(4 * U, n_in)),
+                           _ptr(dWh, "dWh", shape=(4 * U, U)), _ptr(db, "db", shape=(4 * U,)),
+                           _ptr(dgates, "dgates"), _ptr(carry, "carry"), _ptr(dh, "dh", shape=(B, T, U)),
+                           _ptr(x, "x"), _ptr(h, "h", shape=(B, T, U)), _ptr(c, "c", shape=(B, T, U)),
+                           _ptr(gates, "gates", shape=(B, T, 4 * U)), _ptr(Wx, "Wx", shape=(4 * U, n_in)),
+                           _ptr(Wh, "Wh", shape=(4 * U, U)), B, T, n_in, U)
+    return dx

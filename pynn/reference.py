@@ -118,3 +118,47 @@ def clip_grad_norm(g, max_norm):
 
 def dropout(x, mask, scale):
     return np.asarray(x, np.float64) * mask * scale
+
+
+# ---------------------------------------------------------------------------------------------------------
+# LSTM, gate blocks [i, f, g, o]
+
+def lstm_forward(x, Wx, Wh, b):
+    """(h, c, gates) as the C kernel returns them, in float64."""
+    x, Wx, Wh, b = (np.asarray(a, np.float64) for a in (x, Wx, Wh, b))
+    B, T, _ = x.shape
+    U = Wh.shape[1]
+    h, c, gates = np.zeros((B, T, U)), np.zeros((B, T, U)), np.zeros((B, T, 4 * U))
+    h_prev, c_prev = np.zeros((B, U)), np.zeros((B, U))
+    for t in range(T):
+        z = x[:, t] @ Wx.T + h_prev @ Wh.T + b
+        i, f, g, o = (activate(z[:, k * U:(k + 1) * U], "tanh" if k == 2 else "sigmoid") for k in range(4))
+        c_prev = f * c_prev + i * g
+        h_prev = o * np.tanh(c_prev)
+        h[:, t], c[:, t], gates[:, t] = h_prev, c_prev, np.concatenate([i, f, g, o], axis=1)
+    return h, c, gates
+
+
+def lstm_backward(dh, x, Wx, Wh, b):
+    """(dx, dWx, dWh, db) for the loss whose gradient wrt every hidden state is dh, by plain BPTT."""
+    x, Wx, Wh = (np.asarray(a, np.float64) for a in (x, Wx, Wh))
+    h, c, gates = lstm_forward(x, Wx, Wh, b)
+    B, T, _ = x.shape
+    U = Wh.shape[1]
+    dx, dWx, dWh, db = np.zeros_like(x), np.zeros_like(Wx), np.zeros_like(Wh), np.zeros(4 * U)
+    dh_next, dc_next = np.zeros((B, U)), np.zeros((B, U))
+    for t in reversed(range(T)):
+        i, f, g, o = (gates[:, t, k * U:(k + 1) * U] for k in range(4))
+        c_prev = c[:, t - 1] if t > 0 else np.zeros((B, U))
+        h_prev = h[:, t - 1] if t > 0 else np.zeros((B, U))
+        dht = dh[:, t] + dh_next
+        tc = np.tanh(c[:, t])
+        dc = dc_next + dht * o * (1 - tc ** 2)
+        dz = np.concatenate([dc * g * i * (1 - i), dc * c_prev * f * (1 - f), dc * i * (1 - g ** 2),
+                             dht * tc * o * (1 - o)], axis=1)
+        dWx += dz.T @ x[:, t]
+        dWh += dz.T @ h_prev
+        db += dz.sum(axis=0)
+        dx[:, t] = dz @ Wx
+        dh_next, dc_next = dz @ Wh, dc * f
+    return dx, dWx, dWh, db
