@@ -17,6 +17,8 @@ def add_data_args(p: argparse.ArgumentParser, default: str | None = DEFAULT_DATA
     g.add_argument("--target", metavar="COLUMN", help="the CSV column (name or index) holding the target")
     g.add_argument("--standardize", action="store_true", help="standardise features with the train set's statistics")
     g.add_argument("--limit", type=int, metavar="N", help="use only the first N samples")
+    g.add_argument("--lookback", type=int, metavar="N", help="steps in each input window of a series (sine)")
+    g.add_argument("--horizon", type=int, metavar="H", help="steps a series model forecasts (sine)")
 
 
 def add_json_arg(p: argparse.ArgumentParser) -> None:
@@ -25,7 +27,8 @@ def add_json_arg(p: argparse.ArgumentParser) -> None:
 
 def data_options(args: argparse.Namespace) -> dict:
     """The keyword arguments that reproduce this data choice (saved in model files for `pynn eval`)."""
-    opts = {"labels": args.labels, "target": args.target, "standardize": args.standardize, "n": args.limit}
+    opts = {"labels": args.labels, "target": args.target, "standardize": args.standardize, "n": args.limit,
+            "lookback": getattr(args, "lookback", None), "horizon": getattr(args, "horizon", None)}
     return {k: v for k, v in opts.items() if v not in (None, False)}
 
 
@@ -34,7 +37,10 @@ def load_data(args: argparse.Namespace) -> Dataset:
 
 
 def default_spec(data: Dataset) -> str:
-    """784-30-10 on digit images, else one hidden layer of 30 with the input taken from the data."""
+    """784-30-10 on digit images, an LSTM of 32 for a series, else one hidden layer of 30 with the input
+    taken from the data."""
+    if data.meta.get("kind") == "series":
+        return f"lstm32-{data.n_outputs}"
     if data.n_features == 784 and data.n_outputs == 10:
         return "784-30-10"
     return f"30-{data.n_outputs}"

@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from pynn.data import load_dataset
+from pynn.forecast import forecast_errors
 from pynn.files import load_checkpoint, save_model
 from pynn.init import INITIALISERS
 from pynn.model import build_model
@@ -91,6 +92,7 @@ def run(args) -> int:
         with _stop_on_ctrl_c(trainer) as interrupted:
             history = trainer.fit(data.x_train, data.y_train)
     test = model.evaluate(data.x_test, data.y_test)
+    forecast = forecast_errors(model, data.x_test, data.y_test) if data.meta.get("kind") == "series" else None
     seconds = sum(r.seconds for r in history)
     result = {
         "model": model.spec, "data": data.name, "n_params": model.n_params, "epochs_run": len(history),
@@ -98,16 +100,22 @@ def run(args) -> int:
         "seconds": seconds, "seconds_per_epoch": seconds / max(len(history), 1),
         "lr": trainer.optimizer.lr, "history": history_dicts(history),
     }
+    if forecast:
+        result["forecast"] = forecast
     if save_path:
         result["saved"] = str(save(trainer))
     if args.json:
         out.emit_json(result)
     else:
         acc = test.get("accuracy")
-        score = f"test accuracy {100 * acc:.2f}%" if acc is not None else f"test loss {test['loss']:.5f}"
-        out.line(f"{score} (loss {test['loss']:.4f}) after {len(history)} epochs, "
+        score = (f"test accuracy {100 * acc:.2f}% (loss {test['loss']:.4f})" if acc is not None
+                 else f"test loss {test['loss']:.5f}")
+        out.line(f"{score} after {len(history)} epochs, "
                  f"{result['seconds_per_epoch']:.2f} s per epoch" + ("" if trainer.reason == "finished"
                                                                       else f" — {trainer.reason}"))
+        if forecast:
+            out.line(f"forecast error (MSE) on held-out windows: model {forecast['model_mse']:.5f}, naive "
+                     f"'repeat the last value' {forecast['naive_mse']:.5f}")
         if save_path:
             out.line(f"saved {save_path}" + (" (resume with --resume)" if interrupted else ""))
     return EXIT_INTERRUPTED if interrupted else 0

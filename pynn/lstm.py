@@ -1,0 +1,130 @@
+"""The LSTM layer: a whole sequence per call into the C core, and the gate traces the library shows.
+
+An LSTM of U units on n_in features has one weight set, reused at every step: Wx (4U, n_in), Wh (4U, U) and
+b (4U), the four blocks being the input, forget and output gates and the candidate cell value. Its outputs
+are the hidden states h_t, one per step (all of them with return_sequences, else the last); its states are
+the pair (h_t, c_t) carried from one step to the next.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from pynn import core
+from pynn.errors import PynnError
+from pynn.layers import Layer, ParamSpec
+
+GATES = ("input", "forget", "candidate", "output")
+
+
+def lstm_param_counts(n_in: int, units: int) -> dict[str, int]:
+    """Parameters in the Keras convention (one bias per gate) and the PyTorch one (two: b_ih and b_hh)."""
+    weights = 4 * units * (n_in + units)
+    return {"keras": weights + 4 * units, "pytorch": weights + 8 * units}
+
+
+class LSTM(Layer):
+    kind = "lstm"
+
+    def __init__(self, units: int, return_sequences: bool = False, forget_bias: float = 1.0):
+        if units < 1:
+            raise PynnError(f"An LSTM needs at least one unit, not {units}.")
+        self.units, self.return_sequences, self.forget_bias = int(units), bool(return_sequences), forget_bias
+        self.n_in = 0
+
+    def build(self, input_shape, index, per_step=False):
+        if len(input_shape) != 2:
+            raise PynnError(f"Layer {index} (LSTM) needs sequences of steps x features, e.g. 20x1, not samples "
+                            f"of shape {'x'.join(map(str, input_shape))}.")
+        self.index, self.input_shape = index, tuple(input_shape)
+        self.steps, self.n_in = input_shape
+        self.output_shape = (self.steps, self.units) if self.return_sequences else (self.units,)
+        return self.output_shape
+
+    def param_specs(self):
+        U = self.units
+        return [ParamSpec("Wx", (4 * U, self.n_in), True), ParamSpec("Wh", (4 * U, U), True),
+                ParamSpec("b", (4 * U,), False)]
+
+    def bind(self, params, grads):
+        super().bind(params, grads)
+        self.Wx, self.Wh, self.b = params["Wx"], params["Wh"], params["b"]
+        self.dWx, self.dWh, self.db = grads["Wx"], grads["Wh"], grads["b"]
+
+    def initialise(self, init, rng):
+        from pynn.init import weight_scale
+        self.Wx[...] = rng.standard_normal(self.Wx.shape) * weight_scale(init, self.n_in)
+        self.Wh[...] = rng.standard_normal(self.Wh.shape) * weight_scale(init, self.units)
+        self.b[...] = 0.0
+        # a forget bias of 1 keeps the cell's memory open at the start, so gradients reach early steps
+        self.b[self.units:2 * self.units] = self.forget_bias
+
+    def forward(self, x, training):
+        self._x = np.ascontiguousarray(x, dtype=np.float32)
+        if self._x.ndim != 3 or self._x.shape[2] != self.n_in:
+            raise PynnError(f"Layer {self.index} (LSTM) expects {self.n_in} features per step; the data has "
+                            f"samples of shape {'x'.join(map(str, self._x.shape[1:]))}.")
+        self._h, self._c, self._gates = core.lstm_forward(self._x, self.Wx, self.Wh, self.b)
+        return self._h if self.return_sequences else np.ascontiguousarray(self._h[:, -1])
+
+    def backward(self, dy, need_dx=True):
+        if self.return_sequences:
+            dh = np.ascontiguousarray(dy, dtype=np.float32)
+        else:
+            dh = np.zeros_like(self._h)
+            dh[:, -1] = dy
+        return core.lstm_backward(dh, self._x, self._h, self._c, self._gates, self.Wx, self.Wh, self.dWx,
+                                  self.dWh, self.db, need_dx=need_dx)
+
+    def describe(self):
+        return {"kind": self.kind, "units": self.units, "return_sequences": self.return_sequences}
+
+    def summary_row(self) -> dict:
+        U, n, T = self.units, self.n_in, self.steps
+        counts = lstm_param_counts(n, U)
+        out = f"(m, {T}, {U})" if self.return_sequences else f"(m, {U})"
+        return {
+            "index": self.index, "kind": "lstm",
+            "name": f"LSTM({U}{', return_sequences' if self.return_sequences else ''})", "activation": None,
+            "params": {"Wx": [4 * U, n], "Wh": [4 * U, U], "b": [4 * U, 1]},
+            "math_view": f"per step: x_t (m, {n}) -> gates (m, {4 * U}) -> c_t, h_t (m, {U})",
+            "batch_view": out, "output_shape": ["m", T, U] if self.return_sequences else ["m", U],
+            "n_params": counts["keras"],
+            "arithmetic": (f"4·{U}·({n} + {U} + 1) = {counts['keras']:,} with one bias per gate (Keras); "
+                           f"{counts['pytorch']:,} with two (PyTorch)"),
+            "notes": [f"layer {self.index}: the same Wx, Wh, b are used at all {T} steps; outputs are the "
+                      f"hidden states h_t ({'all ' + str(T) if self.return_sequences else 'the last only'}), "
+                      f"states are the (h_t, c_t) pair carried to the next step"],
+        }
+
+
+@dataclass
+class GateTrace:
+    """One sample's journey through an LSTM layer, each array (T, U)."""
+    input: np.ndarray
+    forget: np.ndarray
+    candidate: np.ndarray
+    output: np.ndarray
+    cell: np.ndarray
+    hidden: np.ndarray
+
+
+def gate_trace(model, x: np.ndarray, layer_index: int | None = None) -> GateTrace:
+    """The gates, cell and hidden states of an LSTM layer over time for one sample x (T, n_in)."""
+    lstms = [layer for layer in model.layers if layer.kind == "lstm"]
+    if not lstms:
+        raise PynnError("This model has no LSTM layer.")
+    layer = lstms[0] if layer_index is None else next((l for l in lstms if l.index == layer_index), None)
+    if layer is None:
+        raise PynnError(f"Layer {layer_index} is not an LSTM.")
+    out = np.ascontiguousarray(x[None], dtype=np.float32)
+    with model.lock:
+        for l in model.layers:
+            if l is layer:
+                h, c, gates = core.lstm_forward(np.ascontiguousarray(out), l.Wx, l.Wh, l.b)
+                break
+            out = l.forward(out, training=False)
+    U = layer.units
+    blocks = [gates[0, :, k * U:(k + 1) * U] for k in range(4)]
+    return GateTrace(*blocks, cell=c[0], hidden=h[0])
