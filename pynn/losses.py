@@ -79,7 +79,9 @@ class Loss:
         out2 = np.ascontiguousarray(out.reshape(len(out), -1), dtype=np.float32)
         t = self.targets(y)
         if self.name == "xent":
-            loss, d, pred = core.softmax_xent(out2, t)
+            # a label per step (m, T) with outputs (m, T, k): every step is a sample of the mean
+            out2 = out2.reshape(-1, out.shape[-1])
+            loss, d, pred = core.softmax_xent(out2, t.reshape(-1))
         elif self.name == "bce":
             loss, d, pred = core.sigmoid_bce(out2, t)
         else:

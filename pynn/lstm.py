@@ -85,7 +85,8 @@ class LSTM(Layer):
         counts = lstm_param_counts(n, U)
         out = f"(m, {T}, {U})" if self.return_sequences else f"(m, {U})"
         return {
-            "index": self.index, "kind": "lstm",
+            "index": self.index, "kind": "lstm", "steps": T, "n_in": n, "units": U,
+            "return_sequences": self.return_sequences,
             "name": f"LSTM({U}{', return_sequences' if self.return_sequences else ''})", "activation": None,
             "params": {"Wx": [4 * U, n], "Wh": [4 * U, U], "b": [4 * U, 1]},
             "math_view": f"per step: x_t (m, {n}) -> gates (m, {4 * U}) -> c_t, h_t (m, {U})",
@@ -93,9 +94,6 @@ class LSTM(Layer):
             "n_params": counts["keras"],
             "arithmetic": (f"4·{U}·({n} + {U} + 1) = {counts['keras']:,} with one bias per gate (Keras); "
                            f"{counts['pytorch']:,} with two (PyTorch)"),
-            "notes": [f"layer {self.index}: the same Wx, Wh, b are used at all {T} steps; outputs are the "
-                      f"hidden states h_t ({'all ' + str(T) if self.return_sequences else 'the last only'}), "
-                      f"states are the (h_t, c_t) pair carried to the next step"],
         }
 
 

@@ -157,10 +157,12 @@ class Sequential:
         return [layer.grad_norm() for layer in self.param_layers]
 
 
-def count_correct(pred: np.ndarray, y: np.ndarray, loss: str) -> int:
+def count_correct(pred: np.ndarray, y: np.ndarray, loss: str) -> float:
     """Correct predictions in a batch: argmax for classes, a 0.5 threshold for 0/1 targets."""
     if y.ndim == 1 and np.issubdtype(y.dtype, np.integer):
         return int((pred.reshape(len(pred), -1).argmax(axis=1) == y).sum())
+    if y.ndim == 2 and np.issubdtype(y.dtype, np.integer):  # a label per step: each sample counts its share
+        return float((pred.argmax(axis=-1) == y).mean(axis=1).sum())
     if loss == "bce":
         return int(((pred > 0.5) == (y.reshape(pred.shape) > 0.5)).all(axis=tuple(range(1, pred.ndim))).sum())
     return 0

@@ -52,15 +52,18 @@ def model_summary(model: Sequential) -> dict:
             rows.append(dropout_row(layer))
     n_in = int(np.prod(model.input_shape))
     flat = len(model.input_shape) > 1 and model.layers[0].kind == "dense" and not model.layers[0].per_step
+    sequence = model.layers[0].kind == "lstm"
     total = model.n_params
     return {
         "spec": model.spec,
         "input": {
             "shape": list(model.input_shape),
-            "math_view": f"X = A[0]: ({n_in}, m)",
+            "math_view": (f"x_t: ({model.input_shape[-1]}, m) at each of {model.input_shape[0]} steps" if sequence
+                          else f"X = A[0]: ({n_in}, m)"),
             "batch_view": f"(m, {', '.join(map(str, model.input_shape))})",
             "note": (f"each {'x'.join(map(str, model.input_shape))} sample is flattened to {n_in} features"
-                     if flat else f"{n_in} features per sample"),
+                     if flat else f"each sample is {model.input_shape[0]} steps of {model.input_shape[-1]} "
+                     "features" if sequence else f"{n_in} features per sample"),
         },
         "layers": rows,
         "loss": model.loss.name,

@@ -94,3 +94,58 @@ def test_train_reports_the_naive_forecast_in_text_and_json():
     result = json.loads(subprocess.run(args + ["--json"], capture_output=True, text=True,
                                        cwd=tempfile.gettempdir()).stdout)
     assert result["forecast"]["naive_mse"] > 0 and result["model"].startswith("20x1-lstm32")
+
+
+def test_a_character_model_learns_well_below_a_uniform_guess():
+    data = load_dataset("shakespeare", n=30_000, lookback=32)
+    vocab = len(data.class_names)
+    model = build_model(f"lstm64*-{vocab}", data, seed=0)
+    assert model.layers[1].per_step and model.output_shape == (32, vocab)
+    history = Trainer(model, TrainConfig(epochs=6, batch_size=32, optimizer="adam", lr=0.01, clip=5,
+                                         eval_train=False)).fit(data.x_train, data.y_train)
+    test_loss = model.evaluate(data.x_test, data.y_test)["loss"]
+    assert history[-1].loss < 0.75 * np.log(vocab) and test_loss < 0.8 * np.log(vocab)
+
+
+def test_text_files_and_their_errors(tmp_path):
+    path = tmp_path / "tiny.txt"
+    path.write_text("abcabcabd " * 50)
+    data = load_dataset(str(path), lookback=8)
+    assert data.class_names == [" ", "a", "b", "c", "d"] and data.x_train.shape[1:] == (8, 5)
+    assert np.array_equal(data.x_train[0].argmax(axis=1)[1:], data.y_train[0][:-1])  # targets are the next char
+    (tmp_path / "short.txt").write_text("abc")
+    with pytest.raises(PynnError, match="characters"):
+        load_dataset(str(tmp_path / "short.txt"))
+    (tmp_path / "latin.txt").write_bytes("caf\xe9 ".encode("latin-1") * 40)
+    with pytest.raises(PynnError, match="not UTF-8"):
+        load_dataset(str(tmp_path / "latin.txt"))
+
+
+def cli(*args):
+    return subprocess.run([sys.executable, "-m", "tui.cli", *args], capture_output=True, text=True,
+                          cwd=tempfile.gettempdir())
+
+
+def test_sample_predict_and_the_unrolled_summary_end_to_end(tmp_path):
+    text_model = tmp_path / "chars.npz"
+    text = tmp_path / "corpus.txt"
+    text.write_text("to be or not to be, that is the question. " * 40)
+    assert cli("train", "--data", str(text), "--lookback", "16", "--model", "lstm16*-15", "--epochs", "2",
+               "--optimizer", "adam", "--save", str(text_model)).returncode == 0
+    sampled = json.loads(cli("sample", str(text_model), "--length", "40", "--prime", "to be", "--json").stdout)
+    assert sampled["text"].startswith("to be") and len(sampled["text"]) == 45
+    assert set(sampled["text"]) <= set("to be or not to be, that is the question. ")
+    bad = cli("sample", str(text_model), "--prime", "xyz")
+    assert bad.returncode == 2 and "never saw" in bad.stderr
+
+    series_model = tmp_path / "sine.npz"
+    assert cli("train", "--data", "sine", "--limit", "400", "--horizon", "3", "--epochs", "2", "--optimizer",
+               "adam", "--save", str(series_model)).returncode == 0
+    forecast = json.loads(cli("predict", str(series_model), "--index", "2", "--json").stdout)
+    assert len(forecast["truth"]) == len(forecast["forecast"]) == 3 and len(forecast["history"]) == 20
+    assert cli("predict", str(text_model)).returncode == 2
+
+    summary = cli("summary", "20x1-lstm300-20").stdout
+    assert "362,400" in summary and "363,600" in summary and "unrolled over 20 steps" in summary
+    assert "only the last hidden state h_20, shape (m, 300)" in summary
+    assert max(len(line) for line in summary.splitlines() if "│ cell │" in line) <= 80

@@ -10,6 +10,7 @@ from pynn.data.idx import read_idx
 from pynn.data.files import dataset_from_file
 from pynn.data.full import FILES, SOURCES, find_idx, load_full, search_dirs
 from pynn.data.synthetic import GENERATORS
+from pynn.data.text import SHAKESPEARE, text_dataset
 from pynn.errors import PynnError
 
 DIGITS_DIR = Path(__file__).parent / "digits"
@@ -33,7 +34,7 @@ def digits(seed: int = 0, n: int | None = None) -> Dataset:
 
 NAMED = {"digits": digits, **GENERATORS}
 FULL_SETS = ("mnist", "fashion-mnist")
-FILE_SUFFIXES = (".csv", ".npz", ".npy", ".gz", ".idx", "-ubyte")
+FILE_SUFFIXES = (".csv", ".npz", ".npy", ".gz", ".idx", "-ubyte", ".txt")
 
 
 def load_dataset(name_or_path: str, *, labels: str | None = None, target: str | None = None,
@@ -48,10 +49,14 @@ def load_dataset(name_or_path: str, *, labels: str | None = None, target: str | 
             raise PynnError(f"Dataset {key!r} does not take the option(s) given ({err}).") from None
     if key in FULL_SETS:
         return load_full(key, n=n)
+    if key == "shakespeare":
+        return text_dataset(SHAKESPEARE, n=n, seed=seed, name="shakespeare", **options)
     path = Path(name_or_path)
+    if path.suffix.lower() == ".txt":
+        return text_dataset(path, n=n, seed=seed, **options)
     if path.exists() or path.name.lower().endswith(FILE_SUFFIXES):
         return dataset_from_file(path, labels=labels, target=target, standardize=standardize, seed=seed, n=n)
-    raise PynnError(f"Unknown dataset {name_or_path!r}; the names are {', '.join([*NAMED, *FULL_SETS])}, "
+    raise PynnError(f"Unknown dataset {name_or_path!r}; the names are {', '.join([*NAMED, 'shakespeare', *FULL_SETS])}, "
                     "or give a path to a .csv, .npz or IDX file.")
 
 
@@ -59,6 +64,8 @@ def list_datasets() -> list[dict]:
     """Every named dataset with a one-line description and whether it can be loaded here without a download."""
     rows = [{"name": name, "kind": "bundled" if name == "digits" else "synthetic", "available": True,
              "description": (fn.__doc__ or "").strip().split("\n")[0]} for name, fn in NAMED.items()]
+    rows.append({"name": "shakespeare", "kind": "bundled text", "available": True,
+                 "description": "Tiny Shakespeare, 1.1 MB of the plays, for character models (public domain)"})
     for name in FULL_SETS:
         here = any(all(find_idx(d, stem) for stem in FILES.values()) for d in search_dirs(name))
         rows.append({"name": name, "kind": "full set (60,000 + 10,000)", "available": here,

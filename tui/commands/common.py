@@ -41,6 +41,8 @@ def default_spec(data: Dataset) -> str:
     taken from the data."""
     if data.meta.get("kind") == "series":
         return f"lstm32-{data.n_outputs}"
+    if data.meta.get("kind") == "text":
+        return f"lstm128*-{data.n_outputs}"
     if data.n_features == 784 and data.n_outputs == 10:
         return "784-30-10"
     return f"30-{data.n_outputs}"

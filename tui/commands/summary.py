@@ -9,6 +9,7 @@ from pynn.summary import model_summary
 from tui.commands.common import add_data_args, add_json_arg, load_data
 from tui.output import Output
 from tui.render.tables import summary_table
+from tui.render.unrolled import unrolled_diagram
 
 
 def register(sub) -> None:
@@ -30,4 +31,7 @@ def run(args) -> int:
     summary = model_summary(model)
     out.emit_json(summary)
     out.show(summary_table(summary))
+    for row in summary["layers"]:
+        if row["kind"] == "lstm":
+            out.show(unrolled_diagram(row))
     return 0

@@ -1,0 +1,29 @@
+"""Text from a character model: feed the recent characters, sample the next from the softmax of the last
+step's output divided by a temperature, append, repeat."""
+from __future__ import annotations
+
+import numpy as np
+
+from pynn.data.text import one_hot
+from pynn.errors import PynnError
+
+
+def generate_text(model, vocab: list[str], *, length: int = 300, prime: str = "\n", temperature: float = 1.0,
+                  seed: int = 0) -> str:
+    if temperature <= 0:
+        raise PynnError(f"--temperature must be positive, not {temperature}.")
+    unknown = sorted(set(prime) - set(vocab))
+    if unknown:
+        raise PynnError(f"The prime uses characters the model never saw: {''.join(unknown)!r}.")
+    if not prime:
+        raise PynnError("--prime needs at least one character.")
+    window = model.input_shape[0]  # the sequence length it was trained on; the LSTM starts from zero state
+    rng = np.random.default_rng(seed)
+    codes = [vocab.index(ch) for ch in prime]
+    for _ in range(length):
+        x = one_hot(np.array(codes[-window:])[None], len(vocab))
+        with model.lock:
+            logits = model.forward(x)[0, -1].astype(np.float64) / temperature
+        p = np.exp(logits - logits.max())
+        codes.append(int(rng.choice(len(vocab), p=p / p.sum())))
+    return "".join(vocab[c] for c in codes)
