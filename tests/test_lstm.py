@@ -149,3 +149,32 @@ def test_sample_predict_and_the_unrolled_summary_end_to_end(tmp_path):
     assert "362,400" in summary and "363,600" in summary and "unrolled over 20 steps" in summary
     assert "only the last hidden state h_20, shape (m, 300)" in summary
     assert max(len(line) for line in summary.splitlines() if "│ cell │" in line) <= 80
+
+
+def test_a_csv_column_is_scaled_for_training_and_reported_in_its_own_units(tmp_path):
+    rng = np.random.default_rng(3)
+    days = np.arange(600)
+    temps = 15 + 8 * np.sin(2 * np.pi * days / 60) + 0.5 * rng.standard_normal(600)
+    path = tmp_path / "temps.csv"
+    path.write_text("day,temp\n" + "".join(f"{d},{t:.3f}\n" for d, t in zip(days, temps)))
+    data = load_dataset(str(path), target="temp", lookback=12, horizon=2)
+    assert data.meta["kind"] == "series" and abs(data.meta["mean"] - 15) < 1 and 4 < data.meta["std"] < 7
+    assert abs(float(data.x_train.mean())) < 0.2 and abs(float(data.x_train.std()) - 1) < 0.2  # trained scaled
+
+    model_path = tmp_path / "temps.npz"
+    run = cli("train", "--data", str(path), "--target", "temp", "--lookback", "12", "--horizon", "2", "--model",
+              "lstm16-2", "--epochs", "8", "--optimizer", "adam", "--lr", "0.01", "--save", str(model_path),
+              "--json")
+    assert run.returncode == 0, run.stderr
+    forecast = json.loads(run.stdout)["forecast"]
+    # the naive forecast's error in degrees, computed here from the file itself
+    x_test = data.x_test[:, :, 0] * data.meta["std"] + data.meta["mean"]
+    y_test = data.y_test * data.meta["std"] + data.meta["mean"]
+    naive_mse = float(np.mean((x_test[:, -1:] - y_test) ** 2))
+    assert forecast["naive_mse"] == pytest.approx(naive_mse, rel=1e-4)
+    assert forecast["model_mse"] < 0.7 * forecast["naive_mse"]
+
+    shown = json.loads(cli("predict", str(model_path), "--index", "5", "--json").stdout)
+    start = (600 - 12 - 2 + 1) - len(data.x_test) + 5  # the 6th held-out window, straight from the file
+    assert np.allclose(shown["history"], temps[start:start + 12], atol=1e-3)
+    assert np.allclose(shown["truth"], temps[start + 12:start + 14], atol=1e-3)

@@ -7,7 +7,7 @@ import numpy as np
 
 from pynn.data.dataset import BINARY, CLASSIFICATION, REGRESSION, TASKS, Dataset
 from pynn.data.idx import read_idx
-from pynn.data.files import dataset_from_file
+from pynn.data.files import csv_series, dataset_from_file
 from pynn.data.full import FILES, SOURCES, find_idx, load_full, search_dirs
 from pynn.data.synthetic import GENERATORS
 from pynn.data.text import SHAKESPEARE, text_dataset
@@ -54,6 +54,8 @@ def load_dataset(name_or_path: str, *, labels: str | None = None, target: str | 
     path = Path(name_or_path)
     if path.suffix.lower() == ".txt":
         return text_dataset(path, n=n, seed=seed, **options)
+    if path.suffix.lower() == ".csv" and (options.get("lookback") or options.get("horizon")):
+        return csv_series(path, target=target, n=n, **options)
     if path.exists() or path.name.lower().endswith(FILE_SUFFIXES):
         return dataset_from_file(path, labels=labels, target=target, standardize=standardize, seed=seed, n=n)
     raise PynnError(f"Unknown dataset {name_or_path!r}; the names are {', '.join([*NAMED, 'shakespeare', *FULL_SETS])}, "

@@ -175,3 +175,14 @@ def dataset_from_file(path: str | Path, *, labels: str | None = None, target: st
         meta.update(mean=mean.tolist(), std=std.tolist())
     return Dataset(str(path), x[train], y[train], x[test], y[test], x.shape[1:], task, names,
                    source=f"file {path}", meta=meta)
+
+
+def csv_series(path: Path, *, target: str | None = None, n: int | None = None, lookback: int | None = None,
+               horizon: int | None = None) -> Dataset:
+    """One CSV column (--target, default the last) as a series for forecasting, scaled for training; the
+    scale is kept so forecasts and errors are reported in the column's own units."""
+    from pynn.data.series import series_dataset
+
+    _, values, column = read_csv(path, target)
+    return series_dataset(f"{path}:{column}", values[:n], lookback or 20, horizon or 1, f"file {path}",
+                          scale=True)

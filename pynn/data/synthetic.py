@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from pynn.data.dataset import CLASSIFICATION, REGRESSION, Dataset
-from pynn.errors import PynnError
+from pynn.data.dataset import CLASSIFICATION, Dataset
+from pynn.data.series import series_dataset
 
 SOURCE = "synthetic, seeded"
 
@@ -60,24 +60,16 @@ def moons(seed: int = 0, n: int | None = None) -> Dataset:
     return _split("moons", x, y, rng, 2)
 
 
-def sine(seed: int = 0, n: int | None = None, lookback: int = 20, horizon: int = 1, noise: float = 0.1) -> Dataset:
-    """A noisy sine series cut into windows: `lookback` steps in, the next `horizon` steps out. The last fifth
-    of the windows is the test set, after a gap of `lookback` steps so no test window overlaps training."""
-    if lookback < 1 or horizon < 1:
-        raise PynnError(f"--lookback and --horizon must be at least 1, not {lookback} and {horizon}.")
+def sine(seed: int = 0, n: int | None = None, lookback: int | None = None, horizon: int | None = None,
+         noise: float = 0.1) -> Dataset:
+    """A noisy sine series (period 50) cut into windows: `lookback` steps in (default 20), the next `horizon`
+    steps out (default 1)."""
+    lookback, horizon = lookback or 20, horizon or 1
     rng = np.random.default_rng(seed)
     length = (n or 2000) + lookback + horizon
     t = np.arange(length, dtype=np.float64)
-    series = (np.sin(2 * np.pi * t / 50.0) + noise * rng.standard_normal(length)).astype(np.float32)
-    windows = length - lookback - horizon + 1
-    starts = np.arange(windows)
-    x = np.stack([series[s:s + lookback] for s in starts])[:, :, None]
-    y = np.stack([series[s + lookback:s + lookback + horizon] for s in starts])
-    n_train = int(windows * 0.8)
-    test_from = min(windows, n_train + lookback)
-    return Dataset("sine", x[:n_train], y[:n_train], x[test_from:], y[test_from:], (lookback, 1), REGRESSION,
-                   None, source=SOURCE, meta={"series": series, "lookback": lookback, "horizon": horizon,
-                                              "kind": "series"})
+    series = np.sin(2 * np.pi * t / 50.0) + noise * rng.standard_normal(length)
+    return series_dataset("sine", series, lookback, horizon, SOURCE)
 
 
 GENERATORS = {"xor": xor, "spiral": spiral, "circles": circles, "moons": moons, "sine": sine}

@@ -28,9 +28,11 @@ def run(args) -> int:
     if not 0 <= args.index < len(data.x_test):
         raise PynnError(f"--index must be in [0, {len(data.x_test)}); there are {len(data.x_test)} held-out windows.")
     x, y = data.x_test[args.index:args.index + 1], data.y_test[args.index]
-    forecast = model.predict(x).reshape(-1)
-    naive = naive_forecast(x, len(y)).reshape(-1)
-    history = x[0, :, 0].tolist()
+    mean, std = data.meta.get("mean", 0.0), data.meta.get("std", 1.0)  # back to the series' own units
+    forecast = model.predict(x).reshape(-1) * std + mean
+    naive = naive_forecast(x, len(y)).reshape(-1) * std + mean
+    y = y * std + mean
+    history = (x[0, :, 0] * std + mean).tolist()
     result = {"index": args.index, "history": history, "truth": y.tolist(), "forecast": forecast.tolist(),
               "naive": naive.tolist()}
     out.emit_json(result)

@@ -92,7 +92,8 @@ def run(args) -> int:
         with _stop_on_ctrl_c(trainer) as interrupted:
             history = trainer.fit(data.x_train, data.y_train)
     test = model.evaluate(data.x_test, data.y_test)
-    forecast = forecast_errors(model, data.x_test, data.y_test) if data.meta.get("kind") == "series" else None
+    forecast = (forecast_errors(model, data.x_test, data.y_test, data.meta.get("std", 1.0))
+                if data.meta.get("kind") == "series" else None)
     seconds = sum(r.seconds for r in history)
     result = {
         "model": model.spec, "data": data.name, "n_params": model.n_params, "epochs_run": len(history),
