@@ -157,8 +157,8 @@ float pynn_mlp_train_step(const struct pynn_mlp *net, struct pynn_optimizer *opt
     const float *layer_out = out - (int64_t)m * size[L];
     for (int l = L - 1; l >= 0; l--) {
         const float *layer_in = l ? layer_out - (int64_t)m * size[l] : input;
-        dense_backward_into(l ? dx : NULL, G + net->w_offset[l], G + net->b_offset[l], dout, layer_out, layer_in,
-                            P + net->w_offset[l], m, size[l], size[l + 1], net->act[l], net->alpha[l]);
+        dense_backward_into(l ? dx : NULL, G + net->w_offset[l], G + net->b_offset[l], dout, layer_out,
+                            layer_in, P + net->w_offset[l], m, size[l], size[l + 1], net->act[l], net->alpha[l]);
         float *swap = dout;
         dout = dx;
         dx = swap;

@@ -250,7 +250,8 @@ class MLPTrainStep:
         if optimizer not in OPTIMIZER_KINDS:
             raise ValueError(f"unknown optimizer {optimizer!r}")
         if len(state) != OPTIMIZER_STATE_BUFFERS[optimizer]:
-            raise ValueError(f"{optimizer} keeps {OPTIMIZER_STATE_BUFFERS[optimizer]} state buffers, not {len(state)}")
+            raise ValueError(f"{optimizer} keeps {OPTIMIZER_STATE_BUFFERS[optimizer]} state buffers, "
+                             f"not {len(state)}")
         if max_batch < 1:
             raise ValueError("max_batch must be at least 1")
         ptrs = [_buffer(params, "params", params), _buffer(grads, "grads", params),

@@ -78,8 +78,8 @@ import numpy as np
 from pynn import core
 rng = np.random.default_rng(7)
 out = []
-for m, n, k, ta, tb in [(301, 517, 263, 0, 0), (256, 10, 1024, 0, 1), (14, 700, 900, 0, 1), (1024, 784, 33, 1, 0),
-                        (97, 1100, 257, 1, 1)]:
+for m, n, k, ta, tb in [(301, 517, 263, 0, 0), (256, 10, 1024, 0, 1), (14, 700, 900, 0, 1),
+                        (1024, 784, 33, 1, 0), (97, 1100, 257, 1, 1), (4, 2000, 300, 1, 0)]:
     a = rng.standard_normal((k, m) if ta else (m, k)).astype(np.float32)
     b = rng.standard_normal((n, k) if tb else (k, n)).astype(np.float32)
     out.append(core.sgemm(a, b, trans_a=bool(ta), trans_b=bool(tb)))
@@ -122,7 +122,8 @@ def reference_gradient(model, x, y, clip):
     norms = []
     for i in range(len(model.layers) - 1, -1, -1):
         layer = model.layers[i]
-        dout, dW, db = ref.dense_backward(dout, acts[i + 1], acts[i], layer.W, layer.kernel_activation, layer.alpha)
+        dout, dW, db = ref.dense_backward(dout, acts[i + 1], acts[i], layer.W, layer.kernel_activation,
+                                          layer.alpha)
         for view, value in ((layer.W, dW), (layer.b, db)):
             start = (view.ctypes.data - model.params.ctypes.data) // 4
             grads[start:start + value.size] = value.ravel()
