@@ -178,3 +178,17 @@ def test_a_csv_column_is_scaled_for_training_and_reported_in_its_own_units(tmp_p
     start = (600 - 12 - 2 + 1) - len(data.x_test) + 5  # the 6th held-out window, straight from the file
     assert np.allclose(shown["history"], temps[start:start + 12], atol=1e-3)
     assert np.allclose(shown["truth"], temps[start + 12:start + 14], atol=1e-3)
+
+
+def test_digits_read_as_sequences_of_rows_train_an_lstm():
+    from tui.commands.common import default_spec
+
+    data = load_dataset("digits", n=1500, as_sequence=True)
+    assert data.meta["kind"] == "sequence" and default_spec(data) == "lstm128-10"
+    model = build_model("lstm32-10", data, seed=0)
+    assert model.spec.startswith("28x28-lstm32")  # 28 steps of 28 pixels, the top row first
+    Trainer(model, TrainConfig(epochs=4, batch_size=32, optimizer="adam", lr=0.01, eval_train=False)).fit(
+        data.x_train, data.y_train)
+    assert model.evaluate(data.x_test, data.y_test)["accuracy"] > 0.6  # chance is 0.1
+    with pytest.raises(PynnError, match="as sequences of rows"):
+        load_dataset("sine", as_sequence=True)

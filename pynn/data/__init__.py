@@ -38,9 +38,25 @@ FILE_SUFFIXES = (".csv", ".npz", ".npy", ".gz", ".idx", "-ubyte", ".txt")
 
 
 def load_dataset(name_or_path: str, *, labels: str | None = None, target: str | None = None,
-                 standardize: bool = False, seed: int = 0, n: int | None = None, **options) -> Dataset:
+                 standardize: bool = False, seed: int = 0, n: int | None = None, as_sequence: bool = False,
+                 **options) -> Dataset:
     """A dataset by name (see list_datasets) or from a file; options go to the synthetic generators
-    (e.g. lookback and horizon for sine)."""
+    (e.g. lookback and horizon for sine). as_sequence reads each image as a sequence of its rows."""
+    data = _load(name_or_path, labels=labels, target=target, standardize=standardize, seed=seed, n=n, **options)
+    return images_as_sequences(data) if as_sequence else data
+
+
+def images_as_sequences(data: Dataset) -> Dataset:
+    """Each (rows, cols) image as rows steps of cols features: a 28x28 digit is 28 steps of 28 pixels, the
+    top row first, so an LSTM reads it as it would read a sentence."""
+    if len(data.sample_shape) != 2 or data.meta.get("kind") in ("series", "text"):
+        raise PynnError(f"--as-sequence reads images (samples of rows x columns) as sequences of rows; "
+                        f"{data.name}'s samples have shape {tuple(data.sample_shape)}.")
+    data.meta = dict(data.meta, kind="sequence")
+    return data
+
+
+def _load(name_or_path: str, *, labels, target, standardize, seed, n, **options) -> Dataset:
     key = str(name_or_path).lower()
     if key in NAMED:
         try:
