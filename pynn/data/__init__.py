@@ -70,7 +70,7 @@ def _load(name_or_path: str, *, labels, target, standardize, seed, n, **options)
     path = Path(name_or_path)
     if path.suffix.lower() == ".txt":
         return text_dataset(path, n=n, seed=seed, **options)
-    if path.suffix.lower() == ".csv" and (options.get("lookback") or options.get("horizon")):
+    if path.suffix.lower() == ".csv" and (options.get("lookback") is not None or options.get("horizon") is not None):
         return csv_series(path, target=target, n=n, **options)
     if path.exists() or path.name.lower().endswith(FILE_SUFFIXES):
         return dataset_from_file(path, labels=labels, target=target, standardize=standardize, seed=seed, n=n)

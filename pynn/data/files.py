@@ -184,5 +184,6 @@ def csv_series(path: Path, *, target: str | None = None, n: int | None = None, l
     from pynn.data.series import series_dataset
 
     _, values, column = read_csv(path, target)
-    return series_dataset(f"{path}:{column}", values[:n], lookback or 20, horizon or 1, f"file {path}",
+    return series_dataset(f"{path}:{column}", values[:n], 20 if lookback is None else lookback,
+                          1 if horizon is None else horizon, f"file {path}",
                           scale=True)

@@ -64,7 +64,7 @@ def sine(seed: int = 0, n: int | None = None, lookback: int | None = None, horiz
          noise: float = 0.1) -> Dataset:
     """A noisy sine series (period 50) cut into windows: `lookback` steps in (default 20), the next `horizon`
     steps out (default 1)."""
-    lookback, horizon = lookback or 20, horizon or 1
+    lookback, horizon = 20 if lookback is None else lookback, 1 if horizon is None else horizon
     rng = np.random.default_rng(seed)
     length = (n or 2000) + lookback + horizon
     t = np.arange(length, dtype=np.float64)
