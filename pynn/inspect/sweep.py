@@ -28,19 +28,38 @@ def rules_of_thumb(n_in: int, n_out: int) -> dict[str, float]:
     }
 
 
+GRID_KEYS = ("init", "l2", "lr")  # settings that may take several values, each crossed with the sizes
+
+
+def _values(value) -> list:
+    return list(value) if isinstance(value, (list, tuple)) else [value]
+
+
 def sweep_configs(sizes, seeds: int, *, data: str = "digits", data_options: dict | None = None, epochs: int = 10,
-                  batch_size: int = 10, optimizer: str = "sgd", lr: float | None = 0.5, l2: float = 0.0,
-                  activation: str = "sigmoid", init: str = "lecun") -> list[dict]:
-    """One config per (hidden size, seed): seeds 0 .. seeds-1 for every size."""
+                  batch_size: int = 10, optimizer: str = "sgd", lr=0.5, l2=0.0,
+                  activation: str = "sigmoid", init="lecun") -> list[dict]:
+    """One config per combination of init, l2, lr (each one value or a list), hidden size and seed: seeds
+    0 .. seeds-1 for every combination."""
     if not sizes or min(sizes) < 1:
         raise PynnError("Give hidden sizes of at least 1, e.g. --hidden 2,5,10,30.")
     if seeds < 1:
         raise PynnError(f"--seeds must be at least 1, not {seeds}.")
-    TrainConfig(epochs=epochs, batch_size=batch_size, l2=l2).validate()
+    inits, l2s, lrs = _values(init), _values(l2), _values(lr)
+    for strength in l2s:
+        TrainConfig(epochs=epochs, batch_size=batch_size, l2=strength).validate()
+    for rate in lrs:
+        if rate is not None and not rate > 0:
+            raise PynnError(f"--lr must be positive, not {rate}.")
     return [{"data": data, "data_options": dict(data_options or {}), "hidden": int(size), "seed": seed,
-             "epochs": epochs, "batch_size": batch_size, "optimizer": optimizer, "lr": lr, "l2": l2,
-             "activation": activation, "init": init}
-            for size in sizes for seed in range(seeds)]
+             "epochs": epochs, "batch_size": batch_size, "optimizer": optimizer, "lr": rate, "l2": strength,
+             "activation": activation, "init": name}
+            for name in inits for strength in l2s for rate in lrs for size in sizes for seed in range(seeds)]
+
+
+def describe_config(config: dict) -> str:
+    """The parts of a run's config that tell it apart within a sweep, for progress and failure lines."""
+    return (f"hidden {config['hidden']}, seed {config['seed']}, init {config['init']}, l2 {config['l2']:g}, "
+            f"lr {'default' if config['lr'] is None else format(config['lr'], 'g')}")
 
 
 @lru_cache(maxsize=2)
@@ -62,19 +81,27 @@ def train_one(config: dict) -> dict:
     test = model.evaluate(data.x_test, data.y_test)
     if "accuracy" not in test:
         raise PynnError(f"A sweep compares accuracy, which {data.name}'s {data.task} targets do not have.")
-    return {"hidden": config["hidden"], "seed": config["seed"], "n_params": model.n_params,
+    return {"hidden": config["hidden"], "seed": config["seed"], **{k: config[k] for k in GRID_KEYS},
+            "n_params": model.n_params,
             "test_accuracy": test["accuracy"], "test_loss": test["loss"],
             "train_accuracy": model.evaluate(data.x_train, data.y_train)["accuracy"], "seconds": seconds}
 
 
 def summarise(results: list[dict]) -> list[dict]:
-    """Per hidden size: test accuracy mean, spread (standard deviation, min, max) over seeds, parameters and
-    mean training time. Sizes in increasing order."""
+    """Per combination of init, l2, lr and hidden size: test accuracy mean, spread (standard deviation, min,
+    max) over seeds, parameters and mean training time; in the order of the settings, then increasing size."""
+    def group(r):
+        return tuple(r.get(k) for k in GRID_KEYS) + (r["hidden"],)
+
+    def order(key):  # lr None (the optimizer's default) sorts first; keys are never mixed otherwise
+        return tuple((v is not None, v) for v in key)
+
     rows = []
-    for size in sorted({r["hidden"] for r in results}):
-        runs = [r for r in results if r["hidden"] == size]
+    for key in sorted({group(r) for r in results}, key=order):
+        runs = [r for r in results if group(r) == key]
         acc = np.array([r["test_accuracy"] for r in runs])
-        rows.append({"hidden": size, "runs": len(runs), "n_params": runs[0]["n_params"],
+        rows.append({**dict(zip(GRID_KEYS, key)), "hidden": key[-1], "runs": len(runs),
+                     "n_params": runs[0]["n_params"],
                      "test_accuracy_mean": float(acc.mean()), "test_accuracy_std": float(acc.std()),
                      "test_accuracy_min": float(acc.min()), "test_accuracy_max": float(acc.max()),
                      "train_accuracy_mean": float(np.mean([r["train_accuracy"] for r in runs])),

@@ -1,5 +1,6 @@
 """`pynn compare --a "init=normal" --b "init=lecun,l2=5"`: two trainings of the same model with the same seed,
-side by side — accuracy curves, the same neurons' weight maps, weight norms and histograms."""
+side by side — accuracy curves, the same neurons' weight maps, weight norms and histograms. The two runs go
+where a sweep's do: local processes (--jobs) or a Dask cluster (--cluster), kept in --out as they finish."""
 from __future__ import annotations
 
 from rich.console import Group
@@ -10,10 +11,11 @@ from pynn.data import load_dataset
 from pynn.errors import PynnError
 from pynn.inspect.compare import parse_variant, train_variant, variant_config, weight_differences
 from pynn.inspect.weights import input_layout
-from pynn.inspect.workers import run_in_processes
+from pynn.inspect.results import run_saved
 from pynn.model import build_model
 from tui.commands.common import add_data_args, add_json_arg, data_options, default_spec
 from tui.commands.inspecting import parse_units
+from tui.commands.sweep import add_run_args, open_executor, open_store
 from tui.output import Output
 from tui.render.charts import Histogram, LineChart, Series
 from tui.render.heatmap import map_grid
@@ -31,7 +33,7 @@ def register(sub) -> None:
     p.add_argument("--epochs", type=int, default=10, help="epochs for both, unless a side sets its own (default 10)")
     p.add_argument("--seed", type=int, default=0, help="the seed both runs share")
     p.add_argument("--neurons", default="0-4", metavar="LIST", help="first-layer neurons to draw (default 0-4)")
-    p.add_argument("--jobs", type=int, default=2, help="run the two trainings in parallel processes (default 2)")
+    add_run_args(p, jobs=2)
     add_json_arg(p)
     p.set_defaults(handler=run)
 
@@ -46,7 +48,7 @@ def run(args) -> int:
                for label, text in (("a", args.a), ("b", args.b))]
     neurons = parse_units(args.neurons)
     out.line(f"training {spec} on {data.name} twice with seed {args.seed}: a = {args.a!r}, b = {args.b!r}")
-    a, b = run_in_processes(train_variant, configs, max(1, min(args.jobs, 2)))
+    a, b = _train_both(configs, args)
     first = a["weights"][0]
     bad = [n for n in neurons if n >= first.shape[0]]
     if bad:
@@ -68,6 +70,19 @@ def run(args) -> int:
     parts += [Text(""), _norms_table(diffs), _histograms(diffs)]
     out.show(Group(*parts))
     return 0
+
+
+def _train_both(configs: list[dict], args) -> list[dict]:
+    """Both runs' results, a then b; a failed run is one sentence naming it."""
+    args.jobs = min(args.jobs, 2)
+    results = [None, None]
+    with open_store(args) as store, open_executor(args) as executor:
+        for run in run_saved(train_variant, configs, executor, store):
+            if run.error is not None:
+                text = args.a if run.config["label"] == "a" else args.b
+                raise PynnError(f"Run {run.config['label']} ({text}) failed: {run.error}")
+            results[run.position] = run.result
+    return results
 
 
 def _settings_table(a: dict, b: dict, args) -> Table:
