@@ -98,16 +98,35 @@ class DaskExecutor:
     def workers(self) -> int:
         return len(self.client.scheduler_info(n_workers=-1).get("workers", {}))
 
+    def threads(self) -> int:
+        return sum(self.client.nthreads().values())
+
     def finished(self, fn: RunFn, configs: list[dict]) -> Iterator[Finished]:
-        # pure=False: two equal configs are two runs, as they would be locally
-        futures = {self.client.submit(fn, config, pure=False): i for i, config in enumerate(configs)}
+        # As many tasks in flight as the cluster has threads, topped up as each finishes: a worker then holds
+        # only the task it runs, so one that dies takes no innocent queued task with it (Dask assigns a small
+        # batch of tasks to workers up front), and workers that join later are used from the next top-up.
+        waiting = list(range(len(configs)))
+        futures: dict = {}
+        finished = self._distributed.as_completed(loop=self.client.loop)
+
+        def top_up():
+            while waiting and len(futures) < max(1, self.threads()):
+                i = waiting.pop(0)
+                # pure=False: two equal configs are two runs, as they would be locally
+                future = self.client.submit(fn, configs[i], pure=False)
+                futures[future] = i
+                finished.add(future)
+
         try:
-            for future in self._distributed.as_completed(futures, loop=self.client.loop):
-                i = futures[future]
+            top_up()
+            for future in finished:
+                i = futures.pop(future)
                 if future.status == "finished":
                     yield Finished(i, configs[i], future.result())
                 else:
                     yield Finished(i, configs[i], None, self._why(future))
+                future.release()
+                top_up()
         finally:
             # Ctrl-C, or the caller stopped early: leave nothing running on a cluster others share
             self.client.cancel(list(futures))
