@@ -226,6 +226,28 @@ def test_sweep_on_a_cluster_equals_a_local_sweep_and_resumes_from_its_file(clust
     assert len(open(out).readlines()) == 4
 
 
+def test_compare_on_a_cluster_equals_a_local_compare(cluster, capsys):
+    args = ["compare", "--a", "init=normal", "--b", "l2=5", "--epochs", "1", "--limit", "600", "--json"]
+    remote, local = (json.loads(pynn(capsys, *args, *extra)[1]) for extra in (["--cluster", cluster], []))
+    assert remote["first_layer_maps"] == local["first_layer_maps"]
+    assert [r["test_loss"] for r in remote["runs"]] == [r["test_loss"] for r in local["runs"]]
+
+
+def test_the_sweep_command_reports_a_dead_run_and_shows_the_rest(capsys, monkeypatch):
+    import tui.commands.sweep
+
+    monkeypatch.setattr(tui.commands.sweep, "train_one", _train_or_die)
+    args = ["sweep", "--hidden", f"2,{DOOMED}", "--seeds", "2", "--epochs", "1", "--limit", "600", "--jobs", "2"]
+    status, out, err = pynn(capsys, *args, "--json")
+    result = json.loads(out)
+    assert status == 1 and [r["hidden"] for r in result["sizes"]] == [2] and len(result["runs"]) == 2
+    assert sorted(f["config"]["seed"] for f in result["failed"]) == [0, 1]
+    assert all(f["config"]["hidden"] == DOOMED and "died" in f["error"] for f in result["failed"])
+    status, out, err = pynn(capsys, *args)
+    assert status == 1 and f"failed: hidden {DOOMED}, seed 0, init lecun, l2 0, lr 0.5: the process" in out
+    assert err.count("run failed (hidden 3") == 2
+
+
 def _free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

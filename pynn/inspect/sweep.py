@@ -1,8 +1,10 @@
-"""Hidden-size sweeps — "why 25 hidden units and not 100?": one network per (hidden size, seed), trained
-alike, compared on test accuracy, parameters and time, next to the usual rules of thumb.
+"""Hidden-size sweeps — "why 25 hidden units and not 100?": one network per hidden size and seed (crossed with
+any initialisations, L2 strengths and learning rates given), trained alike, compared on test accuracy,
+parameters and time, next to the usual rules of thumb.
 
-Each run is train_one(config) -> result on plain dicts, seeded from its own (size, seed) only, so runs can be
-spread over processes here (or a cluster elsewhere) and give the same numbers in any order."""
+Each run is train_one(config) -> result on plain dicts, seeded from its own config only, so runs can be spread
+over local processes or a Dask cluster (pynn.inspect.workers, pynn.inspect.cluster) and give the same numbers
+in any order."""
 from __future__ import annotations
 
 import time
