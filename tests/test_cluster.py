@@ -124,6 +124,23 @@ def test_a_task_that_kills_its_worker_is_reported_and_the_others_complete(cluste
     assert numbers(results[:1] + results[2:]) == numbers(expected)
 
 
+def test_losing_the_scheduler_mid_sweep_is_one_sentence(serial, monkeypatch):
+    distributed = pytest.importorskip("distributed")
+    from pynn.inspect import cluster as dask_cluster
+
+    monkeypatch.setattr(dask_cluster, "CONNECT_SECONDS", 2)     # how long the client tries to reconnect
+    configs, expected = serial
+    local = distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True, host="127.0.0.1",
+                                     dashboard_address=":0", silence_logs=logging.CRITICAL)
+    with dask_cluster.DaskExecutor(local.scheduler_address) as executor:
+        runs = executor.finished(train_one, configs * 3)
+        first = next(runs)
+        local.close()                                        # the scheduler and its worker go away
+        with pytest.raises(PynnError, match="connection to the Dask scheduler at .* was lost"):
+            list(runs)
+    assert numbers([first.result]) == numbers([expected[first.position % len(configs)]])
+
+
 def test_a_run_that_kills_its_local_process_is_reported_and_the_others_complete(serial):
     configs, expected = serial
     runs = [configs[0], {**configs[0], "hidden": DOOMED}, *configs[1:]]

@@ -92,7 +92,7 @@ class DaskExecutor:
         return self
 
     def __exit__(self, *exc):
-        self.client.close()
+        self.client.close(timeout=CONNECT_SECONDS)
         return False
 
     def workers(self) -> int:
@@ -123,13 +123,22 @@ class DaskExecutor:
                 i = futures.pop(future)
                 if future.status == "finished":
                     yield Finished(i, configs[i], future.result())
+                elif future.status == "cancelled" and self.client.status != "running":
+                    raise self._lost()  # the scheduler went away, and Dask cancelled what it held
                 else:
                     yield Finished(i, configs[i], None, self._why(future))
                 future.release()
                 top_up()
+        except OSError as err:  # Dask's CommClosedError and its kin: the connection broke mid-sweep
+            raise self._lost(err) from None
         finally:
             # Ctrl-C, or the caller stopped early: leave nothing running on a cluster others share
-            self.client.cancel(list(futures))
+            if self.client.status == "running":
+                self.client.cancel(list(futures))
+
+    def _lost(self, err: BaseException | None = None) -> PynnError:
+        why = f" ({err})" if err else ""
+        return PynnError(f"The connection to the Dask scheduler at {self.address} was lost{why}.")
 
     def _why(self, future) -> str:
         if future.status == "cancelled":

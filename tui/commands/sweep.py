@@ -5,6 +5,7 @@ saved as they finish (--out) and resume where they stopped (--resume)."""
 from __future__ import annotations
 
 import contextlib
+import logging
 import time
 
 from rich.console import Group
@@ -72,10 +73,21 @@ def open_store(args):
 
 def open_executor(args):
     """Local processes, or the Dask cluster of --cluster (the only place dask is imported)."""
-    if args.cluster:
+    return _dask_executor(args.cluster) if args.cluster else ProcessExecutor(args.jobs)
+
+
+@contextlib.contextmanager
+def _dask_executor(address: str):
+    # Dask logs a lost scheduler as tracebacks on stderr (its loggers each have their own level); while it
+    # runs, the command says such things in one sentence instead.
+    previous = logging.root.manager.disable
+    logging.disable(logging.ERROR)
+    try:
         from pynn.inspect.cluster import DaskExecutor
-        return DaskExecutor(args.cluster)
-    return ProcessExecutor(args.jobs)
+        with DaskExecutor(address) as executor:
+            yield executor
+    finally:
+        logging.disable(previous)
 
 
 def parse_grid(text: str, flag: str, read=float, example: str = "0,1,5") -> list:
@@ -170,8 +182,8 @@ def _run_all(out: Output, configs, executor, store, varying, path):
                 grid = "".join(f"  {k} {_show(r[k])}" for k in varying)
                 out.line(f"  {count:>3}/{len(configs)}  hidden {r['hidden']:>4}  seed {r['seed']}{grid}  "
                          f"test {r['test_accuracy']:.2%}  {r['seconds']:.1f} s")
-    except KeyboardInterrupt:
-        if store is not None:
+    except (KeyboardInterrupt, PynnError):  # Ctrl-C, or the cluster went away
+        if store is not None and store.saved:
             out.note(f"{len(store.saved)} finished runs are saved in {path}; add --resume to carry on.")
         raise
     return [r for r in results if r is not None], failed, resumed
