@@ -96,7 +96,7 @@ class DaskExecutor:
         return False
 
     def workers(self) -> int:
-        return len(self.client.scheduler_info(n_workers=-1).get("workers", {}))
+        return len(self.client.nthreads())
 
     def threads(self) -> int:
         return sum(self.client.nthreads().values())
