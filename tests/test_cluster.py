@@ -292,9 +292,10 @@ def test_a_cluster_without_dask_installed_names_the_extra(capsys, monkeypatch):
     assert status == 2 and "pip install 'pynn[dask]'" in err and len(err.strip().splitlines()) == 1
 
 
-def test_nothing_imports_dask_without_cluster():
+def test_nothing_imports_dask_without_cluster(tmp_path):
     code = ("import sys; import pynn; from tui.cli import main; "
             "status = main(['sweep', '--hidden', '2', '--seeds', '1', '--epochs', '1', '--limit', '300', '--json']); "
             "print(status, [m for m in sys.modules if m.split('.')[0] in ('dask', 'distributed')])")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    # cwd away from the checkout, so `-c` imports the installed pynn, not a source tree without its core
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert done.stdout.strip().splitlines()[-1] == "0 []", done.stderr
