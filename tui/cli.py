@@ -1,5 +1,6 @@
 """The `pynn` command: parses arguments, hands each subcommand to its module, and turns user errors into one
-clear sentence on stderr with exit status 2 (130 after Ctrl-C), never a traceback."""
+clear sentence on stderr with exit status 2 (130 after Ctrl-C), never a traceback. With no arguments in a
+terminal it opens the app (`pynn tui`)."""
 from __future__ import annotations
 
 import argparse
@@ -47,6 +48,11 @@ def main(argv: list[str] | None = None) -> int:
         parser = build_parser()
         args = parser.parse_args(argv)
         if not getattr(args, "handler", None):
+            if not argv:
+                # bare `pynn` opens the app in a terminal; piped, scripted or on TERM=dumb it prints the help
+                from tui.commands.tui import open_app, terminal_problem
+                if terminal_problem() is None:
+                    return open_app()
             parser.print_help()
             return 0
         return int(args.handler(args) or 0)

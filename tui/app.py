@@ -1,0 +1,224 @@
+"""The Textual app: one Workbench shared by seven screens (one mode each, opened by its digit), the training
+run in a worker thread, saving and loading, the key list (?) and the command palette. Every mistake a user can
+make becomes a notification; nothing here raises into Textual."""
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from functools import partial
+from pathlib import Path
+
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.screen import Screen
+
+from pynn.errors import PynnError
+from tui.screens import SCREENS, ScreenEntry, screen_entries
+from tui.screens.dialogs import InputDialog
+from tui.screens.help import HelpScreen
+from tui.workbench import Workbench
+
+# Screens where starting a run also shows it: the others (weights, outputs...) are worth watching live.
+SHOW_TRAINING_FROM = ("model", "experiments")
+
+
+class PynnApp(App):
+    CSS_PATH = "app.tcss"
+    TITLE = "pynn"
+    # below 110 columns the footer drops the palette's key (ctrl+p still works, and ? lists it)
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
+    # The footer shows the seven digits as one "1-7 screens" entry (the first digit's), so every key the
+    # app has still fits one 80-column line beside a screen's own; ? lists each digit.
+    BINDINGS = [Binding(key, f"show('{name}')", "screens", key_display="1-7") if i == 0
+                else Binding(key, f"show('{name}')", title, show=False)
+                for i, (name, _module, _cls, key, title) in enumerate(SCREENS)] + [
+        Binding("t", "train", "Train"),
+        Binding("p", "pause", "Pause"),
+        Binding("s", "stop", "Stop"),
+        Binding("question_mark", "help", "Keys", key_display="?"),
+        Binding("ctrl+s", "save", "Save"),
+        Binding("ctrl+o", "load", "Load"),
+        Binding("q", "quit", "Quit"),
+    ]
+
+    def __init__(self, bench: Workbench | None = None, first_screen: str = "model"):
+        super().__init__()
+        self.bench = bench if bench is not None else Workbench()
+        self.entries: list[ScreenEntry] = screen_entries()
+        self.first_screen = first_screen
+        self.model_path = ""        # the last file saved or loaded, offered again by ctrl+s / ctrl+o
+        self._train_worker = None
+        for entry in self.entries:
+            self.add_mode(entry.name, partial(entry.factory, self.bench))
+        if self.no_color:
+            # Textual only filters colours out at the end; telling the console lets pynn's renderables switch
+            # to their plain-character forms (a heat map's sign would otherwise be lost in greys).
+            self.console.no_color = True
+
+    def on_mount(self) -> None:
+        self.switch_mode(self.first_screen)
+
+    # -- screens --------------------------------------------------------------------------------------
+    def action_show(self, name: str) -> None:
+        # a dialog or the key list on top closes first, so the digit always lands on the screen asked for
+        while len(self.screen_stack) > 1:
+            self.pop_screen()
+        self.switch_mode(name)
+
+    def action_help(self) -> None:
+        if isinstance(self.screen, HelpScreen):
+            return
+        self.push_screen(HelpScreen(self.key_rows()))
+
+    def key_rows(self) -> list[tuple[str, str, str]]:
+        """(where, key, what) for every key: the app's, then each screen's."""
+        rows = [("everywhere", entry.key, f"the {entry.title} screen") for entry in self.entries]
+        rows += [("everywhere", self.get_key_display(b), b.description)
+                 for b in Binding.make_bindings(self.BINDINGS) if not b.action.startswith("show(")]
+        rows.append(("everywhere", "ctrl+p", "command palette (train, stop, save, load, sweep...)"))
+        for entry in self.entries:
+            for b in Binding.make_bindings(getattr(entry.factory, "BINDINGS", [])):
+                if b.description:
+                    rows.append((entry.title, self.get_key_display(b), b.description))
+        rows.append(("dialogs", "escape", "cancel"))
+        rows.append(("dialogs", "enter", "OK"))
+        return rows
+
+    # -- training -------------------------------------------------------------------------------------
+    @property
+    def training(self) -> bool:
+        return self.bench.training or (self._train_worker is not None and self._train_worker.is_running)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # keys that cannot do anything now leave the footer (t while a run goes; p and s without one)
+        if action == "train":
+            return not self.training
+        if action in ("pause", "stop"):
+            return self.training
+        return True
+
+    def action_train(self) -> None:
+        if self.training:
+            self.notify("A run is in progress: p pauses or resumes it, s stops it.", severity="warning")
+            return
+        try:
+            self.bench.settings.validate()
+        except PynnError as err:
+            self.notify(str(err), title="not started", severity="error", timeout=8)
+            return
+        self._train_worker = self.run_worker(self._train, thread=True, name="training", group="training",
+                                             exit_on_error=False)
+        self.refresh_bindings()
+        if self.current_mode in SHOW_TRAINING_FROM:
+            self.action_show("train")
+
+    def _train(self) -> None:
+        """The worker thread: train, then score on the test set; every outcome is a notification."""
+        try:
+            self._train_and_report()
+        finally:
+            self.call_from_thread(self.refresh_bindings)
+
+    def _train_and_report(self) -> None:
+        bench = self.bench
+        try:
+            records = bench.train()
+            result = bench.evaluate()
+        except PynnError as err:  # a diverging run, a spec that cannot train on this data...
+            self.call_from_thread(self.notify, str(err), title="training stopped", severity="error", timeout=12)
+            return
+        except Exception as err:  # noqa: BLE001 - a bug must not take the app (and unsaved work) down
+            self.call_from_thread(self.notify, f"Training failed unexpectedly: {type(err).__name__}: {err}",
+                                  severity="error", timeout=12)
+            return
+        score = (f"test accuracy {result['accuracy']:.2%}" if "accuracy" in result
+                 else f"test loss {result['loss']:.4g}")
+        self.call_from_thread(self.notify, f"{len(records)} epochs, {bench.last_reason}; {score}.",
+                              title="training done")
+
+    def action_pause(self) -> None:
+        if not self.bench.training:
+            self.notify("Nothing to pause: t starts a run.")
+        elif self.bench.paused:
+            self.bench.resume()
+            self.notify("resumed")
+        else:
+            self.bench.pause()
+            self.notify("paused after this batch; p resumes, s stops")
+
+    def action_stop(self) -> None:
+        if not self.bench.training:
+            self.notify("No run to stop.")
+            return
+        self.bench.stop()
+        self.notify("stopping after this batch")
+
+    # -- files ----------------------------------------------------------------------------------------
+    def action_save(self) -> None:
+        default = self.model_path or re.sub(r"[^A-Za-z0-9_.-]+", "_", self.bench.model.spec) + ".npz"
+        self.push_screen(InputDialog("Save the model (weights, spec, history) to:", default), self._save_to)
+
+    def _save_to(self, path: str | None) -> None:
+        if not path:
+            return
+        try:
+            saved = self.bench.save(Path(path).expanduser())
+        except (PynnError, OSError) as err:
+            self.notify(_sentence(err), title="not saved", severity="error", timeout=10)
+            return
+        self.model_path = path
+        self.notify(f"saved {saved}")
+
+    def action_load(self) -> None:
+        self.push_screen(InputDialog("Load a model file (.npz):", self.model_path, "e.g. digits.npz"),
+                         self._load_from)
+
+    def _load_from(self, path: str | None) -> None:
+        if not path:
+            return
+        try:
+            model = self.bench.load(Path(path).expanduser())
+        except (PynnError, OSError, ValueError) as err:
+            self.notify(_sentence(err), title="not loaded", severity="error", timeout=10)
+            return
+        self.model_path = path
+        self.notify(f"loaded {model.spec} from {path} ({len(self.bench.history)} epochs of history)")
+
+    # -- leaving --------------------------------------------------------------------------------------
+    async def action_quit(self) -> None:
+        self.bench.stop()  # the worker ends after its batch, so leaving never waits for a whole run
+        self.exit()
+
+    # -- command palette ------------------------------------------------------------------------------
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        yield SystemCommand("Train", "Start a training run with the Train screen's settings (t)", self.action_train)
+        yield SystemCommand("Pause or resume", "Hold the run after this batch, or carry on (p)", self.action_pause)
+        yield SystemCommand("Stop training", "Stop the run after this batch (s)", self.action_stop)
+        yield SystemCommand("Save model", "Save the model to a file (ctrl+s)", self.action_save)
+        yield SystemCommand("Load model", "Load a model file (ctrl+o)", self.action_load)
+        yield SystemCommand("Edit model spec", "Build a new model from a spec (1, then e)",
+                            self._on_screen("model", "edit_spec"))
+        yield SystemCommand("Training settings", "Learning rate, batch, epochs, optimiser... (2, then e)",
+                            self._on_screen("train", "edit_settings"))
+        yield SystemCommand("Hidden-size sweep", "Train one network per hidden size (6, then w)",
+                            self._on_screen("experiments", "sweep"))
+        yield SystemCommand("Compare settings", "Two trainings, e.g. init=normal against init=lecun,l2=5 "
+                            "(6, then c)", self._on_screen("experiments", "compare"))
+        yield SystemCommand("Keys", "Every key of every screen (?)", self.action_help)
+        for entry in self.entries:
+            yield SystemCommand(f"Show {entry.title}", f"The {entry.title} screen ({entry.key})",
+                                partial(self.action_show, entry.name))
+
+    def _on_screen(self, name: str, action: str) -> Callable[[], None]:
+        """A palette command that opens a screen and runs one of its actions there."""
+        def run() -> None:
+            self.action_show(name)
+            self.call_after_refresh(lambda: getattr(self.screen, f"action_{action}")())
+        return run
+
+
+def _sentence(err: BaseException) -> str:
+    if isinstance(err, OSError):
+        return f"{err.filename or 'The file'}: {err.strerror or err}."
+    return str(err)

@@ -1,0 +1,54 @@
+"""`pynn tui [--data D] [--model SPEC | --load FILE]`: the full-screen app, on the default experiment (784-30-10
+on the digits) or on the data and model given. `pynn` with no arguments comes here too when it runs in a
+terminal (see tui/cli.py)."""
+from __future__ import annotations
+
+import os
+import sys
+
+from pynn.errors import PynnError
+from tui.commands.common import add_data_args, data_options
+
+SCREEN_NAMES = ("model", "train", "weights", "outputs", "probe", "experiments", "lstm")
+
+
+def register(sub) -> None:
+    p = sub.add_parser("tui", help="open the full-screen app (also: `pynn` with no arguments)",
+                       description="Open the keyboard-driven app: the model's shapes, live training, weight "
+                                   "maps, probes, experiments. ? in the app lists every key.")
+    add_data_args(p, default=None)
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--model", metavar="SPEC", help="a model spec, e.g. 784-100:relu-10 (default: 784-30-10 on "
+                                                   "digits, else one fitting the data)")
+    g.add_argument("--load", metavar="FILE", help="open a saved model (.npz), on the data it was trained on "
+                                                  "unless --data is given")
+    p.add_argument("--screen", choices=SCREEN_NAMES, default="model", help="the screen to open on (default model)")
+    p.set_defaults(handler=run)
+
+
+def terminal_problem() -> str | None:
+    """Why a full-screen app cannot run here, or None: it needs a real terminal that can move the cursor."""
+    if os.environ.get("TERM") == "dumb":
+        return "TERM=dumb cannot show a full-screen app; the pynn subcommands print plain text (see `pynn --help`)."
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        return "The app needs a terminal; the pynn subcommands work in pipes and scripts (see `pynn --help`)."
+    return None
+
+
+def run(args) -> int:
+    problem = terminal_problem()
+    if problem:
+        raise PynnError(problem)
+    return open_app(data=args.data, spec=args.model, load=args.load, data_options=data_options(args),
+                    screen=args.screen)
+
+
+def open_app(data=None, spec=None, load=None, data_options=None, screen: str = "model") -> int:
+    """Builds the workbench first, so a bad data name, spec or file is one sentence before the screen
+    changes, then runs the app until the user quits."""
+    from tui.app import PynnApp  # Textual loads only when the app is really wanted
+    from tui.workbench import Workbench
+
+    bench = Workbench(data=data, spec=spec, load=load, data_options=data_options)
+    PynnApp(bench, first_screen=screen).run()
+    return 0

@@ -1,0 +1,231 @@
+"""Screen 6, Experiments: a hidden-size sweep (w) and an initialisation/regularisation comparison (c) on the
+app's data, run by the library's own train_one / train_variant, with the table and chart filling in as each
+run finishes. Runs go one after another in a background thread of this process (the C core releases the
+GIL), so the app keeps answering keys and quitting never waits for a worker process."""
+from __future__ import annotations
+
+import threading
+
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+
+from pynn.errors import PynnError
+from pynn.inspect.compare import parse_variant, train_variant, variant_config
+from pynn.inspect.results import run_saved
+from pynn.inspect.sweep import describe_config, rules_of_thumb, summarise, sweep_configs, train_one
+from pynn.inspect.workers import SerialExecutor
+from pynn.model import build_model
+from tui.commands.inspecting import parse_units
+from tui.commands.sweep import sweep_chart, sweep_table
+from tui.render.charts import LineChart, Series
+from tui.screens.dialogs import FormDialog
+
+KEY = "6"
+TITLE = "Experiments"
+SGD_LR = 0.5  # what `pynn sweep` uses for sgd, so the app's numbers match the command's
+
+
+class ExperimentsScreen(Screen):
+    BINDINGS = [Binding("w", "sweep", "Sweep"), Binding("c", "compare", "Compare"),
+                Binding("x", "cancel", "Cancel runs")]
+
+    def __init__(self, bench):
+        super().__init__()
+        self.bench = bench
+        self.kind = ""                      # "sweep" or "compare": what the results below are
+        self.configs: list[dict] = []
+        self.results: list[dict] = []
+        self.failed: list[str] = []
+        self.texts: dict[str, str] = {}     # a comparison's settings as typed, by run label
+        self._cancel = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="experiments-scroll"):
+            yield Static(id="experiments-status")
+            yield Static(id="experiments-results")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.show()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # one experiment at a time: while it runs only x (cancel) is offered, so the footer stays short
+        if action in ("sweep", "compare"):
+            return not self.running
+        if action == "cancel":
+            return self.running
+        return True
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    # -- starting -------------------------------------------------------------------------------------
+    def action_sweep(self) -> None:
+        if self._busy():
+            return
+        s = self.bench.settings
+        fields = [("hidden", "hidden sizes", "2,3,5,10,30", None), ("seeds", "seeds per size", "1", None),
+                  ("epochs", "epochs per run", str(min(s.epochs, 3)), None)]
+        self.app.push_screen(FormDialog(f"Hidden-size sweep on {self.bench.data.name} ({s.optimizer}, batch "
+                                        f"{s.batch_size}, init {s.init}, L2 {s.l2:g})", fields), self.start_sweep)
+
+    def start_sweep(self, values: dict | None) -> None:
+        if values is None:
+            return
+        s = self.bench.settings
+        try:
+            sizes, seeds, epochs = parse_units(values["hidden"]), _whole(values["seeds"], "seeds"), \
+                _whole(values["epochs"], "epochs")
+            lr = s.lr if s.lr is not None or s.optimizer != "sgd" else SGD_LR
+            configs = sweep_configs(sizes, seeds, data=self.bench.data_name, data_options=self.bench.data_options,
+                                    epochs=epochs, batch_size=s.batch_size, optimizer=s.optimizer, lr=lr,
+                                    l2=s.l2, activation=s.activation, init=s.init)
+            if self.bench.data.task != "classification":
+                raise PynnError(f"A sweep compares accuracy, which {self.bench.data.name}'s {self.bench.data.task} "
+                                "targets do not have.")
+        except PynnError as err:
+            self.app.notify(str(err), title="sweep not started", severity="error", timeout=8)
+            return
+        self._start("sweep", train_one, configs)
+
+    def action_compare(self) -> None:
+        if self._busy():
+            return
+        fields = [("a", "run a", "init=normal", None), ("b", "run b", "init=lecun,l2=5", None),
+                  ("epochs", "epochs", str(min(self.bench.settings.epochs, 5)), None)]
+        self.app.push_screen(FormDialog(f"Compare two trainings of {self.bench.spec_text} (same seed); keys: "
+                                        "init, activation, optimizer, lr, l2, momentum, clip, batch, epochs",
+                                        fields), self.start_compare)
+
+    def start_compare(self, values: dict | None) -> None:
+        if values is None:
+            return
+        bench = self.bench
+        try:
+            epochs = _whole(values["epochs"], "epochs")
+            build_model(bench.spec_text, bench.data)  # a spec that does not fit fails now, in one sentence
+            configs = [variant_config(label, parse_variant(values[label]), spec=bench.spec_text,
+                                      data=bench.data_name, data_options=bench.data_options,
+                                      seed=bench.settings.seed, base={"epochs": epochs})
+                       for label in ("a", "b")]
+        except PynnError as err:
+            self.app.notify(str(err), title="comparison not started", severity="error", timeout=8)
+            return
+        self.texts = {"a": values["a"], "b": values["b"]}
+        self._start("compare", train_variant, configs)
+
+    def _busy(self) -> bool:
+        if self.running:
+            self.app.notify("Runs are in progress; x cancels them.", severity="warning")
+        return self.running
+
+    def _start(self, kind: str, fn, configs: list[dict]) -> None:
+        self.kind, self.configs, self.results, self.failed = kind, configs, [], []
+        self._cancel.clear()
+        # a daemon thread, not a Textual worker: quitting must not wait for a training in progress
+        self._thread = threading.Thread(target=self._run, args=(fn, configs), daemon=True,
+                                        name=f"pynn-{kind}")
+        self._thread.start()
+        self.refresh_bindings()
+        self.show()
+
+    def _run(self, fn, configs) -> None:
+        runs = run_saved(fn, configs, SerialExecutor())
+        try:
+            for run in runs:
+                self.app.call_from_thread(self.add_run, run)
+                if self._cancel.is_set():
+                    break
+            self.app.call_from_thread(self.finish)
+        except RuntimeError:  # the app closed while a run was going: nobody is left to tell
+            pass
+        finally:
+            runs.close()
+
+    def add_run(self, run) -> None:
+        if run.error is not None:
+            self.failed.append(f"{describe_config(run.config) if self.kind == 'sweep' else run.config['label']}: "
+                               f"{run.error}")
+            self.app.notify(f"a run failed: {self.failed[-1]}", severity="error", timeout=8)
+        else:
+            self.results.append(run.result)
+        self.show()
+
+    def finish(self) -> None:
+        done = len(self.results) + len(self.failed)
+        cancelled = done < len(self.configs)
+        self.app.notify(f"{self.kind}: {len(self.results)} of {len(self.configs)} runs finished"
+                        + (" (cancelled)" if cancelled else ""))
+        self.refresh_bindings()
+        self.show()
+
+    def action_cancel(self) -> None:
+        if not self.running:
+            self.app.notify("No runs in progress.")
+            return
+        self._cancel.set()
+        self.app.notify("Cancelling after the run in progress.")
+        self.show()
+
+    # -- showing --------------------------------------------------------------------------------------
+    def show(self) -> None:
+        status = self.query_one("#experiments-status", Static)
+        results = self.query_one("#experiments-results", Static)
+        if not self.kind:
+            status.update(Text("w: sweep hidden sizes (why 30 hidden units and not 5?)   c: compare two "
+                               "settings, e.g. init=normal against init=lecun,l2=5"))
+            results.update("")
+            return
+        done = len(self.results) + len(self.failed)
+        state = ("cancelling" if self._cancel.is_set() else "running") if self.running else "done"
+        status.update(Text(f"{self.kind}: {done} of {len(self.configs)} runs {state}"
+                           + (f", {len(self.failed)} failed" if self.failed else "")
+                           + ("   x: cancel" if self.running else ""), style="bold"))
+        if not self.results:
+            results.update(Text("waiting for the first run to finish…", style="dim"))
+        elif self.kind == "sweep":
+            rows = summarise(self.results)
+            data = self.bench.data
+            results.update(Group(sweep_table(rows), Text(""),
+                                 sweep_chart(rows, rules_of_thumb(data.n_features, data.n_outputs))))
+        else:
+            results.update(Group(compare_table(self.results, self.texts), Text(""), compare_chart(self.results)))
+
+
+def compare_table(results: list[dict], texts: dict[str, str]) -> Table:
+    table = Table(title="comparison (same model, data and seed)", title_justify="left")
+    for column in ("run", "settings", "lr", "test accuracy", "test loss", "seconds"):
+        table.add_column(column)
+    for r in sorted(results, key=lambda r: r["label"]):
+        acc = r["test_accuracy"]
+        table.add_row(r["label"], texts[r["label"]], f"{r['lr']:g}", "" if acc is None else f"{acc:.2%}",
+                      f"{r['test_loss']:.4f}", f"{r['seconds']:.1f}")
+    return table
+
+
+def compare_chart(results: list[dict]) -> LineChart:
+    series = []
+    for r in sorted(results, key=lambda r: r["label"]):
+        history = [h for h in r["history"] if h.get("train_accuracy") is not None]
+        series.append(Series(f"{r['label']}: train accuracy", [h["epoch"] for h in history],
+                             [h["train_accuracy"] for h in history]))
+    epochs = sorted({x for s in series for x in s.x})
+    return LineChart(series, height=8, x_ticks=epochs, y_format="{:.1%}", x_label="epoch")
+
+
+def _whole(text: str, what: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise PynnError(f"{what} must be a whole number, not {text!r}.") from None
+    if value < 1:
+        raise PynnError(f"{what} must be at least 1, not {value}.")
+    return value

@@ -1,0 +1,214 @@
+"""Screen 2, Train: the run's settings (e edits them before a run), epoch and batch progress with the time
+left, and live charts of the loss, train/validation accuracy and per-layer gradient norms. The run itself
+belongs to the app (t, p, s work on every screen); this screen polls the workbench ten times a second and
+redraws only when its version moved."""
+from __future__ import annotations
+
+from rich.console import Group
+from rich.progress_bar import ProgressBar
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+
+from pynn.errors import PynnError
+from pynn.init import INITIALISERS
+from pynn.layers import activation_name
+from tui.render.charts import BarChart, LineChart, Series
+from tui.screens.dialogs import FormDialog
+
+KEY = "2"
+TITLE = "Train"
+OPTIMIZERS = ("sgd", "momentum", "adam")
+CHART_HEIGHT = 7  # two charts side by side and the norms still fit 80x24 with a little scrolling
+
+
+def settings_line(settings, spec: str) -> Text:
+    s = settings
+    lr = "default" if s.lr is None else f"{s.lr:g}"
+    return Text.assemble(("settings ", "bold"),
+                         f"{spec} · {s.optimizer} lr {lr} · batch {s.batch_size} · {s.epochs} epochs · "
+                         f"init {s.init} · {s.activation} · L2 {s.l2:g} · dropout {s.dropout:g} · "
+                         f"val {s.val_split:g} · seed {s.seed}   (e: edit)")
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "…"
+    seconds = int(round(seconds))
+    return f"{seconds // 60}:{seconds % 60:02d}" if seconds >= 60 else f"{seconds} s"
+
+
+def progress_view(bench) -> Table:
+    """Two bars, epochs and batches, with the last loss, the state and the time left."""
+    p = bench.progress
+    state = ("paused" if p.paused or bench.paused else "training") if bench.training else "idle"
+    grid = Table.grid(padding=(0, 1))
+    grid.add_column(no_wrap=True)
+    grid.add_column(ratio=1)
+    grid.add_column(no_wrap=True)
+    done_epochs = max(p.epoch - 1, 0) + (p.batch / p.n_batches if p.n_batches else 0)
+    grid.add_row("epoch", ProgressBar(total=max(p.n_epochs, 1), completed=done_epochs),
+                 f"{p.epoch}/{p.n_epochs}" if p.n_epochs else "-")
+    grid.add_row("batch", ProgressBar(total=max(p.n_batches, 1), completed=p.batch),
+                 f"{p.batch}/{p.n_batches}" if p.n_batches else "-")
+    loss = "" if p.loss is None else f"loss {p.loss:.4f} · "
+    left = f"{_duration(p.seconds_left)} left" if bench.training else f"{_duration(p.elapsed)} run"
+    score = ""
+    if bench.test_result and "accuracy" in bench.test_result:
+        score = f" · test accuracy {bench.test_result['accuracy']:.2%}"
+    grid.add_row("", Text(f"{state} · {loss}{left}{score}", style="bold" if bench.training else ""), "")
+    return grid
+
+
+def loss_chart(bench) -> LineChart | Text:
+    history = list(bench.history)
+    series = [Series("train loss", [h.epoch for h in history], [h.loss for h in history])]
+    val = [h for h in history if h.val_loss is not None]
+    if val:
+        series.append(Series("val loss", [h.epoch for h in val], [h.val_loss for h in val]))
+    p = bench.progress
+    if bench.training and p.loss is not None and p.n_batches:
+        # where the epoch in progress stands, so the chart moves before the first epoch ends
+        series.append(Series("last batch", [len(history) + p.batch / p.n_batches], [p.loss]))
+    if not any(s.x for s in series):
+        return Text("loss: no epoch finished yet (t trains)", style="dim")
+    return LineChart(series, height=CHART_HEIGHT, y_format="{:.3g}")
+
+
+def accuracy_chart(bench) -> LineChart | Text:
+    history = list(bench.history)
+    train = [h for h in history if h.train_accuracy is not None]
+    val = [h for h in history if h.val_accuracy is not None]
+    series = []
+    if train:
+        series.append(Series("train acc", [h.epoch for h in train], [h.train_accuracy for h in train]))
+    if val:
+        series.append(Series("val acc", [h.epoch for h in val], [h.val_accuracy for h in val]))
+    if not series:
+        return Text("accuracy: no epoch finished yet", style="dim")
+    return LineChart(series, height=CHART_HEIGHT, y_format="{:.1%}")
+
+
+def norms_view(bench) -> Group | Text:
+    """The last batch's gradient norm per parameterised layer (the epoch's mean when idle)."""
+    norms = bench.progress.grad_norms if bench.training else []
+    if not norms and bench.history:
+        norms = bench.history[-1].grad_norms
+    if not norms:
+        return Text("gradient norms: none yet", style="dim")
+    layers = bench.model.param_layers
+    labels = [f"layer {l.index} {l.kind}" for l in layers][:len(norms)]
+    labels += [f"layer {i + 1}" for i in range(len(labels), len(norms))]
+    title = "gradient norm per layer, " + ("last batch" if bench.training else "last epoch's mean")
+    return Group(Text(title, style="bold"), BarChart(list(zip(labels, norms)), value_format="{:.3g}"))
+
+
+class TrainScreen(Screen):
+    BINDINGS = [Binding("e", "edit_settings", "Settings"),
+                Binding("r", "reset", "Reset")]
+
+    def __init__(self, bench):
+        super().__init__()
+        self.bench = bench
+        self._drawn = -1  # the workbench version on screen
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="train-scroll"):
+            yield Static(id="train-settings")
+            yield Static(id="train-progress")
+            with Horizontal(id="train-charts"):
+                yield Static(id="loss-chart", classes="chart")
+                yield Static(id="accuracy-chart", classes="chart")
+            yield Static(id="grad-norms")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.redraw(force=True)
+        self.set_interval(0.1, self.redraw)  # the throttle: at most ten redraws a second, however fast batches end
+
+    def on_screen_resume(self) -> None:
+        self.redraw(force=True)
+
+    def redraw(self, force: bool = False) -> None:
+        version = self.bench.version
+        if not force and (version == self._drawn or not self.is_current):
+            return
+        self._drawn = version
+        bench = self.bench
+        self.query_one("#train-settings", Static).update(settings_line(bench.settings, bench.model.spec))
+        self.query_one("#train-progress", Static).update(progress_view(bench))
+        self.query_one("#loss-chart", Static).update(loss_chart(bench))
+        self.query_one("#accuracy-chart", Static).update(accuracy_chart(bench))
+        self.query_one("#grad-norms", Static).update(norms_view(bench))
+
+    # -- settings -------------------------------------------------------------------------------------
+    def action_edit_settings(self) -> None:
+        if self.bench.training:
+            self.app.notify("Settings apply before a run; stop this one first (s).", severity="warning")
+            return
+        s = self.bench.settings
+        fields = [
+            ("lr", "learning rate", "" if s.lr is None else f"{s.lr:g}", None),
+            ("batch_size", "batch size", str(s.batch_size), None),
+            ("epochs", "epochs", str(s.epochs), None),
+            ("optimizer", "optimiser", s.optimizer, OPTIMIZERS),
+            ("init", "initialisation", s.init, tuple(INITIALISERS)),
+            ("activation", "hidden activation", s.activation, ("sigmoid", "tanh", "relu", "leaky_relu", "identity")),
+            ("l2", "L2 lambda", f"{s.l2:g}", None),
+            ("dropout", "dropout p", f"{s.dropout:g}", None),
+            ("val_split", "validation split", f"{s.val_split:g}", None),
+            ("seed", "seed", str(s.seed), None),
+        ]
+        self.app.push_screen(FormDialog("Training settings (empty learning rate: the optimiser's default)",
+                                        fields), self.apply_settings)
+
+    def apply_settings(self, values: dict | None) -> None:
+        if values is None:
+            return
+        try:
+            changes = parse_settings(values)
+            rebuilt = self.bench.configure(**changes)
+        except PynnError as err:
+            self.app.notify(str(err), title="settings not changed", severity="error", timeout=8)
+            return
+        self.redraw(force=True)
+        self.app.notify("settings saved" + (f"; model rebuilt as {self.bench.model.spec} with fresh weights"
+                                            if rebuilt else ""))
+
+    def action_reset(self) -> None:
+        try:
+            self.bench.set_spec(self.bench.spec_text)
+        except PynnError as err:
+            self.app.notify(str(err), severity="error")
+            return
+        self.bench.test_result = None
+        self.app.notify(f"{self.bench.model.spec}: fresh weights (seed {self.bench.settings.seed}), history cleared.")
+
+
+def parse_settings(values: dict) -> dict:
+    """The form's text as Settings fields; one sentence naming the first field that cannot be read."""
+    readers = {"lr": float, "batch_size": int, "epochs": int, "l2": float, "dropout": float,
+               "val_split": float, "seed": int}
+    changes = {}
+    for name, text in values.items():
+        if name == "lr" and text == "":
+            changes["lr"] = None
+        elif name in readers:
+            try:
+                changes[name] = readers[name](text)
+            except ValueError:
+                kind = "a whole number" if readers[name] is int else "a number"
+                raise PynnError(f"{name.replace('_', ' ')} must be {kind}, not {text!r}.") from None
+        elif name == "activation":
+            changes[name] = activation_name(text)
+        elif name in ("optimizer", "init"):
+            changes[name] = text
+    if changes.get("optimizer", "sgd") not in OPTIMIZERS:
+        raise PynnError(f"Unknown optimiser {changes['optimizer']!r}; choose one of {', '.join(OPTIMIZERS)}.")
+    if changes.get("init", "lecun") not in INITIALISERS:
+        raise PynnError(f"Unknown initialisation {changes['init']!r}; choose one of {', '.join(INITIALISERS)}.")
+    return changes
