@@ -112,14 +112,13 @@ class PynnApp(App):
         if self.current_mode in SHOW_TRAINING_FROM:
             self.action_show("train")
 
+    def on_worker_state_changed(self, event) -> None:
+        # the footer offers t, or p and s, by whether a run is going: redraw it when the worker ends
+        if event.worker is self._train_worker:
+            self.refresh_bindings()
+
     def _train(self) -> None:
         """The worker thread: train, then score on the test set; every outcome is a notification."""
-        try:
-            self._train_and_report()
-        finally:
-            self.call_from_thread(self.refresh_bindings)
-
-    def _train_and_report(self) -> None:
         bench = self.bench
         try:
             records = bench.train()

@@ -53,9 +53,10 @@ class FormDialog(ModalScreen[dict | None]):
                 for name, label, value, choices in self.fields:
                     yield Label(label)
                     if choices:
-                        yield Select([(c, c) for c in choices], value=value, allow_blank=False, id=f"field-{name}")
+                        yield Select([(c, c) for c in choices], value=value, allow_blank=False, id=f"field-{name}",
+                                     compact=True)
                     else:
-                        yield Input(value, id=f"field-{name}")
+                        yield Input(value, id=f"field-{name}", compact=True)
             yield Label("Tab: next field   Enter: OK   Escape: cancel", classes="hint")
 
     def values(self) -> dict:

@@ -45,6 +45,7 @@ class ExperimentsScreen(Screen):
         self.texts: dict[str, str] = {}     # a comparison's settings as typed, by run label
         self._cancel = threading.Event()
         self._thread: threading.Thread | None = None
+        self._active = False
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="experiments-scroll"):
@@ -65,7 +66,8 @@ class ExperimentsScreen(Screen):
 
     @property
     def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
+        # cleared by finish() on the UI thread, so whatever finish() draws already says "done"
+        return self._active
 
     # -- starting -------------------------------------------------------------------------------------
     def action_sweep(self) -> None:
@@ -130,6 +132,7 @@ class ExperimentsScreen(Screen):
     def _start(self, kind: str, fn, configs: list[dict]) -> None:
         self.kind, self.configs, self.results, self.failed = kind, configs, [], []
         self._cancel.clear()
+        self._active = True
         # a daemon thread, not a Textual worker: quitting must not wait for a training in progress
         self._thread = threading.Thread(target=self._run, args=(fn, configs), daemon=True,
                                         name=f"pynn-{kind}")
@@ -144,11 +147,14 @@ class ExperimentsScreen(Screen):
                 self.app.call_from_thread(self.add_run, run)
                 if self._cancel.is_set():
                     break
-            self.app.call_from_thread(self.finish)
         except RuntimeError:  # the app closed while a run was going: nobody is left to tell
-            pass
+            return
         finally:
             runs.close()
+            try:
+                self.app.call_from_thread(self.finish)
+            except RuntimeError:
+                pass
 
     def add_run(self, run) -> None:
         if run.error is not None:
@@ -160,6 +166,7 @@ class ExperimentsScreen(Screen):
         self.show()
 
     def finish(self) -> None:
+        self._active = False
         done = len(self.results) + len(self.failed)
         cancelled = done < len(self.configs)
         self.app.notify(f"{self.kind}: {len(self.results)} of {len(self.configs)} runs finished"

@@ -1,0 +1,435 @@
+"""The Textual app driven through its pilot: every screen at 80x24, 120x40 and 40x12, the keys, a training run
+inside the app that reaches a stated accuracy while the UI keeps answering, saving and loading, experiments,
+errors as notifications, NO_COLOR; and how `pynn` / `pynn tui` decide whether to open it."""
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from rich.console import Console
+
+from pynn.files import load_model
+from tui.app import PynnApp
+from tui.render.colour import colour_on
+from tui.screens import SCREENS, UnavailableScreen
+from tui.screens.dialogs import FormDialog, InputDialog
+from tui.screens.help import HelpScreen
+from tui.workbench import Workbench
+
+SIZES = [(80, 24), (120, 40), (40, 12)]
+
+
+def screen_text(app) -> str:
+    """What the terminal shows now, as plain text."""
+    return "\n".join(strip.text for strip in app.screen._compositor.render_strips())
+
+
+def plain(renderable, width: int = 100) -> str:
+    console = Console(width=width, no_color=True, color_system=None, force_terminal=False)
+    with console.capture() as cap:
+        console.print(renderable)
+    return cap.get()
+
+
+def messages(app) -> list[str]:
+    return [n.message for n in app._notifications]
+
+
+async def wait_until(pilot, condition, timeout: float = 60.0, what: str = "condition") -> None:
+    end = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > end:
+            raise AssertionError(f"timed out waiting for {what}")
+        await pilot.pause(0.05)
+
+
+async def fill(pilot, app, values: dict[str, str]) -> None:
+    """Types into the open dialog's fields (by name for a form, the one field for an input dialog), then Enter."""
+    from textual.widgets import Input
+
+    dialog = app.screen
+    if isinstance(dialog, InputDialog):
+        dialog.query_one(Input).value = values["value"]
+        dialog.query_one(Input).focus()
+    else:
+        assert isinstance(dialog, FormDialog)
+        for name, text in values.items():
+            dialog.query_one(f"#field-{name}").value = text
+        dialog.query_one(Input).focus()
+    await pilot.pause()
+    await pilot.press("enter")
+    await pilot.pause()
+
+
+# -- every screen opens at every size ---------------------------------------------------------------------
+
+@pytest.mark.parametrize("size", SIZES, ids=[f"{w}x{h}" for w, h in SIZES])
+async def test_every_screen_opens_by_its_digit(size):
+    app = PynnApp(Workbench())
+    async with app.run_test(size=size) as pilot:
+        await pilot.pause()
+        assert app.current_mode == "model"
+        for name, _module, cls_name, key, title in SCREENS:
+            await pilot.press(key)
+            await pilot.pause(0.15)
+            assert app.current_mode == name
+            assert type(app.screen).__name__ in (cls_name, UnavailableScreen.__name__)
+            text = screen_text(app)
+            assert text.strip(), f"{title} drew nothing at {size}"
+        await pilot.press("1")
+        await pilot.pause()
+        text = screen_text(app)
+        if size[0] >= 80:
+            # the footer names every app-wide key on one line at 80 columns
+            footer = text.splitlines()[-1]
+            for key in ("1-7", "t Train", "? Keys", "^s Save", "^o Load", "q Quit", "e Edit"):
+                assert key in footer
+            assert "784-30-10" in text and "23,860" in text
+
+
+SCREEN_FILES = [Path(__file__).parent.parent / (module.replace(".", "/") + ".py") for _, module, *_ in SCREENS]
+
+
+@pytest.mark.skipif(not all(f.exists() for f in SCREEN_FILES), reason="not every screen module is written yet")
+async def test_every_screen_module_imports():
+    """With all seven modules written, none falls back to the placeholder (a broken import fails here)."""
+    app = PynnApp(Workbench(data="xor"))
+    missing = [f"{e.title}: {e.problem}" for e in app.entries if not e.available]
+    assert not missing, missing
+
+
+# -- Model screen -----------------------------------------------------------------------------------------
+
+async def test_model_screen_shows_shapes_arithmetic_data_and_samples():
+    app = PynnApp(Workbench())
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        text = screen_text(app)
+        assert "W (30, 784)" in text and "30·784 + 30 = 23,550" in text and "23,860" in text
+        data = plain(app.screen.query_one("#data-summary").content)
+        assert "digits" in data and "8000" in data and "the first 4 training samples" in data
+        assert "#0: " + str(app.bench.data.y_train[0]) in data
+
+
+async def test_lstm_model_shows_the_unrolled_cell():
+    app = PynnApp(Workbench(data="sine", spec="20x1-lstm30-1"))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        summary = plain(app.screen.query_one("#model-summary").content, width=120)
+        assert "unrolled over 20 steps" in summary and "Wx (120, 1)" in summary
+
+
+async def test_editing_the_spec_builds_a_new_model_and_a_bad_spec_is_a_notification():
+    app = PynnApp(Workbench())
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("e")
+        await pilot.pause()
+        assert isinstance(app.screen, InputDialog)
+        await fill(pilot, app, {"value": "784-50:relu-10"})
+        assert app.bench.model.spec == "784-50:relu-10"
+        await pilot.pause(0.2)
+        assert "W (50, 784)" in screen_text(app)
+        await pilot.press("e")
+        await fill(pilot, app, {"value": "784-abc-10"})
+        assert app.bench.model.spec == "784-50:relu-10" and app.is_running
+        assert any("Cannot read 'abc'" in m for m in messages(app))
+
+
+# -- Train screen -----------------------------------------------------------------------------------------
+
+async def test_training_in_the_app_reaches_90_percent_on_digits():
+    """t starts a run from the Model screen and shows it on the Train screen; 3 epochs of 784-30-10."""
+    bench = Workbench()
+    bench.configure(epochs=3)
+    app = PynnApp(bench)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("t")
+        await pilot.pause()
+        assert app.current_mode == "train"
+        await wait_until(pilot, lambda: bench.test_result is not None, what="the run to finish")
+        await pilot.pause(0.3)
+        assert bench.test_result["accuracy"] >= 0.90
+        assert [h.epoch for h in bench.history] == [1, 2, 3]
+        text = screen_text(app)
+        assert "3/3" in text and "720/720" in text and "test accuracy" in text
+        assert "train loss" in text and "val acc" in text
+        assert any("3 epochs, finished" in m for m in messages(app))
+        await pilot.press("t")  # a second run continues the history's numbering
+        await wait_until(pilot, lambda: len(bench.history) == 6 and not app.training, what="the second run")
+        assert [h.epoch for h in bench.history][-1] == 6
+
+
+async def test_keys_work_while_training_and_the_ui_never_stalls():
+    """During a digits run: screens switch, the key list opens, pause holds the weights still, resume and
+    stop work; a 20 ms heartbeat in the UI's event loop never waits more than half a second."""
+    bench = Workbench(spec="784-100-10")
+    bench.configure(epochs=200)
+    app = PynnApp(bench)
+    gaps = []
+    async with app.run_test(size=(80, 24)) as pilot:
+        last = [time.perf_counter()]
+
+        def beat():
+            now = time.perf_counter()
+            gaps.append(now - last[0])
+            last[0] = now
+
+        app.set_interval(0.02, beat)
+        await pilot.press("2", "t")
+        await wait_until(pilot, lambda: bench.training and bench.progress.batch > 0, what="the run to start")
+        for key, mode in (("1", "model"), ("3", "weights"), ("6", "experiments"), ("2", "train")):
+            await pilot.press(key)
+            await pilot.pause(0.2)
+            assert app.current_mode == mode and bench.training
+        await pilot.press("question_mark")
+        await pilot.pause(0.1)
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.press("escape")
+        await pilot.press("p")
+        await wait_until(pilot, lambda: bench.progress.paused, what="the pause")
+        version = bench.version
+        await pilot.pause(0.5)
+        assert bench.version == version and bench.training and "paused" in screen_text(app)
+        await pilot.press("p")
+        await wait_until(pilot, lambda: bench.version > version, what="the run to resume")
+        await pilot.pause(0.5)
+        await pilot.press("s")
+        await wait_until(pilot, lambda: not app.training, what="the stop")
+        assert bench.last_reason == "stopped on request" and len(bench.history) < 200
+    stall = max(gaps[5:])
+    print(f"longest gap between 20 ms UI ticks during training: {stall * 1000:.0f} ms over {len(gaps)} ticks")
+    assert stall < 0.5
+
+
+async def test_settings_form_applies_values_rebuilds_for_dropout_and_refuses_bad_ones():
+    app = PynnApp(Workbench())
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("2", "e")
+        await pilot.pause()
+        assert isinstance(app.screen, FormDialog)
+        await fill(pilot, app, {"lr": "0.1", "batch_size": "32", "epochs": "4", "dropout": "0.2", "l2": "5",
+                                "optimizer": "momentum"})
+        s = app.bench.settings
+        assert (s.lr, s.batch_size, s.epochs, s.dropout, s.l2, s.optimizer) == (0.1, 32, 4, 0.2, 5.0, "momentum")
+        assert app.bench.model.spec == "784-30-drop0.2-10"
+        await pilot.pause(0.2)
+        assert "momentum lr 0.1" in screen_text(app)
+        await pilot.press("e")
+        await fill(pilot, app, {"lr": "fast", "epochs": "9"})
+        assert app.bench.settings.lr == 0.1 and app.bench.settings.epochs == 4
+        assert any("lr must be a number, not 'fast'" in m for m in messages(app))
+
+
+async def test_a_diverging_run_is_a_notification_and_keeps_the_last_good_weights():
+    bench = Workbench(data="sine", spec="16:relu-1")
+    bench.configure(lr=10.0, epochs=2)
+    app = PynnApp(bench)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("t")
+        await wait_until(pilot, lambda: any("diverged" in m for m in messages(app)), what="the divergence")
+        assert app.is_running and not app.training
+        assert all(np.isfinite(p).all() for p in bench.read(lambda m: [m.params]))
+
+
+# -- files ------------------------------------------------------------------------------------------------
+
+async def test_save_then_load_restores_the_weights_and_a_bad_file_is_a_notification(tmp_path):
+    bench = Workbench(data="xor")
+    app = PynnApp(bench)
+    path = tmp_path / "xor.npz"
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        await fill(pilot, app, {"value": str(path)})
+        assert path.exists()
+        saved = bench.read(lambda m: m.params.copy())
+        assert np.array_equal(load_model(path)[0].params, saved)
+        bench.set_spec("2-8:tanh-2")
+        await pilot.press("ctrl+o")
+        await pilot.pause()
+        await fill(pilot, app, {"value": str(path)})
+        assert bench.model.spec == "2-30-2" and np.array_equal(bench.read(lambda m: m.params.copy()), saved)
+        await pilot.press("ctrl+o")
+        await pilot.pause()
+        await fill(pilot, app, {"value": str(tmp_path / "nothing.npz")})
+        assert app.is_running and any("No model file" in m for m in messages(app))
+
+
+# -- Experiments screen -----------------------------------------------------------------------------------
+
+async def test_sweep_fills_in_a_table_and_chart_from_the_app():
+    app = PynnApp(Workbench(data="xor"))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("6", "w")
+        await pilot.pause()
+        await fill(pilot, app, {"hidden": "2,8", "seeds": "1", "epochs": "2"})
+        screen = app.screen
+        await wait_until(pilot, lambda: not screen.running and screen.kind == "sweep", what="the sweep")
+        await pilot.pause(0.2)
+        assert sorted(r["hidden"] for r in screen.results) == [2, 8]
+        results = plain(screen.query_one("#experiments-results").content, width=120)
+        assert "test accuracy by hidden-layer size" in results and "test accuracy: mean over seeds" in results
+        assert "√n_in" in results  # the rules of thumb marked on the chart
+        assert "2 of 2 runs done" in screen_text(app)
+
+
+async def test_comparison_runs_both_settings_and_a_bad_setting_is_a_notification():
+    app = PynnApp(Workbench(data="xor"))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("6", "c")
+        await pilot.pause()
+        await fill(pilot, app, {"a": "init=normal", "b": "init=lecun,l2=5", "epochs": "2"})
+        screen = app.screen
+        await wait_until(pilot, lambda: not screen.running and len(screen.results) == 2, what="the comparison")
+        await pilot.pause(0.2)
+        results = plain(screen.query_one("#experiments-results").content, width=120)
+        assert "init=normal" in results and "init=lecun,l2=5" in results and "a: train accuracy" in results
+        await pilot.press("c")
+        await pilot.pause()
+        await fill(pilot, app, {"a": "init=bogus", "b": "", "epochs": "2"})
+        assert any("Unknown initialisation 'bogus'" in m for m in messages(app)) and not screen.running
+
+
+# -- keys, palette, colour --------------------------------------------------------------------------------
+
+async def test_question_mark_lists_every_key_of_every_screen():
+    app = PynnApp(Workbench(data="xor"))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        listed = plain(app.screen.query_one("#help-keys").content, width=120)
+        for key in ("1", "7", "t", "p", "s", "^s", "^o", "q", "ctrl+p"):
+            assert f"│ {key} " in listed
+        for entry in app.entries:
+            for binding in getattr(entry.factory, "BINDINGS", []):
+                assert binding.description in listed
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not isinstance(app.screen, HelpScreen)
+
+
+async def test_command_palette_offers_the_main_actions():
+    app = PynnApp(Workbench(data="xor"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        titles = {c.title for c in app.get_system_commands(app.screen)}
+        assert {"Train", "Stop training", "Pause or resume", "Save model", "Load model", "Hidden-size sweep",
+                "Compare settings", "Keys"} <= titles
+        sweep = next(c for c in app.get_system_commands(app.screen) if c.title == "Hidden-size sweep")
+        sweep.callback()
+        await pilot.pause(0.2)
+        assert app.current_mode == "experiments" and isinstance(app.screen, FormDialog)
+
+
+async def test_no_color_draws_pictures_in_plain_characters(monkeypatch):
+    monkeypatch.setenv("NO_COLOR", "1")
+    app = PynnApp(Workbench())
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        assert not colour_on(app.console)
+        with app.console.capture() as cap:
+            app.console.print(app.screen.query_one("#data-summary").content)
+        samples = cap.get()
+        assert "#" in samples and "▀" not in samples  # pixels as characters, not colour-only half blocks
+
+
+# -- how `pynn` and `pynn tui` start ----------------------------------------------------------------------
+
+def test_bare_pynn_prints_help_when_not_in_a_terminal(capsys):
+    from tui.cli import main
+
+    assert main([]) == 0
+    assert "train" in capsys.readouterr().out
+
+
+def test_pynn_tui_outside_a_terminal_or_on_term_dumb_is_one_sentence(capsys, monkeypatch):
+    from tui.cli import main
+
+    assert main(["tui"]) == 2
+    assert "needs a terminal" in capsys.readouterr().err
+    monkeypatch.setenv("TERM", "dumb")
+    monkeypatch.setattr(sys.stdin, "isatty", lambda: True, raising=False)
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True, raising=False)
+    assert main(["tui"]) == 2
+    assert "TERM=dumb" in capsys.readouterr().err
+    assert main([]) == 0  # bare pynn on a dumb terminal: the help, not the app
+    assert "train" in capsys.readouterr().out
+
+
+def test_bare_pynn_in_a_terminal_opens_the_app_on_the_default_experiment(monkeypatch):
+    import tui.commands.tui as command
+    from tui.cli import main
+
+    opened = []
+    monkeypatch.setenv("TERM", "xterm-256color")
+    monkeypatch.setattr(command, "terminal_problem", lambda: None)
+    monkeypatch.setattr(command, "open_app", lambda **kw: opened.append(kw) or 0)
+    assert main([]) == 0 and opened == [{}]
+
+
+def test_pynn_tui_with_a_bad_spec_fails_before_the_screen_changes(monkeypatch, capsys):
+    import tui.commands.tui as command
+    from tui.cli import main
+
+    monkeypatch.setattr(command, "terminal_problem", lambda: None)
+    assert main(["tui", "--data", "xor", "--model", "2-x-2"]) == 2
+    assert "Cannot read 'x'" in capsys.readouterr().err
+
+
+def launch_in_pty(args: list[str], marker: bytes, size=(80, 24), cwd=None) -> tuple[float, int, bytes]:
+    """Runs `pynn ARGS` on a pseudo-terminal of `size`, waits until `marker` is drawn, presses q; returns
+    (seconds from start to the first frame showing marker, exit status, everything drawn)."""
+    import fcntl
+    import select
+    import struct
+    import subprocess
+    import termios
+
+    master, slave = os.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", size[1], size[0], 0, 0))
+    env = {k: v for k, v in os.environ.items() if k != "NO_COLOR"}
+    env["TERM"] = "xterm-256color"
+    start = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-m", "tui.cli", *args], stdin=slave, stdout=slave, stderr=slave,
+                            env=env, cwd=cwd, start_new_session=True)
+    os.close(slave)
+    drawn, first, quit_sent = b"", None, False
+    try:
+        while True:
+            ready, _, _ = select.select([master], [], [], 0.05)
+            if ready:
+                try:
+                    chunk = os.read(master, 65536)
+                except OSError:  # the app closed the terminal
+                    break
+                if not chunk:
+                    break
+                drawn += chunk
+            if first is None and marker in drawn:
+                first = time.perf_counter() - start
+            if first is not None and not quit_sent:
+                os.write(master, b"q")
+                quit_sent = True
+            if proc.poll() is not None and not ready:
+                break
+            if time.perf_counter() - start > 120:
+                raise AssertionError(f"no {marker!r} after 120 s; drawn: {drawn[-500:]!r}")
+        return first, proc.wait(timeout=30), drawn
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        os.close(master)
+
+
+@pytest.mark.skipif(not hasattr(os, "openpty"), reason="needs a pseudo-terminal")
+def test_bare_pynn_opens_in_a_real_terminal_and_q_quits(tmp_path):
+    """`pynn` on an 80x24 pty draws the default experiment, and q leaves with status 0."""
+    first, status, drawn = launch_in_pty([], b"784-30-10", cwd=tmp_path)
+    print(f"pynn to first frame: {first:.2f} s")
+    assert first is not None and status == 0
+    assert b"23,860" in drawn
