@@ -1,21 +1,68 @@
 /* lstm.c - the LSTM layer over a whole sequence, forward and backward through time, on top of pynn_sgemm.
  *
  * The input projection x Wx^T + b for all T steps is one large multiply up front; each step then adds
- * h_{t-1} Wh^T, one multiply of (B, U) by (U, 4U), reading h_{t-1} in place through the row stride. */
-#include <math.h>
+ * h_{t-1} Wh^T, one multiply of (B, U) by (U, 4U), reading h_{t-1} in place through the row stride, against
+ * a copy of Wh packed once per call (with 32 rows per step, repacking Wh each step cost as much as the
+ * multiply). The gate nonlinearities are vectorised (vecmath.h): with libm's scalar expf and tanhf they took
+ * more time than all the multiplies together. Backward likewise packs Wh once for the per-step dh multiply,
+ * and computes dWh as one multiply over all steps against h shifted by one step. */
 #include <string.h>
 #include "pynn.h"
+#include "vecmath.h"
 
-static inline float sigm(float z) {
-    if (z >= 0.0f) return 1.0f / (1.0f + expf(-z));
-    float e = expf(z);
-    return e / (1.0f + e);
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC push_options
+#pragma GCC optimize("fp-contract=fast")
+#endif
+
+int64_t pynn_lstm_workspace(int B, int T, int n_in, int U) {
+    (void)n_in;
+    int64_t forward = pynn_sgemm_packed_size(4 * U, U);
+    int64_t backward = 2 * (int64_t)B * U + pynn_sgemm_packed_size(U, 4 * U) + (int64_t)B * T * U;
+    return forward > backward ? forward : backward;
+}
+
+/* One step's cells for one sample, 8 units: pre-activations in, gates, c and h out. */
+static inline __attribute__((always_inline))
+void cell_forward8(v8f *i, v8f *f, v8f *g, v8f *o, v8f cprev, v8f *c, v8f *h) {
+    *i = v8_sigmoid(*i), *f = v8_sigmoid(*f), *g = v8_tanh(*g), *o = v8_sigmoid(*o);
+    *c = *i * *g + *f * cprev;
+    *h = *o * v8_tanh(*c);
+}
+
+/* gate row g (4U) of one sample at one step: nonlinearities in place, then ct and ht (cprev NULL at t = 0).
+ * The units past the last whole vector go through the same code in a zero-padded vector. */
+TILE_CLONES
+static void cells_forward(float *restrict g, float *restrict ct, float *restrict ht, const float *restrict cprev,
+                          int U) {
+    int u = 0;
+    for (; u + 8 <= U; u += 8) {
+        v8f i = LOAD8(g + u), f = LOAD8(g + U + u), gg = LOAD8(g + 2 * U + u), o = LOAD8(g + 3 * U + u);
+        v8f cp = cprev ? LOAD8(cprev + u) : v8_splat(0.0f), cv, hv;
+        cell_forward8(&i, &f, &gg, &o, cp, &cv, &hv);
+        STORE8(g + u, i), STORE8(g + U + u, f), STORE8(g + 2 * U + u, gg), STORE8(g + 3 * U + u, o);
+        STORE8(ct + u, cv), STORE8(ht + u, hv);
+    }
+    int rest = U - u;
+    if (rest > 0) {
+        float buf[7][8] __attribute__((aligned(32)));
+        memset(buf, 0, sizeof buf);
+        for (int k = 0; k < 4; k++) memcpy(buf[k], g + k * U + u, sizeof(float) * rest);
+        if (cprev) memcpy(buf[4], cprev + u, sizeof(float) * rest);
+        v8f i = LOAD8(buf[0]), f = LOAD8(buf[1]), gg = LOAD8(buf[2]), o = LOAD8(buf[3]), cv, hv;
+        cell_forward8(&i, &f, &gg, &o, LOAD8(buf[4]), &cv, &hv);
+        STORE8(buf[0], i), STORE8(buf[1], f), STORE8(buf[2], gg), STORE8(buf[3], o);
+        STORE8(buf[5], cv), STORE8(buf[6], hv);
+        for (int k = 0; k < 4; k++) memcpy(g + k * U + u, buf[k], sizeof(float) * rest);
+        memcpy(ct + u, buf[5], sizeof(float) * rest);
+        memcpy(ht + u, buf[6], sizeof(float) * rest);
+    }
 }
 
 void pynn_lstm_forward(float *restrict h, float *restrict c, float *restrict gates, const float *restrict x,
                        const float *restrict Wx, const float *restrict Wh, const float *restrict b,
-                       int B, int T, int n_in, int U) {
-    /* x (B, T, n_in); h, c (B, T, U); gates (B, T, 4U) */
+                       int B, int T, int n_in, int U, float *restrict work) {
+    /* x (B, T, n_in); h, c (B, T, U); gates (B, T, 4U); work holds Wh^T packed */
     const int G = 4 * U;
     const long BT = (long)B * T;
     pynn_sgemm(0, 1, (int)BT, G, n_in, 1.0f, x, n_in, Wx, n_in, 0.0f, gates, G);
@@ -23,64 +70,96 @@ void pynn_lstm_forward(float *restrict h, float *restrict c, float *restrict gat
         float *restrict row = gates + r * G;
         for (int j = 0; j < G; j++) row[j] += b[j];
     }
+    if (T > 1) pynn_sgemm_pack_b(1, G, U, Wh, U, work);  /* op(B) = Wh^T (U, 4U) */
     for (int t = 0; t < T; t++) {
         if (t > 0)  /* gates[:, t] += h[:, t-1] Wh^T, strided views of the (B, T, .) buffers */
-            pynn_sgemm(0, 1, B, G, U, 1.0f, h + (long)(t - 1) * U, T * U, Wh, U, 1.0f, gates + (long)t * G,
-                       T * G);
+            pynn_sgemm_packed(0, B, G, U, 1.0f, h + (long)(t - 1) * U, T * U, work, 1.0f, gates + (long)t * G,
+                              T * G);
         for (int s = 0; s < B; s++) {
             long at = (long)s * T + t;
-            float *restrict g = gates + at * G;
-            float *restrict ct = c + at * U;
-            float *restrict ht = h + at * U;
-            const float *restrict cprev = t > 0 ? c + (at - 1) * U : NULL;
-            for (int u = 0; u < U; u++) {
-                float i = sigm(g[u]), f = sigm(g[U + u]), gg = tanhf(g[2 * U + u]), o = sigm(g[3 * U + u]);
-                g[u] = i, g[U + u] = f, g[2 * U + u] = gg, g[3 * U + u] = o;
-                ct[u] = i * gg + (cprev ? f * cprev[u] : 0.0f);
-                ht[u] = o * tanhf(ct[u]);
-            }
+            cells_forward(gates + at * G, c + at * U, h + at * U, t > 0 ? c + (at - 1) * U : NULL, U);
         }
     }
 }
 
+/* One step's cells for one sample, 8 units, backward: from the gates, c_t, c_{t-1}, the gradient reaching h_t
+ * (dh_t + dh from step t+1) and dc from step t+1, the gate gradients and dc for step t-1. */
+static inline __attribute__((always_inline))
+void cell_backward8(v8f i, v8f f, v8f g, v8f o, v8f ct, v8f cprev, v8f dht, v8f *dcn,
+                    v8f *di, v8f *df, v8f *dg, v8f *do_) {
+    const v8f one = v8_splat(1.0f);
+    v8f th = v8_tanh(ct);
+    v8f dc = *dcn + dht * o * (one - th * th);
+    *di = dc * g * i * (one - i);
+    *df = dc * cprev * f * (one - f);
+    *dg = dc * i * (one - g * g);
+    *do_ = dht * th * o * (one - o);
+    *dcn = dc * f;
+}
+
+TILE_CLONES
+static void cells_backward(float *restrict dg, float *restrict dcn, const float *restrict dhn,
+                           const float *restrict dht, const float *restrict g, const float *restrict ct,
+                           const float *restrict cprev, int U) {
+    int u = 0;
+    for (; u + 8 <= U; u += 8) {
+        v8f dcv = LOAD8(dcn + u), di, df, dgg, dov;
+        cell_backward8(LOAD8(g + u), LOAD8(g + U + u), LOAD8(g + 2 * U + u), LOAD8(g + 3 * U + u), LOAD8(ct + u),
+                       cprev ? LOAD8(cprev + u) : v8_splat(0.0f), LOAD8(dht + u) + LOAD8(dhn + u), &dcv,
+                       &di, &df, &dgg, &dov);
+        STORE8(dg + u, di), STORE8(dg + U + u, df), STORE8(dg + 2 * U + u, dgg), STORE8(dg + 3 * U + u, dov);
+        STORE8(dcn + u, dcv);
+    }
+    int rest = U - u;
+    if (rest > 0) {
+        float buf[9][8] __attribute__((aligned(32)));
+        memset(buf, 0, sizeof buf);
+        for (int k = 0; k < 4; k++) memcpy(buf[k], g + k * U + u, sizeof(float) * rest);
+        memcpy(buf[4], ct + u, sizeof(float) * rest);
+        if (cprev) memcpy(buf[5], cprev + u, sizeof(float) * rest);
+        memcpy(buf[6], dht + u, sizeof(float) * rest);
+        memcpy(buf[7], dhn + u, sizeof(float) * rest);
+        memcpy(buf[8], dcn + u, sizeof(float) * rest);
+        v8f dcv = LOAD8(buf[8]), di, df, dgg, dov;
+        cell_backward8(LOAD8(buf[0]), LOAD8(buf[1]), LOAD8(buf[2]), LOAD8(buf[3]), LOAD8(buf[4]), LOAD8(buf[5]),
+                       LOAD8(buf[6]) + LOAD8(buf[7]), &dcv, &di, &df, &dgg, &dov);
+        STORE8(buf[0], di), STORE8(buf[1], df), STORE8(buf[2], dgg), STORE8(buf[3], dov), STORE8(buf[8], dcv);
+        for (int k = 0; k < 4; k++) memcpy(dg + k * U + u, buf[k], sizeof(float) * rest);
+        memcpy(dcn + u, buf[8], sizeof(float) * rest);
+    }
+}
+
 void pynn_lstm_backward(float *restrict dx, float *restrict dWx, float *restrict dWh, float *restrict db,
-                        float *restrict dgates, float *restrict carry, const float *restrict dh,
+                        float *restrict dgates, float *restrict work, const float *restrict dh,
                         const float *restrict x, const float *restrict h, const float *restrict c,
                         const float *restrict gates, const float *restrict Wx, const float *restrict Wh,
                         int B, int T, int n_in, int U) {
-    /* carry holds dh_next (B, U) then dc_next (B, U): the gradients flowing back from step t+1 */
+    /* work: dh_next (B, U) and dc_next (B, U), the gradients flowing back from step t+1; Wh packed as op(B)
+     * of dgates_t Wh; h_prev (B, T, U), h shifted one step later with zeros at t = 0 */
     const int G = 4 * U;
     const long BT = (long)B * T;
-    float *restrict dh_next = carry;
-    float *restrict dc_next = carry + (long)B * U;
-    memset(carry, 0, sizeof(float) * 2 * (size_t)B * U);
+    float *restrict dh_next = work;
+    float *restrict dc_next = work + (long)B * U;
+    float *restrict wh_packed = dc_next + (long)B * U;
+    float *restrict h_prev = wh_packed + pynn_sgemm_packed_size(U, G);
+    memset(work, 0, sizeof(float) * 2 * (size_t)B * U);
+    if (T > 1) pynn_sgemm_pack_b(0, U, G, Wh, U, wh_packed);  /* op(B) = Wh (4U, U) */
     for (int t = T - 1; t >= 0; t--) {
         for (int s = 0; s < B; s++) {
             long at = (long)s * T + t;
-            const float *restrict g = gates + at * G;
-            const float *restrict ct = c + at * U;
-            const float *restrict cprev = t > 0 ? c + (at - 1) * U : NULL;
-            const float *restrict dht = dh + at * U;
-            float *restrict dg = dgates + at * G;
-            float *restrict dhn = dh_next + (long)s * U;
-            float *restrict dcn = dc_next + (long)s * U;
-            for (int u = 0; u < U; u++) {
-                float i = g[u], f = g[U + u], gg = g[2 * U + u], o = g[3 * U + u];
-                float th = tanhf(ct[u]);
-                float dht_total = dht[u] + dhn[u];
-                float dc = dcn[u] + dht_total * o * (1.0f - th * th);
-                dg[u] = dc * gg * i * (1.0f - i);
-                dg[U + u] = (cprev ? dc * cprev[u] : 0.0f) * f * (1.0f - f);
-                dg[2 * U + u] = dc * i * (1.0f - gg * gg);
-                dg[3 * U + u] = dht_total * th * o * (1.0f - o);
-                dcn[u] = dc * f;
-            }
+            cells_backward(dgates + at * G, dc_next + (long)s * U, dh_next + (long)s * U, dh + at * U,
+                           gates + at * G, c + at * U, t > 0 ? c + (at - 1) * U : NULL, U);
         }
         /* gradient wrt h_{t-1}: dgates_t Wh, (B, 4U) x (4U, U) */
-        if (t > 0) pynn_sgemm(0, 0, B, U, G, 1.0f, dgates + (long)t * G, T * G, Wh, U, 0.0f, dh_next, U);
+        if (t > 0) pynn_sgemm_packed(0, B, U, G, 1.0f, dgates + (long)t * G, T * G, wh_packed, 0.0f, dh_next, U);
     }
-    for (int t = 1; t < T; t++)  /* dWh += dgates_t^T h_{t-1} */
-        pynn_sgemm(1, 0, G, U, B, 1.0f, dgates + (long)t * G, T * G, h + (long)(t - 1) * U, T * U, 1.0f, dWh, U);
+    /* dWh += sum over t >= 1 of dgates_t^T h_{t-1}: one multiply over all B*T rows against h shifted by a step */
+    for (int s = 0; s < B; s++) {
+        float *restrict dst = h_prev + (long)s * T * U;
+        memset(dst, 0, sizeof(float) * U);
+        memcpy(dst + U, h + (long)s * T * U, sizeof(float) * (size_t)(T - 1) * U);
+    }
+    pynn_sgemm(1, 0, G, U, (int)BT, 1.0f, dgates, G, h_prev, U, 1.0f, dWh, U);
     pynn_sgemm(1, 0, G, n_in, (int)BT, 1.0f, dgates, G, x, n_in, 1.0f, dWx, n_in);
     for (long r = 0; r < BT; r++) {
         const float *restrict row = dgates + r * G;
@@ -88,3 +167,7 @@ void pynn_lstm_backward(float *restrict dx, float *restrict dWx, float *restrict
     }
     if (dx) pynn_sgemm(0, 0, (int)BT, n_in, G, 1.0f, dgates, G, Wx, n_in, 0.0f, dx, n_in);
 }
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC pop_options
+#endif

@@ -22,6 +22,7 @@
 #include <omp.h>
 #endif
 #include "pynn.h"
+#include "vecmath.h"
 
 #define MR 6            /* rows of a register tile */
 #define NR 16           /* columns of a register tile: two 8-float vectors */
@@ -36,25 +37,10 @@
 /* Below this much work a single thread finishes before a team of threads has started. */
 #define PARALLEL_FLOPS 2.0e6
 
-typedef float v8f __attribute__((vector_size(32)));
-/* The same vector at any float address: C rows and the edge buffer are not 32-byte aligned. */
-typedef float v8f_unaligned __attribute__((vector_size(32), aligned(4), may_alias));
-typedef int v8i __attribute__((vector_size(32)));
 #if defined(__clang__)
 #define SHUFFLE8(a, b, ...) __builtin_shufflevector(a, b, __VA_ARGS__)
 #else
 #define SHUFFLE8(a, b, ...) __builtin_shuffle(a, b, (v8i){__VA_ARGS__})
-#endif
-#define LOAD8(p) (*(const v8f_unaligned *)(p))
-#define STORE8(p, v) (*(v8f_unaligned *)(p) = (v))
-
-#if defined(__x86_64__) && defined(__GLIBC__) && defined(__has_attribute)
-#if __has_attribute(target_clones)
-#define TILE_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
-#endif
-#endif
-#ifndef TILE_CLONES
-#define TILE_CLONES
 #endif
 
 /* ISO C mode (-std=c11) forbids GCC to fuse a*b+c; the tile loop is written for one rounding per step, so
@@ -276,6 +262,42 @@ static void sgemm_nt_dot(int N, int K, float alpha, const float *A, long lda, co
     }
 }
 
+/* Floats in one packed block row of op(B): every NR-column sliver of N, padded. */
+static inline long padded_cols(int N) { return (long)(N + NR - 1) / NR * NR; }
+
+/* op(B) (K, N) packed whole, block after block of depth: the block starting at depth k0 sits at
+ * Bp + k0 * padded_cols(N) in exactly the layout pack_b gives one NC panel, so the tiles read it alike. */
+TILE_CLONES
+static void pack_b_whole(int trans_b, int N, int K, const float *B, long ldb, float *Bp) {
+    int kstep = balanced_step(K, KC, 1);
+    for (int k0 = 0; k0 < K; k0 += kstep)
+        pack_b(Bp + (long)k0 * padded_cols(N), trans_b, B, ldb, k0, min_int(kstep, K - k0), 0, N);
+}
+
+/* sgemm_serial with op(B) already packed by pack_b_whole, for the columns [j_first, j_last) of C (whole
+ * slivers). The same blocks of depth in the same order and the same tile arithmetic, so every element equals
+ * what sgemm_serial computes. */
+TILE_CLONES
+static void sgemm_packed_serial(int trans_a, int M, int N, int K, float alpha, const float *A, long lda,
+                                const float *Bp, float beta, float *C, long ldc, int j_first, int j_last) {
+    int kstep = balanced_step(K, KC, 1);
+    int mstep = balanced_step(M, MC, MR);
+    long npad = padded_cols(N);
+    for (int k0 = 0; k0 < K; k0 += kstep) {
+        int kc = min_int(kstep, K - k0);
+        float beta_k = k0 == 0 ? beta : 1.0f;
+        const float *Bk = Bp + (long)k0 * npad;
+        for (int i0 = 0; i0 < M; i0 += mstep) {
+            int mc = min_int(mstep, M - i0);
+            pack_a(packed_a, trans_a, A, lda, i0, mc, k0, kc);
+            for (int jr = j_first; jr < j_last; jr += NR)
+                for (int ir = 0; ir < mc; ir += MR)
+                    tile_kernel(kc, packed_a + (long)ir * kc, Bk + (long)jr * kc, C + (long)(i0 + ir) * ldc + jr,
+                                ldc, min_int(MR, mc - ir), min_int(NR, N - jr), alpha, beta_k);
+        }
+    }
+}
+
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC pop_options
 #endif
@@ -371,6 +393,59 @@ void pynn_sgemm_naive(int trans_a, int trans_b, int M, int N, int K, float alpha
             }
             float *c = C + (long)i * ldc + j;
             *c = alpha * acc + (beta == 0.0f ? 0.0f : beta * *c);
+        }
+    }
+}
+
+/* ---------------------------------------------------------------------------------------------------- */
+/* The same multiply with op(B) packed once and reused: an LSTM multiplies by the same Wh at every step, and
+ * with a batch of 32 rows repacking Wh costs as much as the multiply itself. */
+
+int64_t pynn_sgemm_packed_size(int N, int K) {
+    return N <= 0 || K <= 0 ? 0 : (int64_t)padded_cols(N) * K;
+}
+
+void pynn_sgemm_pack_b(int trans_b, int N, int K, const float *restrict B, int ldb, float *restrict Bp) {
+    if (N > 0 && K > 0) pack_b_whole(trans_b, N, K, B, ldb, Bp);
+}
+
+void pynn_sgemm_packed(int trans_a, int M, int N, int K, float alpha, const float *restrict A, int lda,
+                       const float *restrict Bp, float beta, float *restrict C, int ldc) {
+    if (M <= 0 || N <= 0) return;
+    if (K <= 0 || alpha == 0.0f) {
+        scale_c(M, N, beta, C, ldc);
+        return;
+    }
+    int threads = team_size(2.0 * M * N * K);
+    int n_tiles = (N + NR - 1) / NR, m_tiles = (M + MR - 1) / MR;
+    if (threads == 1) {
+        sgemm_packed_serial(trans_a, M, N, K, alpha, A, lda, Bp, beta, C, ldc, 0, n_tiles * NR);
+        return;
+    }
+    /* the split that comes out most even, as in pynn_sgemm: columns share the packed B, rows each pack A */
+    double n_cost = (double)((n_tiles + threads - 1) / threads) * NR * M;
+    double m_cost = (double)((m_tiles + threads - 1) / threads) * MR * N;
+    int split_n = n_cost <= m_cost;
+    int tiles = split_n ? n_tiles : m_tiles;
+#ifdef _OPENMP
+    #pragma omp parallel num_threads(threads)
+#endif
+    {
+#ifdef _OPENMP
+        int t = omp_get_thread_num(), team = omp_get_num_threads();
+#else
+        int t = 0, team = 1;
+#endif
+        int first = (int)((long)tiles * t / team), last = (int)((long)tiles * (t + 1) / team);
+        if (last > first) {
+            if (split_n) {
+                sgemm_packed_serial(trans_a, M, N, K, alpha, A, lda, Bp, beta, C, ldc, first * NR, last * NR);
+            } else {
+                int i0 = first * MR, i1 = min_int(last * MR, M);
+                const float *At = trans_a ? A + i0 : A + (long)i0 * lda;
+                sgemm_packed_serial(trans_a, i1 - i0, N, K, alpha, At, lda, Bp, beta, C + (long)i0 * ldc, ldc,
+                                    0, n_tiles * NR);
+            }
         }
     }
 }

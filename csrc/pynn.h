@@ -35,6 +35,15 @@ void pynn_sgemm_naive(int trans_a, int trans_b, int M, int N, int K, float alpha
                       const float *restrict A, int lda, const float *restrict B, int ldb,
                       float beta, float *restrict C, int ldc);
 
+/* The multiply with op(B) packed once for many products by the same matrix (an LSTM's Wh at every step).
+ * pynn_sgemm_packed_size(N, K) floats hold op(B) (K, N) packed by pynn_sgemm_pack_b (trans_b as in
+ * pynn_sgemm); pynn_sgemm_packed then computes C = alpha * op(A) op(B) + beta * C like pynn_sgemm's blocked
+ * path, element for element. */
+int64_t pynn_sgemm_packed_size(int N, int K);
+void pynn_sgemm_pack_b(int trans_b, int N, int K, const float *restrict B, int ldb, float *restrict Bp);
+void pynn_sgemm_packed(int trans_a, int M, int N, int K, float alpha, const float *restrict A, int lda,
+                       const float *restrict Bp, float beta, float *restrict C, int ldc);
+
 /* ---------------------------------------------------------------------------------------------------- */
 /* activations */
 
@@ -163,16 +172,19 @@ float pynn_mlp_train_step(const struct pynn_mlp *net, struct pynn_optimizer *opt
  * blocks [i, f, g, o] (input, forget, candidate, output). The initial h and c are zero.
  * Forward writes every step's hidden state h (B, T, U), cell state c (B, T, U) and the gates after their
  * nonlinearities (B, T, 4U): sigmoid for i, f, o and tanh for g. The library shows these and backward uses
- * them, so nothing is recomputed. */
+ * them, so nothing is recomputed. work is scratch of pynn_lstm_workspace(B, T, n_in, U) floats, which the
+ * caller provides so the kernels allocate nothing (forward and backward may share it). */
+int64_t pynn_lstm_workspace(int B, int T, int n_in, int U);
+
 void pynn_lstm_forward(float *restrict h, float *restrict c, float *restrict gates, const float *restrict x,
                        const float *restrict Wx, const float *restrict Wh, const float *restrict b,
-                       int B, int T, int n_in, int U);
+                       int B, int T, int n_in, int U, float *restrict work);
 
 /* Backward through time. dh (B, T, U) is the loss gradient wrt every h (zero at steps whose output is not
  * used). dWx, dWh, db accumulate; dx (B, T, n_in) is overwritten, or skipped when NULL. dgates (B, T, 4U)
- * and carry (2 B U) are scratch the caller provides, so the kernel allocates nothing. */
+ * and work (pynn_lstm_workspace floats) are scratch the caller provides. */
 void pynn_lstm_backward(float *restrict dx, float *restrict dWx, float *restrict dWh, float *restrict db,
-                        float *restrict dgates, float *restrict carry, const float *restrict dh,
+                        float *restrict dgates, float *restrict work, const float *restrict dh,
                         const float *restrict x, const float *restrict h, const float *restrict c,
                         const float *restrict gates, const float *restrict Wx, const float *restrict Wh,
                         int B, int T, int n_in, int U);

@@ -73,6 +73,30 @@ def sgemm(a: np.ndarray, b: np.ndarray, *, trans_a=False, trans_b=False, alpha=1
     return out
 
 
+def sgemm_pack_b(b: np.ndarray, *, trans_b=False) -> np.ndarray:
+    """op(b) packed for sgemm_packed: the form an operand multiplied many times is kept in."""
+    br, bc = _matrix(b, "b")
+    k, n = (bc, br) if trans_b else (br, bc)
+    packed = np.empty(max(int(lib.pynn_sgemm_packed_size(n, k)), 1), np.float32)
+    lib.pynn_sgemm_pack_b(int(trans_b), n, k, _ptr(b, "b"), bc, _ptr(packed, "packed"))
+    return packed
+
+
+def sgemm_packed(a: np.ndarray, packed: np.ndarray, n: int, *, trans_a=False, alpha=1.0, beta=0.0,
+                 out: np.ndarray | None = None) -> np.ndarray:
+    """out = alpha * op(a) @ op(b) + beta * out, with op(b) (k, n) from sgemm_pack_b."""
+    ar, ac = _matrix(a, "a")
+    m, k = (ac, ar) if trans_a else (ar, ac)
+    if packed.ndim != 1 or packed.size < int(lib.pynn_sgemm_packed_size(n, k)):
+        raise ValueError(f"packed holds {packed.size} values, too few for a packed {k}x{n} operand")
+    if out is None:
+        out = np.zeros((m, n), np.float32)
+    _writable(out, "out")
+    lib.pynn_sgemm_packed(int(trans_a), m, n, k, alpha, _ptr(a, "a"), ac, _ptr(packed, "packed"), beta,
+                          _ptr(out, "out", shape=(m, n)), n)
+    return out
+
+
 # ---------------------------------------------------------------------------------------------------------
 # activations and dense layers
 
@@ -313,9 +337,25 @@ class MLPTrainStep:
 # ---------------------------------------------------------------------------------------------------------
 # LSTM over a whole sequence
 
-def lstm_forward(x: np.ndarray, Wx: np.ndarray, Wh: np.ndarray, b: np.ndarray):
+def lstm_workspace(B: int, T: int, n_in: int, U: int) -> int:
+    """Floats of scratch lstm_forward and lstm_backward need for these sizes (one buffer serves both)."""
+    return int(lib.pynn_lstm_workspace(B, T, n_in, U))
+
+
+def _lstm_work(work: np.ndarray | None, B: int, T: int, n_in: int, U: int):
+    need = lstm_workspace(B, T, n_in, U)
+    if work is None:
+        work = np.empty(max(need, 1), np.float32)
+    if not isinstance(work, np.ndarray) or work.ndim != 1 or work.size < need:
+        raise ValueError(f"work must be a 1-D float32 buffer of at least {need} values")
+    _writable(work, "work")
+    return _ptr(work, "work")
+
+
+def lstm_forward(x: np.ndarray, Wx: np.ndarray, Wh: np.ndarray, b: np.ndarray, work: np.ndarray | None = None):
     """(h, c, gates) for x (B, T, n_in): every step's hidden and cell state (B, T, U) and the gates after
-    their nonlinearities (B, T, 4U) in the blocks [i, f, g, o]."""
+    their nonlinearities (B, T, 4U) in the blocks [i, f, g, o]. work: optional scratch of
+    lstm_workspace(...) floats, kept by a caller that runs many batches."""
     if x.ndim != 3:
         raise ValueError(f"x must be (batch, steps, features), not {x.ndim}-D")
     B, T, n_in = x.shape
@@ -325,24 +365,24 @@ def lstm_forward(x: np.ndarray, Wx: np.ndarray, Wh: np.ndarray, b: np.ndarray):
     gates = np.empty((B, T, 4 * U), np.float32)
     lib.pynn_lstm_forward(_ptr(h, "h"), _ptr(c, "c"), _ptr(gates, "gates"), _ptr(x, "x"),
                           _ptr(Wx, "Wx", shape=(4 * U, n_in)), _ptr(Wh, "Wh", shape=(4 * U, U)),
-                          _ptr(b, "b", shape=(4 * U,)), B, T, n_in, U)
+                          _ptr(b, "b", shape=(4 * U,)), B, T, n_in, U, _lstm_work(work, B, T, n_in, U))
     return h, c, gates
 
 
 def lstm_backward(dh: np.ndarray, x: np.ndarray, h: np.ndarray, c: np.ndarray, gates: np.ndarray,
                   Wx: np.ndarray, Wh: np.ndarray, dWx: np.ndarray, dWh: np.ndarray, db: np.ndarray,
-                  need_dx=True) -> np.ndarray | None:
+                  need_dx=True, work: np.ndarray | None = None) -> np.ndarray | None:
     """Accumulate dWx, dWh, db from dh (B, T, U), the loss gradient wrt every hidden state; return dx."""
     B, T, n_in = x.shape
     U = Wh.shape[1]
     for arr, name in ((dWx, "dWx"), (dWh, "dWh"), (db, "db")):
         _writable(arr, name)
     dgates = np.empty((B, T, 4 * U), np.float32)
-    carry = np.empty(2 * B * U, np.float32)
     dx = np.empty((B, T, n_in), np.float32) if need_dx else None
     lib.pynn_lstm_backward(_ptr(dx, "dx") if need_dx else ffi.NULL, _ptr(dWx, "dWx", shape=(4 * U, n_in)),
                            _ptr(dWh, "dWh", shape=(4 * U, U)), _ptr(db, "db", shape=(4 * U,)),
-                           _ptr(dgates, "dgates"), _ptr(carry, "carry"), _ptr(dh, "dh", shape=(B, T, U)),
+                           _ptr(dgates, "dgates"), _lstm_work(work, B, T, n_in, U),
+                           _ptr(dh, "dh", shape=(B, T, U)),
                            _ptr(x, "x"), _ptr(h, "h", shape=(B, T, U)), _ptr(c, "c", shape=(B, T, U)),
                            _ptr(gates, "gates", shape=(B, T, 4 * U)), _ptr(Wx, "Wx", shape=(4 * U, n_in)),
                            _ptr(Wh, "Wh", shape=(4 * U, U)), B, T, n_in, U)

@@ -65,7 +65,8 @@ class LSTM(Layer):
         if self._x.ndim != 3 or self._x.shape[2] != self.n_in:
             raise PynnError(f"Layer {self.index} (LSTM) expects {self.n_in} features per step; the data has "
                             f"samples of shape {'x'.join(map(str, self._x.shape[1:]))}.")
-        self._h, self._c, self._gates = core.lstm_forward(self._x, self.Wx, self.Wh, self.b)
+        self._h, self._c, self._gates = core.lstm_forward(self._x, self.Wx, self.Wh, self.b,
+                                                          work=self._workspace(self._x.shape))
         return self._h if self.return_sequences else np.ascontiguousarray(self._h[:, -1])
 
     def backward(self, dy, need_dx=True):
@@ -75,7 +76,15 @@ class LSTM(Layer):
             dh = np.zeros_like(self._h)
             dh[:, -1] = dy
         return core.lstm_backward(dh, self._x, self._h, self._c, self._gates, self.Wx, self.Wh, self.dWx,
-                                  self.dWh, self.db, need_dx=need_dx)
+                                  self.dWh, self.db, need_dx=need_dx, work=self._workspace(self._x.shape))
+
+    def _workspace(self, shape) -> np.ndarray:
+        """The kernels' scratch, kept between batches (the largest any batch needed so far)."""
+        need = core.lstm_workspace(shape[0], shape[1], self.n_in, self.units)
+        work = getattr(self, "_work", None)
+        if work is None or work.size < need:
+            work = self._work = np.empty(max(need, 1), np.float32)
+        return work
 
     def describe(self):
         return {"kind": self.kind, "units": self.units, "return_sequences": self.return_sequences}

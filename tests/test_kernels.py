@@ -171,3 +171,28 @@ def test_wrapper_rejects_wrong_dtype_shape_and_layout(rng):
         core.softmax_xent(f32(rng, 2, 3), np.array([0, 1], np.int64))
     with pytest.raises(ValueError, match="activation"):
         core.activate(x, "swish")
+
+
+@pytest.mark.parametrize("m,n,k", SHAPES + [(32, 1200, 300), (32, 300, 1200), (7, 17, 513)])
+@pytest.mark.parametrize("ta,tb", [(0, 0), (0, 1), (1, 0), (1, 1)])
+def test_sgemm_with_prepacked_b_matches_reference_and_the_blocked_path(rng, m, n, k, ta, tb):
+    a = f32(rng, *((k, m) if ta else (m, k)))
+    b = f32(rng, *((n, k) if tb else (k, n)))
+    c0 = f32(rng, m, n)
+    packed = core.sgemm_pack_b(b, trans_b=bool(tb))
+    c = c0.copy()
+    core.sgemm_packed(a, packed, n, trans_a=bool(ta), alpha=0.7, beta=0.3, out=c)
+    close(c, ref.sgemm(a, b, trans_a=ta, trans_b=tb, alpha=0.7, beta=0.3, c=c0), rtol=1e-5 * np.sqrt(k))
+    if not (not ta and tb and (m <= 16 or n <= 32)):  # the dot-product path sums in another order
+        blocked = c0.copy()
+        core.sgemm(a, b, trans_a=bool(ta), trans_b=bool(tb), alpha=0.7, beta=0.3, out=blocked)
+        np.testing.assert_array_equal(c, blocked)
+    again = np.full((m, n), np.nan, np.float32)  # beta 0 never reads C; the packed copy is reusable
+    core.sgemm_packed(a, packed, n, trans_a=bool(ta), out=again)
+    close(again, ref.sgemm(a, b, trans_a=ta, trans_b=tb), rtol=1e-5 * np.sqrt(k))
+
+
+def test_sgemm_packed_rejects_a_packed_buffer_too_small(rng):
+    packed = core.sgemm_pack_b(f32(rng, 8, 20))
+    with pytest.raises(ValueError, match="too few"):
+        core.sgemm_packed(f32(rng, 3, 9), packed, 20)

@@ -63,3 +63,51 @@ def test_lstm_wrapper_rejects_bad_arguments(rng):
         core.lstm_forward(np.zeros((1, 5, 3), np.float32), Wx, Wh, b)
     with pytest.raises(TypeError, match="float32"):
         core.lstm_forward(np.zeros((1, 5, 2)), Wx, Wh, b)
+
+
+@pytest.mark.parametrize("B,T,n_in,U", [(1, 2, 1, 8), (2, 3, 2, 9), (3, 2, 1, 16), (2, 4, 3, 23), (32, 5, 1, 300),
+                                        (2, 3, 5, 257), (7, 2, 65, 128)])
+def test_lstm_vector_tails_and_packed_blocks_match_reference(rng, B, T, n_in, U):
+    """Units that fill whole 8-wide vectors, leave tails of every length, and Wh deeper than one packed block."""
+    x = rng.standard_normal((B, T, n_in)).astype(np.float32)
+    Wx, Wh, b = weights(rng, n_in, U, scale=0.2)
+    work = np.full(core.lstm_workspace(B, T, n_in, U), np.nan, np.float32)  # scratch is never read before written
+    h, c, gates = core.lstm_forward(x, Wx, Wh, b, work=work)
+    rh, rc, rg = ref.lstm_forward(x, Wx, Wh, b)
+    for got, want in ((h, rh), (c, rc), (gates, rg)):
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=2e-5)
+    dh = rng.standard_normal((B, T, U)).astype(np.float32)
+    dWx, dWh, db = np.zeros_like(Wx), np.zeros_like(Wh), np.zeros_like(b)
+    work[:] = np.nan
+    dx = core.lstm_backward(dh, x, h, c, gates, Wx, Wh, dWx, dWh, db, work=work)
+    rdx, rdWx, rdWh, rdb = ref.lstm_backward(dh, x, Wx, Wh, b)
+    for got, want in ((dx, rdx), (dWx, rdWx), (dWh, rdWh), (db, rdb)):
+        scale = max(1.0, np.abs(want).max())
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=2e-5 * scale)
+    again = core.lstm_forward(x, Wx, Wh, b, work=work)  # the same scratch again: the same numbers
+    for first, second in zip((h, c, gates), again):
+        np.testing.assert_array_equal(first, second)
+
+
+def test_lstm_gates_saturate_like_the_reference_and_nan_stays_nan(rng):
+    """Pre-activations from -1000 to 1000 (sigmoid and tanh at their limits, exp clamped) and tiny ones
+    (tanh's polynomial branch) against float64; a NaN input reaches the outputs instead of being clamped away."""
+    B, T, n_in, U = 3, 4, 1, 11
+    x = np.array([-1000, -90, -30, -1, -1e-3, 0, 1e-6, 0.3, 0.7, 20, 88, 1000], np.float32).reshape(B, T, n_in)
+    Wx, Wh, b = weights(rng, n_in, U)
+    Wh *= 0.01
+    h, c, gates = core.lstm_forward(x, Wx, Wh, b)
+    rh, rc, rg = ref.lstm_forward(x, Wx, Wh, b)
+    for got, want in ((h, rh), (c, rc), (gates, rg)):
+        assert np.isfinite(got).all()
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-6)
+    x[1, 2, 0] = np.nan
+    h, c, gates = core.lstm_forward(x, Wx, Wh, b)
+    assert np.isnan(h[1, 2:]).all() and np.isnan(gates[1, 2]).all()
+    assert np.isfinite(h[[0, 2]]).all() and np.isfinite(h[1, :2]).all()
+
+
+def test_lstm_rejects_a_workspace_too_small(rng):
+    Wx, Wh, b = weights(rng, 2, 3)
+    with pytest.raises(ValueError, match="work"):
+        core.lstm_forward(np.zeros((1, 5, 2), np.float32), Wx, Wh, b, work=np.zeros(3, np.float32))
