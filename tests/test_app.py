@@ -222,6 +222,11 @@ async def test_settings_form_applies_values_rebuilds_for_dropout_and_refuses_bad
         await fill(pilot, app, {"lr": "fast", "epochs": "9"})
         assert app.bench.settings.lr == 0.1 and app.bench.settings.epochs == 4
         assert any("lr must be a number, not 'fast'" in m for m in messages(app))
+        await pilot.press("e")
+        await fill(pilot, app, {"optimizer": "adam"})  # the rate left as it was follows the optimiser
+        assert app.bench.settings.optimizer == "adam" and app.bench.settings.lr is None
+        await pilot.pause(0.2)
+        assert "adam lr default" in screen_text(app)
 
 
 async def test_a_diverging_run_is_a_notification_and_keeps_the_last_good_weights():
@@ -424,6 +429,21 @@ def launch_in_pty(args: list[str], marker: bytes, size=(80, 24), cwd=None) -> tu
         if proc.poll() is None:
             proc.kill()
         os.close(master)
+
+
+def test_pynn_tui_load_opens_the_saved_model_on_its_own_data(monkeypatch, tmp_path):
+    import tui.commands.tui as command
+    from tui.cli import main
+
+    bench = Workbench(data="xor", spec="2-8:tanh-2")
+    bench.save(tmp_path / "xor.npz")
+    opened = []
+    monkeypatch.setattr(command, "terminal_problem", lambda: None)
+    monkeypatch.setattr(PynnApp, "run", lambda self: opened.append((self.bench, self.first_screen)))
+    assert main(["tui", "--load", str(tmp_path / "xor.npz"), "--screen", "train"]) == 0
+    (loaded, screen), = opened
+    assert loaded.data.name == "xor" and loaded.model.spec == "2-8:tanh-2" and screen == "train"
+    assert np.array_equal(loaded.read(lambda m: m.params), bench.read(lambda m: m.params))
 
 
 @pytest.mark.skipif(not hasattr(os, "openpty"), reason="needs a pseudo-terminal")

@@ -32,13 +32,13 @@ class PynnApp(App):
     BINDINGS = [Binding(key, f"show('{name}')", "screens", key_display="1-7") if i == 0
                 else Binding(key, f"show('{name}')", title, show=False)
                 for i, (name, _module, _cls, key, title) in enumerate(SCREENS)] + [
-        Binding("t", "train", "Train"),
-        Binding("p", "pause", "Pause"),
-        Binding("s", "stop", "Stop"),
-        Binding("question_mark", "help", "Keys", key_display="?"),
-        Binding("ctrl+s", "save", "Save"),
-        Binding("ctrl+o", "load", "Load"),
-        Binding("q", "quit", "Quit"),
+        Binding("t", "train", "Train", tooltip="start a run with the Train screen's settings"),
+        Binding("p", "pause", "Pause", tooltip="hold the run after this batch; again to resume"),
+        Binding("s", "stop", "Stop", tooltip="end the run after this batch (the weights stay)"),
+        Binding("question_mark", "help", "Keys", key_display="?", tooltip="this list"),
+        Binding("ctrl+s", "save", "Save", tooltip="write the model, its data and history to a .npz"),
+        Binding("ctrl+o", "load", "Load", tooltip="open a saved .npz model"),
+        Binding("q", "quit", "Quit", tooltip="stop any run and leave"),
     ]
 
     def __init__(self, bench: Workbench | None = None, first_screen: str = "model"):
@@ -73,13 +73,13 @@ class PynnApp(App):
     def key_rows(self) -> list[tuple[str, str, str]]:
         """(where, key, what) for every key: the app's, then each screen's."""
         rows = [("everywhere", entry.key, f"the {entry.title} screen") for entry in self.entries]
-        rows += [("everywhere", self.get_key_display(b), b.description)
+        rows += [("everywhere", self.get_key_display(b), _what(b))
                  for b in Binding.make_bindings(self.BINDINGS) if not b.action.startswith("show(")]
         rows.append(("everywhere", "ctrl+p", "command palette (train, stop, save, load, sweep...)"))
         for entry in self.entries:
             for b in Binding.make_bindings(getattr(entry.factory, "BINDINGS", [])):
                 if b.description:
-                    rows.append((entry.title, self.get_key_display(b), b.description))
+                    rows.append((entry.title, self.get_key_display(b), _what(b)))
         rows.append(("dialogs", "escape", "cancel"))
         rows.append(("dialogs", "enter", "OK"))
         return rows
@@ -215,6 +215,10 @@ class PynnApp(App):
             self.action_show(name)
             self.call_after_refresh(lambda: getattr(self.screen, f"action_{action}")())
         return run
+
+
+def _what(binding: Binding) -> str:
+    return f"{binding.description}: {binding.tooltip}" if binding.tooltip else binding.description
 
 
 def _sentence(err: BaseException) -> str:

@@ -32,8 +32,8 @@ SGD_LR = 0.5  # what `pynn sweep` uses for sgd, so the app's numbers match the c
 
 
 class ExperimentsScreen(Screen):
-    BINDINGS = [Binding("w", "sweep", "Sweep"), Binding("c", "compare", "Compare"),
-                Binding("x", "cancel", "Cancel runs")]
+    BINDINGS = [Binding("w", "sweep", "Sweep", tooltip="one network per hidden size: accuracy against size"), Binding("c", "compare", "Compare", tooltip="two trainings differing in init, L2..."),
+                Binding("x", "cancel", "Cancel runs", tooltip="stop after the run in progress")]
 
     def __init__(self, bench):
         super().__init__()

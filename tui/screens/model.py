@@ -64,7 +64,7 @@ def _label(data, i: int) -> str:
 class ModelScreen(Screen):
     """The model's shapes and arithmetic, and the data; redrawn only when the model itself is replaced."""
 
-    BINDINGS = [Binding("e", "edit_spec", "Edit")]
+    BINDINGS = [Binding("e", "edit_spec", "Edit", tooltip="type a new spec; the model is rebuilt with fresh weights")]
 
     def __init__(self, bench):
         super().__init__()

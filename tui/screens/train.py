@@ -23,6 +23,7 @@ from tui.screens.dialogs import FormDialog
 KEY = "2"
 TITLE = "Train"
 OPTIMIZERS = ("sgd", "momentum", "adam")
+SGD_LR = 0.5  # `pynn train`'s sgd rate for mini-batches of 10; other optimisers use their own default
 CHART_HEIGHT = 7  # two charts side by side and the norms still fit 80x24 with a little scrolling
 
 
@@ -89,6 +90,9 @@ def accuracy_chart(bench) -> LineChart | Text:
     if val:
         series.append(Series("val acc", [h.epoch for h in val], [h.val_accuracy for h in val]))
     if not series:
+        if history:
+            return Text(f"accuracy: not measured for {bench.data.task} targets; the loss is the score",
+                        style="dim")
         return Text("accuracy: no epoch finished yet", style="dim")
     return LineChart(series, height=CHART_HEIGHT, y_format="{:.1%}")
 
@@ -108,8 +112,8 @@ def norms_view(bench) -> Group | Text:
 
 
 class TrainScreen(Screen):
-    BINDINGS = [Binding("e", "edit_settings", "Settings"),
-                Binding("r", "reset", "Reset")]
+    BINDINGS = [Binding("e", "edit_settings", "Settings", tooltip="learning rate, batch, epochs, optimiser, init, L2, dropout"),
+                Binding("r", "reset", "Reset", tooltip="fresh weights from the seed; the history is cleared")]
 
     def __init__(self, bench):
         super().__init__()
@@ -169,8 +173,14 @@ class TrainScreen(Screen):
     def apply_settings(self, values: dict | None) -> None:
         if values is None:
             return
+        old = self.bench.settings
         try:
             changes = parse_settings(values)
+            lr_kept = changes.get("lr") == old.lr
+            if lr_kept and changes.get("optimizer", old.optimizer) != old.optimizer:
+                # a learning rate tuned for one optimiser is rarely right for another (sgd's 0.5 wrecks adam):
+                # an untouched rate follows the optimiser, as on the command line
+                changes["lr"] = SGD_LR if changes["optimizer"] == "sgd" else None
             rebuilt = self.bench.configure(**changes)
         except PynnError as err:
             self.app.notify(str(err), title="settings not changed", severity="error", timeout=8)
