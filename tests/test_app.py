@@ -91,6 +91,23 @@ async def test_every_screen_opens_by_its_digit(size):
             assert "784-30-10" in text and "23,860" in text
 
 
+async def test_a_screen_that_fails_to_build_is_a_placeholder_and_a_notification():
+    app = PynnApp(Workbench(data="xor"))
+
+    def broken(bench):
+        raise ValueError("half-written")
+
+    app.entries[2].factory = broken
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("3")
+        await pilot.pause(0.2)
+        assert app.is_running and isinstance(app.screen, UnavailableScreen)
+        assert "half-written" in screen_text(app) and any("could not open" in m for m in messages(app))
+        await pilot.press("2")
+        await pilot.pause()
+        assert app.current_mode == "train"
+
+
 SCREEN_FILES = [Path(__file__).parent.parent / (module.replace(".", "/") + ".py") for _, module, *_ in SCREENS]
 
 

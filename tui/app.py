@@ -13,7 +13,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 
 from pynn.errors import PynnError
-from tui.screens import SCREENS, ScreenEntry, screen_entries
+from tui.screens import SCREENS, ScreenEntry, UnavailableScreen, screen_entries
 from tui.screens.dialogs import InputDialog
 from tui.screens.help import HelpScreen
 from tui.workbench import Workbench
@@ -49,7 +49,7 @@ class PynnApp(App):
         self.model_path = ""        # the last file saved or loaded, offered again by ctrl+s / ctrl+o
         self._train_worker = None
         for entry in self.entries:
-            self.add_mode(entry.name, partial(entry.factory, self.bench))
+            self.add_mode(entry.name, partial(self._build_screen, entry))
         if self.no_color:
             # Textual only filters colours out at the end; telling the console lets pynn's renderables switch
             # to their plain-character forms (a heat map's sign would otherwise be lost in greys).
@@ -59,6 +59,16 @@ class PynnApp(App):
         self.switch_mode(self.first_screen)
 
     # -- screens --------------------------------------------------------------------------------------
+    def _build_screen(self, entry: ScreenEntry) -> Screen:
+        """The entry's screen on this workbench; one whose constructor fails becomes a placeholder naming the
+        problem, so one broken screen never takes the app down."""
+        try:
+            return entry.factory(self.bench)
+        except Exception as err:  # noqa: BLE001
+            problem = f"{type(err).__name__}: {err}"
+            self.notify(f"The {entry.title} screen could not open ({problem}).", severity="error", timeout=10)
+            return UnavailableScreen(self.bench, entry.title, problem)
+
     def action_show(self, name: str) -> None:
         # a dialog or the key list on top closes first, so the digit always lands on the screen asked for
         while len(self.screen_stack) > 1:
