@@ -12,7 +12,9 @@ dataclasses. Nothing here draws; tui/render turns the results into pictures.
     sweep        hidden-size sweeps over seeds, run in parallel processes
     compare      two trainings that differ in a few settings, side by side
     doctor       findings about a model or spec that explain common mistakes
-    workers      the process pool the sweep and the comparison share
+    workers      where the runs of a sweep or comparison go: this process or local processes
+    cluster      the same runs as tasks on a Dask distributed scheduler (optional: pynn[dask])
+    results      runs saved as they finish (--out), so an interrupted sweep resumes
 
 The package imports nothing itself, so a worker process can load `workers` before the compiled core.
 """
