@@ -1,0 +1,259 @@
+"""Screen 3, Weights: every neuron of a dense layer as a heat map of its incoming weights, laid out like the
+input (blue: likes, red: dislikes), following training live. A cursor (arrows or hjkl) picks a neuron, [ and ]
+change the layer, Enter zooms the neuron: a large map, its statistics, the samples that excite it most and the
+input that excites it most — the pictures of `pynn weights` and `pynn triggers`."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Grid
+from textual.widgets import Static
+
+from pynn.inspect.activations import dense_layers
+from pynn.inspect.triggers import exciting_examples, maximise_activation
+from pynn.inspect.weights import reads_the_input, weight_maps
+from tui.render.heatmap import HeatMap, LabelledStrips, Legend, map_grid, max_abs
+from tui.screens.widgets import InspectScreen
+
+KEY = "3"
+TITLE = "Weights"
+EXAMPLES = 5          # most exciting samples shown in the zoom
+ASCENT_STEPS = 200    # activation maximisation, as `pynn triggers` does by default
+CELL_GAP = 1          # columns between grid cells
+
+
+@dataclass
+class Zoom:
+    """One neuron's close-up, read in one go under the model's lock."""
+    layer: int
+    neuron: int
+    map: np.ndarray
+    incoming: np.ndarray
+    bias: float
+    back_projected: bool
+    examples: object        # pynn.inspect.triggers.Examples
+    maximised: object       # pynn.inspect.triggers.Maximised, or None when the unit sits above no dense stack
+
+
+class WeightCell(Static):
+    """One neuron's map in the grid; the selected one has a visible border."""
+
+    DEFAULT_CSS = """
+    WeightCell {
+        border: blank;
+        width: auto;
+        height: auto;
+    }
+    WeightCell.-selected {
+        border: round $accent;
+    }
+    """
+
+
+class WeightsScreen(InspectScreen):
+    BINDINGS = [
+        Binding("left,h", "move(0, -1)", "neuron", key_display="←↓↑→", priority=True),
+        Binding("right,l", "move(0, 1)", "next neuron", show=False, priority=True),
+        Binding("up,k", "move(-1, 0)", "neuron above", show=False, priority=True),
+        Binding("down,j", "move(1, 0)", "neuron below", show=False, priority=True),
+        Binding("enter", "zoom", "zoom"),
+        Binding("escape", "unzoom", "back to the grid", show=False),
+        Binding("left_square_bracket", "layer(-1)", "layer", key_display="[ ]"),
+        Binding("right_square_bracket", "layer(1)", "next layer", show=False),
+    ]
+
+    DEFAULT_CSS = """
+    WeightsScreen #weights-grid {
+        height: auto;
+        grid-gutter: 0 1;
+    }
+    """
+
+    def __init__(self, bench):
+        super().__init__(bench)
+        self.layer_index = 0            # 1-based model position of the dense layer drawn; 0 until the first draw
+        self.cursor = 0           # the selected neuron
+        self.zoomed = False
+        self.columns = 1          # grid cells per row, from the screen's width
+        self.cells: list[WeightCell] = []   # the grid's cells, one per neuron of the layer drawn
+        self.zoom: Zoom | None = None
+
+    def compose_body(self) -> ComposeResult:
+        yield Grid(id="weights-grid")
+        yield Static(id="zoom-body")
+
+    # -- what applies ---------------------------------------------------------------------------------
+    def dense_choices(self) -> list[int]:
+        """The dense layers whose maps can be drawn over the input."""
+        model = self.bench.model
+        dense = dense_layers(model)
+        return [l.index for l in dense if not l.per_step] if dense and reads_the_input(model, dense[0]) else []
+
+    def why_not(self) -> str:
+        model = self.bench.model
+        if any(layer.kind == "lstm" for layer in model.layers):
+            return (f"{model.spec} starts with an LSTM, whose weights are shared across time steps rather "
+                    f"than drawn over the input; the LSTM screen (7) shows what its units do.")
+        if not self.dense_choices():
+            return f"{model.spec} has no dense layer to draw."
+        return ""
+
+    # -- drawing --------------------------------------------------------------------------------------
+    def draw(self) -> None:
+        layers = self.dense_choices()
+        if self.layer_index not in layers:
+            self.layer_index, self.cursor = layers[0], 0
+        shape = self.bench.data.sample_shape
+        result = self.bench.read(lambda model: weight_maps(model, self.layer_index, None, shape))
+        n = len(result.neurons)
+        self.cursor = min(self.cursor, n - 1)
+        kind = "back-projected onto the input (approximate)" if result.back_projected else "incoming weights"
+        position = f"{layers.index(self.layer_index) + 1}/{len(layers)}"
+        self.set_head(Text.assemble((f"layer {self.layer_index} ", "bold"), f"({position}, [ ]) · {n} neurons · {kind}"
+                                    f" · selected ", (f"#{self.cursor}", "bold"),
+                                    "  (enter: zoom)" if not self.zoomed else "  (esc: grid)"))
+        self.query_one("#weights-grid").display = not self.zoomed
+        self.query_one("#zoom-body").display = self.zoomed
+        if self.zoomed:
+            self.draw_zoom()
+        else:
+            self.draw_grid(result)
+
+    def draw_grid(self, result) -> None:
+        scale = max_abs(result.maps)
+        views = [HeatMap(m, scale, self.cell_title(n)) for n, m in zip(result.neurons, result.maps)]
+        width = max(v.width for v in views)
+        height = views[0].height(self.colour)
+        grid = self.query_one("#weights-grid", Grid)
+        # cells are kept and refilled: only a change in their number mounts or removes any
+        for cell in self.cells[len(views):]:
+            cell.remove()
+        del self.cells[len(views):]
+        extra = [WeightCell() for _ in range(len(views) - len(self.cells))]
+        if extra:
+            grid.mount_all(extra)
+            self.cells += extra
+        for i, (cell, view) in enumerate(zip(self.cells, views)):
+            cell.update(view)
+            cell.set_class(i == self.cursor, "-selected")
+        self.layout_grid(width, height)
+
+    def layout_grid(self, width: int | None = None, height: int | None = None) -> None:
+        """As many columns of cells as fit the width (a cell is its map plus a border)."""
+        grid = self.query_one("#weights-grid", Grid)
+        if width is not None:
+            grid.styles.grid_columns = str(width + 2)
+            grid.styles.grid_rows = str(height + 2)
+            self._cell_width = width + 2
+        room = max(self.query_one("#body").size.width - 2, 1) if self.is_mounted else 80
+        self.columns = max(1, (room + CELL_GAP) // (getattr(self, "_cell_width", 30) + CELL_GAP))
+        grid.styles.grid_size_columns = self.columns
+
+    def cell_title(self, neuron: int) -> str:
+        return f"▶#{neuron}◀" if neuron == self.cursor else f"#{neuron}"
+
+    def draw_zoom(self) -> None:
+        zoom = self.zoom = self.read_zoom()
+        self.query_one("#zoom-body", Static).update(self.zoom_view(zoom))
+
+    def read_zoom(self) -> Zoom:
+        data, layer, neuron = self.bench.data, self.layer_index, self.cursor
+        x = data.x_test if len(data.x_test) else data.x_train
+
+        def read(model):
+            maps = weight_maps(model, layer, [neuron], data.sample_shape)
+            bias = float(model.layers[layer - 1].b[neuron])
+            return maps, bias, exciting_examples(model, layer, neuron, x, EXAMPLES)
+
+        maps, bias, examples = self.bench.read(read)
+        # the ascent snapshots the weights under the lock itself and then runs without it, so training
+        # is not held up for its 200 steps
+        maximised = maximise_activation(self.bench.model, layer, neuron, x.mean(axis=0), steps=ASCENT_STEPS,
+                                        bounds=(float(x.min()), float(x.max())))
+        return Zoom(layer, neuron, maps.maps[0], maps.incoming[0], bias, maps.back_projected, examples, maximised)
+
+    def zoom_view(self, z: Zoom) -> Group:
+        w = z.incoming
+        stats = Table.grid(padding=(0, 2))
+        stats.add_column(justify="right", style="bold")
+        stats.add_column()
+        rows = [("weights", f"{len(w)} in, min {w.min():+.3f}, max {w.max():+.3f}"),
+                ("mean ± std", f"{w.mean():+.4f} ± {w.std():.4f}"),
+                ("norm |w|", f"{np.linalg.norm(w):.3f}"),
+                ("positive", f"{(w > 0).mean():.0%} of the weights"),
+                ("bias", f"{z.bias:+.3f}"),
+                ("mean output", f"{z.examples.mean:.3f} on {self.sample_count():,} samples")]
+        for name, value in rows:
+            stats.add_row(name, value)
+        big = z.map
+        room = self.query_one("#body").size.width - 2
+        if big.shape[0] > 1 and room >= 2 * big.shape[1]:
+            big = np.repeat(np.repeat(big, 2, axis=0), 2, axis=1)  # the same map, each weight 2x2 cells
+        kind = "its weights back-projected onto the input (approximate)" if z.back_projected else "its weights"
+        parts = [Text(f"layer {z.layer}, neuron {z.neuron}", style="bold"), stats, Text(""),
+                 Text(kind, style="italic"), HeatMap(big), Legend(max_abs(z.map))]
+        if z.back_projected:
+            parts += [Text("its weights from the layer below", style="italic"),
+                      LabelledStrips([z.incoming], [f"#{z.neuron}"])]
+        x = self.bench.data.x_test if len(self.bench.data.x_test) else self.bench.data.x_train
+        y = self.bench.data.y_test if len(self.bench.data.x_test) else self.bench.data.y_train
+        titles = [f"#{i}{self.label(y, i)} {v:.2f}" for i, v in zip(z.examples.most, z.examples.most_values)]
+        parts += [Text(""), Text("most exciting samples (sample, label, output)", style="italic"),
+                  map_grid(x[z.examples.most], titles, "shared", negative="negative", positive="positive")]
+        m = z.maximised
+        parts += [Text(""),
+                  Text(f"the input that excites it most: output {m.trace[0]:.3f} at the data's mean → "
+                       f"{m.trace[-1]:.3f} after {ASCENT_STEPS} steps (L2 {m.l2:g})", style="italic"),
+                  HeatMap(m.x), Legend(max_abs(m.x), "negative", "positive")]
+        return Group(*parts)
+
+    def sample_count(self) -> int:
+        data = self.bench.data
+        return len(data.x_test) if len(data.x_test) else len(data.x_train)
+
+    def label(self, y, i: int) -> str:
+        return f" {self.class_label(int(y[i]))}" if np.ndim(y) == 1 else ""
+
+    def on_resize(self) -> None:
+        if not self.reason and not self.zoomed:
+            self.layout_grid()
+
+    # -- keys -----------------------------------------------------------------------------------------
+    def neuron_count(self) -> int:
+        return self.bench.model.layers[self.layer_index - 1].units if self.layer_index else 0
+
+    def action_move(self, rows: int, cols: int) -> None:
+        if self.reason:
+            return
+        n = self.neuron_count()
+        target = self.cursor + rows * self.columns + cols
+        if rows and not 0 <= target < n:
+            return  # up from the top row or down from the bottom one stays put
+        self.cursor = min(max(target, 0), n - 1)
+        self.redraw()
+        if not self.zoomed:
+            self.cells[self.cursor].scroll_visible(animate=False)
+
+    def action_layer(self, step: int) -> None:
+        layers = self.dense_choices()
+        if self.reason or not layers:
+            return
+        i = (layers.index(self.layer_index) + step) % len(layers) if self.layer_index in layers else 0
+        self.layer_index, self.cursor = layers[i], 0
+        self.redraw()
+
+    def action_zoom(self) -> None:
+        if not self.reason:
+            self.zoomed = True
+            self.attempt(self.redraw)
+
+    def action_unzoom(self) -> None:
+        if self.zoomed:
+            self.zoomed = False
+            self.redraw()

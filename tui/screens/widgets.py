@@ -1,0 +1,117 @@
+"""What the inspection screens (Weights, Outputs, Probe, LSTM) share: a screen that follows the workbench's
+version ten times a second and redraws only when it moved, shows one sentence when it does not apply to the
+model, and turns a user's mistake (a PynnError) into a notification instead of a crash."""
+from __future__ import annotations
+
+from rich.console import RenderableType
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+
+from pynn.errors import PynnError
+from tui.commands.inspecting import class_name
+from tui.render.colour import colour_on
+
+POLL_SECONDS = 0.1  # at most ten redraws a second, however fast the training worker bumps the version
+
+
+class InspectScreen(Screen):
+    """A screen over the workbench: `compose_body` yields its widgets, `why_not` says (in one sentence) why
+    the screen does not apply to this model, and `draw` fills the widgets in. `draw` runs on mount, when the
+    screen comes back, after a key changes what it shows, and whenever `bench.version` moved — never more
+    often than POLL_SECONDS, and not while another screen is in front."""
+
+    DEFAULT_CSS = """
+    InspectScreen .why-not {
+        padding: 1 2;
+    }
+    InspectScreen .head {
+        padding: 0 1;
+        height: auto;
+    }
+    """
+
+    def __init__(self, bench):
+        super().__init__()
+        self.bench = bench
+        self.drawn_version: int | None = None
+        self.reason = ""  # the sentence shown instead of the body when the screen does not apply
+
+    # -- for subclasses -------------------------------------------------------------------------------
+    def compose_body(self) -> ComposeResult:
+        yield from ()
+
+    def why_not(self) -> str:
+        """Empty when the screen applies to the current model and data, else why not, in one sentence."""
+        return ""
+
+    def draw(self) -> None:
+        """Read what the screen shows (under bench.read) and put it in the widgets."""
+
+    # -- the frame ------------------------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        yield Static(Text(""), id="head", classes="head")
+        with VerticalScroll(id="body"):
+            yield from self.compose_body()
+        yield Static("", id="why-not", classes="why-not")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.redraw()
+        self.set_interval(POLL_SECONDS, self.poll)
+
+    def on_screen_resume(self) -> None:
+        self.poll()
+
+    def poll(self) -> None:
+        if self.is_current and self.bench.version != self.drawn_version:
+            self.redraw()
+
+    def redraw(self) -> None:
+        """Draw now: the body, or the sentence saying why this screen shows nothing for this model."""
+        self.drawn_version = self.bench.version
+        reason = self.why_not()
+        if not reason:
+            try:
+                self.draw()
+            except PynnError as err:
+                # drawn once per version, so a lasting problem is one notification, not ten a second
+                self.notify(str(err), severity="error")
+                reason = str(err)
+        self.reason = reason
+        self.query_one("#why-not", Static).update(reason)
+        self.query_one("#why-not").display = bool(reason)
+        self.query_one("#body").display = not reason
+        if reason:
+            self.set_head("")
+
+    def attempt(self, action) -> bool:
+        """Run a key's action; a PynnError becomes an error notification. True when it went through."""
+        try:
+            action()
+        except PynnError as err:
+            self.notify(str(err), severity="error")
+            return False
+        return True
+
+    # -- helpers --------------------------------------------------------------------------------------
+    def set_head(self, text: RenderableType) -> None:
+        self.query_one("#head", Static).update(text)
+
+    @property
+    def colour(self) -> bool:
+        """Whether pictures come out in colour (not with NO_COLOR): it changes how tall a heat map is."""
+        return colour_on(self.app.console)
+
+    def class_label(self, index: int) -> str:
+        return class_name(self.bench.model, self.bench.data, index)
+
+
+def first_layer_kind(model) -> str:
+    return model.layers[0].kind if model.layers else ""
+
+
+def starts_with_lstm(model) -> bool:
+    return any(layer.kind == "lstm" for layer in model.layers)
