@@ -119,6 +119,7 @@ class TrainScreen(Screen):
         super().__init__()
         self.bench = bench
         self._drawn = -1  # the workbench version on screen
+        self._shape = None  # what decided the panels' heights at the last layout
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="train-scroll"):
@@ -143,11 +144,18 @@ class TrainScreen(Screen):
             return
         self._drawn = version
         bench = self.bench
-        self.query_one("#train-settings", Static).update(settings_line(bench.settings, bench.model.spec))
-        self.query_one("#train-progress", Static).update(progress_view(bench))
-        self.query_one("#loss-chart", Static).update(loss_chart(bench))
-        self.query_one("#accuracy-chart", Static).update(accuracy_chart(bench))
-        self.query_one("#grad-norms", Static).update(norms_view(bench))
+        # A new layout costs most of a redraw; during a run the panels keep their heights, so only a change in
+        # what is shown (the first epoch's charts, validation, another model) asks for one.
+        shape = (bench.model, len(bench.history) > 0, bench.training,
+                 any(h.val_loss is not None for h in bench.history[-1:]))
+        layout = force or shape != self._shape
+        self._shape = shape
+        self.query_one("#train-settings", Static).update(settings_line(bench.settings, bench.model.spec),
+                                                         layout=layout)
+        self.query_one("#train-progress", Static).update(progress_view(bench), layout=layout)
+        self.query_one("#loss-chart", Static).update(loss_chart(bench), layout=layout)
+        self.query_one("#accuracy-chart", Static).update(accuracy_chart(bench), layout=layout)
+        self.query_one("#grad-norms", Static).update(norms_view(bench), layout=layout)
 
     # -- settings -------------------------------------------------------------------------------------
     def action_edit_settings(self) -> None:
