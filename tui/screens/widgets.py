@@ -6,6 +6,7 @@ from __future__ import annotations
 from rich.console import RenderableType
 from rich.text import Text
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Static
@@ -80,12 +81,18 @@ class InspectScreen(Screen):
                 # drawn once per version, so a lasting problem is one notification, not ten a second
                 self.notify(str(err), severity="error")
                 reason = str(err)
+        if reason != self.reason:
+            self.refresh_bindings()  # the screen's keys leave the footer while it does not apply
         self.reason = reason
         self.query_one("#why-not", Static).update(reason)
         self.query_one("#why-not").display = bool(reason)
         self.query_one("#body").display = not reason
         if reason:
             self.set_head("")
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        own = {binding.action.split("(")[0] for binding in Binding.make_bindings(type(self).BINDINGS)}
+        return not (self.reason and action in own)
 
     def attempt(self, action) -> bool:
         """Run a key's action; a PynnError becomes an error notification. True when it went through."""

@@ -1,0 +1,332 @@
+"""The app's inspection screens (Weights, Outputs, Probe, LSTM) driven through Textual's pilot on a real
+Workbench: the keys change what is selected and what is drawn, the pictures follow training, a screen that
+does not apply says why in one sentence, and every screen survives 80x24, 120x40 and 40x12."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from rich.console import Console
+from textual.app import App
+
+from pynn.inspect.activations import layer_outputs, predicted_classes
+from tui.render.heatmap import HeatMap
+from tui.screens.lstm import LSTMScreen
+from tui.screens.outputs import OutputsScreen
+from tui.screens.probe import ProbeScreen
+from tui.screens.weights import WeightsScreen
+from tui.workbench import Workbench
+
+SIZES = [(80, 24), (120, 40), (40, 12)]
+
+
+class Host(App):
+    """The smallest app that shows one screen over a workbench, as the real app does."""
+
+    def __init__(self, screen_class, bench):
+        super().__init__()
+        self.screen_class, self.bench = screen_class, bench
+
+    def on_mount(self) -> None:
+        self.push_screen(self.screen_class(self.bench))
+
+
+def screen_text(app) -> str:
+    """What the terminal shows now, as plain text."""
+    return "\n".join(strip.text for strip in app.screen._compositor.render_strips())
+
+
+def plain(renderable, width: int = 120) -> str:
+    console = Console(width=width, no_color=True, color_system=None, force_terminal=False)
+    with console.capture() as cap:
+        console.print(renderable)
+    return cap.get()
+
+
+def content(screen, selector: str) -> str:
+    return plain(screen.query_one(selector).content)
+
+
+def messages(app) -> list[str]:
+    return [n.message for n in app._notifications]
+
+
+def trained(bench: Workbench, epochs: int = 1) -> Workbench:
+    bench.settings.epochs = epochs
+    bench.train()
+    return bench
+
+
+@pytest.fixture(scope="module")
+def digits():
+    """784-30-10 after one epoch: its weights have structure, and it still gets some test digits wrong."""
+    return trained(Workbench())
+
+
+# -- Weights ----------------------------------------------------------------------------------------------
+
+async def test_weights_cursor_moves_the_selected_neuron(digits):
+    app = Host(WeightsScreen, digits)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        screen = app.screen
+        assert screen.cursor == 0 and len(screen.cells) == 30
+        assert "▶#0◀" in screen_text(app)
+        await pilot.press("right", "l")
+        assert screen.cursor == 2
+        await pilot.press("down")
+        assert screen.cursor == 2 + screen.columns
+        await pilot.press("k", "h")
+        assert screen.cursor == 1
+        await pilot.pause()
+        text = screen_text(app)
+        assert "▶#1◀" in text and "▶#0◀" not in text and "#1" in screen.query_one("#head").content.plain
+        assert screen.cells[1].has_class("-selected") and not screen.cells[0].has_class("-selected")
+        await pilot.press("left", "left", "up")  # the cursor stops at the first neuron
+        assert screen.cursor == 0
+
+
+async def test_weights_grid_follows_the_layer_keys(digits):
+    app = Host(WeightsScreen, digits)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        screen = app.screen
+        assert screen.layer_index == 1
+        await pilot.press("right_square_bracket")
+        await pilot.pause()
+        assert screen.layer_index == 2 and len(screen.cells) == 10
+        assert "back-projected" in screen.query_one("#head").content.plain
+        await pilot.press("right_square_bracket")
+        assert screen.layer_index == 1
+
+
+async def test_weights_enter_zooms_one_neuron_with_its_statistics(digits):
+    app = Host(WeightsScreen, digits)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await pilot.press("right", "right", "right", "enter")
+        await pilot.pause()
+        screen = app.screen
+        assert screen.zoomed and screen.zoom.neuron == 3
+        zoom = content(screen, "#zoom-body")
+        w = digits.model.layers[0].W[3]
+        assert "layer 1, neuron 3" in zoom
+        assert f"min {w.min():+.3f}, max {w.max():+.3f}" in zoom and f"{np.linalg.norm(w):.3f}" in zoom
+        assert "most exciting samples" in zoom and "the input that excites it most" in zoom
+        # the most exciting sample really is the one the unit answers most to
+        h = layer_outputs(digits.model, digits.data.x_test)[0][:, 3]
+        assert screen.zoom.examples.most[0] == int(np.argmax(h))
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not screen.zoomed and screen.query_one("#weights-grid").display
+
+
+async def test_weights_grid_redraws_when_training_moves_the_version():
+    bench = Workbench(data="xor", spec="2-4:tanh-2")
+    app = Host(WeightsScreen, bench)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        screen = app.screen
+        before, version = plain(screen.cells[0].content), screen.drawn_version
+        trained(bench, 20)
+        await pilot.pause(0.3)
+        assert screen.drawn_version == bench.version != version
+        after = plain(screen.cells[0].content)
+        assert after != before
+        assert np.allclose(screen.cells[0].content.values.ravel(), bench.model.layers[0].W[0])
+
+
+async def test_weights_redraw_is_throttled_while_training_runs():
+    """The worker bumps the version after every batch (hundreds a second on xor); the screen redraws at most
+    ten times a second."""
+    import threading
+
+    bench = Workbench(data="xor", spec="2-4:tanh-2")
+    bench.settings.epochs = 10_000
+    app = Host(WeightsScreen, bench)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        screen = app.screen
+        draws = []
+        original = screen.draw
+        screen.draw = lambda: (draws.append(bench.version), original())
+        worker = threading.Thread(target=bench.train)
+        worker.start()
+        try:
+            await pilot.pause(1.0)
+            start = bench.version
+            draws.clear()
+            await pilot.pause(1.0)
+            moved = bench.version - start
+        finally:
+            bench.stop()
+            worker.join()
+        assert moved > 20, "training did not move the version fast enough to test the throttle"
+        assert 1 <= len(draws) <= 12
+
+
+async def test_weights_on_an_lstm_says_why_in_one_sentence():
+    app = Host(WeightsScreen, Workbench(data="sine", spec="lstm8-1"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await pilot.press("right", "enter", "right_square_bracket")
+        screen = app.screen
+        assert "starts with an LSTM" in screen_text(app) and "LSTM screen (7)" in screen_text(app)
+        assert not screen.query_one("#body").display and screen.cursor == 0 and not screen.zoomed
+        assert app.is_running and not messages(app)
+
+
+# -- Outputs ----------------------------------------------------------------------------------------------
+
+async def test_outputs_class_keys_show_each_class_top_units(digits):
+    app = Host(OutputsScreen, digits)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        screen = app.screen
+        assert screen.output == 0
+        await pilot.press("right", "l")
+        await pilot.pause()
+        assert screen.output == 2 and screen.reliance.output == 2
+        assert "output 2 ('2') of 10" in screen_text(app)
+        w = digits.model.layers[1].W[2]
+        best, worst = int(np.argmax(w)), int(np.argmin(w))
+        assert screen.reliance.top_positive[0] == best and screen.reliance.top_negative[0] == worst
+        ranking = content(screen, "#reliance-ranking")
+        assert f"most positive #{best} ({w[best]:+.3f})" in ranking and f"most negative #{worst}" in ranking
+        maps = content(screen, "#reliance-maps")
+        assert f"#{best} {w[best]:+.2f}" in maps and f"#{worst} {w[worst]:+.2f}" in maps
+        assert "template of class '2'" in content(screen, "#template")
+        assert screen.reliance.template.shape == (28, 28)
+        await pilot.press("left", "left", "left", "h")  # wraps around: 2 -> 8
+        assert screen.output == 8
+
+
+async def test_outputs_without_a_hidden_layer_says_why():
+    app = Host(OutputsScreen, Workbench(data="xor", spec="2"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await pilot.press("right")
+        assert "has no hidden layer" in screen_text(app) and app.screen.output == 0
+
+
+# -- Probe ------------------------------------------------------------------------------------------------
+
+async def test_probe_n_and_p_step_through_the_test_samples(digits):
+    app = Host(ProbeScreen, digits)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        screen = app.screen
+        assert screen.index == 0
+        await pilot.press("n", "n", "n", "p")
+        await pilot.pause()
+        assert screen.index == 2 and screen.journey.index == 2
+        assert "sample 2 of 2,000" in screen_text(app)
+        journey = content(screen, "#journey")
+        probabilities = digits.model.predict(digits.data.x_test[2:3])[0]
+        predicted = int(np.argmax(probabilities))
+        assert f"sample 2: predicted {predicted} with {probabilities[predicted]:.1%}" in journey
+        assert "layer 1 (dense 30 sigmoid)" in journey and "output probabilities" in journey
+        await pilot.press("p", "p", "p")  # before the first sample comes the last one
+        assert screen.index == len(digits.data.x_test) - 1
+
+
+async def test_probe_misclassified_toggle_only_visits_wrong_samples(digits):
+    x, y = digits.data.x_test, digits.data.y_test
+    wrong = np.flatnonzero(predicted_classes(digits.model, layer_outputs(digits.model, x)[-1]) != y)
+    assert 0 < len(wrong) < len(x)
+    app = Host(ProbeScreen, digits)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        screen = app.screen
+        await pilot.press("m")
+        assert screen.misclassified_only and screen.index == wrong[0]
+        visited = [screen.index]
+        for _ in range(4):
+            await pilot.press("n")
+            visited.append(screen.index)
+        assert visited == list(wrong[:5])
+        await pilot.press("p")
+        assert screen.index == wrong[3]
+        await pilot.pause()
+        assert "error 4 of" in screen_text(app) and "✗" in content(screen, "#journey")
+        await pilot.press("m", "n")
+        assert not screen.misclassified_only and screen.index == wrong[3] + 1
+
+
+async def test_probe_misclassified_on_a_series_is_a_notification():
+    app = Host(ProbeScreen, Workbench(data="sine", spec="20-8-1"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await pilot.press("m")
+        await pilot.pause()
+        assert not app.screen.misclassified_only and app.is_running
+        assert any("no class labels" in m for m in messages(app))
+
+
+# -- LSTM -------------------------------------------------------------------------------------------------
+
+async def test_lstm_heat_maps_have_a_column_per_step_of_the_chosen_sample():
+    from pynn.lstm import gate_trace
+
+    bench = Workbench(data="sine", spec="lstm12-1")
+    app = Host(LSTMScreen, bench)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        screen = app.screen
+        await pilot.press("n", "n")
+        await pilot.pause()
+        assert screen.index == 2
+        steps = bench.data.sample_shape[0]
+        assert len(screen.maps) == 6 and all(m.values.shape == (12, steps) for m in screen.maps)
+        expected = gate_trace(bench.model, bench.data.x_test[2])
+        assert np.allclose(screen.maps[1].values, expected.forget.T)      # the forget gate of sample 2
+        assert np.allclose(screen.maps[4].values, expected.cell.T)
+        gates = content(screen, "#gates")
+        assert "forget gate f" in gates and "cell state c" in gates and f"the {steps} steps" in gates
+        assert "sample 2 of 381" in screen_text(app)
+        outcome = content(screen, "#outcome")
+        assert "the forecast against the truth" in outcome and "naive" in outcome
+
+
+async def test_lstm_on_a_character_model_generates_text_and_g_draws_again():
+    bench = Workbench(data="shakespeare", data_options={"n": 5000, "lookback": 16}, spec="lstm8*-53")
+    app = Host(LSTMScreen, bench)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        screen = app.screen
+        assert all(m.values.shape == (8, 16) for m in screen.maps)
+        window = screen.window_text()
+        assert len(window) == 16 and window.replace("\n", "↵") in content(screen, "#outcome")
+        first = screen.generated[3]
+        assert first.startswith(window) and len(first) == 16 + 160
+        await pilot.press("g")
+        assert screen.seed == 1 and screen.generated[3] != first
+
+
+async def test_lstm_on_a_dense_model_says_why():
+    app = Host(LSTMScreen, Workbench(data="xor", spec="2-4-2"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await pilot.press("n", "g")
+        assert "has no LSTM layer" in screen_text(app) and app.screen.index == 0
+        assert not messages(app)
+
+
+# -- every screen at every size ---------------------------------------------------------------------------
+
+SCREEN_CASES = [(WeightsScreen, "digits"), (OutputsScreen, "digits"), (ProbeScreen, "digits"),
+                (LSTMScreen, "sine")]
+
+
+@pytest.mark.parametrize("size", SIZES, ids=[f"{w}x{h}" for w, h in SIZES])
+@pytest.mark.parametrize("screen_class,data", SCREEN_CASES, ids=[c.__name__ for c, _ in SCREEN_CASES])
+async def test_every_screen_draws_and_takes_its_keys_at_every_size(screen_class, data, size):
+    bench = Workbench() if data == "digits" else Workbench(data="sine", spec="lstm8-1")
+    app = Host(screen_class, bench)
+    async with app.run_test(size=size) as pilot:
+        await pilot.pause()
+        for key in ("right", "down", "n", "p", "m", "enter", "right_square_bracket", "escape", "pagedown"):
+            await pilot.press(key)
+        await pilot.pause()
+        assert app.is_running and isinstance(app.screen, screen_class)
+        assert screen_text(app).strip() and not app.screen.reason
+        assert not [m for m in messages(app) if "unexpectedly" in m]

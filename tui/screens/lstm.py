@@ -1,0 +1,171 @@
+"""Screen 7, LSTM: for one test sample, what an LSTM layer does at every step — its input, forget and output
+gates and candidate values, its cell state and hidden state — as heat maps with one column per time step and
+one row per unit. Below them, what the model makes of the sample: the forecast against the truth for a series,
+text generated from the sample for a character model, the predicted class otherwise."""
+from __future__ import annotations
+
+import numpy as np
+from rich.console import Group
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.widgets import Static
+
+from pynn.forecast import naive_forecast
+from pynn.generate import generate_text
+from pynn.lstm import gate_trace
+from tui.render.charts import LineChart, Series
+from tui.render.heatmap import HeatMap, HeatMapGrid, Legend, max_abs
+from tui.screens.widgets import InspectScreen
+
+KEY = "7"
+TITLE = "LSTM"
+GENERATE_LENGTH = 160   # characters per sample of text: a few lines, quick even for lstm128
+TEMPERATURE = 0.8       # pynn sample's default
+
+# what each trace is, in the order drawn; gates and h live in fixed ranges, so they share the scale 1
+# (a gate at 1 is fully open) while the cell state, which is unbounded, gets its own
+PANELS = (("input", "input gate i"), ("forget", "forget gate f"), ("candidate", "candidate g"),
+          ("output", "output gate o"), ("cell", "cell state c"), ("hidden", "hidden state h"))
+
+
+class LSTMScreen(InspectScreen):
+    # n/p as on the Probe screen; p is "previous sample" here, so pausing a run is the palette's job
+    BINDINGS = [
+        Binding("n", "step(1)", "next", key_display="n p"),
+        Binding("p", "step(-1)", "previous sample", show=False),
+        Binding("left_square_bracket", "layer(-1)", "layer", key_display="[ ]", show=False),
+        Binding("right_square_bracket", "layer(1)", "next LSTM layer", show=False),
+        Binding("g", "generate", "new text"),
+    ]
+
+    def __init__(self, bench):
+        super().__init__(bench)
+        self.index = 0              # the test sample traced
+        self.layer_index = 0        # 1-based model position of the LSTM traced; 0 until the first draw
+        self.trace = None           # the last pynn.lstm.GateTrace drawn
+        self.maps: list[HeatMap] = []
+        self.seed = 0               # g draws a new sample of text with the next seed
+        self.generated: tuple | None = None  # (model, index, seed, text): regenerated only when one changes
+
+    def compose_body(self) -> ComposeResult:
+        yield Static(id="gates")
+        yield Static(id="outcome")
+
+    def lstm_layers(self) -> list[int]:
+        return [layer.index for layer in self.bench.model.layers if layer.kind == "lstm"]
+
+    def why_not(self) -> str:
+        model, data = self.bench.model, self.bench.data
+        if not self.lstm_layers():
+            return (f"{model.spec} has no LSTM layer; this screen shows an LSTM's gates over time (try "
+                    "20x1-lstm16-1 on the sine data).")
+        if not len(data.x_test):
+            return f"The data {data.name} has no test samples to trace."
+        return ""
+
+    def draw(self) -> None:
+        data, layers = self.bench.data, self.lstm_layers()
+        if self.layer_index not in layers:
+            self.layer_index = layers[0]
+        self.index = min(max(self.index, 0), len(data.x_test) - 1)
+        x, layer_index = data.x_test[self.index], self.layer_index
+        trace = self.trace = self.bench.read(lambda model: gate_trace(model, x, layer_index))
+        steps, units = trace.hidden.shape
+        lstm = f"LSTM {layer_index} ({layers.index(layer_index) + 1}/{len(layers)}, [ ])" if len(layers) > 1 \
+            else f"LSTM layer {layer_index}"
+        self.set_head(Text.assemble(("sample ", "bold"), (str(self.index), "bold"),
+                                    f" of {len(data.x_test):,} (n p) · {lstm}: {units} units x {steps} steps"))
+        # rows are units and columns time steps, so a map is read left to right like the sequence
+        cell_scale = max_abs(trace.cell)
+        self.maps = [HeatMap(getattr(trace, name).T, cell_scale if name == "cell" else 1.0, title)
+                     for name, title in PANELS]
+        self.query_one("#gates", Static).update(Group(
+            Text(f"columns: the {steps} steps, first to last; rows: the {units} units", style="italic"),
+            HeatMapGrid(self.maps),
+            Legend(1.0, "negative", "positive"),
+            Text(f"gates run from 0 (closed, dark) to 1 (open); g and h from -1 to 1; the cell state on its own "
+                 f"scale, ±{cell_scale:.3g}", style="italic"),
+            Text("")))
+        self.query_one("#outcome", Static).update(self.outcome())
+
+    # -- what the model makes of the sample -----------------------------------------------------------
+    def outcome(self):
+        kind = self.bench.data.meta.get("kind")
+        if kind == "series":
+            return self.forecast_view()
+        if kind == "text" and self.character_model():
+            return self.text_view()
+        data = self.bench.data
+        if np.ndim(data.y_test) == 1:
+            probabilities = self.bench.read(lambda model: model.predict(data.x_test[self.index:self.index + 1]))
+            predicted = int(np.argmax(probabilities.reshape(-1))) if probabilities.size > 1 \
+                else int(probabilities.reshape(-1)[0] > 0.5)
+            true = int(data.y_test[self.index])
+            verdict = "✓" if predicted == true else f"✗ (true: {self.class_label(true)})"
+            return Text(f"predicted {self.class_label(predicted)} {verdict}", style="bold")
+        return Text("")
+
+    def forecast_view(self) -> Group:
+        """The sample's history, then the truth, the model's forecast and the naive one, in the series' units."""
+        data = self.bench.data
+        x, y = data.x_test[self.index:self.index + 1], data.y_test[self.index]
+        mean, std = data.meta.get("mean", 0.0), data.meta.get("std", 1.0)  # back to the series' own units
+        forecast = self.bench.read(lambda model: model.predict(x)).reshape(-1) * std + mean
+        naive = naive_forecast(x, len(y)).reshape(-1) * std + mean
+        truth = np.asarray(y).reshape(-1) * std + mean
+        history = (x[0, :, 0] * std + mean).tolist()
+        ahead = list(range(len(history), len(history) + len(truth)))
+        chart = LineChart([Series("history", list(range(len(history))), history),
+                           Series("truth", ahead, truth.tolist()), Series("forecast", ahead, forecast.tolist()),
+                           Series("naive", ahead, naive.tolist())], height=8, x_label="step")
+        error = float(np.mean(np.abs(forecast - truth)))
+        naive_error = float(np.mean(np.abs(naive - truth)))
+        return Group(Text("the forecast against the truth", style="bold"), chart,
+                     Text(f"mean absolute error {error:.4g} (naive, repeating the last value: {naive_error:.4g})"))
+
+    def character_model(self) -> bool:
+        model = self.bench.model
+        return bool(self.vocabulary()) and model.loss.name == "xent" and len(model.output_shape) == 2
+
+    def vocabulary(self) -> list[str]:
+        return list(self.bench.model.class_names or self.bench.data.class_names or [])
+
+    def window_text(self) -> str:
+        vocab = self.vocabulary()
+        return "".join(vocab[int(c)] for c in self.bench.data.x_test[self.index].argmax(axis=1))
+
+    def text_view(self) -> Group:
+        model, window = self.bench.model, self.window_text()
+        key = (model, self.index, self.seed)
+        # sampling is not redone at every training batch: it would make the text flicker while it trains
+        if self.generated is None or self.generated[:3] != key:
+            text = generate_text(model, self.vocabulary(), length=GENERATE_LENGTH, prime=window,
+                                 temperature=TEMPERATURE, seed=self.seed)
+            self.generated = (*key, text)
+        shown = window.replace("\n", "↵")
+        return Group(Text("the sample (the steps above, as characters)", style="bold"), Text(shown),
+                     Text(""), Text(f"generated from it (temperature {TEMPERATURE}; g: new text)", style="bold"),
+                     Text(self.generated[3][len(window):]))
+
+    # -- keys -----------------------------------------------------------------------------------------
+    def action_step(self, step: int) -> None:
+        if not self.reason:
+            self.index = (self.index + step) % len(self.bench.data.x_test)
+            self.attempt(self.redraw)
+
+    def action_layer(self, step: int) -> None:
+        layers = self.lstm_layers()
+        if not self.reason and layers:
+            position = layers.index(self.layer_index) if self.layer_index in layers else 0
+            self.layer_index = layers[(position + step) % len(layers)]
+            self.attempt(self.redraw)
+
+    def action_generate(self) -> None:
+        if self.reason:
+            return
+        if not (self.bench.data.meta.get("kind") == "text" and self.character_model()):
+            self.notify("New text needs a character model (e.g. lstm128*-65 on the shakespeare data).")
+            return
+        self.seed += 1
+        self.attempt(self.redraw)

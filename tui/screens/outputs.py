@@ -1,0 +1,109 @@
+"""Screen 4, Outputs: for one output class, the hidden units it leans on most and least — their weights to the
+output, the same weighted by each unit's mean activation, their weight maps — and the class template, the
+output's weights projected back onto the input. The pictures of `pynn explain`, following training live;
+← → (or h l) change the class."""
+from __future__ import annotations
+
+import numpy as np
+from rich.console import Group
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.widgets import Static
+
+from pynn.inspect.activations import dense_layers
+from pynn.inspect.contributions import output_reliance
+from pynn.inspect.weights import reads_the_input, weight_maps
+from tui.commands.explain import _ranking, _side_by_side  # the CLI's layout, so both look the same
+from tui.render.charts import BarChart
+from tui.render.heatmap import HeatMap, Legend, map_grid
+from tui.screens.widgets import InspectScreen
+
+KEY = "4"
+TITLE = "Outputs"
+TOP = 3                  # units named on each side, as in the classic "three bluest and three reddest"
+RELIANCE_SAMPLES = 2000  # test samples the mean activations are measured on: enough to be stable, cheap to redo
+
+
+class OutputsScreen(InspectScreen):
+    BINDINGS = [
+        Binding("left,h", "output(-1)", "class", key_display="← →", priority=True),
+        Binding("right,l", "output(1)", "next class", show=False, priority=True),
+    ]
+
+    def __init__(self, bench):
+        super().__init__(bench)
+        self.output = 0            # the output neuron (class) shown
+        self.reliance = None       # the last pynn.inspect.contributions.Reliance drawn
+
+    def compose_body(self) -> ComposeResult:
+        # the pictures first: at 80x24 the maps and the template are what a screenful should show
+        yield Static(id="reliance-ranking")
+        yield Static(id="reliance-maps")
+        yield Static(id="template")
+        yield Static(id="reliance-bars")
+
+    def why_not(self) -> str:
+        model = self.bench.model
+        if any(layer.kind == "lstm" for layer in model.layers):
+            return (f"{model.spec} starts with an LSTM, so its outputs read time steps, not units with a picture "
+                    "over the input; the LSTM screen (7) shows what its units do.")
+        dense = dense_layers(model)
+        if len(dense) < 2:
+            return (f"{model.spec} has no hidden layer: its outputs read the input directly, so their weight "
+                    "maps on the Weights screen (3) are the whole story.")
+        return ""
+
+    def n_outputs(self) -> int:
+        return dense_layers(self.bench.model)[-1].units
+
+    def draw(self) -> None:
+        self.output = min(self.output, self.n_outputs() - 1)
+        data = self.bench.data
+        x = (data.x_test if len(data.x_test) else data.x_train)[:RELIANCE_SAMPLES]
+        output = self.output
+
+        def read(model):
+            r = output_reliance(model, output, x, TOP, data.sample_shape)
+            units = r.top_positive + r.top_negative
+            maps = weight_maps(model, r.hidden_layer, units, data.sample_shape) if units else None
+            return r, maps, reads_the_input(model, model.layers[r.hidden_layer - 1])
+
+        r, maps, direct = self.bench.read(read)
+        self.reliance = r
+        name = self.class_label(output)
+        self.set_head(Text.assemble(("output ", "bold"), (f"{output} ({name!r})", "bold"),
+                                    f" of {self.n_outputs()} (← →) · leans on the {len(r.weights)} units of "
+                                    f"layer {r.hidden_layer}"))
+        self.query_one("#reliance-ranking", Static).update(Group(
+            Text(_ranking("by raw weight", r.top_positive, r.top_negative, r.weights)),
+            Text(_ranking("by weight x mean activation", r.top_positive_weighted, r.top_negative_weighted,
+                          r.weighted)), Text("")))
+        self.query_one("#reliance-bars", Static).update(self.bars(r, len(x)))
+        parts = []
+        if maps is not None:
+            kind = "weight maps" if direct else "back-projected maps (approximate)"
+            titles = [f"#{u} {r.weights[u]:+.2f}" for u in maps.neurons]
+            parts = [Text(f"the {kind} of those units (by raw weight; positive first)", style="bold"),
+                     map_grid(maps.maps, titles)]
+        self.query_one("#template", Static).update(Group(
+            Text(f"template of class {name!r}: the output's weights projected back onto the input "
+                 "(an approximation: activations and biases ignored)", style="bold"),
+            HeatMap(r.template), Legend(float(np.abs(r.template).max()) or 1.0)))
+        self.query_one("#reliance-maps", Static).update(Group(*parts, Text("")))
+
+    def bars(self, r, n_samples: int) -> Group:
+        """Every unit's weight to the output and that weight x its mean activation, as bars."""
+        order = np.argsort(-r.weights, kind="stable")
+        grid = _side_by_side(BarChart([(f"#{u}", r.weights[u]) for u in order]),
+                             BarChart([(f"#{u}", r.weighted[u]) for u in order]),
+                             "weight to the output", f"x mean activation on {n_samples:,} samples")
+        return Group(Text(""), Text(f"all {len(r.weights)} units", style="bold"), grid)
+
+    def action_output(self, step: int) -> None:
+        if self.reason:
+            return
+        self.output = (self.output + step) % self.n_outputs()
+        self.redraw()
+        self.query_one("#body").scroll_home(animate=False)
+

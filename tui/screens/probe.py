@@ -1,0 +1,107 @@
+"""Screen 5, Probe: one test sample's journey through the network — its input, every hidden layer's
+activations, the output probabilities and the units that pushed toward the predicted and the true class (the
+picture of `pynn probe`). n and p step through the test samples; m keeps to the ones the model gets wrong."""
+from __future__ import annotations
+
+import numpy as np
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.widgets import Static
+
+from pynn.errors import PynnError
+from pynn.inspect.activations import dense_layers
+from pynn.inspect.probe import misclassified, sample_journey
+from tui.commands.probe import journey_view
+from tui.screens.widgets import InspectScreen
+
+KEY = "5"
+TITLE = "Probe"
+TOP = 3  # units named as pushing toward each class
+
+
+class ProbeScreen(InspectScreen):
+    # n/p as the issue asks; on this screen p is "previous sample", so pausing a run is the palette's job here
+    BINDINGS = [
+        Binding("n", "step(1)", "next", key_display="n p"),
+        Binding("p", "step(-1)", "previous sample", show=False),
+        Binding("m", "toggle_misclassified", "wrong only"),
+    ]
+
+    def __init__(self, bench):
+        super().__init__(bench)
+        self.index = 0                    # the test sample shown
+        self.misclassified_only = False
+        self.errors = np.zeros(0, np.int64)  # the test samples the model gets wrong, as of the last draw
+        self.journey = None               # the last pynn.inspect.probe.Journey drawn
+
+    def compose_body(self) -> ComposeResult:
+        yield Static(id="journey")
+
+    def why_not(self) -> str:
+        model, data = self.bench.model, self.bench.data
+        if any(layer.kind == "lstm" for layer in model.layers):
+            return (f"{model.spec} starts with an LSTM; the LSTM screen (7) follows a sample through its gates "
+                    "step by step.")
+        if len(dense_layers(model)) < 2:
+            return f"{model.spec} has no hidden layer, so there is no journey between its input and its output."
+        if not len(data.x_test):
+            return f"The data {data.name} has no test samples to probe."
+        return ""
+
+    def has_classes(self) -> bool:
+        return np.ndim(self.bench.data.y_test) == 1
+
+    def draw(self) -> None:
+        data = self.bench.data
+        x, y = data.x_test, data.y_test
+        self.index = min(max(self.index, 0), len(x) - 1)
+        index, classes = self.index, self.has_classes()
+
+        def read(model):
+            errors = misclassified(model, x, y) if classes else np.zeros(0, np.int64)
+            return sample_journey(model, x, y, index, TOP), errors
+
+        self.journey, self.errors = self.bench.read(read)
+        head = Text.assemble(("sample ", "bold"), (f"{index}", "bold"), f" of {len(x):,} test samples (n p)")
+        if classes:
+            wrong = f"{len(self.errors):,} wrong"
+            if self.misclassified_only:
+                position = np.searchsorted(self.errors, index)
+                inside = position < len(self.errors) and self.errors[position] == index
+                wrong = f"error {position + 1} of {len(self.errors):,}" if inside else f"{wrong} (no longer this one)"
+            head.append(f" · {wrong}" + (" · wrong only (m: all)" if self.misclassified_only else ""))
+        self.set_head(head)
+        self.query_one("#journey", Static).update(journey_view(self.journey, self.class_label))
+
+    def action_step(self, step: int) -> None:
+        if self.reason:
+            return
+        n = len(self.bench.data.x_test)
+        if self.misclassified_only:
+            # the errors as last drawn: training may move them, and the next draw catches up
+            later = self.errors[self.errors > self.index] if step > 0 else self.errors[self.errors < self.index]
+            if not len(later):
+                self.notify("No more misclassified samples that way.")
+                return
+            self.index = int(later[0] if step > 0 else later[-1])
+        else:
+            self.index = (self.index + step) % n
+        self.attempt(self.redraw)
+        self.query_one("#body").scroll_home(animate=False)
+
+    def action_toggle_misclassified(self) -> None:
+        if self.reason:
+            return
+        if not self.misclassified_only:
+            if not self.has_classes():
+                self.notify(str(PynnError(f"The data {self.bench.data.name} has no class labels, so no sample is "
+                                          "misclassified.")), severity="error")
+                return
+            if not len(self.errors):
+                self.notify("The model gets every test sample right.")
+                return
+            at_or_after = self.errors[self.errors >= self.index]
+            self.index = int(at_or_after[0] if len(at_or_after) else self.errors[0])
+        self.misclassified_only = not self.misclassified_only
+        self.redraw()
