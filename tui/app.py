@@ -124,7 +124,7 @@ class PynnApp(App):
 
     def on_worker_state_changed(self, event) -> None:
         # the footer offers t, or p and s, by whether a run is going: redraw it when the worker ends
-        if event.worker is self._train_worker:
+        if event.worker is self._train_worker and self.screen_stack:  # (none left while the app closes)
             self.refresh_bindings()
 
     def _train(self) -> None:
