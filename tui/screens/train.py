@@ -61,6 +61,8 @@ def progress_view(bench) -> Table:
     score = ""
     if bench.test_result and "accuracy" in bench.test_result:
         score = f" · test accuracy {bench.test_result['accuracy']:.2%}"
+    elif bench.test_result:
+        score = f" · test loss {bench.test_result['loss']:.4g}"
     grid.add_row("", Text(f"{state} · {loss}{left}{score}", style="bold" if bench.training else ""), "")
     return grid
 
