@@ -95,8 +95,12 @@ async def test_weights_grid_follows_the_layer_keys(digits):
         await pilot.pause()
         assert screen.layer_index == 2 and len(screen.cells) == 10
         assert "back-projected" in screen.query_one("#head").content.plain
-        await pilot.press("right_square_bracket")
-        assert screen.layer_index == 1
+        await pilot.press("right", "enter")  # an output neuron's close-up: back-projected, with its strip
+        await pilot.pause()
+        zoom = content(screen, "#zoom-body")
+        assert "layer 2, neuron 1" in zoom and "back-projected" in zoom and "from the layer below" in zoom
+        await pilot.press("escape", "right_square_bracket")
+        assert screen.layer_index == 1 and screen.cursor == 0
 
 
 async def test_weights_enter_zooms_one_neuron_with_its_statistics(digits):
@@ -115,9 +119,16 @@ async def test_weights_enter_zooms_one_neuron_with_its_statistics(digits):
         # the most exciting sample really is the one the unit answers most to
         h = layer_outputs(digits.model, digits.data.x_test)[0][:, 3]
         assert screen.zoom.examples.most[0] == int(np.argmax(h))
+        await pilot.press("down", "j")  # in the close-up these read further down, the neuron stays
+        assert screen.cursor == 3 and screen.query_one("#body").scroll_target_y > 0
+        await pilot.press("l")          # ... and these go to the next neuron's close-up
+        await pilot.pause()
+        assert screen.zoom.neuron == 4 and "layer 1, neuron 4" in content(screen, "#zoom-body")
         await pilot.press("escape")
         await pilot.pause()
         assert not screen.zoomed and screen.query_one("#weights-grid").display
+        await pilot.press("enter", "enter")
+        assert not screen.zoomed
 
 
 async def test_weights_grid_redraws_when_training_moves_the_version():
@@ -133,6 +144,23 @@ async def test_weights_grid_redraws_when_training_moves_the_version():
         after = plain(screen.cells[0].content)
         assert after != before
         assert np.allclose(screen.cells[0].content.values.ravel(), bench.model.layers[0].W[0])
+
+
+async def test_weights_follow_a_new_model_and_say_why_when_it_has_no_picture():
+    bench = Workbench()
+    app = Host(WeightsScreen, bench)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        screen = app.screen
+        for _ in range(20):
+            await pilot.press("l")
+        assert screen.cursor == 20
+        bench.set_spec("784-12-10")
+        await pilot.pause(0.3)
+        assert len(screen.cells) == 12 and screen.cursor == 11 and not screen.reason
+        bench.set_spec("28x28-lstm4-10")
+        await pilot.pause(0.3)
+        assert "starts with an LSTM" in screen.reason and not screen.query_one("#body").display
 
 
 async def test_weights_redraw_is_throttled_while_training_runs():
@@ -330,3 +358,36 @@ async def test_every_screen_draws_and_takes_its_keys_at_every_size(screen_class,
         assert app.is_running and isinstance(app.screen, screen_class)
         assert screen_text(app).strip() and not app.screen.reason
         assert not [m for m in messages(app) if "unexpectedly" in m]
+
+
+# -- inside the real app ----------------------------------------------------------------------------------
+
+async def test_the_app_opens_these_screens_by_their_digits():
+    from tui.app import PynnApp
+
+    app = PynnApp(Workbench(data="sine", spec="lstm8-1"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        for key, cls, says in (("3", WeightsScreen, "starts with an LSTM"), ("4", OutputsScreen, "starts with an LSTM"),
+                               ("5", ProbeScreen, "starts with an LSTM"), ("7", LSTMScreen, "8 units x 20 steps")):
+            await pilot.press(key)
+            await pilot.pause(0.2)
+            assert isinstance(app.screen, cls) and says in screen_text(app)
+        await pilot.press("n")
+        assert app.screen.index == 1
+
+
+async def test_no_color_draws_the_weight_maps_in_characters(monkeypatch):
+    from tui.app import PynnApp
+
+    monkeypatch.setenv("NO_COLOR", "1")
+    bench = Workbench()
+    app = PynnApp(bench, first_screen="weights")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause(0.2)
+        screen = app.screen
+        assert isinstance(screen, WeightsScreen) and not screen.colour
+        text = screen_text(app)
+        assert "▀" not in text and any(ch in text for ch in "+#=X")
+        # one text line per pixel row without colour (two per line with it): the cell is 28 rows + title + border
+        assert screen.cells[0].outer_size.height == 28 + 1 + 2

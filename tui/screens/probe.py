@@ -21,10 +21,13 @@ TOP = 3  # units named as pushing toward each class
 
 
 class ProbeScreen(InspectScreen):
-    # n/p as the issue asks; on this screen p is "previous sample", so pausing a run is the palette's job here
+    # n/p as the issue asks (← → too); here p is "previous sample", so a run pauses from the palette
     BINDINGS = [
         Binding("n", "step(1)", "next", key_display="n p"),
         Binding("p", "step(-1)", "previous sample", show=False),
+        # priority: the scrolling body would otherwise take the arrows
+        Binding("right", "step(1)", "next sample", show=False, priority=True),
+        Binding("left", "step(-1)", "previous sample", show=False, priority=True),
         Binding("m", "toggle_misclassified", "wrong only"),
     ]
 

@@ -62,7 +62,7 @@ class WeightsScreen(InspectScreen):
         Binding("right,l", "move(0, 1)", "next neuron", show=False, priority=True),
         Binding("up,k", "move(-1, 0)", "neuron above", show=False, priority=True),
         Binding("down,j", "move(1, 0)", "neuron below", show=False, priority=True),
-        Binding("enter", "zoom", "zoom"),
+        Binding("enter", "zoom", "zoom"),  # and back
         Binding("escape", "unzoom", "back to the grid", show=False),
         Binding("left_square_bracket", "layer(-1)", "layer", key_display="[ ]"),
         Binding("right_square_bracket", "layer(1)", "next layer", show=False),
@@ -114,10 +114,10 @@ class WeightsScreen(InspectScreen):
         n = len(result.neurons)
         self.cursor = min(self.cursor, n - 1)
         kind = "back-projected onto the input (approximate)" if result.back_projected else "incoming weights"
-        position = f"{layers.index(self.layer_index) + 1}/{len(layers)}"
-        self.set_head(Text.assemble((f"layer {self.layer_index} ", "bold"), f"({position}, [ ]) · {n} neurons · {kind}"
-                                    f" · selected ", (f"#{self.cursor}", "bold"),
-                                    "  (enter: zoom)" if not self.zoomed else "  (esc: grid)"))
+        self.set_head(Text.assemble((f"layer {self.layer_index}", "bold"),
+                                    f" ({layers.index(self.layer_index) + 1}/{len(layers)}) · {n} neurons · "
+                                    f"{kind} · ", (f"#{self.cursor}", "bold"),
+                                    " · esc: grid" if self.zoomed else ""))
         self.query_one("#weights-grid").display = not self.zoomed
         self.query_one("#zoom-body").display = self.zoomed
         if self.zoomed:
@@ -231,6 +231,10 @@ class WeightsScreen(InspectScreen):
     def action_move(self, rows: int, cols: int) -> None:
         if self.reason:
             return
+        if self.zoomed and rows:
+            # the close-up is taller than the screen: up and down read it, left and right change the neuron
+            self.query_one("#body").scroll_relative(y=3 * rows, animate=False)
+            return
         n = self.neuron_count()
         target = self.cursor + rows * self.columns + cols
         if rows and not 0 <= target < n:
@@ -247,13 +251,16 @@ class WeightsScreen(InspectScreen):
         i = (layers.index(self.layer_index) + step) % len(layers) if self.layer_index in layers else 0
         self.layer_index, self.cursor = layers[i], 0
         self.redraw()
+        self.query_one("#body").scroll_home(animate=False)
 
     def action_zoom(self) -> None:
         if not self.reason:
-            self.zoomed = True
+            self.zoomed = not self.zoomed  # enter again goes back to the grid, as escape does
             self.attempt(self.redraw)
+            if not self.zoomed and self.cells:
+                # once the grid is laid out again, bring the neuron that was zoomed into view
+                self.call_after_refresh(self.cells[self.cursor].scroll_visible, animate=False)
 
     def action_unzoom(self) -> None:
         if self.zoomed:
-            self.zoomed = False
-            self.redraw()
+            self.action_zoom()
