@@ -32,13 +32,12 @@ PANELS = (("input", "input gate i"), ("forget", "forget gate f"), ("candidate", 
 class LSTMScreen(InspectScreen):
     # n/p (← →) as on the Probe screen; p is "previous sample" here, so a run pauses from the palette
     BINDINGS = [
-        Binding("n", "step(1)", "next", key_display="n p"),
-        Binding("p", "step(-1)", "previous sample", show=False),
-        # priority: the scrolling body would otherwise take the arrows
-        Binding("right", "step(1)", "next sample", show=False, priority=True),
-        Binding("left", "step(-1)", "previous sample", show=False, priority=True),
-        Binding("left_square_bracket", "layer(-1)", "layer", key_display="[ ]", show=False),
-        Binding("right_square_bracket", "layer(1)", "next LSTM layer", show=False),
+        Binding("n", "step(1)", "sample", key_display="n p"),
+        Binding("p", "step(-1)", "", show=False),
+        Binding("right", "step(1)", "sample", key_display="← →", show=False, priority=True),  # before the scroll's
+        Binding("left", "step(-1)", "", show=False, priority=True),
+        Binding("left_square_bracket", "layer(-1)", "LSTM layer", key_display="[ ]", show=False),
+        Binding("right_square_bracket", "layer(1)", "", show=False),
         Binding("g", "generate", "new text"),
     ]
 

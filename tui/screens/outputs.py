@@ -26,9 +26,12 @@ RELIANCE_SAMPLES = 2000  # test samples the mean activations are measured on: en
 
 
 class OutputsScreen(InspectScreen):
+    # one described binding per group of keys (what the footer and ? list); the others carry no description
     BINDINGS = [
-        Binding("left,h", "output(-1)", "class", key_display="← →", priority=True),
-        Binding("right,l", "output(1)", "next class", show=False, priority=True),
+        Binding("left", "output(-1)", "class", key_display="← →", priority=True),  # before the scroll's
+        Binding("right", "output(1)", "", show=False, priority=True),
+        Binding("h", "output(-1)", "class, as vi", key_display="h l", show=False),
+        Binding("l", "output(1)", "", show=False),
     ]
 
     def __init__(self, bench):

@@ -23,11 +23,10 @@ TOP = 3  # units named as pushing toward each class
 class ProbeScreen(InspectScreen):
     # n/p as the issue asks (← → too); here p is "previous sample", so a run pauses from the palette
     BINDINGS = [
-        Binding("n", "step(1)", "next", key_display="n p"),
-        Binding("p", "step(-1)", "previous sample", show=False),
-        # priority: the scrolling body would otherwise take the arrows
-        Binding("right", "step(1)", "next sample", show=False, priority=True),
-        Binding("left", "step(-1)", "previous sample", show=False, priority=True),
+        Binding("n", "step(1)", "sample", key_display="n p"),
+        Binding("p", "step(-1)", "", show=False),
+        Binding("right", "step(1)", "sample", key_display="← →", show=False, priority=True),  # before the scroll's
+        Binding("left", "step(-1)", "", show=False, priority=True),
         Binding("m", "toggle_misclassified", "wrong only"),
     ]
 

@@ -57,15 +57,20 @@ class WeightCell(Static):
 
 
 class WeightsScreen(InspectScreen):
+    # one described binding per group of keys (what the footer and ? list); the others carry no description
     BINDINGS = [
-        Binding("left,h", "move(0, -1)", "neuron", key_display="←↓↑→", priority=True),
-        Binding("right,l", "move(0, 1)", "next neuron", show=False, priority=True),
-        Binding("up,k", "move(-1, 0)", "neuron above", show=False, priority=True),
-        Binding("down,j", "move(1, 0)", "neuron below", show=False, priority=True),
+        Binding("left", "move(0, -1)", "neuron", key_display="←↓↑→", priority=True),  # before the scroll's
+        Binding("right", "move(0, 1)", "", show=False, priority=True),
+        Binding("up", "move(-1, 0)", "", show=False, priority=True),
+        Binding("down", "move(1, 0)", "", show=False, priority=True),
+        Binding("h", "move(0, -1)", "neuron, as vi", key_display="hjkl", show=False),
+        Binding("l", "move(0, 1)", "", show=False),
+        Binding("k", "move(-1, 0)", "", show=False),
+        Binding("j", "move(1, 0)", "", show=False),
         Binding("enter", "zoom", "zoom"),  # and back
         Binding("escape", "unzoom", "back to the grid", show=False),
         Binding("left_square_bracket", "layer(-1)", "layer", key_display="[ ]"),
-        Binding("right_square_bracket", "layer(1)", "next layer", show=False),
+        Binding("right_square_bracket", "layer(1)", "", show=False),
     ]
 
     DEFAULT_CSS = """
