@@ -1,8 +1,7 @@
 """The app's screens, one module each, listed in the order of the digit keys that open them.
 
-Every screen module defines one Screen subclass taking the Workbench, plus KEY (its digit) and TITLE. A module
-that cannot be imported (not written yet, or broken) becomes a placeholder screen saying so, so the rest of
-the app still opens."""
+Every screen module defines one Screen subclass taking the Workbench, plus KEY (its digit) and TITLE. The app
+shows UnavailableScreen in place of a screen whose constructor fails, so one broken screen cannot end it."""
 from __future__ import annotations
 
 import importlib
@@ -13,7 +12,7 @@ from textual.app import ComposeResult
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
-# (mode name, module, class name, digit, title): the fallbacks a missing module's placeholder shows
+# (mode name, module, class name, digit, title)
 SCREENS = [
     ("model", "tui.screens.model", "ModelScreen", "1", "Model"),
     ("train", "tui.screens.train", "TrainScreen", "2", "Train"),
@@ -30,37 +29,26 @@ class ScreenEntry:
     name: str
     key: str
     title: str
-    factory: Callable[..., Screen]   # called with the Workbench
-    available: bool
-    problem: str = ""
+    factory: Callable[..., Screen]   # the Screen class, called with the Workbench
 
 
 class UnavailableScreen(Screen):
-    """Stands in for a screen whose module did not import, naming the module and the reason."""
+    """Stands in for a screen that could not be built, naming the reason."""
 
     def __init__(self, bench, title: str = "", problem: str = ""):
         super().__init__()
         self.bench, self.title_text, self.problem = bench, title, problem
 
     def compose(self) -> ComposeResult:
-        yield Static(f"{self.title_text}: not available yet ({self.problem}).", id="unavailable")
+        yield Static(f"The {self.title_text} screen could not open: {self.problem}.", id="unavailable")
         yield Footer()
 
 
 def screen_entries() -> list[ScreenEntry]:
-    """Every screen, importing its module now; a failed import gives a placeholder entry."""
+    """Every screen, its module imported now (so Textual loads only when the app starts)."""
     entries = []
     for name, module_name, class_name, key, title in SCREENS:
-        try:
-            module = importlib.import_module(module_name)
-            cls = getattr(module, class_name)
-        except Exception as err:  # noqa: BLE001 - any failure leaves the other screens usable
-            problem = f"{module_name}: {type(err).__name__}: {err}"
-
-            def placeholder(bench, title=title, problem=problem):
-                return UnavailableScreen(bench, title, problem)
-            entries.append(ScreenEntry(name, key, title, placeholder, False, problem))
-            continue
+        module = importlib.import_module(module_name)
         entries.append(ScreenEntry(name, str(getattr(module, "KEY", key)), getattr(module, "TITLE", title),
-                                   cls, True))
+                                   getattr(module, class_name)))
     return entries
