@@ -9,7 +9,6 @@ from rich.console import Console
 from textual.app import App
 
 from pynn.inspect.activations import layer_outputs, predicted_classes
-from tui.render.heatmap import HeatMap
 from tui.screens.lstm import LSTMScreen
 from tui.screens.outputs import OutputsScreen
 from tui.screens.probe import ProbeScreen

@@ -17,7 +17,7 @@ from pynn.inspect.weights import reads_the_input, weight_maps
 from tui.commands.explain import _ranking, _side_by_side  # the CLI's layout, so both look the same
 from tui.render.charts import BarChart
 from tui.render.heatmap import HeatMap, Legend, map_grid
-from tui.screens.widgets import InspectScreen
+from tui.screens.widgets import InspectScreen, has_lstm
 
 KEY = "4"
 TITLE = "Outputs"
@@ -48,7 +48,7 @@ class OutputsScreen(InspectScreen):
 
     def why_not(self) -> str:
         model = self.bench.model
-        if any(layer.kind == "lstm" for layer in model.layers):
+        if has_lstm(model):
             return (f"{model.spec} starts with an LSTM, so its outputs read time steps, not units with a picture "
                     "over the input; the LSTM screen (7) shows what its units do.")
         dense = dense_layers(model)

@@ -13,7 +13,7 @@ from pynn.errors import PynnError
 from pynn.inspect.activations import dense_layers
 from pynn.inspect.probe import misclassified, sample_journey
 from tui.commands.probe import journey_view
-from tui.screens.widgets import InspectScreen
+from tui.screens.widgets import InspectScreen, has_lstm
 
 KEY = "5"
 TITLE = "Probe"
@@ -42,7 +42,7 @@ class ProbeScreen(InspectScreen):
 
     def why_not(self) -> str:
         model, data = self.bench.model, self.bench.data
-        if any(layer.kind == "lstm" for layer in model.layers):
+        if has_lstm(model):
             return (f"{model.spec} starts with an LSTM; the LSTM screen (7) follows a sample through its gates "
                     "step by step.")
         if len(dense_layers(model)) < 2:

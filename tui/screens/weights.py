@@ -19,7 +19,7 @@ from pynn.inspect.activations import dense_layers
 from pynn.inspect.triggers import exciting_examples, maximise_activation
 from pynn.inspect.weights import reads_the_input, weight_maps
 from tui.render.heatmap import HeatMap, LabelledStrips, Legend, map_grid, max_abs
-from tui.screens.widgets import InspectScreen
+from tui.screens.widgets import InspectScreen, has_lstm
 
 KEY = "3"
 TITLE = "Weights"
@@ -38,7 +38,7 @@ class Zoom:
     bias: float
     back_projected: bool
     examples: object        # pynn.inspect.triggers.Examples
-    maximised: object       # pynn.inspect.triggers.Maximised, or None when the unit sits above no dense stack
+    maximised: object       # pynn.inspect.triggers.Maximised
 
 
 class WeightCell(Static):
@@ -87,6 +87,7 @@ class WeightsScreen(InspectScreen):
         self.zoomed = False
         self.columns = 1          # grid cells per row, from the screen's width
         self.cells: list[WeightCell] = []   # the grid's cells, one per neuron of the layer drawn
+        self.cell_width = 30      # a cell's columns, map and border: what the column count divides by
         self.zoom: Zoom | None = None
 
     def compose_body(self) -> ComposeResult:
@@ -102,7 +103,7 @@ class WeightsScreen(InspectScreen):
 
     def why_not(self) -> str:
         model = self.bench.model
-        if any(layer.kind == "lstm" for layer in model.layers):
+        if has_lstm(model):
             return (f"{model.spec} starts with an LSTM, whose weights are shared across time steps rather "
                     f"than drawn over the input; the LSTM screen (7) shows what its units do.")
         if not self.dense_choices():
@@ -155,9 +156,9 @@ class WeightsScreen(InspectScreen):
         if width is not None:
             grid.styles.grid_columns = str(width + 2)
             grid.styles.grid_rows = str(height + 2)
-            self._cell_width = width + 2
+            self.cell_width = width + 2
         room = max(self.query_one("#body").size.width - 2, 1) if self.is_mounted else 80
-        self.columns = max(1, (room + CELL_GAP) // (getattr(self, "_cell_width", 30) + CELL_GAP))
+        self.columns = max(1, (room + CELL_GAP) // (self.cell_width + CELL_GAP))
         grid.styles.grid_size_columns = self.columns
 
     def cell_title(self, neuron: int) -> str:
@@ -169,7 +170,7 @@ class WeightsScreen(InspectScreen):
 
     def read_zoom(self) -> Zoom:
         data, layer, neuron = self.bench.data, self.layer_index, self.cursor
-        x = data.x_test if len(data.x_test) else data.x_train
+        x, _ = self.samples()
 
         def read(model):
             maps = weight_maps(model, layer, [neuron], data.sample_shape)
@@ -193,7 +194,7 @@ class WeightsScreen(InspectScreen):
                 ("norm |w|", f"{np.linalg.norm(w):.3f}"),
                 ("positive", f"{(w > 0).mean():.0%} of the weights"),
                 ("bias", f"{z.bias:+.3f}"),
-                ("mean output", f"{z.examples.mean:.3f} on {self.sample_count():,} samples")]
+                ("mean output", f"{z.examples.mean:.3f} on {len(self.samples()[0]):,} samples")]
         for name, value in rows:
             stats.add_row(name, value)
         big = z.map
@@ -206,8 +207,7 @@ class WeightsScreen(InspectScreen):
         if z.back_projected:
             parts += [Text("its weights from the layer below", style="italic"),
                       LabelledStrips([z.incoming], [f"#{z.neuron}"])]
-        x = self.bench.data.x_test if len(self.bench.data.x_test) else self.bench.data.x_train
-        y = self.bench.data.y_test if len(self.bench.data.x_test) else self.bench.data.y_train
+        x, y = self.samples()
         titles = [f"#{i}{self.label(y, i)} {v:.2f}" for i, v in zip(z.examples.most, z.examples.most_values)]
         parts += [Text(""), Text("most exciting samples (sample, label, output)", style="italic"),
                   map_grid(x[z.examples.most], titles, "shared", negative="negative", positive="positive")]
@@ -218,9 +218,10 @@ class WeightsScreen(InspectScreen):
                   HeatMap(m.x), Legend(max_abs(m.x), "negative", "positive")]
         return Group(*parts)
 
-    def sample_count(self) -> int:
+    def samples(self) -> tuple[np.ndarray, np.ndarray]:
+        """Where a neuron's favourite samples are looked for: the test set (the training set if it has none)."""
         data = self.bench.data
-        return len(data.x_test) if len(data.x_test) else len(data.x_train)
+        return (data.x_test, data.y_test) if len(data.x_test) else (data.x_train, data.y_train)
 
     def label(self, y, i: int) -> str:
         return f" {self.class_label(int(y[i]))}" if np.ndim(y) == 1 else ""

@@ -22,7 +22,7 @@ class InspectScreen(Screen):
     """A screen over the workbench: `compose_body` yields its widgets, `why_not` says (in one sentence) why
     the screen does not apply to this model, and `draw` fills the widgets in. `draw` runs on mount, when the
     screen comes back, after a key changes what it shows, and whenever `bench.version` moved — never more
-    often than POLL_SECONDS, and not while another screen is in front."""
+    often than POLL_SECONDS, and not while another mode's screen is shown."""
 
     DEFAULT_CSS = """
     InspectScreen .why-not {
@@ -81,6 +81,9 @@ class InspectScreen(Screen):
                 # drawn once per version, so a lasting problem is one notification, not ten a second
                 self.notify(str(err), severity="error")
                 reason = str(err)
+            except Exception as err:  # noqa: BLE001 - a bug here must not take the app (and unsaved work) down
+                reason = f"This screen failed unexpectedly: {type(err).__name__}: {err}"
+                self.notify(reason, severity="error", timeout=12)
         if reason != self.reason:
             self.refresh_bindings()  # the screen's keys leave the footer while it does not apply
         self.reason = reason
@@ -116,9 +119,8 @@ class InspectScreen(Screen):
         return class_name(self.bench.model, self.bench.data, index)
 
 
-def first_layer_kind(model) -> str:
-    return model.layers[0].kind if model.layers else ""
 
-
-def starts_with_lstm(model) -> bool:
+def has_lstm(model) -> bool:
+    """Whether an LSTM sits in the model: then weight maps over the input, output reliance and the dense
+    journey do not apply, and the LSTM screen does."""
     return any(layer.kind == "lstm" for layer in model.layers)
