@@ -47,8 +47,6 @@ class WeightCell(Static):
     DEFAULT_CSS = """
     WeightCell {
         border: blank;
-        width: auto;
-        height: auto;
     }
     WeightCell.-selected {
         border: round $accent;
@@ -88,6 +86,8 @@ class WeightsScreen(InspectScreen):
         self.columns = 1          # grid cells per row, from the screen's width
         self.cells: list[WeightCell] = []   # the grid's cells, one per neuron of the layer drawn
         self.cell_width = 30      # a cell's columns, map and border: what the column count divides by
+        self.views: list[HeatMap] = []      # the maps in the cells, kept to retitle them as the cursor moves
+        self.back_projected = False         # the maps drawn are back-projections (a layer above the first)
         self.zoom: Zoom | None = None
 
     def compose_body(self) -> ComposeResult:
@@ -119,17 +119,21 @@ class WeightsScreen(InspectScreen):
         result = self.bench.read(lambda model: weight_maps(model, self.layer_index, None, shape))
         n = len(result.neurons)
         self.cursor = min(self.cursor, n - 1)
-        kind = "back-projected onto the input (approximate)" if result.back_projected else "incoming weights"
-        self.set_head(Text.assemble((f"layer {self.layer_index}", "bold"),
-                                    f" ({layers.index(self.layer_index) + 1}/{len(layers)}) · {n} neurons · "
-                                    f"{kind} · ", (f"#{self.cursor}", "bold"),
-                                    " · esc: grid" if self.zoomed else ""))
+        self.back_projected = result.back_projected
+        self.set_head(self.head_text())
         self.query_one("#weights-grid").display = not self.zoomed
         self.query_one("#zoom-body").display = self.zoomed
         if self.zoomed:
             self.draw_zoom()
         else:
             self.draw_grid(result)
+
+    def head_text(self) -> Text:
+        layers = self.dense_choices()
+        kind = "back-projected onto the input (approximate)" if self.back_projected else "incoming weights"
+        return Text.assemble((f"layer {self.layer_index}", "bold"),
+                             f" ({layers.index(self.layer_index) + 1}/{len(layers)}) · {self.neuron_count()} "
+                             f"neurons · {kind} · ", (f"#{self.cursor}", "bold"), " · esc: grid" if self.zoomed else "")
 
     def draw_grid(self, result) -> None:
         scale = max_abs(result.maps)
@@ -146,8 +150,11 @@ class WeightsScreen(InspectScreen):
             grid.mount_all(extra)
             self.cells += extra
         for i, (cell, view) in enumerate(zip(self.cells, views)):
+            # a fixed size, so laying out the grid never has to render every map to measure it
+            cell.styles.width, cell.styles.height = width + 2, height + 2
             cell.update(view)
             cell.set_class(i == self.cursor, "-selected")
+        self.views = views
         self.layout_grid(width, height)
 
     def layout_grid(self, width: int | None = None, height: int | None = None) -> None:
@@ -245,10 +252,21 @@ class WeightsScreen(InspectScreen):
         target = self.cursor + rows * self.columns + cols
         if rows and not 0 <= target < n:
             return  # up from the top row or down from the bottom one stays put
-        self.cursor = min(max(target, 0), n - 1)
-        self.redraw()
+        old, self.cursor = self.cursor, min(max(target, 0), n - 1)
+        if self.zoomed or self.drawn_version != self.bench.version or len(self.views) != n:
+            self.redraw()
+        else:
+            self.select(old)  # the weights have not moved: only the two cells' titles and borders change
         if not self.zoomed:
             self.cells[self.cursor].scroll_visible(animate=False)
+
+    def select(self, old: int) -> None:
+        for i in (old, self.cursor):
+            view = self.views[i]
+            self.views[i] = HeatMap(view.values, view.scale, self.cell_title(i))
+            self.cells[i].update(self.views[i])
+            self.cells[i].set_class(i == self.cursor, "-selected")
+        self.set_head(self.head_text())
 
     def action_layer(self, step: int) -> None:
         layers = self.dense_choices()
