@@ -51,14 +51,15 @@ async def fill(pilot, app, values: dict[str, str]) -> None:
     from textual.widgets import Input
 
     dialog = app.screen
+    await pilot.pause()
     if isinstance(dialog, InputDialog):
+        assert app.focused is dialog.query_one(Input)  # so the Enter a user presses is the dialog's
         dialog.query_one(Input).value = values["value"]
-        dialog.query_one(Input).focus()
     else:
         assert isinstance(dialog, FormDialog)
+        assert app.focused is dialog.query_one(f"#field-{dialog.fields[0][0]}")
         for name, text in values.items():
             dialog.query_one(f"#field-{name}").value = text
-        dialog.query_one(Input).focus()
     await pilot.pause()
     await pilot.press("enter")
     await pilot.pause()

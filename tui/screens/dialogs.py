@@ -59,6 +59,10 @@ class FormDialog(ModalScreen[dict | None]):
                         yield Input(value, id=f"field-{name}", compact=True)
             yield Label("Tab: next field   Enter: OK   Escape: cancel", classes="hint")
 
+    def on_mount(self) -> None:
+        # the scrolling frame would take the focus first, and Enter there would do nothing
+        self.query_one(f"#field-{self.fields[0][0]}").focus()
+
     def values(self) -> dict:
         from textual.widgets import Select
 
