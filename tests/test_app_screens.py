@@ -329,6 +329,17 @@ async def test_lstm_on_a_character_model_generates_text_and_g_draws_again():
         assert screen.seed == 1 and screen.generated[3] != first
 
 
+async def test_lstm_on_digits_read_row_by_row_shows_28_steps_and_the_predicted_class():
+    bench = Workbench(data="digits", data_options={"as_sequence": True}, spec="28x28-lstm6-10")
+    app = Host(LSTMScreen, bench)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        screen = app.screen
+        assert all(m.values.shape == (6, 28) for m in screen.maps)
+        predicted = int(np.argmax(bench.model.predict(bench.data.x_test[:1])[0]))
+        assert content(screen, "#outcome").startswith(f"predicted {predicted}")
+
+
 async def test_lstm_on_a_dense_model_says_why():
     app = Host(LSTMScreen, Workbench(data="xor", spec="2-4-2"))
     async with app.run_test(size=(80, 24)) as pilot:
