@@ -45,14 +45,15 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     try:
+        if not argv:
+            # bare `pynn` opens the app in a terminal (before the parser, which imports every command);
+            # piped, scripted or on TERM=dumb it prints the help below
+            from tui.commands.tui import open_app, terminal_problem
+            if terminal_problem() is None:
+                return open_app()
         parser = build_parser()
         args = parser.parse_args(argv)
         if not getattr(args, "handler", None):
-            if not argv:
-                # bare `pynn` opens the app in a terminal; piped, scripted or on TERM=dumb it prints the help
-                from tui.commands.tui import open_app, terminal_problem
-                if terminal_problem() is None:
-                    return open_app()
             parser.print_help()
             return 0
         return int(args.handler(args) or 0)
