@@ -5,8 +5,17 @@
  * a copy of Wh packed once per call (with 32 rows per step, repacking Wh each step cost as much as the
  * multiply). The gate nonlinearities are vectorised (vecmath.h): with libm's scalar expf and tanhf they took
  * more time than all the multiplies together. Backward likewise packs Wh once for the per-step dh multiply,
- * and computes dWh as one multiply over all steps against h shifted by one step. */
+ * and computes dWh as one multiply over all steps against h shifted by one step.
+ *
+ * Threads: the samples of a batch are independent through time, so each thread runs the whole recurrence
+ * for its own share of the batch, in one parallel region per call. Splitting each step's small multiply
+ * instead cost a fork and a barrier per step (100 per batch for 50 steps), and on a busy machine a barrier
+ * waits for a descheduled partner. Every element is computed the same way whichever thread owns its sample,
+ * so the results do not depend on the thread count. */
 #include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 #include "pynn.h"
 #include "vecmath.h"
 
@@ -14,6 +23,31 @@
 #pragma GCC push_options
 #pragma GCC optimize("fp-contract=fast")
 #endif
+
+/* Threads for the recurrence: all of them when the per-step multiplies add up to enough work (and there are
+ * samples to share), one inside another team. */
+static int recurrence_team(int B, int T, int U) {
+#ifdef _OPENMP
+    if (B > 1 && !omp_in_parallel() && 8.0 * B * T * (double)U * U >= 4.0e6) {
+        int team = omp_get_max_threads();
+        return team < B ? team : B;
+    }
+#else
+    (void)B, (void)T, (void)U;
+#endif
+    return 1;
+}
+
+/* The samples [first, last) of this thread's share of B. */
+static void my_samples(int B, int *first, int *last) {
+#ifdef _OPENMP
+    int t = omp_get_thread_num(), team = omp_get_num_threads();
+#else
+    int t = 0, team = 1;
+#endif
+    *first = (int)((long)B * t / team);
+    *last = (int)((long)B * (t + 1) / team);
+}
 
 int64_t pynn_lstm_workspace(int B, int T, int n_in, int U) {
     (void)n_in;
@@ -71,13 +105,21 @@ void pynn_lstm_forward(float *restrict h, float *restrict c, float *restrict gat
         for (int j = 0; j < G; j++) row[j] += b[j];
     }
     if (T > 1) pynn_sgemm_pack_b(1, G, U, Wh, U, work);  /* op(B) = Wh^T (U, 4U) */
-    for (int t = 0; t < T; t++) {
-        if (t > 0)  /* gates[:, t] += h[:, t-1] Wh^T, strided views of the (B, T, .) buffers */
-            pynn_sgemm_packed(0, B, G, U, 1.0f, h + (long)(t - 1) * U, T * U, work, 1.0f, gates + (long)t * G,
-                              T * G);
-        for (int s = 0; s < B; s++) {
-            long at = (long)s * T + t;
-            cells_forward(gates + at * G, c + at * U, h + at * U, t > 0 ? c + (at - 1) * U : NULL, U);
+    int team = recurrence_team(B, T, U);
+#ifdef _OPENMP
+    #pragma omp parallel num_threads(team) if (team > 1)
+#endif
+    {
+        int s0, s1;
+        my_samples(B, &s0, &s1);
+        for (int t = 0; t < T && s1 > s0; t++) {
+            if (t > 0)  /* gates[s, t] += h[s, t-1] Wh^T for this thread's samples, strided views */
+                pynn_sgemm_packed(0, s1 - s0, G, U, 1.0f, h + ((long)s0 * T + t - 1) * U, T * U, work, 1.0f,
+                                  gates + ((long)s0 * T + t) * G, T * G);
+            for (int s = s0; s < s1; s++) {
+                long at = (long)s * T + t;
+                cells_forward(gates + at * G, c + at * U, h + at * U, t > 0 ? c + (at - 1) * U : NULL, U);
+            }
         }
     }
 }
@@ -144,14 +186,24 @@ void pynn_lstm_backward(float *restrict dx, float *restrict dWx, float *restrict
     float *restrict h_prev = wh_packed + pynn_sgemm_packed_size(U, G);
     memset(work, 0, sizeof(float) * 2 * (size_t)B * U);
     if (T > 1) pynn_sgemm_pack_b(0, U, G, Wh, U, wh_packed);  /* op(B) = Wh (4U, U) */
-    for (int t = T - 1; t >= 0; t--) {
-        for (int s = 0; s < B; s++) {
-            long at = (long)s * T + t;
-            cells_backward(dgates + at * G, dc_next + (long)s * U, dh_next + (long)s * U, dh + at * U,
-                           gates + at * G, c + at * U, t > 0 ? c + (at - 1) * U : NULL, U);
+    int team = recurrence_team(B, T, U);
+#ifdef _OPENMP
+    #pragma omp parallel num_threads(team) if (team > 1)
+#endif
+    {
+        int s0, s1;
+        my_samples(B, &s0, &s1);
+        for (int t = T - 1; t >= 0 && s1 > s0; t--) {
+            for (int s = s0; s < s1; s++) {
+                long at = (long)s * T + t;
+                cells_backward(dgates + at * G, dc_next + (long)s * U, dh_next + (long)s * U, dh + at * U,
+                               gates + at * G, c + at * U, t > 0 ? c + (at - 1) * U : NULL, U);
+            }
+            /* gradient wrt h_{t-1} of this thread's samples: dgates_t Wh, (s1 - s0, 4U) x (4U, U) */
+            if (t > 0)
+                pynn_sgemm_packed(0, s1 - s0, U, G, 1.0f, dgates + ((long)s0 * T + t) * G, T * G, wh_packed, 0.0f,
+                                  dh_next + (long)s0 * U, U);
         }
-        /* gradient wrt h_{t-1}: dgates_t Wh, (B, 4U) x (4U, U) */
-        if (t > 0) pynn_sgemm_packed(0, B, U, G, 1.0f, dgates + (long)t * G, T * G, wh_packed, 0.0f, dh_next, U);
     }
     /* dWh += sum over t >= 1 of dgates_t^T h_{t-1}: one multiply over all B*T rows against h shifted by a step */
     for (int s = 0; s < B; s++) {

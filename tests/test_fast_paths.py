@@ -297,3 +297,53 @@ def test_the_step_wrapper_checks_rows():
         fast.step(np.arange(6, dtype=np.int64))
     with pytest.raises(TypeError, match="int64"):
         fast.step(np.arange(3, dtype=np.int32))
+
+
+# -- LSTM ----------------------------------------------------------------------------------------------------
+# Each thread runs the recurrence for its own share of the batch (odd batches split unevenly), every element
+# computed the same way whoever owns its sample; the packed Wh is shared.
+LSTM_ACROSS_THREADS = """
+import sys
+import numpy as np
+from pynn import core
+rng = np.random.default_rng(3)
+out = []
+for B, T, n_in, U in [(32, 20, 1, 300), (7, 9, 65, 129), (3, 31, 2, 64), (33, 4, 5, 97)]:
+    x = rng.standard_normal((B, T, n_in)).astype(np.float32)
+    Wx = (rng.standard_normal((4 * U, n_in)) * 0.3).astype(np.float32)
+    Wh = (rng.standard_normal((4 * U, U)) * 0.1).astype(np.float32)
+    b = rng.standard_normal(4 * U).astype(np.float32)
+    h, c, g = core.lstm_forward(x, Wx, Wh, b)
+    dWx, dWh, db = np.zeros_like(Wx), np.zeros_like(Wh), np.zeros_like(b)
+    dx = core.lstm_backward(rng.standard_normal(h.shape).astype(np.float32), x, h, c, g, Wx, Wh, dWx, dWh, db)
+    out += [h, c, g, dx, dWx, dWh, db]
+np.savez(sys.argv[1], *out)
+"""
+
+
+def test_lstm_gives_the_same_bits_on_one_thread_and_two(tmp_path):
+    results = []
+    for threads in (1, 2):
+        path = tmp_path / f"threads{threads}.npz"
+        env = dict(os.environ, OMP_NUM_THREADS=str(threads), PYTHONPATH=str(PYNN_HOME))
+        subprocess.run([sys.executable, "-c", LSTM_ACROSS_THREADS, str(path)], check=True, env=env, cwd=tmp_path)
+        with np.load(path) as f:
+            results.append([f[name] for name in sorted(f.files, key=lambda s: int(s.split("_")[1]))])
+    for one, two in zip(*results):
+        assert np.array_equal(one, two)
+
+
+@pytest.mark.parametrize("B,T,n_in,U", [(2, 2, 1, 1), (5, 3, 7, 31), (33, 4, 5, 97), (32, 3, 1, 300)])
+def test_lstm_split_over_samples_matches_the_reference(rng, B, T, n_in, U):
+    """Batches big enough to split over threads, with uneven shares, against float64."""
+    x = f32(rng, B, T, n_in)
+    Wx, Wh, b = f32(rng, 4 * U, n_in) * 0.3, f32(rng, 4 * U, U) * 0.1, f32(rng, 4 * U)
+    h, c, g = core.lstm_forward(x, Wx, Wh, b)
+    rh, rc, rg = ref.lstm_forward(x, Wx, Wh, b)
+    for got, want in ((h, rh), (c, rc), (g, rg)):
+        close(got, want, 2e-5)
+    dh = f32(rng, B, T, U)
+    dWx, dWh, db = np.zeros_like(Wx), np.zeros_like(Wh), np.zeros_like(b)
+    dx = core.lstm_backward(dh, x, h, c, g, Wx, Wh, dWx, dWh, db)
+    for got, want in zip((dx, dWx, dWh, db), ref.lstm_backward(dh, x, Wx, Wh, b)):
+        close(got, want, 1e-4)
