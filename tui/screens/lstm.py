@@ -30,6 +30,7 @@ PANELS = (("input", "input gate i"), ("forget", "forget gate f"), ("candidate", 
 
 
 class LSTMScreen(InspectScreen):
+    LIVE_SECONDS = 0.25  # six maps of units x steps as one picture: four times a second while a run goes
     # n/p (← →) as on the Probe screen; p is "previous sample" here, so a run pauses from the palette
     BINDINGS = [
         Binding("n", "step(1)", "sample", key_display="n p"),

@@ -26,6 +26,7 @@ RELIANCE_SAMPLES = 2000  # test samples the mean activations are measured on: en
 
 
 class OutputsScreen(InspectScreen):
+    LIVE_SECONDS = 0.5  # one tall picture (two bar charts of every unit, maps, template): twice a second in a run
     # one described binding per group of keys (what the footer and ? list); the others carry no description
     BINDINGS = [
         Binding("left", "output(-1)", "class", key_display="← →", priority=True),  # before the scroll's
@@ -38,6 +39,7 @@ class OutputsScreen(InspectScreen):
         super().__init__(bench)
         self.output = 0            # the output neuron (class) shown
         self.reliance = None       # the last pynn.inspect.contributions.Reliance drawn
+        self.drawn_shape = None    # what fixes the heights of the pieces drawn (see draw)
 
     def compose_body(self) -> ComposeResult:
         # the pictures first: at 80x24 the maps and the template are what a screenful should show
@@ -75,25 +77,31 @@ class OutputsScreen(InspectScreen):
         r, maps, direct = self.bench.read(read)
         self.reliance = r
         name = self.class_label(output)
-        self.set_head(Text.assemble(("output ", "bold"), (f"{output} ({name!r})", "bold"),
-                                    f" of {self.n_outputs()} (← →) · leans on the {len(r.weights)} units of "
-                                    f"layer {r.hidden_layer}"))
-        self.query_one("#reliance-ranking", Static).update(Group(
-            Text(_ranking("by raw weight", r.top_positive, r.top_negative, r.weights)),
-            Text(_ranking("by weight x mean activation", r.top_positive_weighted, r.top_negative_weighted,
-                          r.weighted)), Text("")))
-        self.query_one("#reliance-bars", Static).update(self.bars(r, len(x)))
+        head = Text.assemble(("output ", "bold"), (f"{output} ({name!r})", "bold"),
+                             f" of {self.n_outputs()} (← →) · leans on the {len(r.weights)} units of layer "
+                             f"{r.hidden_layer}")
+        ranking = Group(Text(_ranking("by raw weight", r.top_positive, r.top_negative, r.weights)),
+                        Text(_ranking("by weight x mean activation", r.top_positive_weighted,
+                                      r.top_negative_weighted, r.weighted)), Text(""))
+        # While a run moves the numbers, every piece keeps its height (as many maps, bars and text lines as
+        # before), and skipping the relayout halves the cost of a redraw; anything else lays out again.
+        shape = (self.bench.model, output, len(maps.neurons) if maps else 0, self.size.width,
+                 self.lines(head, "#head"), self.lines(ranking, "#reliance-ranking"))
+        layout, self.drawn_shape = shape != self.drawn_shape, shape
+        self.set_head(head, layout)
+        self.query_one("#reliance-ranking", Static).update(ranking, layout=layout)
+        self.query_one("#reliance-bars", Static).update(self.bars(r, len(x)), layout=layout)
         parts = []
         if maps is not None:
             kind = "weight maps" if direct else "back-projected maps (approximate)"
             titles = [f"#{u} {r.weights[u]:+.2f}" for u in maps.neurons]
             parts = [Text(f"the {kind} of those units (by raw weight; positive first)", style="bold"),
                      map_grid(maps.maps, titles)]
+        self.query_one("#reliance-maps", Static).update(Group(*parts, Text("")), layout=layout)
         self.query_one("#template", Static).update(Group(
             Text(f"template of class {name!r}: the output's weights projected back onto the input "
                  "(an approximation: activations and biases ignored)", style="bold"),
-            HeatMap(r.template), Legend(float(np.abs(r.template).max()) or 1.0)))
-        self.query_one("#reliance-maps", Static).update(Group(*parts, Text("")))
+            HeatMap(r.template), Legend(float(np.abs(r.template).max()) or 1.0)), layout=layout)
 
     def bars(self, r, n_samples: int) -> Group:
         """Every unit's weight to the output and that weight x its mean activation, as bars."""

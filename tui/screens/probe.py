@@ -21,6 +21,7 @@ TOP = 3  # units named as pushing toward each class
 
 
 class ProbeScreen(InspectScreen):
+    LIVE_SECONDS = 0.25  # the whole journey is one picture, redrawn four times a second while a run goes
     # n/p as the issue asks (← → too); here p is "previous sample", so a run pauses from the palette
     BINDINGS = [
         Binding("n", "step(1)", "sample", key_display="n p"),

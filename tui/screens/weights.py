@@ -19,7 +19,7 @@ from pynn.inspect.activations import dense_layers
 from pynn.inspect.triggers import exciting_examples, maximise_activation
 from pynn.inspect.weights import reads_the_input, weight_maps
 from tui.render.heatmap import HeatMap, LabelledStrips, Legend, map_grid, max_abs
-from tui.screens.widgets import InspectScreen, has_lstm
+from tui.screens.widgets import POLL_SECONDS, InspectScreen, has_lstm
 
 KEY = "3"
 TITLE = "Weights"
@@ -90,6 +90,11 @@ class WeightsScreen(InspectScreen):
         self.back_projected = False         # the maps drawn are back-projections (a layer above the first)
         self.zoom: Zoom | None = None
 
+    def live_seconds(self) -> float:
+        # the grid's cells redraw without a relayout, ten times a second; the close-up is one tall picture
+        # with a 200-step ascent behind it, so it follows a run twice a second
+        return 0.5 if self.zoomed else POLL_SECONDS
+
     def compose_body(self) -> ComposeResult:
         yield Grid(id="weights-grid")
         yield Static(id="zoom-body")
@@ -152,7 +157,7 @@ class WeightsScreen(InspectScreen):
         for i, (cell, view) in enumerate(zip(self.cells, views)):
             # a fixed size, so laying out the grid never has to render every map to measure it
             cell.styles.width, cell.styles.height = width + 2, height + 2
-            cell.update(view)
+            cell.update(view, layout=False)
             cell.set_class(i == self.cursor, "-selected")
         self.views = views
         self.layout_grid(width, height)
@@ -264,7 +269,7 @@ class WeightsScreen(InspectScreen):
         for i in (old, self.cursor):
             view = self.views[i]
             self.views[i] = HeatMap(view.values, view.scale, self.cell_title(i))
-            self.cells[i].update(self.views[i])
+            self.cells[i].update(self.views[i], layout=False)
             self.cells[i].set_class(i == self.cursor, "-selected")
         self.set_head(self.head_text())
 

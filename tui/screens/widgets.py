@@ -3,6 +3,8 @@ version ten times a second and redraws only when it moved, shows one sentence wh
 model, and turns a user's mistake (a PynnError) into a notification instead of a crash."""
 from __future__ import annotations
 
+import time
+
 from rich.console import RenderableType
 from rich.text import Text
 from textual.app import ComposeResult
@@ -34,10 +36,19 @@ class InspectScreen(Screen):
     }
     """
 
+    # Seconds between redraws that only follow training. A screen drawn as one tall picture re-renders all
+    # of it on every update, so the heavy ones follow a run a few times a second and keep the keys responsive;
+    # a key still redraws at once.
+    LIVE_SECONDS = POLL_SECONDS
+
+    def live_seconds(self) -> float:
+        return self.LIVE_SECONDS
+
     def __init__(self, bench):
         super().__init__()
         self.bench = bench
         self.drawn_version: int | None = None
+        self.drawn_at = 0.0  # time.monotonic() of the last draw
         self.reason = ""  # the sentence shown instead of the body when the screen does not apply
 
     # -- for subclasses -------------------------------------------------------------------------------
@@ -67,12 +78,15 @@ class InspectScreen(Screen):
         self.poll()
 
     def poll(self) -> None:
-        if self.is_current and self.bench.version != self.drawn_version:
-            self.redraw()
+        if not self.is_current or self.bench.version == self.drawn_version:
+            return
+        if self.bench.training and time.monotonic() - self.drawn_at < self.live_seconds():
+            return
+        self.redraw()
 
     def redraw(self) -> None:
         """Draw now: the body, or the sentence saying why this screen shows nothing for this model."""
-        self.drawn_version = self.bench.version
+        self.drawn_version, self.drawn_at = self.bench.version, time.monotonic()
         reason = self.why_not()
         if not reason:
             try:
@@ -107,8 +121,15 @@ class InspectScreen(Screen):
         return True
 
     # -- helpers --------------------------------------------------------------------------------------
-    def set_head(self, text: RenderableType) -> None:
-        self.query_one("#head", Static).update(text)
+    def set_head(self, text: RenderableType, layout: bool = True) -> None:
+        self.query_one("#head", Static).update(text, layout=layout)
+
+    def lines(self, renderable: RenderableType, widget_id: str) -> int:
+        """Lines a (small) renderable takes at the width of a widget: a live redraw whose pieces keep their
+        heights can skip the relayout, which would render every picture once more just to measure it."""
+        console = self.app.console
+        width = max(self.query_one(widget_id).size.width, 1)
+        return len(console.render_lines(renderable, console.options.update_width(width), pad=False))
 
     @property
     def colour(self) -> bool:
