@@ -78,18 +78,36 @@ def test_missing_keys_and_missing_file(tmp_path):
         load_model(tmp_path / "nope.npz")
 
 
-def test_interrupted_save_leaves_the_previous_file_intact(tmp_path, model, monkeypatch):
+def half_a_zip(f, **arrays):
+    f.write(b"PK\x03\x04 half a zip")
+    raise OSError(28, "No space left on device")
+
+
+def ctrl_c_midway(f, **arrays):
+    f.write(b"PK\x03\x04 half a zip")
+    raise KeyboardInterrupt
+
+
+def disk_error(*args):
+    raise OSError(5, "Input/output error")
+
+
+@pytest.mark.parametrize("where, failure, expected", [
+    ("savez", half_a_zip, PynnError),        # the disk fills while the archive is written
+    ("savez", ctrl_c_midway, KeyboardInterrupt),  # Ctrl-C while the archive is written
+    ("fsync", disk_error, PynnError),        # written, but not safely on disk
+    ("replace", disk_error, PynnError),      # on disk, but the rename over the old file fails
+])
+def test_interrupted_save_leaves_the_previous_file_intact(tmp_path, model, monkeypatch, where, failure, expected):
     path = save_model(model, tmp_path / "m.npz")
     before = path.read_bytes()
-
-    def dies_midway(f, **arrays):
-        f.write(b"PK\x03\x04 half a zip")
-        raise OSError(28, "No space left on device")
-    monkeypatch.setattr(np, "savez", dies_midway)
-    with pytest.raises(PynnError, match="No space left"):
-        save_model(model, path)
+    monkeypatch.setattr(np if where == "savez" else os, where, failure)
+    with pytest.raises(expected):
+        save_model(build_model("784-30:relu-drop0.2-10", seed=6), path)
+    monkeypatch.undo()
     assert path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["m.npz"]  # no temporary file left behind
+    assert np.array_equal(load_model(path)[0].params, model.params)
 
 
 def test_save_into_a_missing_folder_is_a_clear_error(tmp_path, model):

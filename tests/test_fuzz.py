@@ -104,3 +104,12 @@ def test_csv_and_npz_loaders_under_mutation(tmp_path, rng):
     npz = tmp_path / "clean.npz"
     np.savez(npz, x=rng.random((20, 3)).astype(np.float32), y=rng.integers(0, 2, 20))
     only_clear_errors(lambda p: load_dataset(str(p)), tmp_path / "fuzzed.npz", npz.read_bytes(), seed=7)
+
+
+def test_text_loader_under_mutation(tmp_path):
+    """A character corpus with flipped bytes is either still UTF-8 text or refused in one sentence."""
+    from pynn.data import load_dataset
+    from pynn.data.text import SHAKESPEARE
+
+    blob = SHAKESPEARE.read_bytes()[:3000]
+    only_clear_errors(lambda p: load_dataset(str(p)), tmp_path / "fuzzed.txt", blob, seed=8)
