@@ -170,7 +170,9 @@ def _pynn_render(w: Workload):
         from tui.render.heatmap import map_grid
     except ImportError as err:
         raise Unavailable(f"the heat-map renderer is not there yet ({err})") from None
-    model = _pynn_mlp(w)
+    # the input is a 28x28 image, as the numpy peer draws it (without the shape pynn would draw 784-long strips)
+    from pynn.model import build_model
+    model = build_model("28x28-" + "-".join(map(str, w.sizes[1:])), hidden_activation=w.activation, seed=0)
 
     def render() -> str:
         maps = weight_maps(model, 1)

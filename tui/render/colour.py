@@ -23,9 +23,20 @@ def colour_on(console: Console) -> bool:
 
 def diverging_rgb(value: float, scale: float) -> tuple[int, int, int]:
     """The colour of value on a scale of -scale (full red) .. 0 (dark) .. +scale (full blue)."""
-    t = 0.0 if scale <= 0 or not np.isfinite(value) else min(abs(float(value)) / scale, 1.0)
-    end = POSITIVE if value > 0 else NEGATIVE
-    return tuple(int(round(z + (e - z) * t)) for z, e in zip(ZERO, end))
+    return tuple(int(c) for c in diverging_rgb_array(value, scale))
+
+
+def diverging_rgb_array(values, scale: float) -> np.ndarray:
+    """diverging_rgb for every value at once: integer RGB of shape values.shape + (3,). A whole map is
+    coloured in one pass instead of a Python call per pixel (a frame of 30 digit maps is 23,520 pixels)."""
+    values = np.asarray(values, dtype=np.float64)
+    finite = np.isfinite(values)
+    t = np.zeros(values.shape)
+    if scale > 0:
+        t[finite] = np.minimum(np.abs(values[finite]) / scale, 1.0)
+    end = np.where((values > 0)[..., None], POSITIVE, NEGATIVE)
+    zero = np.asarray(ZERO)
+    return np.rint(zero + (end - zero) * t[..., None]).astype(np.int64)  # rint: half to even, as round()
 
 
 def plain_char(value: float, scale: float) -> str:

@@ -3,6 +3,8 @@
 becomes one character (see colour.PLAIN_POSITIVE / PLAIN_NEGATIVE), one line per pixel row."""
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 from rich.color import Color
 from rich.console import Console, ConsoleOptions, Group, RenderResult
@@ -11,7 +13,8 @@ from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 
-from tui.render.colour import NEGATIVE, PLAIN_NEGATIVE, PLAIN_POSITIVE, POSITIVE, colour_on, diverging_rgb, plain_char
+from tui.render.colour import (NEGATIVE, PLAIN_NEGATIVE, PLAIN_POSITIVE, POSITIVE, colour_on, diverging_rgb,
+                              diverging_rgb_array, plain_char)
 
 UPPER_HALF = "▀"
 FULL = "█"
@@ -24,6 +27,21 @@ def max_abs(values) -> float:
     finite = finite[np.isfinite(finite)]
     top = float(finite.max()) if finite.size else 0.0
     return top if top > 0 else 1.0
+
+
+def packed_rgb(values, scale: float) -> list:
+    """Each value's colour as one int 0xRRGGBB (nested lists shaped like values), the key of cell_style."""
+    rgb = diverging_rgb_array(values, scale)
+    return ((rgb[..., 0] << 16) | (rgb[..., 1] << 8) | rgb[..., 2]).tolist()
+
+
+@lru_cache(maxsize=1 << 16)
+def cell_style(fg: int, bg: int) -> Style:
+    """The style of a cell coloured fg over bg (0xRRGGBB; bg -1 for none). Cached: a frame of weight maps
+    reuses a few thousand colour pairs, and Rich caches each style's escape codes on the style itself."""
+    def colour(rgb: int) -> Color:
+        return Color.from_rgb(rgb >> 16, (rgb >> 8) & 0xFF, rgb & 0xFF)
+    return Style(color=colour(fg), bgcolor=None if bg < 0 else colour(bg))
 
 
 class HeatMap:
@@ -67,23 +85,24 @@ class HeatMap:
                 yield from self._strip(self.values[0, start:start + width], colour, width)
             return
         if colour:
+            used = min(w, width)
+            packed = packed_rgb(self.values[:, :used], self.scale)
             for r in range(0, h, 2):
-                lower = self.values[r + 1] if r + 1 < h else None
-                for c in range(min(w, width)):
-                    fg = Color.from_rgb(*diverging_rgb(self.values[r, c], self.scale))
-                    bg = None if lower is None else Color.from_rgb(*diverging_rgb(lower[c], self.scale))
-                    yield Segment(UPPER_HALF, Style(color=fg, bgcolor=bg))
-                yield from self._pad(min(w, width), width)
+                upper, lower = packed[r], packed[r + 1] if r + 1 < h else [-1] * used
+                for fg, bg in zip(upper, lower):
+                    yield Segment(UPPER_HALF, cell_style(fg, bg))
+                yield from self._pad(used, width)
         else:
             for r in range(h):
                 yield Segment("".join(plain_char(v, self.scale) for v in self.values[r, :width]))
                 yield from self._pad(min(w, width), width)
 
     def _strip(self, values, colour: bool, width: int):
-        for v in values:
-            if colour:
-                yield Segment(FULL, Style(color=Color.from_rgb(*diverging_rgb(v, self.scale))))
-            else:
+        if colour:
+            for fg in packed_rgb(values, self.scale):
+                yield Segment(FULL, cell_style(fg, -1))
+        else:
+            for v in values:
                 yield Segment(plain_char(v, self.scale))
         yield from self._pad(len(values), width)
 
