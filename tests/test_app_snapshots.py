@@ -1,0 +1,33 @@
+"""Snapshot tests of the app's screens that are stable frame to frame: what a user sees at 80x24 before a run,
+compared with the SVG screenshots in tests/__snapshots__ (pytest-textual-snapshot). A change to a screen's
+layout or text shows up as a failing test with a visual diff; `pytest --snapshot-update` accepts it.
+Screens drawn from a seeded model on the bundled digits are deterministic, so they are snapshotted too."""
+from __future__ import annotations
+
+import pytest
+
+from tui.app import PynnApp
+from tui.workbench import Workbench
+
+SIZE = (80, 24)
+
+
+def app_on(first_screen: str = "model", **bench) -> PynnApp:
+    return PynnApp(Workbench(**bench), first_screen=first_screen)
+
+
+@pytest.mark.parametrize("screen", ["model", "train", "weights", "outputs", "probe", "experiments"])
+def test_screen_before_a_run(snap_compare, screen):
+    assert snap_compare(app_on(screen), terminal_size=SIZE)
+
+
+def test_the_key_list(snap_compare):
+    assert snap_compare(app_on("train"), press=["question_mark"], terminal_size=SIZE)
+
+
+def test_the_lstm_screen_on_a_series(snap_compare):
+    assert snap_compare(app_on("lstm", data="sine", spec="20x1-lstm8-1"), terminal_size=SIZE)
+
+
+def test_the_model_screen_of_an_lstm(snap_compare):
+    assert snap_compare(app_on("model", data="sine", spec="20x1-lstm8-1"), terminal_size=SIZE)
