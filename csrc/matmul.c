@@ -13,9 +13,15 @@
  *   - x86-64 builds stay portable: the tile code is compiled twice (baseline and x86-64-v3, i.e. AVX2+FMA)
  *     and the loader picks the one the CPU runs, so one wheel gets the fast path where it exists.
  *
+ * Threads (sgemm_team): a team packs each panel of op(B) and each block of op(A) once, into buffers it shares,
+ * every thread a disjoint share, rather than every thread packing all of one operand for itself; then the
+ * threads take the block's tiles in small units, each first those of the B slivers it packed (still in its
+ * own cache) and then what is left of the others'. A core slowed by another tenant of the machine then does
+ * less of the work instead of holding up the team (with a fixed split, the slowest part sets the time).
+ *
  * Determinism: every element of C is summed over k in the same order (block by block, k ascending, one
  * fused multiply-add per step) whichever thread computes it, and threads only split C into disjoint
- * tile-aligned parts, so the result does not depend on the thread count.
+ * tile-aligned parts, so the result does not depend on the thread count nor on which thread took which unit.
  */
 #include <string.h>
 #ifdef _OPENMP
@@ -36,6 +42,7 @@
 #define DOT_MAX_COLS 32
 /* Below this much work a single thread finishes before a team of threads has started. */
 #define PARALLEL_FLOPS 2.0e6
+#define TEAM_TILES 8    /* tiles down a block of A in one unit of a team's shared work */
 
 #if defined(__clang__)
 #define SHUFFLE8(a, b, ...) __builtin_shufflevector(a, b, __VA_ARGS__)
@@ -64,33 +71,6 @@ static int balanced_step(int n, int max_step, int multiple) {
     return (step + multiple - 1) / multiple * multiple;
 }
 
-/* Ap holds ceil(mc/MR) slivers, each kc x MR: Ap[s][k][i] = op(A)[i0 + s*MR + i][k0 + k], rows past mc = 0. */
-static inline __attribute__((always_inline))
-void pack_a(float *restrict Ap, int trans_a, const float *restrict A, long lda, int i0, int mc, int k0, int kc) {
-    if (trans_a) {  /* A is (K, M): read each row of A once, front to back, handing MR values to each sliver */
-        for (int k = 0; k < kc; k++) {
-            const float *restrict src = A + (long)(k0 + k) * lda + i0;
-            for (int s = 0; s < mc; s += MR) {
-                int rows = min_int(MR, mc - s);
-                for (int i = 0; i < MR; i++) Ap[(long)s * kc + k * MR + i] = i < rows ? src[s + i] : 0.0f;
-            }
-        }
-        return;
-    }
-    for (int s = 0; s < mc; s += MR) {  /* A is (M, K): walk the sliver's MR rows, each a sequential stream */
-        int rows = min_int(MR, mc - s);
-        float *restrict dst = Ap + (long)s * kc;
-        for (int i = 0; i < MR; i++) {
-            if (i < rows) {
-                const float *restrict src = A + (long)(i0 + s + i) * lda + k0;
-                for (int k = 0; k < kc; k++) dst[k * MR + i] = src[k];
-            } else {
-                for (int k = 0; k < kc; k++) dst[k * MR + i] = 0.0f;
-            }
-        }
-    }
-}
-
 /* out[k][j] = rows[j][k] for an 8 x 8 block, so a transposed operand is packed with whole-vector loads and
  * stores (unpack, shuffle, swap halves: the usual 24-shuffle transpose, which AVX does in registers). */
 static inline __attribute__((always_inline)) void transpose8(v8f r[8]) {
@@ -107,6 +87,41 @@ static inline __attribute__((always_inline)) void transpose8(v8f r[8]) {
     for (int i = 0; i < 4; i++) {
         r[i] = SHUFFLE8(u[i], u[i + 4], 0, 1, 2, 3, 8, 9, 10, 11);
         r[i + 4] = SHUFFLE8(u[i], u[i + 4], 4, 5, 6, 7, 12, 13, 14, 15);
+    }
+}
+
+/* Ap holds ceil(mc/MR) slivers, each kc x MR: Ap[s][k][i] = op(A)[i0 + s*MR + i][k0 + k], rows past mc = 0. */
+static inline __attribute__((always_inline))
+void pack_a(float *restrict Ap, int trans_a, const float *restrict A, long lda, int i0, int mc, int k0, int kc) {
+    if (trans_a) {  /* A is (K, M): read each row of A once, front to back, handing MR values to each sliver */
+        for (int k = 0; k < kc; k++) {
+            const float *restrict src = A + (long)(k0 + k) * lda + i0;
+            for (int s = 0; s < mc; s += MR) {
+                int rows = min_int(MR, mc - s);
+                float *restrict dst = Ap + (long)s * kc + k * MR;
+                if (rows == MR) memcpy(dst, src + s, sizeof(float) * MR);
+                else for (int i = 0; i < MR; i++) dst[i] = i < rows ? src[s + i] : 0.0f;
+            }
+        }
+        return;
+    }
+    for (int s = 0; s < mc; s += MR) {  /* A is (M, K): a transpose, MR rows x 8 deep at a time */
+        int rows = min_int(MR, mc - s);
+        float *restrict dst = Ap + (long)s * kc;
+        const float *restrict src[MR];
+        for (int i = 0; i < MR; i++) src[i] = A + (long)(i0 + s + min_int(i, rows - 1)) * lda + k0;
+        int k = 0;
+        for (; k + 8 <= kc; k += 8) {
+            v8f r[8];
+            for (int i = 0; i < MR; i++) r[i] = i < rows ? LOAD8(src[i] + k) : (v8f){0};
+            for (int i = MR; i < 8; i++) r[i] = (v8f){0};
+            transpose8(r);
+            /* each store writes 8 floats, the next overwrites the 2 past this step's MR; the last writes MR */
+            for (int kk = 0; kk < 7; kk++) STORE8(dst + (k + kk) * MR, r[kk]);
+            memcpy(dst + (k + 7) * MR, &r[7], sizeof(float) * MR);
+        }
+        for (; k < kc; k++)
+            for (int i = 0; i < MR; i++) dst[k * MR + i] = i < rows ? src[i][k] : 0.0f;
     }
 }
 
@@ -217,6 +232,83 @@ static void sgemm_serial(int trans_a, int trans_b, int M, int N, int K, float al
                         tile_kernel(kc, packed_a + (long)ir * kc, packed_b + (long)jr * kc,
                                     C + (long)(i0 + ir) * ldc + j0 + jr, ldc,
                                     min_int(MR, mc - ir), min_int(NR, nc - jr), alpha, beta_k);
+            }
+        }
+    }
+}
+
+/* Thread t of a team of `team` threads: a share of [0, n) in whole units of `unit`, the same split everywhere. */
+static inline int share_start(int n, int unit, int t, int team) {
+    int units = (n + unit - 1) / unit;
+    return min_int((int)((long)units * t / team) * unit, n);
+}
+
+#ifdef _OPENMP
+#define TEAM_BARRIER() _Pragma("omp barrier")
+#else
+#define TEAM_BARRIER() ((void)0)
+#endif
+
+/* Unit counters of a team, one per thread and a cache line apart so that counting is not shared traffic. */
+#define MAX_TEAM 64
+typedef struct { int next; char pad[60]; } __attribute__((aligned(64))) team_counter;
+
+/* The next unit of work for whoever asks first (a counter the team shares). */
+static inline int grab(team_counter *c) {
+    int u;
+#ifdef _OPENMP
+    #pragma omp atomic capture
+#endif
+    u = c->next++;
+    return u;
+}
+
+/* One member of a team computing C = alpha op(A) op(B) + beta C, called by every thread of the team with
+ * the same arguments but its own t. The team packs each panel of op(B) and each block of op(A) once, into
+ * the shared buffers, every thread a disjoint run of slivers; then the threads take the block's tiles a few at
+ * a time, first come first served, so a core slowed by something else does less of the work rather than
+ * holding up the team. The block sizes, the blocks of depth and the tile arithmetic are sgemm_serial's, so
+ * every element of C is what sgemm_serial computes, whichever thread computes it. */
+TILE_CLONES
+static void sgemm_team(int trans_a, int trans_b, int M, int N, int K, float alpha,
+                       const float *A, long lda, const float *B, long ldb, float beta, float *C, long ldc,
+                       float *shared_a, float *shared_b, team_counter *next, int t, int team) {
+    int kstep = balanced_step(K, KC, 1);
+    int mstep = balanced_step(M, MC, MR);
+    for (int j0 = 0; j0 < N; j0 += NC) {
+        int nc = min_int(NC, N - j0);
+        int slivers = (nc + NR - 1) / NR;
+        for (int k0 = 0; k0 < K; k0 += kstep) {
+            int kc = min_int(kstep, K - k0);
+            float beta_k = k0 == 0 ? beta : 1.0f;
+            int b_lo = share_start(nc, NR, t, team), b_hi = share_start(nc, NR, t + 1, team);
+            if (b_hi > b_lo) pack_b(shared_b + (long)b_lo * kc, trans_b, B, ldb, k0, kc, j0 + b_lo, b_hi - b_lo);
+            for (int i0 = 0; i0 < M; i0 += mstep) {
+                int mc = min_int(mstep, M - i0);
+                int a_lo = share_start(mc, MR, t, team), a_hi = share_start(mc, MR, t + 1, team);
+                if (a_hi > a_lo) pack_a(shared_a + (long)a_lo * kc, trans_a, A, lda, i0 + a_lo, a_hi - a_lo, k0, kc);
+                TEAM_BARRIER();  /* the panel of B and the block of A are whole */
+                /* a unit: one sliver of B against a group of at most TEAM_TILES tiles down the block of A */
+                int tiles = (mc + MR - 1) / MR;
+                int groups = (tiles + TEAM_TILES - 1) / TEAM_TILES;
+                int per_group = (tiles + groups - 1) / groups;
+                /* first the units of the slivers this thread packed, then whatever is left of the others' */
+                for (int v = 0; v < team; v++) {
+                    int owner = (t + v) % team;
+                    int u_lo = (int)((long)slivers * owner / team) * groups;  /* the slivers it packed */
+                    int u_hi = (int)((long)slivers * (owner + 1) / team) * groups;
+                    for (int u = u_lo + grab(&next[owner]); u < u_hi; u = u_lo + grab(&next[owner])) {
+                        int jr = u / groups * NR, g = u % groups;
+                        int ir_end = min_int((g + 1) * per_group * MR, mc);
+                        for (int ir = g * per_group * MR; ir < ir_end; ir += MR)
+                            tile_kernel(kc, shared_a + (long)ir * kc, shared_b + (long)jr * kc,
+                                        C + (long)(i0 + ir) * ldc + j0 + jr, ldc,
+                                        min_int(MR, mc - ir), min_int(NR, nc - jr), alpha, beta_k);
+                    }
+                }
+                TEAM_BARRIER();  /* every unit done: the buffers and the counter may be reused */
+                if (t == 0)  /* no one asks again before the next barrier, by which the next block has begun */
+                    for (int o = 0; o < team; o++) next[o].next = 0;
             }
         }
     }
@@ -346,38 +438,17 @@ void pynn_sgemm(int trans_a, int trans_b, int M, int N, int K, float alpha,
         sgemm_serial(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
         return;
     }
-    /* Split C into whole tiles along the dimension whose parts come out most even: each thread packs its
-     * own share of one operand and all of the other. */
-    int n_tiles = (N + NR - 1) / NR, m_tiles = (M + MR - 1) / MR;
-    double n_cost = (double)((n_tiles + threads - 1) / threads) * NR * M;
-    double m_cost = (double)((m_tiles + threads - 1) / threads) * MR * N;
-    int split_n = n_cost <= m_cost;
-    int tiles = split_n ? n_tiles : m_tiles;
+    /* A team: the operands are packed once, into the calling thread's buffers (each caller has its own) */
+    team_counter next[MAX_TEAM] = {{0}};
+    if (threads > MAX_TEAM) threads = MAX_TEAM;
+    float *shared_a = packed_a, *shared_b = packed_b;
 #ifdef _OPENMP
     #pragma omp parallel num_threads(threads)
-#endif
-    {
-#ifdef _OPENMP
-        int t = omp_get_thread_num(), team = omp_get_num_threads();
+    sgemm_team(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, shared_a, shared_b, next,
+               omp_get_thread_num(), omp_get_num_threads());
 #else
-        int t = 0, team = 1;
+    sgemm_team(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, shared_a, shared_b, next, 0, 1);
 #endif
-        int first = (int)((long)tiles * t / team), last = (int)((long)tiles * (t + 1) / team);
-        if (split_n) {
-            int j0 = first * NR, j1 = min_int(last * NR, N);
-            if (j1 > j0) {
-                const float *Bt = trans_b ? B + (long)j0 * ldb : B + j0;
-                sgemm_serial(trans_a, trans_b, M, j1 - j0, K, alpha, A, lda, Bt, ldb, beta, C + j0, ldc);
-            }
-        } else {
-            int i0 = first * MR, i1 = min_int(last * MR, M);
-            if (i1 > i0) {
-                const float *At = trans_a ? A + i0 : A + (long)i0 * lda;
-                sgemm_serial(trans_a, trans_b, i1 - i0, N, K, alpha, At, lda, B, ldb, beta,
-                             C + (long)i0 * ldc, ldc);
-            }
-        }
-    }
 }
 
 void pynn_sgemm_naive(int trans_a, int trans_b, int M, int N, int K, float alpha,
