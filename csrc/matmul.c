@@ -32,6 +32,7 @@
 
 #define MR 6            /* rows of a register tile */
 #define NR 16           /* columns of a register tile: two 8-float vectors */
+_Static_assert(MR > 4 && MR <= 8, "tile_kernel's narrow tiles and pack_a's 8 x 8 transpose assume 4 < MR <= 8");
 #define KC 256          /* depth of a packed block */
 #define MC 144          /* rows of A packed at once (a multiple of MR): 144 x 256 floats = 144 KiB in L2 */
 #define NC 512          /* columns of B packed at once (a multiple of NR): 256 x 512 floats = 512 KiB, L2/L3 */
@@ -173,14 +174,14 @@ void pack_b(float *restrict Bp, int trans_b, const float *restrict B, long ldb, 
  * never reads C (it may hold NaN). The full and ragged tiles share one arithmetic, so an element's value
  * does not depend on where the tile boundaries fall. */
 static inline __attribute__((always_inline))
-void tile_kernel(int kc, const float *restrict a, const float *restrict b, float *restrict c, long ldc,
-                 int mr, int nr, float alpha, float beta) {
+void tile_rows(int kc, const float *restrict a, const float *restrict b, float *restrict c, long ldc,
+               int mr, int nr, float alpha, float beta, int rows) {
     v8f acc[MR][2];
     for (int i = 0; i < MR; i++) acc[i][0] = acc[i][1] = (v8f){0};
     for (int k = 0; k < kc; k++) {
         v8f b0 = LOAD8(b), b1 = LOAD8(b + 8);
 #pragma GCC unroll 6
-        for (int i = 0; i < MR; i++) {
+        for (int i = 0; i < rows; i++) {  /* rows: a constant, MR or fewer for the last rows of C */
             acc[i][0] += a[i] * b0;
             acc[i][1] += a[i] * b1;
         }
@@ -209,6 +210,16 @@ void tile_kernel(int kc, const float *restrict a, const float *restrict b, float
         STORE8(edge + 8, beta == 0.0f ? alpha * acc[i][1] : alpha * acc[i][1] + beta * LOAD8(edge + 8));
         memcpy(ci, edge, sizeof(float) * nr);
     }
+}
+
+/* The tile, with the multiply-adds of the padding rows left out when the tile is the last, ragged one down C
+ * (M = 128 ends in a 2-row tile): the rows it keeps get the very same steps, so their values do not change. */
+static inline __attribute__((always_inline))
+void tile_kernel(int kc, const float *restrict a, const float *restrict b, float *restrict c, long ldc,
+                 int mr, int nr, float alpha, float beta) {
+    if (mr > 4) tile_rows(kc, a, b, c, ldc, mr, nr, alpha, beta, MR);
+    else if (mr > 2) tile_rows(kc, a, b, c, ldc, mr, nr, alpha, beta, 4);
+    else tile_rows(kc, a, b, c, ldc, mr, nr, alpha, beta, 2);
 }
 
 /* One thread's whole product: C (M, N) = alpha op(A) op(B) + beta C, with K >= 1. */
