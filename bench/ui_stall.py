@@ -67,7 +67,7 @@ def main() -> int:
     parser.add_argument("--screens", default="2,3,4,5", help="screen digits to measure (2 = Train)")
     parser.add_argument("--first-frame-runs", type=int, default=5)
     args = parser.parse_args()
-    sys.path.insert(0, str(ROOT))
+    sys.path[:0] = [str(ROOT), str(ROOT / "tests")]  # tests/: the app tests' launcher and their helpers
     if args.first_frame_runs:
         times = first_frame_seconds(args.first_frame_runs)
         print(f"first frame of `pynn` on an 80x24 pty: median {statistics.median(times):.2f} s "

@@ -9,8 +9,8 @@ import time
 
 import numpy as np
 import pytest
-from rich.console import Console
 
+from apptext import plain, screen_text
 from pynn.files import load_model
 from tui.app import PynnApp
 from tui.render.colour import colour_on
@@ -20,18 +20,6 @@ from tui.screens.help import HelpScreen
 from tui.workbench import Workbench
 
 SIZES = [(80, 24), (120, 40), (40, 12)]
-
-
-def screen_text(app) -> str:
-    """What the terminal shows now, as plain text."""
-    return "\n".join(strip.text for strip in app.screen._compositor.render_strips())
-
-
-def plain(renderable, width: int = 100) -> str:
-    console = Console(width=width, no_color=True, color_system=None, force_terminal=False)
-    with console.capture() as cap:
-        console.print(renderable)
-    return cap.get()
 
 
 def messages(app) -> list[str]:
@@ -116,7 +104,7 @@ async def test_model_screen_shows_shapes_arithmetic_data_and_samples():
         await pilot.pause()
         text = screen_text(app)
         assert "W (30, 784)" in text and "30·784 + 30 = 23,550" in text and "23,860" in text
-        data = plain(app.screen.query_one("#data-summary").content)
+        data = plain(app.screen.query_one("#data-summary").content, width=100)
         assert "digits" in data and "8000" in data and "the first 4 training samples" in data
         assert "#0: " + str(app.bench.data.y_train[0]) in data
 

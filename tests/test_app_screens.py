@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from rich.console import Console
 from textual.app import App
 
+from apptext import plain, screen_text
 from pynn.inspect.activations import layer_outputs, predicted_classes
 from tui.screens.lstm import LSTMScreen
 from tui.screens.outputs import OutputsScreen
@@ -27,18 +27,6 @@ class Host(App):
 
     def on_mount(self) -> None:
         self.push_screen(self.screen_class(self.bench))
-
-
-def screen_text(app) -> str:
-    """What the terminal shows now, as plain text."""
-    return "\n".join(strip.text for strip in app.screen._compositor.render_strips())
-
-
-def plain(renderable, width: int = 120) -> str:
-    console = Console(width=width, no_color=True, color_system=None, force_terminal=False)
-    with console.capture() as cap:
-        console.print(renderable)
-    return cap.get()
 
 
 def content(screen, selector: str) -> str:
