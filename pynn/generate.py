@@ -1,5 +1,5 @@
 """Text from a character model: feed the recent characters, sample the next from the softmax of the last
-step's output divided by a temperature, append, repeat."""
+step's output divided by a temperature (at temperature 0, take the likeliest), append, repeat."""
 from __future__ import annotations
 
 import numpy as np
@@ -10,8 +10,8 @@ from pynn.errors import PynnError
 
 def generate_text(model, vocab: list[str], *, length: int = 300, prime: str = "\n", temperature: float = 1.0,
                   seed: int = 0) -> str:
-    if temperature <= 0:
-        raise PynnError(f"--temperature must be positive, not {temperature}.")
+    if not temperature >= 0:  # written this way so NaN is refused too
+        raise PynnError(f"--temperature must be 0 (always the likeliest character) or positive, not {temperature}.")
     unknown = sorted(set(prime) - set(vocab))
     if unknown:
         raise PynnError(f"The prime uses characters the model never saw: {''.join(unknown)!r}.")
@@ -23,7 +23,14 @@ def generate_text(model, vocab: list[str], *, length: int = 300, prime: str = "\
     for _ in range(length):
         x = one_hot(np.array(codes[-window:])[None], len(vocab))
         with model.lock:
-            logits = model.forward(x)[0, -1].astype(np.float64) / temperature
-        p = np.exp(logits - logits.max())
-        codes.append(int(rng.choice(len(vocab), p=p / p.sum())))
+            logits = model.forward(x)[0, -1].astype(np.float64)
+        codes.append(int(logits.argmax()) if temperature == 0 else _draw(logits, temperature, rng))
     return "".join(vocab[c] for c in codes)
+
+
+def _draw(logits, temperature: float, rng) -> int:
+    """One code drawn from the softmax of logits / temperature. The largest logit is taken off before dividing,
+    so a tiny temperature gives exp(-inf) = 0 for the others rather than inf - inf = NaN."""
+    with np.errstate(over="ignore"):
+        p = np.exp((logits - logits.max()) / temperature)
+    return int(rng.choice(len(p), p=p / p.sum()))

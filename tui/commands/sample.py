@@ -13,7 +13,8 @@ def register(sub) -> None:
                        description="Generate text one character at a time from a saved character model.")
     p.add_argument("file", metavar="FILE")
     p.add_argument("--length", type=int, default=300, help="characters to generate (default 300)")
-    p.add_argument("--temperature", type=float, default=0.8, help="below 1: safer, above 1: wilder")
+    p.add_argument("--temperature", type=float, default=0.8,
+                   help="0: always the likeliest character; below 1: safer, above 1: wilder (default 0.8)")
     p.add_argument("--prime", default="\n", help="text to start from (default: a new line)")
     p.add_argument("--seed", type=int, default=0)
     add_json_arg(p)
