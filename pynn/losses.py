@@ -2,7 +2,13 @@
 
 The fused kernels take the output layer's pre-activation: softmax runs only inside cross-entropy and the
 sigmoid only inside binary cross-entropy, so a softmax written before cross-entropy is applied once, never
-twice (the classic bug where a network stops learning)."""
+twice (the classic bug where a network stops learning).
+
+One convention for every loss: summed over a sample's outputs, averaged over samples and, when the output
+has a value per step (m, T, k), over steps too, so a sequence's loss does not grow with its length (PyTorch's
+and Keras's mean reductions also average over steps; they average over the k outputs too, where pynn sums,
+as Nielsen's quadratic cost 1/2 ||a - y||^2 does). Cross-entropy is -log p(label) per row, binary
+cross-entropy and the quadratic cost are summed over the row's k outputs."""
 from __future__ import annotations
 
 import numpy as np
@@ -20,7 +26,7 @@ DEFAULT_FOR_TASK = {CLASSIFICATION: ("xent", "softmax"), BINARY: ("bce", "sigmoi
 DESCRIPTIONS = {
     "xent": "softmax + cross-entropy (fused)",
     "bce": "sigmoid + binary cross-entropy (fused)",
-    "mse": "quadratic cost 1/(2m) sum ||a - y||^2",
+    "mse": "quadratic cost 1/(2n) sum ||a - y||^2 over n samples (x steps)",
 }
 
 
@@ -66,27 +72,33 @@ class Loss:
         self.name = loss_name(name)
         self.n_outputs = n_outputs
 
-    def targets(self, y: np.ndarray) -> np.ndarray:
+    def targets(self, y: np.ndarray, per_step: bool = False) -> np.ndarray:
+        """One target row per sample, or per sample and step when the output is per step (y is then (m, T)
+        labels or (m, T, k) values): class labels for cross-entropy, else (rows, k) float32 values, class
+        labels under bce or mse becoming one-hot rows."""
         if self.name == "xent":
-            return np.ascontiguousarray(y, dtype=np.int32)
-        if y.ndim == 1 and np.issubdtype(y.dtype, np.integer):  # class labels under bce/mse: one-hot
-            onehot = np.zeros((len(y), self.n_outputs), np.float32)
-            onehot[np.arange(len(y)), y] = 1.0
+            return np.ascontiguousarray(y.reshape(-1), dtype=np.int32)
+        rows = len(y) * (y.shape[1] if per_step else 1)
+        if np.issubdtype(y.dtype, np.integer) and y.ndim == (2 if per_step else 1):
+            onehot = np.zeros((rows, self.n_outputs), np.float32)
+            onehot[np.arange(rows), y.reshape(-1)] = 1.0
             return onehot
-        return np.ascontiguousarray(y.reshape(len(y), -1), dtype=np.float32)
+        return np.ascontiguousarray(y.reshape(rows, -1), dtype=np.float32)
 
     def __call__(self, out: np.ndarray, y: np.ndarray):
-        out2 = np.ascontiguousarray(out.reshape(len(out), -1), dtype=np.float32)
-        t = self.targets(y)
+        # the kernels average over their rows, so a per-step output (m, T, k) becomes m*T rows of k: every
+        # loss is then averaged over samples and steps alike
+        per_step = out.ndim == 3
+        rows = np.ascontiguousarray(out.reshape(-1, out.shape[-1]) if per_step else out.reshape(len(out), -1),
+                                    dtype=np.float32)
+        t = self.targets(y, per_step)
         if self.name == "xent":
-            # a label per step (m, T) with outputs (m, T, k): every step is a sample of the mean
-            out2 = out2.reshape(-1, out.shape[-1])
-            loss, d, pred = core.softmax_xent(out2, t.reshape(-1))
+            loss, d, pred = core.softmax_xent(rows, t)
         elif self.name == "bce":
-            loss, d, pred = core.sigmoid_bce(out2, t)
+            loss, d, pred = core.sigmoid_bce(rows, t)
         else:
-            loss, d, _ = core.mse(out2, t)
-            pred = out2
+            loss, d, _ = core.mse(rows, t)
+            pred = rows
         return loss, d.reshape(out.shape), pred.reshape(out.shape)
 
     def predictions(self, out: np.ndarray) -> np.ndarray:

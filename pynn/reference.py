@@ -85,6 +85,28 @@ def mse(out, targets):
     return 0.5 * (e * e).sum() / m, e / m, None
 
 
+def output_loss(name, out, targets):
+    """(loss, dout) of pynn.losses.Loss in its convention, for an output (m, k) or a per-step output (m, T, k):
+    each row's loss summed over its k outputs, then averaged over the rows (samples, times steps). targets
+    are labels shaped like out without its last axis for "xent", else values shaped like out. Written
+    elementwise over the whole array, not through the (m, k) functions above, so it checks the reshaping too."""
+    out = np.asarray(out, np.float64)
+    n_rows = out.size // out.shape[-1]
+    if name == "xent":
+        shifted = out - out.max(axis=-1, keepdims=True)
+        logp = shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+        onehot = np.eye(out.shape[-1])[np.asarray(targets)]
+        return -(onehot * logp).sum() / n_rows, (np.exp(logp) - onehot) / n_rows
+    t = np.asarray(targets, np.float64).reshape(out.shape)
+    if name == "bce":
+        per_value = np.maximum(out, 0) - out * t + np.log1p(np.exp(-np.abs(out)))
+        return per_value.sum() / n_rows, (activate(out, "sigmoid") - t) / n_rows
+    if name == "mse":
+        e = out - t
+        return 0.5 * (e * e).sum() / n_rows, e / n_rows
+    raise ValueError(name)
+
+
 def _decayed(p, g, n_decay, decay):
     g = np.array(g, np.float64)
     g[:n_decay] += decay * np.asarray(p, np.float64)[:n_decay]

@@ -66,3 +66,26 @@ def test_adam_first_step_moves_each_parameter_by_about_lr(rng):
     new, _, _ = ref.adam_update(p, g, np.zeros(10), np.zeros(10), lr=0.01, t=1)
     np.testing.assert_allclose(np.abs(new - p), 0.01, rtol=1e-4)
     assert np.all(np.sign(p - new) == np.sign(g))
+
+
+@pytest.mark.parametrize("name", ["xent", "bce", "mse"])
+@pytest.mark.parametrize("shape", [(5, 3), (4, 6, 3)], ids=["per-sample", "per-step"])
+def test_output_loss_gradient_matches_finite_differences(rng, name, shape):
+    out = rng.standard_normal(shape) * 2
+    targets = {"xent": rng.integers(0, 3, shape[:-1]), "bce": rng.integers(0, 2, shape).astype(float),
+               "mse": rng.standard_normal(shape)}[name]
+    _, d = ref.output_loss(name, out, targets)
+    np.testing.assert_allclose(d, numeric_grad(lambda: ref.output_loss(name, out, targets)[0], out),
+                               rtol=1e-5, atol=1e-8)
+
+
+@pytest.mark.parametrize("name", ["xent", "bce", "mse"])
+def test_output_loss_on_plain_rows_is_the_kernels_reference(rng, name):
+    """On (m, k) the convention is exactly the kernels' own: the mean over samples of a sum over outputs."""
+    out = rng.standard_normal((6, 4))
+    targets = rng.integers(0, 4, 6) if name == "xent" else rng.random((6, 4))
+    kernel = {"xent": ref.softmax_xent, "bce": ref.sigmoid_bce, "mse": ref.mse}[name]
+    want_loss, want_d, _ = kernel(out, targets)
+    loss, d = ref.output_loss(name, out, targets)
+    assert loss == pytest.approx(want_loss, rel=1e-12)
+    np.testing.assert_allclose(d, want_d, rtol=1e-12, atol=1e-15)
