@@ -23,6 +23,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+# bench.* comes from the checkout, pynn from wherever Python finds it first: the installed package (the
+# checkout's own pynn has no compiled core unless it was built in place), or the checkout if nothing is.
+sys.path.append(str(ROOT))
 IMPLS = ("pynn", "torch", "numpy")
 # Ratios to PyTorch in the same run that issue 6 asks for.
 TARGETS = {"W1": 5.0, "W2": 1.5, "W3": 1.0, "W4": 2.0, "W5": 2.0}
@@ -31,7 +34,6 @@ W2_MEMORY_ALLOWANCE_MB = 150.0
 
 def worker(key: str, impl: str, reps: int, quick: bool) -> dict:
     """Run one workload with one implementation in this process; the result as a JSON-ready dict."""
-    sys.path.insert(0, str(ROOT))
     from bench import peers, workloads
 
     w = workloads.WORKLOADS[key]
@@ -53,8 +55,11 @@ def worker(key: str, impl: str, reps: int, quick: bool) -> dict:
         start = time.perf_counter()
         run()
         times.append(time.perf_counter() - start)
-    return {"status": "ok", "seconds": min(times), "all_seconds": times, "items": w.samples(quick),
-            "flops": w.flops(quick), "peak_rss_mb": peak_memory_mb(), "peak_rss_over": memory_from}
+    result = {"status": "ok", "seconds": min(times), "all_seconds": times, "items": w.samples(quick),
+              "flops": w.flops(quick), "peak_rss_mb": peak_memory_mb(), "peak_rss_over": memory_from}
+    if "pynn._core" in sys.modules:  # which build was measured: the installed one, or one built in place
+        result["pynn_core"] = sys.modules["pynn._core"].__file__
+    return result
 
 
 def reset_peak_memory() -> bool:
@@ -107,7 +112,7 @@ def peak_gflops() -> dict:
 
 def spawn(key: str, impl: str, threads: int, reps: int, quick: bool) -> dict:
     env = dict(os.environ, PYNN_BENCH_THREADS=str(threads), OMP_NUM_THREADS=str(threads),
-               OPENBLAS_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads), PYTHONPATH=str(ROOT))
+               OPENBLAS_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
     cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", key, impl, "--reps", str(reps)]
     if quick:
         cmd.append("--quick")
@@ -147,6 +152,8 @@ def table(results: dict, peak: float, threads: int, quick: bool) -> str:
              f"machine peak {peak:.1f} GFLOP/s (best float32 2048^3 matmul of numpy/PyTorch, this run)",
              "peak mem: peak resident set (VmHWM) of the workload's own process while it runs (interpreter,",
              "libraries, data and work; the mark is reset once the data is loaded); times: best of the repeats",
+             *sorted({f"pynn measured: {r['pynn_core']}" for by_impl in results.values() for r in by_impl.values()
+                      if "pynn_core" in r}),
              "",
              f"{'':4}{'workload':58}{'impl':7}{'rate':>22}{'GFLOP/s':>9}{'%peak':>7}{'peak mem':>10}"
              f"{'pynn/torch':>12}{'pynn/numpy':>12}"]
@@ -204,7 +211,6 @@ def main(argv=None) -> int:
     if args.worker:
         print(json.dumps(worker(*args.worker, reps, args.quick)))
         return 0
-    sys.path.insert(0, str(ROOT))
     from bench.workloads import WORKLOADS
 
     keys = [k.strip().upper() for k in args.only.split(",")] if args.only else list(WORKLOADS)

@@ -54,7 +54,7 @@ def first_frame_seconds(runs: int) -> list[float]:
     """Seconds from launching `pynn` on an 80x24 pseudo-terminal to the first frame showing the default model."""
     import tempfile
 
-    from tests.test_app import launch_in_pty  # the app test's real-terminal launcher, one copy of it
+    from test_app import launch_in_pty  # the app test's real-terminal launcher, one copy of it
 
     with tempfile.TemporaryDirectory() as cwd:
         return [launch_in_pty([], b"784-30-10", cwd=cwd)[0] for _ in range(runs)]
@@ -67,7 +67,9 @@ def main() -> int:
     parser.add_argument("--screens", default="2,3,4,5", help="screen digits to measure (2 = Train)")
     parser.add_argument("--first-frame-runs", type=int, default=5)
     args = parser.parse_args()
-    sys.path[:0] = [str(ROOT), str(ROOT / "tests")]  # tests/: the app tests' launcher and their helpers
+    # tests/: the app tests' launcher and their helpers. Appended, so pynn and tui are the installed ones (the
+    # checkout's pynn has no compiled core unless it was built in place), or the checkout's if nothing is.
+    sys.path += [str(ROOT / "tests"), str(ROOT)]
     if args.first_frame_runs:
         times = first_frame_seconds(args.first_frame_runs)
         print(f"first frame of `pynn` on an 80x24 pty: median {statistics.median(times):.2f} s "
