@@ -48,3 +48,38 @@ def test_a_negative_temperature_is_one_sentence_and_exit_2(char_model, value):
     proc = pynn("sample", str(char_model[0]), "--temperature", value, check=False)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert "--temperature" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+
+
+# -- piped output: lines stay whole ------------------------------------------------------------------------
+
+def test_piped_text_and_tables_are_not_wrapped():
+    lines = pynn("summary", "20x1-lstm300-20").stdout.splitlines()   # stdout is a pipe here
+    # a sentence longer than any terminal stays on its line
+    assert any(line.startswith("outputs: only the last hidden state h_20") and line.endswith("not passed on.")
+               for line in lines)
+    assert any(line.startswith("total: ") and line.endswith("5,756.6 KiB") for line in lines)
+    # the table keeps its natural width instead of being folded into 100 columns
+    row = next(line for line in lines if "1 LSTM(300)" in line)
+    assert "Wx (1200, 1)  Wh (1200, 300)  b (1200, 1)" in row and "per step: x_t (m, 1) -> gates" in row
+    assert len(row) > 100
+
+
+def test_a_wide_table_piped_keeps_every_column_whole():
+    spec = "784-" + "-".join(["1000"] * 6) + "-10"
+    lines = pynn("summary", spec).stdout.splitlines()
+    rows = [line for line in lines if line.startswith("│ ")]
+    assert len(rows) == 1 + 7   # the input and seven layers, one line each
+    assert len({len(line) for line in lines if line[:1] in "┏┃┡│└"}) == 1   # every line of the table as wide
+
+
+def test_a_note_on_a_piped_stderr_is_one_line():
+    proc = pynn("train", "--data", "xor", "--model", "2-4-2:softmax", "--epochs", "1")
+    notes = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(notes) == 1 and notes[0].startswith("note: ") and notes[0].endswith("stalls learning).")
+
+
+def test_a_narrow_table_piped_keeps_its_title_on_one_line(tmp_path):
+    data = load_dataset("xor")
+    path = save_model(build_model("2-4:tanh-2", data, seed=0), tmp_path / "xor.npz")
+    lines = pynn("eval", str(path), "--data", "xor").stdout.splitlines()
+    assert "confusion matrix (rows: true, columns: predicted)" in lines

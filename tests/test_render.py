@@ -5,9 +5,12 @@ import re
 import numpy as np
 import pytest
 from rich.color import Color
-from rich.console import Console
+from rich.console import Console, Group
 from rich.segment import Segment
+from rich.table import Table
+from rich.text import Text
 
+from tui.output import LAYOUT_WIDTH, Output
 from tui.render.charts import BarChart, Histogram, LineChart, Marker, Series
 from tui.render.colour import NEGATIVE, POSITIVE, ZERO, colour_on, diverging_rgb, plain_char
 from tui.render.heatmap import HeatMap, HeatMapGrid, LabelledStrips, Legend, map_grid
@@ -180,3 +183,17 @@ def test_charts_carry_colour_only_when_allowed():
     chart = BarChart([("a", 1.0), ("b", -1.0)])
     assert ANSI.search(text_of(chart, colour_console()))
     assert not ANSI.search(text_of(chart, plain_console()))
+
+
+# -- piped output -----------------------------------------------------------------------------------------
+
+def test_piped_pictures_keep_their_layout_width_while_text_and_tables_run_long(capsys):
+    table = Table("name", "description")
+    table.add_row("wide", "y" * 150)
+    Output().show(Group(Text("a sentence " * 20), table, BarChart([("up", 1.0), ("down", -0.5)])))  # piped
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].rstrip() == ("a sentence " * 20).rstrip()   # one unbroken line
+    table_lines = lines[1:6]
+    assert len({len(line) for line in table_lines}) == 1 and "y" * 150 in table_lines[3]
+    up, down = lines[6:]
+    assert len(up) == len(down) == LAYOUT_WIDTH and up.endswith("+1.000")   # the chart fills the layout width
