@@ -71,3 +71,22 @@ def model_summary(model: Sequential) -> dict:
         "total_arithmetic": " + ".join(_fmt(r["n_params"]) for r in rows if r["n_params"]) + f" = {_fmt(total)}",
         "memory_bytes": {"params": total * BYTES, "training (params, grads, Adam moments)": 4 * total * BYTES},
     }
+
+
+HEAD_FOLLOWS_THE_DATA = ("the output's activation and loss follow the data: softmax + cross-entropy for class labels, "
+                         "sigmoid + binary cross-entropy for 0/1 targets, linear + quadratic cost (MSE) for real "
+                         "values; every head has the same parameters, and with data the summary shows the one "
+                         "that applies.")
+
+
+def without_data(summary: dict, activation_written: bool) -> dict:
+    """The summary of a model described by its spec alone: the loss follows the data it will be trained on,
+    and so does the output's activation unless the spec writes one, so neither is claimed."""
+    summary = {**summary, "loss": None}
+    output = summary["layers"][-1]
+    if not activation_written and output["kind"] == "dense":
+        output = {**output, "name": output["name"].replace(output["activation"], "head follows the data", 1),
+                  "activation": None, "notes": [*output.get("notes", []), f"layer {output['index']}: "
+                                                + HEAD_FOLLOWS_THE_DATA]}
+        summary["layers"] = [*summary["layers"][:-1], output]
+    return summary

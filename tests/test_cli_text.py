@@ -83,3 +83,31 @@ def test_a_narrow_table_piped_keeps_its_title_on_one_line(tmp_path):
     path = save_model(build_model("2-4:tanh-2", data, seed=0), tmp_path / "xor.npz")
     lines = pynn("eval", str(path), "--data", "xor").stdout.splitlines()
     assert "confusion matrix (rows: true, columns: predicted)" in lines
+
+
+# -- pynn summary: the output head follows the data ---------------------------------------------------------
+
+def test_a_spec_without_data_does_not_invent_an_output_head():
+    out = pynn("summary", "20x1-lstm300-20").stdout
+    assert "softmax)" not in out and "Dense(20, head follows the data)" in out
+    assert "softmax + cross-entropy for class labels" in out and "linear + quadratic cost (MSE) for real values" in out
+    summary = json.loads(pynn("summary", "20x1-lstm300-20", "--json").stdout)
+    assert summary["loss"] is None and summary["layers"][-1]["activation"] is None
+    assert summary["total_params"] == 362_400 + 20 * 300 + 20    # the same for every head
+
+
+@pytest.mark.parametrize("args,head,loss", [
+    (["20x1-lstm300-20", "--data", "sine", "--horizon", "20"], "Dense(20, identity)", "mse"),
+    (["784-30-10", "--data", "digits"], "Dense(10, softmax)", "xent"),
+])
+def test_with_data_the_summary_shows_the_head_that_applies(args, head, loss):
+    out = pynn("summary", *args).stdout
+    assert head in out and "follows the data" not in out
+    assert json.loads(pynn("summary", *args, "--json").stdout)["loss"] == loss
+
+
+@pytest.mark.parametrize("spec,head", [("2-3-1:identity", "Dense(1, identity)"), ("2-3-1:sigmoid", "Dense(1, sigmoid)"),
+                                       ("2-3-4:softmax", "Dense(4, softmax)")])
+def test_a_written_output_activation_needs_no_data(spec, head):
+    out = pynn("summary", spec).stdout
+    assert head in out and "follows the data" not in out

@@ -3,9 +3,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pynn.data.dataset import CLASSIFICATION, REGRESSION
 from pynn.files import load_model
 from pynn.model import build_model
-from pynn.summary import model_summary
+from pynn.spec import parse_spec
+from pynn.summary import model_summary, without_data
 from tui.commands.common import add_data_args, add_json_arg, load_data
 from tui.output import Output
 from tui.render.tables import summary_table
@@ -24,14 +26,22 @@ def register(sub) -> None:
 def run(args) -> int:
     out = Output(json=args.json)
     if args.model.endswith(".npz") or Path(args.model).is_file():
-        model, _ = load_model(args.model)
+        summary = model_summary(load_model(args.model)[0])
+    elif args.data:
+        summary = model_summary(build_model(args.model, load_data(args)))
     else:
-        data = load_data(args) if args.data else None
-        model = build_model(args.model, data)
-    summary = model_summary(model)
+        summary = _summary_of_a_spec(args.model)
     out.emit_json(summary)
     out.show(summary_table(summary))
     for row in summary["layers"]:
         if row["kind"] == "lstm":
             out.show(unrolled_diagram(row))
     return 0
+
+
+def _summary_of_a_spec(spec: str) -> dict:
+    """Without data the output head is not known; the model is built with the head its written activation
+    allows (a linear one when none is written), since every head has the same parameters."""
+    written = parse_spec(spec).layers[-1].activation
+    model = build_model(spec, task=CLASSIFICATION if written == "softmax" else REGRESSION)
+    return without_data(model_summary(model), activation_written=written is not None)
