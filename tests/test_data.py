@@ -2,6 +2,7 @@
 from a local server; every malformed file gets one clear PynnError."""
 import gzip
 import hashlib
+import pickle
 import http.server
 import shutil
 import threading
@@ -109,8 +110,20 @@ def test_npz_keys_pairs_and_refusals(tmp_path, rng):
     with pytest.raises(PynnError, match="pickled"):
         load_dataset(str(tmp_path / "objects.npz"))
     (tmp_path / "empty.npz").write_bytes(b"")
-    with pytest.raises(PynnError):
+    with pytest.raises(PynnError, match="empty.npz is empty, not a valid .npz"):
         load_dataset(str(tmp_path / "empty.npz"))
+
+
+def test_a_file_that_is_not_numpy_is_named_for_what_it_is(tmp_path):
+    (tmp_path / "table.npz").write_text("a,b,label\n1,2,0\n")
+    with pytest.raises(PynnError, match=r"table.npz is text \(it starts 'a,b,label'\), not a valid .npz \(a zip"):
+        load_dataset(str(tmp_path / "table.npz"))
+    (tmp_path / "pickle.npz").write_bytes(pickle.dumps({"x": [1, 2]}))
+    with pytest.raises(PynnError, match="holds pickled Python objects"):
+        load_dataset(str(tmp_path / "pickle.npz"))
+    (tmp_path / "noise.npy").write_bytes(bytes(range(200, 256)) * 3)
+    with pytest.raises(PynnError, match="starts with the bytes"):
+        load_dataset(str(tmp_path / "noise.npy"))
 
 
 def test_idx_images_with_a_labels_file(tmp_path):
@@ -193,3 +206,13 @@ def test_data_command(capsys):
     assert main(["data", "info", "xor"]) == 0
     assert "classification" in capsys.readouterr().out
     assert main(["data", "info", "nope"]) == 2
+
+
+def test_data_list_piped_has_a_header_and_whole_descriptions(capsys):
+    from tui.cli import main
+
+    assert main(["data", "list"]) == 0  # captured: not a terminal, so the plain form
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split("\t") == ["name", "kind", "here", "description"]
+    sine = next(line for line in lines if line.startswith("sine\t"))
+    assert sine.endswith("the next `horizon` steps out (default 1).")

@@ -13,7 +13,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 
 from pynn.errors import PynnError
-from pynn.forecast import forecast_errors
+from pynn.forecast import series_errors
 from tui.screens import SCREENS, ScreenEntry, UnavailableScreen, screen_entries
 from tui.screens.dialogs import InputDialog
 from tui.screens.help import HelpScreen
@@ -144,8 +144,7 @@ class PynnApp(App):
         score = (f"test accuracy {result['accuracy']:.2%}" if "accuracy" in result
                  else f"test loss {result['loss']:.4g}")
         if bench.data.meta.get("kind") == "series":  # as `pynn train` does: is it better than doing nothing?
-            errors = bench.read(lambda model: forecast_errors(model, bench.data.x_test, bench.data.y_test,
-                                                              bench.data.meta.get("std", 1.0)))
+            errors = bench.read(lambda model: series_errors(model, bench.data))
             score += (f"; forecast MSE {errors['model_mse']:.4g} against {errors['naive_mse']:.4g} for "
                       "'repeat the last value'")
         self.call_from_thread(self.notify, f"{len(records)} epochs, {bench.last_reason}; {score}.",

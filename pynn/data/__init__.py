@@ -7,7 +7,7 @@ import numpy as np
 
 from pynn.data.dataset import BINARY, CLASSIFICATION, REGRESSION, TASKS, Dataset
 from pynn.data.idx import read_idx
-from pynn.data.files import csv_series, dataset_from_file
+from pynn.data.files import csv_dataset, dataset_from_file
 from pynn.data.full import FILES, SOURCES, find_idx, load_full, search_dirs
 from pynn.data.synthetic import GENERATORS
 from pynn.data.text import SHAKESPEARE, text_dataset
@@ -58,6 +58,10 @@ def images_as_sequences(data: Dataset) -> Dataset:
 
 def _load(name_or_path: str, *, labels, target, standardize, seed, n, **options) -> Dataset:
     key = str(name_or_path).lower()
+    path = Path(name_or_path)
+    if options.get("difference") and not (key == "sine" or (path.suffix.lower() == ".csv" and labels is None)):
+        raise PynnError(f"--difference models the change from a series' last value; {name_or_path} is not a "
+                        "series (a column of a .csv file, or sine, is).")
     if key in NAMED:
         try:
             return NAMED[key](seed=seed, n=n, **options)
@@ -67,11 +71,10 @@ def _load(name_or_path: str, *, labels, target, standardize, seed, n, **options)
         return load_full(key, n=n)
     if key == "shakespeare":
         return text_dataset(SHAKESPEARE, n=n, seed=seed, name="shakespeare", **options)
-    path = Path(name_or_path)
     if path.suffix.lower() == ".txt":
         return text_dataset(path, n=n, seed=seed, **options)
-    if path.suffix.lower() == ".csv" and (options.get("lookback") is not None or options.get("horizon") is not None):
-        return csv_series(path, target=target, n=n, **options)
+    if path.suffix.lower() == ".csv" and labels is None:
+        return csv_dataset(path, target=target, standardize=standardize, seed=seed, n=n, **options)
     if path.exists() or path.name.lower().endswith(FILE_SUFFIXES):
         return dataset_from_file(path, labels=labels, target=target, standardize=standardize, seed=seed, n=n)
     raise PynnError(f"Unknown dataset {name_or_path!r}; the names are {', '.join([*NAMED, 'shakespeare', *FULL_SETS])}, "
@@ -81,7 +84,7 @@ def _load(name_or_path: str, *, labels, target, standardize, seed, n, **options)
 def list_datasets() -> list[dict]:
     """Every named dataset with a one-line description and whether it can be loaded here without a download."""
     rows = [{"name": name, "kind": "bundled" if name == "digits" else "synthetic", "available": True,
-             "description": (fn.__doc__ or "").strip().split("\n")[0]} for name, fn in NAMED.items()]
+             "description": " ".join((fn.__doc__ or "").split("\n\n")[0].split())} for name, fn in NAMED.items()]
     rows.append({"name": "shakespeare", "kind": "bundled text", "available": True,
                  "description": "Tiny Shakespeare, 1.1 MB of the plays, for character models (public domain)"})
     for name in FULL_SETS:

@@ -26,6 +26,7 @@ class Dataset:
     class_names: list[str] | None = None
     source: str = ""                    # where the data came from, with its licence when known
     meta: dict = field(default_factory=dict)  # loader-specific extras (scaling, vocabulary, ...)
+    notes: list[str] = field(default_factory=list)  # what the loader decided for the user (columns left out, ...)
 
     @property
     def n_features(self) -> int:
@@ -41,7 +42,7 @@ class Dataset:
 
     def describe(self) -> dict:
         """A JSON-ready summary for `pynn data info` and the model file's header."""
-        return {
+        summary = {
             "name": self.name,
             "task": self.task,
             "sample_shape": list(self.sample_shape),
@@ -52,3 +53,13 @@ class Dataset:
             "class_names": self.class_names,
             "source": self.source,
         }
+        if self.meta.get("kind") == "series":
+            summary["series"] = self._series_summary()
+        return summary
+
+    def _series_summary(self) -> dict:
+        """The column, its time axis and how it was prepared: what a forecast's numbers are in."""
+        meta, time = self.meta, self.meta.get("time")
+        return {"column": meta.get("column"), "length": len(meta["levels"]), "time_axis": meta.get("time_name"),
+                "first": time[0] if time else None, "last": time[-1] if time else None,
+                "difference": bool(meta.get("difference")), "train_mean": meta["mean"], "train_std": meta["std"]}

@@ -61,7 +61,7 @@ def moons(seed: int = 0, n: int | None = None) -> Dataset:
 
 
 def sine(seed: int = 0, n: int | None = None, lookback: int | None = None, horizon: int | None = None,
-         noise: float = 0.1) -> Dataset:
+         noise: float = 0.1, difference: bool = False) -> Dataset:
     """A noisy sine series (period 50) cut into windows: `lookback` steps in (default 20), the next `horizon`
     steps out (default 1)."""
     lookback, horizon = 20 if lookback is None else lookback, 1 if horizon is None else horizon
@@ -69,7 +69,7 @@ def sine(seed: int = 0, n: int | None = None, lookback: int | None = None, horiz
     length = (n or 2000) + lookback + horizon
     t = np.arange(length, dtype=np.float64)
     series = np.sin(2 * np.pi * t / 50.0) + noise * rng.standard_normal(length)
-    return series_dataset("sine", series, lookback, horizon, SOURCE)
+    return series_dataset("sine", series, lookback, horizon, SOURCE, difference=difference)
 
 
 GENERATORS = {"xor": xor, "spiral": spiral, "circles": circles, "moons": moons, "sine": sine}

@@ -19,6 +19,8 @@ def add_data_args(p: argparse.ArgumentParser, default: str | None = DEFAULT_DATA
     g.add_argument("--limit", type=int, metavar="N", help="use only the first N samples")
     g.add_argument("--lookback", type=int, metavar="N", help="steps in each input window of a series (sine)")
     g.add_argument("--horizon", type=int, metavar="H", help="steps a series model forecasts (sine)")
+    g.add_argument("--difference", action="store_true", help="model a series' change from its last value (the "
+                   "forecast is the last value plus the predicted change): for a series that trends")
     g.add_argument("--as-sequence", action="store_true",
                    help="read each image as a sequence of its rows (a digit: 28 steps of 28 pixels), for LSTMs")
 
@@ -31,7 +33,7 @@ def data_options(args: argparse.Namespace) -> dict:
     """The keyword arguments that reproduce this data choice (saved in model files for `pynn eval`)."""
     opts = {"labels": args.labels, "target": args.target, "standardize": args.standardize, "n": args.limit,
             "lookback": getattr(args, "lookback", None), "horizon": getattr(args, "horizon", None),
-            "as_sequence": getattr(args, "as_sequence", False)}
+            "as_sequence": getattr(args, "as_sequence", False), "difference": getattr(args, "difference", False)}
     return {k: v for k, v in opts.items() if v not in (None, False)}
 
 

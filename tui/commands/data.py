@@ -6,7 +6,7 @@ from rich.table import Table
 
 from pynn.data import list_datasets, load_dataset
 from pynn.data.full import fetch_mnist
-from tui.commands.common import add_json_arg
+from tui.commands.common import add_json_arg, data_options
 from tui.output import Output
 
 
@@ -18,6 +18,12 @@ def register(sub) -> None:
     add_json_arg(listing)
     info = actions.add_parser("info", help="shapes, task, classes and source of one dataset")
     info.add_argument("name", metavar="NAME|PATH")
+    info.add_argument("--labels", metavar="PATH", help="labels in a second file, for a file holding only inputs")
+    info.add_argument("--target", metavar="COLUMN", help="the CSV column (name or index) holding the target")
+    info.add_argument("--lookback", type=int, metavar="N", help="steps in each input window of a series")
+    info.add_argument("--horizon", type=int, metavar="H", help="steps a series model forecasts")
+    info.add_argument("--difference", action="store_true", help="a series' changes from its last value")
+    info.set_defaults(standardize=False, limit=None)  # the other data options, as data_options reads them
     add_json_arg(info)
     fetch = actions.add_parser("fetch", help="download MNIST (checking its MD5 sums)")
     fetch.add_argument("name", choices=["mnist"])
@@ -37,20 +43,34 @@ def run(args) -> int:
         table = Table("name", "kind", "here", "description", title="datasets", title_justify="left")
         for r in rows:
             table.add_row(r["name"], r["kind"], "yes" if r["available"] else "no", r["description"])
-        out.show(table, "\n".join(f"{r['name']}\t{r['kind']}\t{'yes' if r['available'] else 'no'}\t"
-                                  f"{r['description']}" for r in rows))
+        out.show(table, "\n".join(["name\tkind\there\tdescription"]
+                                  + [f"{r['name']}\t{r['kind']}\t{'yes' if r['available'] else 'no'}\t"
+                                     f"{r['description']}" for r in rows]))
     elif args.action == "info":
-        data = load_dataset(args.name)
+        data = load_dataset(args.name, **data_options(args))
+        for note in data.notes:
+            out.note(note)
         info = data.describe()
         if data.y_train.ndim == 1 and data.class_names:
             info["train_counts"] = np.bincount(data.y_train, minlength=len(data.class_names)).tolist()
         out.emit_json(info)
         table = Table("", "", title=f"dataset {data.name}", title_justify="left", show_header=False)
-        for key, value in info.items():
-            table.add_row(key, ", ".join(map(str, value)) if isinstance(value, list) else str(value))
-        out.show(table, "\n".join(f"{k}: {v}" for k, v in info.items()))
+        shown = {k: _shown(v) for k, v in info.items()}
+        for key, value in shown.items():
+            table.add_row(key, value)
+        out.show(table, "\n".join(f"{k}: {v}" for k, v in shown.items()))
     else:
         folder = fetch_mnist(base_url=args.url)
         out.emit_json({"name": "mnist", "folder": str(folder)})
         out.line(f"mnist: the four files are in {folder}, MD5 sums checked")
     return 0
+
+
+def _shown(value) -> str:
+    """A value of describe() as one line: lists joined, a series' details as key value pairs."""
+    if isinstance(value, list):
+        return ", ".join(map(str, value))
+    if isinstance(value, dict):
+        return ", ".join(f"{k} {v:.6g}" if isinstance(v, float) else f"{k} {v}" for k, v in value.items()
+                         if v is not None)
+    return str(value)

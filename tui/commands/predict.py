@@ -1,13 +1,14 @@
 """`pynn predict FILE`: a series model's forecast for one held-out window against the truth and the naive
-'repeat the last value' forecast: a chart on a terminal, a table when piped, numbers with --json."""
+'repeat the last value' forecast, in the series' own units and labelled by its time axis when it has one: a
+chart on a terminal, a table when piped, numbers with --json."""
 from __future__ import annotations
 
 from pynn.errors import PynnError
-from pynn.forecast import naive_forecast
+from pynn.forecast import series_forecasts
 from tui.commands.common import add_data_args, add_json_arg
 from tui.commands.inspecting import load_model_and_data
 from tui.output import Output
-from tui.render.charts import LineChart, Series
+from tui.render.charts import LineChart, Marker, Series
 
 
 def register(sub) -> None:
@@ -27,20 +28,25 @@ def run(args) -> int:
         raise PynnError(f"{args.file} was not trained on a series; pynn predict shows forecasts (try pynn probe).")
     if not 0 <= args.index < len(data.x_test):
         raise PynnError(f"--index must be in [0, {len(data.x_test)}); there are {len(data.x_test)} held-out windows.")
-    x, y = data.x_test[args.index:args.index + 1], data.y_test[args.index]
-    mean, std = data.meta.get("mean", 0.0), data.meta.get("std", 1.0)  # back to the series' own units
-    forecast = model.predict(x).reshape(-1) * std + mean
-    naive = naive_forecast(x, len(y)).reshape(-1) * std + mean
-    y = y * std + mean
-    history = (x[0, :, 0] * std + mean).tolist()
-    result = {"index": args.index, "history": history, "truth": y.tolist(), "forecast": forecast.tolist(),
-              "naive": naive.tolist()}
+    for note in data.notes:
+        out.note(note)
+    window = series_forecasts(model, data, args.index)
+    history, truth, forecast, naive = (a[0].tolist() for a in (window.history, window.truth, window.forecast,
+                                                               window.naive))
+    labels = window.labels(0)
+    result = {"index": args.index, "history": history, "truth": truth, "forecast": forecast, "naive": naive,
+              "difference": bool(data.meta.get("difference"))}
+    if labels:
+        result.update(history_time=labels[0], time=labels[1])
     out.emit_json(result)
-    steps = list(range(len(history), len(history) + len(y)))
+    steps = list(range(len(history), len(history) + len(truth)))
+    names = labels[1] if labels else [f"step {s}" for s in steps]
+    markers = ([Marker(0, "a", f"{labels[0][0]}, the window's first value"),
+                Marker(steps[0], "b", f"{labels[1][0]}, the first step forecast")] if labels else [])
     chart = LineChart([Series("history", list(range(len(history))), history),
-                       Series("truth", steps, y.tolist()), Series("forecast", steps, forecast.tolist()),
-                       Series("naive", steps, naive.tolist())], x_label="step")
-    table = "\n".join(f"step {s}: truth {t:.4f}  forecast {f:.4f}  naive {n:.4f}"
-                      for s, t, f, n in zip(steps, y, forecast, naive))
+                       Series("truth", steps, truth), Series("forecast", steps, forecast),
+                       Series("naive", steps, naive)], markers=markers, x_label="step")
+    table = "\n".join(f"{name}: truth {t:.4f}  forecast {f:.4f}  naive {n:.4f}"
+                      for name, t, f, n in zip(names, truth, forecast, naive))
     out.show(chart, table)
     return 0

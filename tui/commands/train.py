@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from pynn.data import load_dataset
-from pynn.forecast import forecast_errors
+from pynn.forecast import regression_report
 from pynn.files import load_checkpoint, save_model
 from pynn.init import INITIALISERS
 from pynn.model import build_model
@@ -68,7 +68,7 @@ def run(args) -> int:
                              seed=args.seed)
         resume_from = None
     save_path = args.save or args.resume
-    for note in model.notes:
+    for note in (*data.notes, *model.notes):
         out.note(note)
 
     def save(trainer: Trainer):
@@ -92,8 +92,7 @@ def run(args) -> int:
         with _stop_on_ctrl_c(trainer) as interrupted:
             history = trainer.fit(data.x_train, data.y_train)
     test = model.evaluate(data.x_test, data.y_test)
-    forecast = (forecast_errors(model, data.x_test, data.y_test, data.meta.get("std", 1.0))
-                if data.meta.get("kind") == "series" else None)
+    judged = regression_report(model, data)  # what the loss measures, and the baseline to judge it by
     seconds = sum(r.seconds for r in history)
     result = {
         "model": model.spec, "data": data.name, "n_params": model.n_params, "epochs_run": len(history),
@@ -101,8 +100,8 @@ def run(args) -> int:
         "seconds": seconds, "seconds_per_epoch": seconds / max(len(history), 1),
         "lr": trainer.optimizer.lr, "history": history_dicts(history),
     }
-    if forecast:
-        result["forecast"] = forecast
+    if judged:
+        result.update(judged.as_json())
     if save_path:
         result["saved"] = str(save(trainer))
     if args.json:
@@ -114,9 +113,8 @@ def run(args) -> int:
         out.line(f"{score} after {len(history)} epochs, "
                  f"{result['seconds_per_epoch']:.2f} s per epoch" + ("" if trainer.reason == "finished"
                                                                       else f" — {trainer.reason}"))
-        if forecast:
-            out.line(f"forecast error (MSE) on held-out windows: model {forecast['model_mse']:.5f}, naive "
-                     f"'repeat the last value' {forecast['naive_mse']:.5f}")
+        for line in judged.lines() if judged else []:
+            out.line(line)
         if save_path:
             out.line(f"saved {save_path}" + (" (resume with --resume)" if interrupted else ""))
     return EXIT_INTERRUPTED if interrupted else 0

@@ -11,7 +11,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import Static
 
-from pynn.forecast import naive_forecast
+from pynn.forecast import series_forecasts
 from pynn.generate import generate_text
 from pynn.lstm import gate_trace
 from tui.render.charts import LineChart, Series
@@ -112,12 +112,9 @@ class LSTMScreen(InspectScreen):
     def forecast_view(self) -> Group:
         """The sample's history, then the truth, the model's forecast and the naive one, in the series' units."""
         data = self.bench.data
-        x, y = data.x_test[self.index:self.index + 1], data.y_test[self.index]
-        mean, std = data.meta.get("mean", 0.0), data.meta.get("std", 1.0)  # back to the series' own units
-        forecast = self.bench.read(lambda model: model.predict(x)).reshape(-1) * std + mean
-        naive = naive_forecast(x, len(y)).reshape(-1) * std + mean
-        truth = np.asarray(y).reshape(-1) * std + mean
-        history = (x[0, :, 0] * std + mean).tolist()
+        window = self.bench.read(lambda model: series_forecasts(model, data, self.index))  # the series' units
+        forecast, naive, truth = window.forecast[0], window.naive[0], window.truth[0]
+        history = window.history[0].tolist()
         ahead = list(range(len(history), len(history) + len(truth)))
         chart = LineChart([Series("history", list(range(len(history))), history),
                            Series("truth", ahead, truth.tolist()), Series("forecast", ahead, forecast.tolist()),
