@@ -39,20 +39,26 @@ class Sequential:
 
     # -- building ------------------------------------------------------------------------------------------
 
-    def build(self, input_shape: tuple[int, ...], init: str = "lecun", seed: int = 0,
-              expected_params: int | None = None) -> "Sequential":
-        """Work out every shape, then allocate and initialise. expected_params (from a file) is checked before
-        allocating, so a damaged header cannot ask for an enormous model."""
+    def plan(self, input_shape: tuple[int, ...]) -> "Sequential":
+        """Work out every layer's shapes, allocating nothing: enough to count parameters and to check the
+        model against data before (or instead of) building it."""
         self.input_shape = tuple(int(v) for v in input_shape)
         if not self.input_shape or min(self.input_shape) < 1:
             raise PynnError(f"An input shape needs positive sizes, not {self.input_shape}.")
-        self.init, self.seed = init, seed
         shape, per_step = self.input_shape, False
         for i, layer in enumerate(self.layers, start=1):
             shape = layer.build(shape, i, per_step=per_step)
             per_step = getattr(layer, "return_sequences", per_step)
         self.output_shape = shape
-        n_params = sum(int(np.prod(spec.shape)) for layer in self.layers for spec in layer.param_specs())
+        return self
+
+    def build(self, input_shape: tuple[int, ...], init: str = "lecun", seed: int = 0,
+              expected_params: int | None = None) -> "Sequential":
+        """Work out every shape, then allocate and initialise. expected_params (from a file) is checked before
+        allocating, so a damaged header cannot ask for an enormous model."""
+        self.plan(input_shape)
+        self.init, self.seed = init, seed
+        n_params = count_params(self.layers)
         if expected_params is not None and n_params != expected_params:
             raise PynnError(f"The layers describe {n_params:,} parameters but {expected_params:,} are stored.")
         self._allocate()
@@ -90,6 +96,87 @@ class Sequential:
         elif tuple(sample_shape)[-1:] != tuple(expected)[-1:] or len(sample_shape) != len(expected):
             raise PynnError(f"Layer 1 expects samples of shape {'x'.join(map(str, expected))}; {what} has "
                             f"{'x'.join(map(str, sample_shape))}.")
+
+    def check_targets(self, y: np.ndarray, what: str = "the data", n_classes: int | None = None) -> None:
+        """Raise a PynnError in one sentence, naming what would fit, when targets y (m, ...) cannot be paired with
+        this model's outputs: said before training, not as a shape error from inside a loss."""
+        mismatch = self.target_mismatch(y, what, n_classes)
+        if mismatch:
+            raise PynnError(f"{mismatch[0]}; {mismatch[1]}.")
+
+    def target_mismatch(self, y: np.ndarray, what: str = "the data",
+                        n_classes: int | None = None) -> tuple[str, str] | None:
+        """(what does not fit, what would) when targets y (m, ...) cannot be paired with this model's outputs,
+        else None. n_classes: how many classes the data has, when it has class labels."""
+        if self.loss.name == "xent" or np.issubdtype(y.dtype, np.integer):
+            return self._label_mismatch(y, what, n_classes)
+        return self._value_mismatch(tuple(y.shape[1:]), what)
+
+    def _label_mismatch(self, y, what, n_classes):
+        out, per_sample = tuple(self.output_shape), tuple(y.shape[1:])
+        units, steps = out[-1], per_sample[0] if per_sample else 0
+        if per_sample != out[:-1]:
+            if len(per_sample) == 1 and len(out) == 1:
+                return (f"{_capital(what)} has a class label at each of its {steps} steps, but the model outputs one "
+                        f"set of {units} class scores per sample{self._last_step_only()}",
+                        f"{self._with_every_step(True)} to score every step, or use data with one label per sequence")
+            if not per_sample and len(out) == 2:
+                return (f"The model outputs {units} class scores at each of {out[0]} steps (its LSTM returns every "
+                        f"step), but {what} has one label per sample",
+                        f"{self._with_every_step(False)} to classify from the last step")
+            return (f"The model outputs {_shape(out)} values per sample, but {what} has class labels of shape "
+                    f"{_shape(per_sample) or 'one per sample'}", "the output needs one set of class scores per label")
+        n_classes = n_classes or (len(self.class_names) if self.class_names else None)
+        if n_classes and n_classes != units:
+            return (f"The output layer has {units} units but {what} has {n_classes} classes",
+                    f"end the spec with -{n_classes}")
+        if y.size and int(y.min()) < 0:
+            return (f"{_capital(what)} has negative class labels (down to {int(y.min())})",
+                    "class labels count from 0")
+        if y.size and int(y.max()) >= units:
+            return (f"{_capital(what)} has labels up to {int(y.max())}, but the output layer has {units} units "
+                    f"(classes 0 to {units - 1})", f"end the spec with -{int(y.max()) + 1}")
+        return None
+
+    def _value_mismatch(self, per_sample, what):
+        out = tuple(self.output_shape)
+        units, values = out[-1], int(np.prod(per_sample))
+        if len(out) == 2:  # a value (or several) at every step
+            if per_sample == out or (per_sample == out[:1] and units == 1):
+                return None
+            if len(per_sample) == 2 and per_sample[0] == out[0]:
+                return (f"The output layer has {units} units but {what} has {_values(per_sample[1])} at each step",
+                        f"end the spec with -{per_sample[1]}")
+            return (f"The model outputs {_values(units, '')} at each of {out[0]} steps (its LSTM returns every "
+                    f"step), but {what} has {_values(values)} per sample",
+                    f"{self._with_every_step(False, units=values)} to predict from the last step")
+        if values == units:  # a flat output: each unit predicts one target value, however they are laid out
+            return None
+        if len(per_sample) == 2 and per_sample[1] == units:
+            return (f"{_capital(what)} has {_values(units)} at each of its {per_sample[0]} steps, but the model "
+                    f"outputs {units} per sample{self._last_step_only()}",
+                    f"{self._with_every_step(True)} to predict every step, or use one target per sequence")
+        return (f"The output layer has {units} units but {what} has {_values(values)} per sample",
+                f"end the spec with -{values}")
+
+    def _last_step_only(self) -> str:
+        return " (its LSTM returns only its last step)" if any(l.kind == "lstm" for l in self.layers) else ""
+
+    def _with_every_step(self, every_step: bool, units: int | None = None) -> str:
+        """A remedy: this model's spec with its last LSTM returning every step (or only its last), and an output
+        of `units` when given."""
+        lstms = [i for i, layer in enumerate(self.layers) if layer.kind == "lstm"]
+        if not lstms:
+            return f"use an LSTM that returns every step (e.g. lstm64*-{self.output_shape[-1]})"
+        try:
+            layers = parse_spec(self.spec).layers
+        except PynnError:
+            layers = []
+        if len(layers) != len(self.layers):  # a model assembled in code has no spec to rewrite
+            return f"give the last LSTM return_sequences={every_step}"
+        layers[lstms[-1]].return_sequences = every_step
+        layers[-1].units = units or layers[-1].units
+        return "write " + "-".join(layer.token() for layer in layers)
 
     # -- computing -----------------------------------------------------------------------------------------
 
@@ -141,7 +228,7 @@ class Sequential:
 
     @property
     def n_params(self) -> int:
-        return int(self.params.size)
+        return count_params(self.layers)
 
     def snapshot(self) -> np.ndarray:
         """A consistent copy of every parameter, safe to take while another thread trains."""
@@ -155,6 +242,24 @@ class Sequential:
     def grad_norms(self) -> list[float]:
         """The L2 norm of each parameterised layer's gradient, input side first."""
         return [layer.grad_norm() for layer in self.param_layers]
+
+
+def count_params(layers: list[Layer]) -> int:
+    """The parameters these shaped layers hold: what build allocates, `pynn summary` shows and the doctor
+    weighs against the data."""
+    return sum(int(np.prod(spec.shape)) for layer in layers for spec in layer.param_specs())
+
+
+def _capital(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def _values(n: int, kind: str = "target ") -> str:
+    return f"{n} {kind}value{'s' * (n != 1)}"
+
+
+def _shape(shape) -> str:
+    return "x".join(map(str, shape))
 
 
 def count_correct(pred: np.ndarray, y: np.ndarray, loss: str) -> float:
@@ -172,7 +277,20 @@ def build_model(spec: str | ModelSpec, data: Dataset | None = None, *, loss: str
                 task: str | None = None, n_outputs: int | None = None, init: str = "lecun", seed: int = 0,
                 hidden_activation: str = DEFAULT_HIDDEN_ACTIVATION, expected_params: int | None = None
                 ) -> Sequential:
-    """A built, initialised model from a spec string; the input size comes from the data when not written."""
+    """A built, initialised model from a spec string; the input size comes from the data when not written.
+    With data, the data's samples must fit its input and its targets its outputs."""
+    model = plan_model(spec, data, loss=loss, task=task, n_outputs=n_outputs, hidden_activation=hidden_activation)
+    model.build(model.input_shape, init=init, seed=seed, expected_params=expected_params)
+    if data is not None:
+        model.check_input(data.sample_shape)
+        model.check_targets(data.y_train, n_classes=data.n_outputs if model.task == CLASSIFICATION else None)
+    return model
+
+
+def plan_model(spec: str | ModelSpec, data: Dataset | None = None, *, loss: str | None = None,
+               task: str | None = None, n_outputs: int | None = None,
+               hidden_activation: str = DEFAULT_HIDDEN_ACTIVATION) -> Sequential:
+    """A model from a spec with every shape worked out and nothing allocated (see Sequential.plan)."""
     parsed = spec if isinstance(spec, ModelSpec) else parse_spec(spec)
     task = task or (data.task if data is not None else CLASSIFICATION)
     input_shape = parsed.input_shape
@@ -199,16 +317,9 @@ def build_model(spec: str | ModelSpec, data: Dataset | None = None, *, loss: str
             layers.append(_recurrent_layer(ls))
     model = Sequential(layers, loss_name, n_outputs or output.units, task,
                        data.class_names if data is not None else None)
-    model.build(input_shape, init=init, seed=seed, expected_params=expected_params)
+    model.plan(input_shape)
     model.spec = str(ModelSpec(tuple(input_shape), parsed.layers))
     model.notes = notes
-    if data is not None:
-        model.check_input(data.sample_shape)
-        want = data.n_outputs
-        if output.units != want:
-            what = "classes" if task == CLASSIFICATION else "target values per sample"
-            raise PynnError(f"The output layer has {output.units} units but the data has {want} {what}; end the "
-                            f"spec with -{want}.")
     return model
 
 

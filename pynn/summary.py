@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from pynn.model import Sequential
+from pynn.model import Sequential, count_params
 
 BYTES = 4  # float32
 
@@ -26,7 +26,7 @@ def dense_row(layer) -> dict:
         "math_view": f"Z[{layer.index}], A[{layer.index}]: ({n}, m)",
         "batch_view": f"({', '.join(map(str, batch))}, {n})",
         "output_shape": [*batch, n],
-        "n_params": n * n_in + n,
+        "n_params": count_params([layer]),
         "arithmetic": f"{n}·{n_in} + {n} = {_fmt(n * n_in + n)}",
     }
 

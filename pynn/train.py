@@ -100,6 +100,7 @@ class Trainer:
         """Train from where self.progress says (the start, or a checkpoint given to resume())."""
         cfg, model, st = self.config, self.model, self.progress
         model.check_input(x.shape[1:], "the training data")
+        model.check_targets(y, "the training data")
         if len(x) != len(y):
             raise PynnError(f"The data has {len(x)} samples but {len(y)} targets.")
         # separate streams, so the split and the shuffles can each be reproduced on resume
