@@ -9,7 +9,8 @@ import numpy as np
 from pynn.data.dataset import CLASSIFICATION, Dataset
 from pynn.errors import PynnError
 from pynn.inspect.health import gradient_trend, unit_health
-from pynn.model import DEFAULT_HIDDEN_ACTIVATION, Sequential, build_model
+from pynn.losses import DEFAULT_FOR_TASK, loss_name
+from pynn.model import DEFAULT_HIDDEN_ACTIVATION, Sequential, plan_model
 from pynn.spec import LayerSpec, ModelSpec, parse_spec
 
 PROBLEM, WARNING, OK = "problem", "warning", "ok"
@@ -36,33 +37,58 @@ def shape_in_words(shape) -> str:
 
 def check_spec(text: str, data: Dataset | None = None, *, loss: str | None = None,
                hidden_activation: str = DEFAULT_HIDDEN_ACTIVATION, init: str = "lecun") -> list[Finding]:
-    """Findings for a spec string, against the data when given; measures the untrained network on it."""
+    """Findings for a spec string trained with `loss` (None: the task's default), against the data when
+    given; measures the untrained network on it."""
     try:
         spec = parse_spec(text)
     except PynnError as err:
         return [Finding(PROBLEM, "spec", str(err), "pynn cannot build a model it cannot read.",
                         "Write sizes joined by '-', e.g. 784-30-10 (see `pynn train --help`).")]
-    findings = _layer_findings(spec, data, loss, written_output=spec.layers[-1].activation)
-    if data is not None and not any(f.level == PROBLEM for f in findings):
-        try:
-            model = build_model(spec, data, loss=loss, init=init, hidden_activation=hidden_activation)
-        except PynnError as err:
-            findings.append(Finding(PROBLEM, "build", str(err), "The model cannot be built for this data.", ""))
-        else:
+    loss = loss_name(loss) if loss else None
+    task = data.task if data is not None else CLASSIFICATION
+    try:
+        model, unbuildable = plan_model(spec, data, loss=loss, hidden_activation=hidden_activation), ""
+    except PynnError as err:
+        model, unbuildable = None, str(err)
+    findings = [_input_finding(spec, data)] if data is not None else []
+    if model is not None and data is not None:
+        findings += _target_findings(model, data)
+    findings += _hidden_softmax_findings(spec)
+    written = spec.layers[-1].activation
+    n_classes = data.n_outputs if data is not None else spec.layers[-1].units
+    if model is not None:
+        findings += _head_findings(written, model.layers[-1].activation, model.loss.name, task, n_classes)
+    else:  # the loss the model would have had: the one asked for, or the task's default
+        findings += _head_findings(written, written, loss or DEFAULT_FOR_TASK[task][0], task, n_classes)
+    if model is None:
+        if not _has_problem(findings):
+            findings.append(Finding(PROBLEM, "build", unbuildable, "The model cannot be built for this data."))
+        return findings
+    if data is not None:
+        findings += _size_findings(model, data)
+        if not _has_problem(findings):
+            model.build(model.input_shape, init=init)
             findings += _measured_at_start(model, data, init)
     return findings
 
 
 def check_saved(model: Sequential, header: dict, data: Dataset | None = None) -> list[Finding]:
-    """Findings for a saved model: its layers against the data, and its training history."""
-    spec = ModelSpec(model.input_shape, [LayerSpec(l.kind, getattr(l, "units", 0), getattr(l, "activation", None),
-                                                   getattr(l, "p", 0.0)) for l in model.layers])
-    findings = _layer_findings(spec, data, model.loss.name, written_output=None)
+    """Findings for a saved model, with the loss it was trained with: its layers against the data, and its
+    training history."""
+    findings = []
+    if data is not None:
+        layers = [LayerSpec(l.kind, getattr(l, "units", 0), None, getattr(l, "p", 0.0),
+                            getattr(l, "return_sequences", False)) for l in model.layers]
+        findings += [_input_finding(ModelSpec(model.input_shape, layers), data)] + _target_findings(model, data)
+    findings += _head_findings(_written_output(model.spec), model.layers[-1].activation, model.loss.name,
+                               model.task, data.n_outputs if data is not None else model.layers[-1].units)
+    if data is not None:
+        findings += _size_findings(model, data)
     dense = [layer for layer in model.layers if layer.kind == "dense"]
     trend = gradient_trend(header.get("history") or [], [layer.index for layer in model.param_layers])
     if trend is not None:
         findings.append(_gradient_finding(trend.verdict, trend.detail, "during training"))
-    if data is not None and not any(f.level == PROBLEM for f in findings):
+    if data is not None and not _has_problem(findings):
         sample = data.x_train[:MEASURE_SAMPLES]
         for health in unit_health(model, sample):
             if health.dead:
@@ -76,29 +102,44 @@ def check_saved(model: Sequential, header: dict, data: Dataset | None = None) ->
     return findings
 
 
-def _layer_findings(spec: ModelSpec, data: Dataset | None, loss: str | None,
-                    written_output: str | None) -> list[Finding]:
-    findings = []
+def _has_problem(findings: list[Finding]) -> bool:
+    return any(f.level == PROBLEM for f in findings)
+
+
+def _written_output(spec: str) -> str | None:
+    """The output activation as the user wrote it in the spec a model was built from (None: left bare)."""
+    try:
+        return parse_spec(spec).layers[-1].activation
+    except PynnError:  # a model assembled in code has no spec
+        return None
+
+
+def _target_findings(model: Sequential, data: Dataset) -> list[Finding]:
+    """The model's own check of its outputs against the data's targets, as a finding."""
+    mismatch = model.target_mismatch(data.y_train, n_classes=data.n_outputs if data.task == CLASSIFICATION
+                                     else None)
+    if mismatch is None:
+        return []
+    what, fix = mismatch
+    return [Finding(PROBLEM, "output size", f"{what}.", "The loss pairs each output with one target (a class "
+                    "label or a value); when their shapes differ it cannot, and training stops at the first batch.",
+                    f"{fix[:1].upper()}{fix[1:]}.")]
+
+
+def _hidden_softmax_findings(spec: ModelSpec) -> list[Finding]:
     sized = [l for l in spec.layers if l.kind != "dropout"]
-    output = sized[-1]
-    if data is not None:
-        findings.append(_input_finding(spec, data))
-        if output.units != data.n_outputs:
-            what = "classes" if data.task == CLASSIFICATION else "target values per sample"
-            findings.append(Finding(PROBLEM, "output size", f"The output layer has {output.units} units; the "
-                            f"data has {data.n_outputs} {what}.",
-                            "Each output unit scores one class (or predicts one target value); with a "
-                            "different number the loss cannot pair outputs with targets.",
-                            f"End the spec with -{data.n_outputs}."))
-    for position, layer in enumerate(sized[:-1], start=1):
-        if layer.activation == "softmax":
-            findings.append(Finding(PROBLEM, "hidden softmax", f"Hidden layer {position} is written with a "
-                            "softmax.", "pynn applies a softmax only inside the cross-entropy loss, so this layer "
-                            "runs as a linear layer; a softmax inside a network would also make its units "
-                            "compete for a fixed total.", "Use sigmoid, tanh or relu for hidden layers."))
-    task = data.task if data is not None else CLASSIFICATION
-    n_classes = data.n_outputs if data is not None else output.units
-    if written_output == "softmax" and (loss or "xent") in ("xent", "ce", "cross-entropy"):
+    return [Finding(PROBLEM, "hidden softmax", f"Hidden layer {position} is written with a softmax.",
+                    "pynn builds no hidden softmax: it applies a softmax only on the output, inside the "
+                    "cross-entropy loss, and inside a network a softmax would make the layer's units compete for "
+                    "a fixed total.", "Use sigmoid, tanh or relu for hidden layers.")
+            for position, layer in enumerate(sized[:-1], start=1) if layer.activation == "softmax"]
+
+
+def _head_findings(written_output: str | None, output_activation: str | None, loss: str, task: str,
+                   n_classes: int) -> list[Finding]:
+    """The output activation against the loss it is trained with, the task and its number of classes."""
+    findings = []
+    if written_output == "softmax" and loss == "xent":
         findings.append(Finding(WARNING, "softmax before cross-entropy", "The output layer is written with a "
                         "softmax and the loss is cross-entropy, which computes the softmax itself.",
                         "Applied twice, the softmax flattens the outputs toward equal probabilities and shrinks "
@@ -106,15 +147,13 @@ def _layer_findings(spec: ModelSpec, data: Dataset | None, loss: str | None,
                         "applies it once, but the spec reads as if it ran twice, and frameworks that take "
                         "logits (PyTorch's CrossEntropyLoss) would apply it twice.",
                         "Leave the output bare (e.g. 784-30-10): cross-entropy brings its own softmax."))
-    if output.activation == "sigmoid" and task == CLASSIFICATION and n_classes > 2:
-        findings.append(_sigmoid_multiclass(loss, n_classes))
-    elif loss in ("mse", "quadratic") and task == CLASSIFICATION:
+    if loss == "mse" and task == CLASSIFICATION:
         findings.append(Finding(WARNING, "quadratic cost for classes", "Classes are trained with the quadratic "
                         "cost.", "With sigmoid outputs the quadratic cost's gradient carries the sigmoid's slope, "
                         "so an output that is confidently wrong learns slowest (Nielsen, chapter 3).",
                         "Use cross-entropy (leave --loss out) for class labels."))
-    if data is not None:
-        findings += _size_findings(spec, data)
+    elif output_activation == "sigmoid" and task == CLASSIFICATION and n_classes > 2:
+        findings.append(_sigmoid_multiclass(loss, n_classes))
     return findings
 
 
@@ -150,31 +189,35 @@ def _sigmoid_multiclass(loss: str | None, n_classes: int) -> Finding:
                    "if a sample may belong to several classes.")
 
 
-def _size_findings(spec: ModelSpec, data: Dataset) -> list[Finding]:
+def _size_findings(model: Sequential, data: Dataset) -> list[Finding]:
     n_train = len(data.x_train)
-    sizes = [int(np.prod(spec.input_shape or data.sample_shape))]
-    sizes += [l.units for l in spec.layers if l.kind == "dense"]
-    n_params = sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:]))
-    targets = n_train * max(data.n_outputs, 1)
     findings = []
-    for position, units in enumerate(sizes[1:-1], start=1):
-        if units >= n_train:
-            findings.append(Finding(PROBLEM, "hidden layer size", f"Hidden layer {position} has {units:,} units "
-                            f"for {n_train:,} training samples.",
+    for layer in model.layers[:-1]:
+        if getattr(layer, "units", 0) >= n_train:
+            kind = "LSTM units" if layer.kind == "lstm" else "units"
+            findings.append(Finding(PROBLEM, "hidden layer size", f"Hidden layer {layer.index} has {layer.units:,} "
+                            f"{kind} for {n_train:,} training samples.",
                             "With a unit per sample the network can memorise every sample instead of learning "
                             "what the samples share, and will do badly on new data.",
                             "Use far fewer units; `pynn sweep --hidden 2,5,10,30,100` shows where test accuracy "
                             "stops improving."))
+    # one value to fit per output unit per target: a label per step scores every output at every step
+    per_sample = [*data.y_train.shape[1:]] + ([data.n_outputs] if data.task == CLASSIFICATION else [])
+    targets = n_train * int(np.prod(per_sample))
+    steps = "".join(f" x {n} steps" for n in per_sample[:-1])
+    outputs = per_sample[-1] if per_sample else 1
+    values = f"{n_train:,} training samples{steps} x {outputs} output{'s' * (outputs != 1)}"
+    n_params = model.n_params   # counted as `pynn summary` counts them
     if n_params > targets:
         findings.append(Finding(WARNING, "parameters versus data", f"The model has {n_params:,} parameters for "
-                        f"{n_train:,} training samples x {data.n_outputs} outputs = {targets:,} target values.",
+                        f"{values} = {targets:,} target values.",
                         "More parameters than values to fit lets the network fit noise: training accuracy "
                         "runs ahead of test accuracy.",
                         "Shrink the hidden layers, or regularise (--l2, dropout, --early-stop with --val-split) "
                         "and watch the gap between training and validation accuracy."))
     else:
         findings.append(Finding(OK, "parameters versus data", f"{n_params:,} parameters for {targets:,} target "
-                        f"values ({n_train:,} samples x {data.n_outputs} outputs)."))
+                        f"values ({values})."))
     return findings
 
 

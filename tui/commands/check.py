@@ -10,10 +10,12 @@ from rich.padding import Padding
 from rich.text import Text
 
 from pynn.data import load_dataset
+from pynn.errors import PynnError
 from pynn.files import load_model
 from pynn.init import INITIALISERS
 from pynn.inspect.doctor import OK, PROBLEM, check_saved, check_spec
-from tui.commands.common import add_data_args, add_json_arg, load_data
+from pynn.losses import loss_name
+from tui.commands.common import DEFAULT_DATA, add_data_args, add_json_arg, data_options, load_data
 from tui.output import Output
 
 EXIT_PROBLEM = 1
@@ -22,13 +24,16 @@ MARKS = {PROBLEM: ("✗ problem", "bold red"), "warning": ("! warning", "bold ye
 
 def register(sub) -> None:
     p = sub.add_parser("check", help="the model doctor: common mistakes in a spec or a saved model",
-                       description="Checks the input size against the data, a softmax before cross-entropy, a "
-                                   "sigmoid output with multi-class cross-entropy, hidden layers too large for "
-                                   "the data, and vanishing or exploding gradients (from a file's training "
-                                   "history, or measured on a batch for a spec). Exits 1 if it finds a problem.")
+                       description="Checks the input size against the data, the output's shape against the "
+                                   "targets (a label or a value per step needs an LSTM that returns every step), "
+                                   "the output activation against the loss (--loss for a spec; a saved model's "
+                                   "own), hidden layers and parameter counts against the data, and vanishing or "
+                                   "exploding gradients (from a file's training history, or measured on a batch "
+                                   "for a spec). Exits 1 if it finds a problem.")
     p.add_argument("model", metavar="SPEC|FILE")
     add_data_args(p, default=None)
-    p.add_argument("--loss", help="the loss the spec will train with (default: follows the task)")
+    p.add_argument("--loss", help="the loss the spec will train with (default: follows the task); a saved "
+                   "model is checked with the loss it was trained with")
     p.add_argument("--activation", default="sigmoid", help="hidden activation where the spec gives none")
     p.add_argument("--init", default="lecun", choices=list(INITIALISERS), help="weight initialisation")
     add_json_arg(p)
@@ -39,6 +44,9 @@ def run(args) -> int:
     out = Output(json=args.json)
     if args.model.endswith(".npz") or Path(args.model).is_file():
         model, header = load_model(args.model)
+        if args.loss and loss_name(args.loss) != model.loss.name:
+            raise PynnError(f"{args.model} was trained with the {model.loss.name} loss and is checked with it; "
+                            "--loss is for checking a spec.")
         if args.data:
             data = load_data(args)
         else:
@@ -47,7 +55,7 @@ def run(args) -> int:
         subject = f"{args.model} ({model.spec})"
         findings = check_saved(model, header, data)
     else:
-        data = load_data(args) if args.data else load_dataset("digits")
+        data = load_dataset(args.data or DEFAULT_DATA, **data_options(args))
         subject = f"spec {args.model}"
         findings = check_spec(args.model, data, loss=args.loss, hidden_activation=args.activation, init=args.init)
     problems = sum(f.level == PROBLEM for f in findings)
