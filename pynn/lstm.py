@@ -14,6 +14,7 @@ import numpy as np
 from pynn import core
 from pynn.errors import PynnError
 from pynn.layers import Layer, ParamSpec
+from pynn.words import plural
 
 GATES = ("input", "forget", "candidate", "output")
 
@@ -63,7 +64,7 @@ class LSTM(Layer):
     def forward(self, x, training):
         self._x = np.ascontiguousarray(x, dtype=np.float32)
         if self._x.ndim != 3 or self._x.shape[2] != self.n_in:
-            raise PynnError(f"Layer {self.index} (LSTM) expects {self.n_in} features per step; the data has "
+            raise PynnError(f"Layer {self.index} (LSTM) expects {plural(self.n_in, 'feature')} per step; the data has "
                             f"samples of shape {'x'.join(map(str, self._x.shape[1:]))}.")
         self._h, self._c, self._gates = core.lstm_forward(self._x, self.Wx, self.Wh, self.b,
                                                           work=self._workspace(self._x.shape))

@@ -15,6 +15,7 @@ from pynn.errors import PynnError
 from pynn.layers import Dense, Dropout, Layer
 from pynn.losses import Loss, resolve_head
 from pynn.spec import ModelSpec, parse_spec
+from pynn.words import plural
 
 DEFAULT_HIDDEN_ACTIVATION = "sigmoid"  # the classic 784-30-10 network's, whose weight maps read well
 
@@ -91,7 +92,7 @@ class Sequential:
         if first.kind == "dense" and not first.per_step:
             have, want = int(np.prod(sample_shape)), int(np.prod(expected))
             if have != want:
-                raise PynnError(f"Layer 1 expects {want} features per sample; {what} has {have} "
+                raise PynnError(f"Layer 1 expects {plural(want, 'feature')} per sample; {what} has {have} "
                                 f"(samples of shape {'x'.join(map(str, sample_shape))}).")
         elif tuple(sample_shape)[-1:] != tuple(expected)[-1:] or len(sample_shape) != len(expected):
             raise PynnError(f"Layer 1 expects samples of shape {'x'.join(map(str, expected))}; {what} has "
@@ -128,14 +129,14 @@ class Sequential:
                     f"{_shape(per_sample) or 'one per sample'}", "the output needs one set of class scores per label")
         n_classes = n_classes or (len(self.class_names) if self.class_names else None)
         if n_classes and n_classes != units:
-            return (f"The output layer has {units} units but {what} has {n_classes} classes",
+            return (f"The output layer has {plural(units, 'unit')} but {what} has {n_classes} classes",
                     f"end the spec with -{n_classes}")
         if y.size and int(y.min()) < 0:
             return (f"{_capital(what)} has negative class labels (down to {int(y.min())})",
                     "class labels count from 0")
         if y.size and int(y.max()) >= units:
-            return (f"{_capital(what)} has labels up to {int(y.max())}, but the output layer has {units} units "
-                    f"(classes 0 to {units - 1})", f"end the spec with -{int(y.max()) + 1}")
+            return (f"{_capital(what)} has labels up to {int(y.max())}, but the output layer has "
+                    f"{plural(units, 'unit')} (classes 0 to {units - 1})", f"end the spec with -{int(y.max()) + 1}")
         return None
 
     def _value_mismatch(self, per_sample, what):
@@ -145,7 +146,8 @@ class Sequential:
             if per_sample == out or (per_sample == out[:1] and units == 1):
                 return None
             if len(per_sample) == 2 and per_sample[0] == out[0]:
-                return (f"The output layer has {units} units but {what} has {_values(per_sample[1])} at each step",
+                return (f"The output layer has {plural(units, 'unit')} but {what} has {_values(per_sample[1])} "
+                        "at each step",
                         f"end the spec with -{per_sample[1]}")
             return (f"The model outputs {_values(units, '')} at each of {out[0]} steps (its LSTM returns every "
                     f"step), but {what} has {_values(values)} per sample",
@@ -156,7 +158,7 @@ class Sequential:
             return (f"{_capital(what)} has {_values(units)} at each of its {per_sample[0]} steps, but the model "
                     f"outputs {units} per sample{self._last_step_only()}",
                     f"{self._with_every_step(True)} to predict every step, or use one target per sequence")
-        return (f"The output layer has {units} units but {what} has {_values(values)} per sample",
+        return (f"The output layer has {plural(units, 'unit')} but {what} has {_values(values)} per sample",
                 f"end the spec with -{values}")
 
     def _last_step_only(self) -> str:
@@ -255,7 +257,7 @@ def _capital(text: str) -> str:
 
 
 def _values(n: int, kind: str = "target ") -> str:
-    return f"{n} {kind}value{'s' * (n != 1)}"
+    return plural(n, f"{kind}value")
 
 
 def _shape(shape) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from pynn.model import Sequential, count_params
+from pynn.words import plural
 
 BYTES = 4  # float32
 
@@ -58,12 +59,13 @@ def model_summary(model: Sequential) -> dict:
         "spec": model.spec,
         "input": {
             "shape": list(model.input_shape),
-            "math_view": (f"x_t: ({model.input_shape[-1]}, m) at each of {model.input_shape[0]} steps" if sequence
-                          else f"X = A[0]: ({n_in}, m)"),
+            "math_view": (f"x_t: ({model.input_shape[-1]}, m) at each of {plural(model.input_shape[0], 'step')}"
+                          if sequence else f"X = A[0]: ({n_in}, m)"),
             "batch_view": f"(m, {', '.join(map(str, model.input_shape))})",
-            "note": (f"each {'x'.join(map(str, model.input_shape))} sample is flattened to {n_in} features"
-                     if flat else f"each sample is {model.input_shape[0]} steps of {model.input_shape[-1]} "
-                     "features" if sequence else f"{n_in} features per sample"),
+            "note": (f"each {'x'.join(map(str, model.input_shape))} sample is flattened to {plural(n_in, 'feature')}"
+                     if flat else f"each sample is {plural(model.input_shape[0], 'step')} of "
+                     f"{plural(model.input_shape[-1], 'feature')}" if sequence
+                     else f"{plural(n_in, 'feature')} per sample"),
         },
         "layers": rows,
         "loss": model.loss.name,

@@ -18,6 +18,7 @@ from pynn.errors import PynnError, TrainingDiverged
 from pynn.fused import fused_step
 from pynn.model import Sequential, count_correct
 from pynn.optim import Optimizer
+from pynn.words import plural
 
 
 @dataclass
@@ -102,7 +103,7 @@ class Trainer:
         model.check_input(x.shape[1:], "the training data")
         model.check_targets(y, "the training data")
         if len(x) != len(y):
-            raise PynnError(f"The data has {len(x)} samples but {len(y)} targets.")
+            raise PynnError(f"The data has {plural(len(x), 'sample')} but {plural(len(y), 'target')}.")
         # separate streams, so the split and the shuffles can each be reproduced on resume
         x_train, y_train, x_val, y_val = _split(x, y, cfg.val_split, np.random.default_rng([cfg.seed, 1]))
         if len(x_train) == 0:
@@ -167,7 +168,7 @@ class Trainer:
             self.on_event(EpochEnd(record, cfg.epochs))
             if patience_over:
                 model.restore(st.best_params)
-                reason = (f"early stop: validation loss did not improve for {cfg.early_stop} epochs; "
+                reason = (f"early stop: validation loss did not improve for {plural(cfg.early_stop, 'epoch')}; "
                           f"restored the weights of epoch {epoch - cfg.early_stop}")
                 break
             if self._stop.is_set():

@@ -1,6 +1,7 @@
 """What the `pynn` command writes, read as a user reads it: greedy sampling at temperature 0, counts in the
 singular, a summary that does not invent an output head, and piped output whose lines stay whole."""
 import json
+import re
 
 import numpy as np
 import pytest
@@ -9,6 +10,7 @@ from pynn.data import load_dataset
 from pynn.data.text import one_hot
 from pynn.files import save_model
 from pynn.model import build_model
+from pynn.words import plural
 from test_cli import pynn
 
 
@@ -111,3 +113,26 @@ def test_with_data_the_summary_shows_the_head_that_applies(args, head, loss):
 def test_a_written_output_activation_needs_no_data(spec, head):
     out = pynn("summary", spec).stdout
     assert head in out and "follows the data" not in out
+
+
+# -- counts in the singular ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("n,noun,text", [(1, "epoch", "1 epoch"), (2, "epoch", "2 epochs"), (0, "unit", "0 units"),
+                                         (10_000, "test sample", "10,000 test samples"), (1, "class", "1 class"),
+                                         (3, "class", "3 classes"), (np.int64(1), "step", "1 step")])
+def test_a_count_takes_the_plural_unless_it_is_one(n, noun, text):
+    assert plural(n, noun) == text
+
+
+SINGULAR_SLIPS = re.compile(r"(?<![\d,./])1 (epoch|unit|sample|layer|step|feature|neuron|run|value|target)s\b")
+
+
+def test_one_epoch_of_training_is_written_in_the_singular():
+    out = pynn("train", "--data", "xor", "--model", "2-4:tanh-2", "--epochs", "1").stdout
+    assert ", 1 epoch" in out and "after 1 epoch," in out and not SINGULAR_SLIPS.search(out)
+
+
+def test_a_one_unit_one_step_lstm_is_described_in_the_singular():
+    out = pynn("summary", "1x1-lstm1-1").stdout
+    assert "each sample is 1 step of 1 feature" in out and "unrolled over 1 step " in out
+    assert "its 1 unit is the width" in out and not SINGULAR_SLIPS.search(out)

@@ -14,6 +14,7 @@ from textual.screen import Screen
 
 from pynn.errors import PynnError
 from pynn.forecast import series_errors
+from pynn.words import plural
 from tui.screens import SCREENS, ScreenEntry, UnavailableScreen, screen_entries
 from tui.screens.dialogs import InputDialog
 from tui.screens.help import HelpScreen
@@ -147,7 +148,7 @@ class PynnApp(App):
             errors = bench.read(lambda model: series_errors(model, bench.data))
             score += (f"; forecast MSE {errors['model_mse']:.4g} against {errors['naive_mse']:.4g} for "
                       "'repeat the last value'")
-        self.call_from_thread(self.notify, f"{len(records)} epochs, {bench.last_reason}; {score}.",
+        self.call_from_thread(self.notify, f"{plural(len(records), 'epoch')}, {bench.last_reason}; {score}.",
                               title="training done")
 
     def action_pause(self) -> None:
@@ -196,7 +197,7 @@ class PynnApp(App):
             self.notify(_sentence(err), title="not loaded", severity="error", timeout=10)
             return
         self.model_path = path
-        self.notify(f"loaded {model.spec} from {path} ({len(self.bench.history)} epochs of history)")
+        self.notify(f"loaded {model.spec} from {path} ({plural(len(self.bench.history), 'epoch')} of history)")
 
     # -- leaving --------------------------------------------------------------------------------------
     async def action_quit(self) -> None:

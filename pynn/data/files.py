@@ -19,6 +19,7 @@ from pynn.data.dataset import CLASSIFICATION, REGRESSION, Dataset
 from pynn.data.idx import read_idx
 from pynn.data.series import DEFAULT_HORIZON, DEFAULT_LOOKBACK, series_dataset
 from pynn.errors import PynnError
+from pynn.words import plural
 
 MAX_CLASSES = 100  # integer targets with at most this many distinct values are taken as class labels
 NPY_MAGIC, ZIP_MAGICS = b"\x93NUMPY", (b"PK\x03\x04", b"PK\x05\x06")
@@ -114,7 +115,7 @@ def read_table(path: Path) -> Table:
         raise PynnError(f"{path} has a header but no data rows.")
     for line, row in body:
         if len(row) != len(header):
-            raise PynnError(f"{path} line {line} has {len(row)} fields; "
+            raise PynnError(f"{path} line {line} has {plural(len(row), 'field')}; "
                             f"{'the header has' if has_header else 'the first row has'} {len(header)}.")
     return Table(path, header, body)
 
@@ -259,7 +260,7 @@ def _dataset_from_arrays(path: Path, x: np.ndarray, y: np.ndarray, *, standardiz
     if len(x) == 0:
         raise PynnError(f"{path} holds no samples.")
     if len(x) != len(y):
-        raise PynnError(f"{path} has {len(x)} samples but {len(y)} labels.")
+        raise PynnError(f"{path} has {plural(len(x), 'sample')} but {plural(len(y), 'label')}.")
     if n is not None:
         x, y = x[:n], y[:n]
     images = x.dtype == np.uint8

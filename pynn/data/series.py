@@ -10,6 +10,7 @@ import numpy as np
 
 from pynn.data.dataset import REGRESSION, Dataset
 from pynn.errors import PynnError
+from pynn.words import plural
 
 DEFAULT_LOOKBACK, DEFAULT_HORIZON = 20, 1
 
@@ -31,9 +32,9 @@ def series_dataset(name: str, series: np.ndarray, lookback: int | None, horizon:
     modelled = np.diff(levels) if difference else levels
     windows = len(modelled) - lookback - horizon + 1
     if windows < 10:
-        raise PynnError(f"{name} has {len(levels)} values; windows of {lookback} + {horizon}"
-                        + (" changes" if difference else "") + f" leave {max(windows, 0)} samples, too few to "
-                        "train and test on.")
+        raise PynnError(f"{name} has {plural(len(levels), 'value')}; windows of {lookback} + {horizon}"
+                        + (" changes" if difference else "") + f" leave {plural(max(windows, 0), 'sample')}, "
+                        "too few to train and test on.")
     n_train = int(windows * 0.8)
     train_values = n_train + lookback + horizon - 1  # how much of the modelled series training windows see
     mean, std = 0.0, 1.0

@@ -7,6 +7,7 @@ import numpy as np
 
 from pynn.data.dataset import CLASSIFICATION, Dataset
 from pynn.errors import PynnError
+from pynn.words import plural
 
 SHAKESPEARE = Path(__file__).parent / "text" / "tinyshakespeare.txt"
 DEFAULT_CHARS = 200_000  # enough for a model to learn words in minutes, small enough to one-hot in memory
@@ -32,7 +33,7 @@ def text_dataset(path: str | Path = SHAKESPEARE, *, lookback: int | None = None,
     steps = lookback or 64
     text = text[: n or DEFAULT_CHARS]
     if len(text) < 2 * (steps + 1):
-        raise PynnError(f"{path} has {len(text)} characters; a character model with --lookback {steps} needs "
+        raise PynnError(f"{path} has {plural(len(text), 'character')}; a character model with --lookback {steps} needs "
                         f"at least {2 * (steps + 1)}.")
     vocab = sorted(set(text))
     codes = np.searchsorted(vocab, list(text)).astype(np.int32)  # vocab is sorted: a position is a code

@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 
 from pynn.errors import PynnError
 from pynn.inspect.workers import Finished, RunFn, describe_error
+from pynn.words import plural
 
 CONNECT_SECONDS = 10
 INSTALL = "pip install 'pynn[dask]'"
@@ -85,7 +86,7 @@ class DaskExecutor:
         self.client = _connect(distributed, address)
         workers = self.workers()
         # with no workers the tasks wait on the scheduler until one joins: say so rather than seem to hang
-        self.where = (f"on the Dask cluster at {address} ({workers} worker{'s' if workers != 1 else ''})" if workers
+        self.where = (f"on the Dask cluster at {address} ({plural(workers, 'worker')})" if workers
                       else f"on the Dask cluster at {address} (no workers yet: the runs wait for `dask worker`)")
 
     def __enter__(self):

@@ -12,6 +12,7 @@ from pynn.inspect.health import gradient_trend, unit_health
 from pynn.losses import DEFAULT_FOR_TASK, loss_name
 from pynn.model import DEFAULT_HIDDEN_ACTIVATION, Sequential, plan_model
 from pynn.spec import LayerSpec, ModelSpec, parse_spec
+from pynn.words import plural
 
 PROBLEM, WARNING, OK = "problem", "warning", "ok"
 # Share of a layer's sigmoid/tanh outputs in the flat tails at initialisation worth a warning.
@@ -31,7 +32,7 @@ class Finding:
 def shape_in_words(shape) -> str:
     n = int(np.prod(shape))
     if len(shape) == 1:
-        return f"vectors of {n} feature{'s' if n != 1 else ''}"
+        return f"vectors of {plural(n, 'feature')}"
     return f"{'x'.join(map(str, shape))} samples ({n} features once flattened)"
 
 
@@ -94,7 +95,7 @@ def check_saved(model: Sequential, header: dict, data: Dataset | None = None) ->
             if health.dead:
                 findings.append(Finding(
                     WARNING, "dead units", f"{len(health.dead)} of layer {health.layer}'s {health.units} ReLU "
-                    f"units output zero on every one of {len(sample)} training samples.",
+                    f"units output zero on every one of {plural(len(sample), 'training sample')}.",
                     "A ReLU that never fires gets no gradient, so it never recovers: those units are wasted.",
                     "Lower the learning rate, use leaky ReLU (:leaky) or He initialisation (--init he)."))
         if trend is None and len(dense) > 1:
@@ -170,7 +171,7 @@ def _input_finding(spec: ModelSpec, data: Dataset) -> Finding:
                        f"{have}.")
     return Finding(PROBLEM, "input size", f"Layer 1 expects {shape_in_words(spec.input_shape)}, but the data has "
                    f"{have}.", f"The first weight matrix W[1] has one column per input feature ({want}); it has no "
-                   f"place for the data's {got} features, so nothing can be computed.",
+                   f"place for the data's {plural(got, 'feature')}, so nothing can be computed.",
                    f"Start the spec with {'x'.join(map(str, data.sample_shape))}, or leave the input size out "
                    f"(e.g. {'-'.join(l.token() for l in spec.layers)}) to take it from the data.")
 
@@ -204,9 +205,9 @@ def _size_findings(model: Sequential, data: Dataset) -> list[Finding]:
     # one value to fit per output unit per target: a label per step scores every output at every step
     per_sample = [*data.y_train.shape[1:]] + ([data.n_outputs] if data.task == CLASSIFICATION else [])
     targets = n_train * int(np.prod(per_sample))
-    steps = "".join(f" x {n} steps" for n in per_sample[:-1])
+    steps = "".join(f" x {plural(n, 'step')}" for n in per_sample[:-1])
     outputs = per_sample[-1] if per_sample else 1
-    values = f"{n_train:,} training samples{steps} x {outputs} output{'s' * (outputs != 1)}"
+    values = f"{plural(n_train, 'training sample')}{steps} x {plural(outputs, 'output')}"
     n_params = model.n_params   # counted as `pynn summary` counts them
     if n_params > targets:
         findings.append(Finding(WARNING, "parameters versus data", f"The model has {n_params:,} parameters for "

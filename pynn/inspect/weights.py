@@ -9,6 +9,7 @@ import numpy as np
 from pynn.errors import PynnError
 from pynn.inspect.activations import dense_layer, dense_layers
 from pynn.model import Sequential
+from pynn.words import plural
 
 
 @dataclass
@@ -40,7 +41,7 @@ def check_units(layer, units, what: str = "neuron") -> list[int]:
     units = list(range(layer.units)) if units is None else [int(u) for u in units]
     bad = [u for u in units if not 0 <= u < layer.units]
     if bad:
-        raise PynnError(f"Layer {layer.index} has {layer.units} {what}s (0-{layer.units - 1}); there is no "
+        raise PynnError(f"Layer {layer.index} has {plural(layer.units, what)} (0-{layer.units - 1}); there is no "
                         f"{what} {bad[0]}.")
     return units
 

@@ -16,6 +16,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 
 from pynn.errors import PynnError
+from pynn.words import plural
 
 THREADS_PER_WORKER = 1
 
@@ -75,7 +76,7 @@ class ProcessExecutor:
         if jobs < 1:
             raise PynnError(f"--jobs must be at least 1, not {jobs}.")
         self.jobs = jobs
-        self.where = f"in {jobs} local process{'es' if jobs > 1 else ''}"
+        self.where = f"in {plural(jobs, 'local process')}"
 
     def __enter__(self):
         return self

@@ -13,6 +13,7 @@ from pynn.inspect.compare import parse_variant, train_variant, variant_config, w
 from pynn.inspect.weights import input_layout
 from pynn.inspect.results import run_saved
 from pynn.model import build_model
+from pynn.words import plural
 from tui.commands.common import add_data_args, add_json_arg, data_options, default_spec
 from tui.commands.inspecting import parse_units
 from tui.commands.sweep import add_run_args, open_executor, open_store
@@ -52,7 +53,7 @@ def run(args) -> int:
     first = a["weights"][0]
     bad = [n for n in neurons if n >= first.shape[0]]
     if bad:
-        raise PynnError(f"The first layer has {first.shape[0]} neurons; there is no neuron {bad[0]}.")
+        raise PynnError(f"The first layer has {plural(first.shape[0], 'neuron')}; there is no neuron {bad[0]}.")
     diffs = weight_differences(a, b)
     out.emit_json({"model": spec, "data": data.name, "seed": args.seed, "neurons": neurons,
                    "runs": [{k: v for k, v in r.items() if k != "weights"} for r in (a, b)],

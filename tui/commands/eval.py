@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from pynn.words import plural
 from tui.commands.common import add_data_args, add_json_arg
 from tui.commands.inspecting import load_model_and_data
 from tui.output import Output
@@ -36,7 +37,7 @@ def run(args) -> int:
         out.emit_json(result)
         return 0
     acc = result.get("test_accuracy")
-    out.line(f"{model.spec} on {data.name} ({len(data.x_test):,} test samples): loss {result['test_loss']:.4f}"
+    out.line(f"{model.spec} on {data.name} ({plural(len(data.x_test), 'test sample')}): loss {result['test_loss']:.4f}"
              + (f", accuracy {100 * acc:.2f}%" if acc is not None else ""))
     if "confusion" in result:
         out.show(confusion_table(result["confusion"], names))

@@ -9,6 +9,7 @@ from rich.text import Text
 
 from pynn.inspect.contributions import output_reliance
 from pynn.inspect.weights import reads_the_input, weight_maps
+from pynn.words import plural
 from tui.commands.common import add_json_arg
 from tui.commands.inspecting import add_model_and_data_args, class_index, class_name, load_model_and_data, split
 from tui.output import Output
@@ -45,10 +46,10 @@ def run(args) -> int:
         return 0
     order = np.argsort(-r.weights, kind="stable")
     parts = [
-        Text(f"output {cls} ({name!r}) and the {len(r.weights)} units of layer {r.hidden_layer}", style="bold"),
+        Text(f"output {cls} ({name!r}) and the {plural(len(r.weights), 'unit')} of layer {r.hidden_layer}", style="bold"),
         _side_by_side(BarChart([(f"#{u}", r.weights[u]) for u in order]),
                       BarChart([(f"#{u}", r.weighted[u]) for u in order]),
-                      "weight to the output", f"x mean activation on {len(x):,} {args.split} samples"),
+                      "weight to the output", f"x mean activation on {plural(len(x), f'{args.split} sample')}"),
         Text(""),
         Text(_ranking("by raw weight", r.top_positive, r.top_negative, r.weights)),
         Text(_ranking("by weight x mean activation", r.top_positive_weighted, r.top_negative_weighted,

@@ -12,6 +12,7 @@ from rich.text import Text
 from pynn.inspect.activations import dense_layers
 from pynn.inspect.filmstrip import replay_training
 from pynn.inspect.health import gradient_trend, unit_health, weight_histograms
+from pynn.words import plural
 from tui.commands.common import add_json_arg
 from tui.commands.inspecting import add_model_and_data_args, load_model_and_data, split
 from tui.output import Output
@@ -45,7 +46,8 @@ def run(args) -> int:
     film = None
     if args.filmstrip is not None:
         epochs = (header.get("training") or {}).get("epochs", "?")
-        out.note(f"replaying {epochs} epochs of training to record neuron {args.filmstrip}'s weights")
+        out.note(f"replaying {plural(epochs, 'epoch') if isinstance(epochs, int) else 'the epochs'} of training to "
+                 f"record neuron {args.filmstrip}'s weights")
         film = replay_training(args.file, data, dense_layers(model)[0].index, [args.filmstrip])
     out.emit_json({"model": model.spec, "split": args.split,
                    "units": [asdict(h) for h in health],
@@ -80,7 +82,7 @@ def run(args) -> int:
 
 
 def _units_table(health, n: int, split_name: str) -> Table:
-    table = Table(title=f"units on {n:,} {split_name} samples", title_justify="left")
+    table = Table(title=f"units on {plural(n, f'{split_name} sample')}", title_justify="left")
     for column in ("layer", "activation", "units", "dead (never > 0)", "saturated (in the flat tails)",
                    "mean share active"):
         table.add_column(column)

@@ -19,6 +19,7 @@ from pynn.inspect.results import ResultStore, run_saved
 from pynn.inspect.sweep import (DEFAULT_SIZES, GRID_KEYS, describe_config, rules_of_thumb, summarise,
                                 sweep_configs, train_one)
 from pynn.inspect.workers import ProcessExecutor
+from pynn.words import plural
 from tui.commands.common import add_data_args, add_json_arg, data_options
 from tui.commands.inspecting import parse_units
 from tui.output import Output
@@ -124,8 +125,9 @@ def run(args) -> int:
     grid = {k: list(dict.fromkeys(c[k] for c in configs)) for k in GRID_KEYS}
     varying = [k for k in GRID_KEYS if len(grid[k]) > 1]
     with open_store(args) as store, open_executor(args) as executor:
-        out.line(f"sweep on {data.name} ({len(data.x_train):,} train / {len(data.x_test):,} test): {len(configs)} "
-                 f"runs, {args.epochs} epochs each, {args.optimizer}, batch {args.batch}, {args.activation}, "
+        out.line(f"sweep on {data.name} ({len(data.x_train):,} train / {len(data.x_test):,} test): "
+                 f"{plural(len(configs), 'run')}, {plural(args.epochs, 'epoch')} each, {args.optimizer}, "
+                 f"batch {args.batch}, {args.activation}, "
                  f"{_grid_text(grid)}; {executor.where}")
         start = time.perf_counter()
         results, failed, resumed = _run_all(out, configs, executor, store, varying, args.out)
@@ -141,7 +143,7 @@ def run(args) -> int:
                    "grid": grid, "seeds": args.seeds, "jobs": args.jobs, "cluster": args.cluster,
                    "wall_seconds": wall, "resumed": resumed, "sizes": rows, "runs": results,
                    "failed": failed, "rules_of_thumb": rules})
-    ran = f"{len(results) - resumed} runs in {wall:.1f} s wall time {executor.where}"
+    ran = f"{plural(len(results) - resumed, 'run')} in {wall:.1f} s wall time {executor.where}"
     out.show(Group(sweep_table(rows, varying), Text(""), sweep_chart(rows, rules, varying),
                    Text(ran + (f", {resumed} resumed from {args.out}" if resumed else ""))))
     for f in failed:
@@ -163,7 +165,7 @@ def _run_all(out: Output, configs, executor, store, varying, path):
     results, failed = [None] * len(configs), []
     resumed = sum(store.get(c) is not None for c in configs) if store is not None else 0
     if resumed:
-        out.line(f"  {resumed} of {len(configs)} runs read back from {path}; running the other "
+        out.line(f"  {resumed} of {plural(len(configs), 'run')} read back from {path}; running the other "
                  f"{len(configs) - resumed}")
     count = resumed
     try:
@@ -184,7 +186,7 @@ def _run_all(out: Output, configs, executor, store, varying, path):
                          f"test {r['test_accuracy']:.2%}  {r['seconds']:.1f} s")
     except (KeyboardInterrupt, PynnError):  # Ctrl-C, or the cluster went away
         if store is not None and store.saved:
-            out.note(f"{len(store.saved)} finished runs are saved in {path}; add --resume to carry on.")
+            out.note(f"{plural(len(store.saved), 'finished run')} saved in {path}; add --resume to carry on.")
         raise
     return [r for r in results if r is not None], failed, resumed
 

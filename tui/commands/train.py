@@ -14,6 +14,7 @@ from pynn.files import load_checkpoint, save_model
 from pynn.init import INITIALISERS
 from pynn.model import build_model
 from pynn.train import BatchEnd, EpochEnd, Trainer, TrainConfig, history_dicts
+from pynn.words import plural
 from tui.commands.common import add_data_args, add_json_arg, data_options, default_spec, load_data
 from tui.output import Output
 
@@ -87,7 +88,7 @@ def run(args) -> int:
             trainer.resume(*resume_from)
         out.line(f"training {model.spec} ({model.n_params:,} parameters) on {data.name}: "
                  f"{len(data.x_train):,} train / {len(data.x_test):,} test samples, {config.optimizer} "
-                 f"lr {trainer.optimizer.lr:g}, batch {config.batch_size}, {config.epochs} epochs"
+                 f"lr {trainer.optimizer.lr:g}, batch {config.batch_size}, {plural(config.epochs, 'epoch')}"
                  + (f", resuming at epoch {trainer.progress.epoch}" if resume_from else ""))
         with _stop_on_ctrl_c(trainer) as interrupted:
             history = trainer.fit(data.x_train, data.y_train)
@@ -110,7 +111,7 @@ def run(args) -> int:
         acc = test.get("accuracy")
         score = (f"test accuracy {100 * acc:.2f}% (loss {test['loss']:.4f})" if acc is not None
                  else f"test loss {test['loss']:.5f}")
-        out.line(f"{score} after {len(history)} epochs, "
+        out.line(f"{score} after {plural(len(history), 'epoch')}, "
                  f"{result['seconds_per_epoch']:.2f} s per epoch" + ("" if trainer.reason == "finished"
                                                                       else f" — {trainer.reason}"))
         for line in judged.lines() if judged else []:

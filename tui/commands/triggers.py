@@ -9,6 +9,7 @@ from pynn.errors import PynnError
 from pynn.inspect.activations import dense_layers
 from pynn.inspect.triggers import exciting_examples, maximise_activation
 from pynn.inspect.weights import reads_the_input, weight_maps
+from pynn.words import plural
 from tui.commands.common import add_json_arg
 from tui.commands.inspecting import add_model_and_data_args, class_name, load_model_and_data, split
 from tui.output import Output
@@ -68,7 +69,7 @@ def run(args) -> int:
               map_grid(x[examples.least], titled(examples.least, examples.least_values), "shared",
                        negative="negative", positive="positive"),
               Text(f"the input that excites it most: output {found.trace[0]:.3f} at the data's mean → "
-                   f"{found.trace[-1]:.3f} after {args.steps} steps (L2 {args.l2:g}, values kept in "
+                   f"{found.trace[-1]:.3f} after {plural(args.steps, 'step')} (L2 {args.l2:g}, values kept in "
                    f"{bounds[0]:g}..{bounds[1]:g})", style="italic"),
               HeatMap(found.x), Legend(max_abs(found.x), "negative", "positive")]
     out.show(Group(*parts))

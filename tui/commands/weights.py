@@ -6,6 +6,7 @@ from rich.text import Text
 
 from pynn.files import load_model
 from pynn.inspect.weights import weight_maps
+from pynn.words import plural
 from tui.commands.common import add_json_arg
 from tui.commands.inspecting import parse_units
 from tui.output import Output
@@ -38,7 +39,7 @@ def run(args) -> int:
                    "incoming": result.incoming, "maps": result.maps})
     n_in = result.incoming.shape[1]
     if not result.back_projected:
-        heading = (f"layer {result.layer}: incoming weights of {len(result.neurons)} neurons, each over the "
+        heading = (f"layer {result.layer}: incoming weights of {plural(len(result.neurons), 'neuron')}, each over the "
                    f"{'x'.join(map(str, result.maps.shape[1:]))} input")
         out.show(Group(Text(heading, style="bold"), map_grid(result.maps, titles, args.scale, args.cols)))
         return 0

@@ -21,6 +21,7 @@ from pynn.inspect.results import run_saved
 from pynn.inspect.sweep import describe_config, rules_of_thumb, summarise, sweep_configs, train_one
 from pynn.inspect.workers import SerialExecutor
 from pynn.model import build_model
+from pynn.words import plural
 from tui.commands.inspecting import parse_units
 from tui.commands.sweep import sweep_chart, sweep_table
 from tui.render.charts import LineChart, Series
@@ -169,7 +170,7 @@ class ExperimentsScreen(Screen):
         self._active = False
         done = len(self.results) + len(self.failed)
         cancelled = done < len(self.configs)
-        self.app.notify(f"{self.kind}: {len(self.results)} of {len(self.configs)} runs finished"
+        self.app.notify(f"{self.kind}: {len(self.results)} of {plural(len(self.configs), 'run')} finished"
                         + (" (cancelled)" if cancelled else ""))
         self.refresh_bindings()
         self.show()
@@ -193,7 +194,7 @@ class ExperimentsScreen(Screen):
             return
         done = len(self.results) + len(self.failed)
         state = ("cancelling" if self._cancel.is_set() else "running") if self.running else "done"
-        status.update(Text(f"{self.kind}: {done} of {len(self.configs)} runs {state}"
+        status.update(Text(f"{self.kind}: {done} of {plural(len(self.configs), 'run')} {state}"
                            + (f", {len(self.failed)} failed" if self.failed else "")
                            + ("   x: cancel" if self.running else ""), style="bold"))
         if not self.results:

@@ -14,6 +14,7 @@ from textual.widgets import Footer, Static
 
 from pynn.errors import PynnError
 from pynn.summary import model_summary
+from pynn.words import plural
 from tui.render.heatmap import map_grid
 from tui.render.tables import summary_table
 from tui.render.unrolled import unrolled_diagram
@@ -49,7 +50,7 @@ def data_view(data) -> Group:
         count = min(SAMPLES, len(data.x_train))
         images = np.asarray(data.x_train[:count], dtype=np.float64)
         titles = [_label(data, i) for i in range(count)]
-        parts += [Text(f"the first {count} training samples", style="bold"),
+        parts += [Text(f"the first {plural(count, 'training sample')}", style="bold"),
                   map_grid(images, titles, "shared", negative="below 0", positive="above 0")]
     return Group(*parts)
 

@@ -14,6 +14,7 @@ from textual.widgets import Static
 from pynn.inspect.activations import dense_layers
 from pynn.inspect.contributions import output_reliance
 from pynn.inspect.weights import reads_the_input, weight_maps
+from pynn.words import plural
 from tui.commands.explain import _ranking, _side_by_side  # the CLI's layout, so both look the same
 from tui.render.charts import BarChart
 from tui.render.heatmap import HeatMap, Legend, map_grid
@@ -78,8 +79,8 @@ class OutputsScreen(InspectScreen):
         self.reliance = r
         name = self.class_label(output)
         head = Text.assemble(("output ", "bold"), (f"{output} ({name!r})", "bold"),
-                             f" of {self.n_outputs()} (← →) · leans on the {len(r.weights)} units of layer "
-                             f"{r.hidden_layer}")
+                             f" of {self.n_outputs()} (← →) · leans on the "
+                             f"{plural(len(r.weights), 'unit')} of layer {r.hidden_layer}")
         ranking = Group(Text(_ranking("by raw weight", r.top_positive, r.top_negative, r.weights)),
                         Text(_ranking("by weight x mean activation", r.top_positive_weighted,
                                       r.top_negative_weighted, r.weighted)), Text(""))
@@ -108,8 +109,8 @@ class OutputsScreen(InspectScreen):
         order = np.argsort(-r.weights, kind="stable")
         grid = _side_by_side(BarChart([(f"#{u}", r.weights[u]) for u in order]),
                              BarChart([(f"#{u}", r.weighted[u]) for u in order]),
-                             "weight to the output", f"x mean activation on {n_samples:,} samples")
-        return Group(Text(""), Text(f"all {len(r.weights)} units", style="bold"), grid)
+                             "weight to the output", f"x mean activation on {plural(n_samples, 'sample')}")
+        return Group(Text(""), Text(f"all {plural(len(r.weights), 'unit')}", style="bold"), grid)
 
     def action_output(self, step: int) -> None:
         if self.reason:

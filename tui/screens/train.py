@@ -17,6 +17,7 @@ from textual.widgets import Footer, Static
 from pynn.errors import PynnError
 from pynn.init import INITIALISERS
 from pynn.layers import activation_name
+from pynn.words import plural
 from tui.render.charts import BarChart, LineChart, Series
 from tui.screens.dialogs import FormDialog
 
@@ -31,7 +32,7 @@ def settings_line(settings, spec: str) -> Text:
     s = settings
     lr = "default" if s.lr is None else f"{s.lr:g}"
     return Text.assemble(("settings ", "bold"),
-                         f"{spec} · {s.optimizer} lr {lr} · batch {s.batch_size} · {s.epochs} epochs · "
+                         f"{spec} · {s.optimizer} lr {lr} · batch {s.batch_size} · {plural(s.epochs, 'epoch')} · "
                          f"init {s.init} · {s.activation} · L2 {s.l2:g} · dropout {s.dropout:g} · "
                          f"val {s.val_split:g} · seed {s.seed}   (e: edit)")
 

@@ -18,6 +18,7 @@ from textual.widgets import Static
 from pynn.inspect.activations import dense_layers
 from pynn.inspect.triggers import exciting_examples, maximise_activation
 from pynn.inspect.weights import reads_the_input, weight_maps
+from pynn.words import plural
 from tui.render.heatmap import HeatMap, LabelledStrips, Legend, map_grid, max_abs
 from tui.screens.widgets import POLL_SECONDS, InspectScreen, has_lstm
 
@@ -137,8 +138,9 @@ class WeightsScreen(InspectScreen):
         layers = self.dense_choices()
         kind = "back-projected onto the input (approximate)" if self.back_projected else "incoming weights"
         return Text.assemble((f"layer {self.layer_index}", "bold"),
-                             f" ({layers.index(self.layer_index) + 1}/{len(layers)}) · {self.neuron_count()} "
-                             f"neurons · {kind} · ", (f"#{self.cursor}", "bold"), " · esc: grid" if self.zoomed else "")
+                             f" ({layers.index(self.layer_index) + 1}/{len(layers)}) · "
+                             f"{plural(self.neuron_count(), 'neuron')} · {kind} · ", (f"#{self.cursor}", "bold"),
+                             " · esc: grid" if self.zoomed else "")
 
     def draw_grid(self, result) -> None:
         scale = max_abs(result.maps)
@@ -206,7 +208,7 @@ class WeightsScreen(InspectScreen):
                 ("norm |w|", f"{np.linalg.norm(w):.3f}"),
                 ("positive", f"{(w > 0).mean():.0%} of the weights"),
                 ("bias", f"{z.bias:+.3f}"),
-                ("mean output", f"{z.examples.mean:.3f} on {len(self.samples()[0]):,} samples")]
+                ("mean output", f"{z.examples.mean:.3f} on {plural(len(self.samples()[0]), 'sample')}")]
         for name, value in rows:
             stats.add_row(name, value)
         big = z.map
