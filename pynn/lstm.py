@@ -79,6 +79,18 @@ class LSTM(Layer):
         return core.lstm_backward(dh, self._x, self._h, self._c, self._gates, self.Wx, self.Wh, self.dWx,
                                   self.dWh, self.db, need_dx=need_dx, work=self._workspace(self._x.shape))
 
+    def forward_silenced(self, x: np.ndarray, units) -> np.ndarray:
+        """The layer's output for x (B, T, n_in) with `units` silenced: their h and c stay 0 at every step, so
+        the other units get nothing from them through Wh either. It runs the core's forward on copies of the
+        weights whose candidate rows (Wx, Wh and b) are zero: the candidate is then tanh(0) = 0 exactly, so
+        c_t = f c_{t-1} + i * 0 stays at c_0 = 0 and h_t = o tanh(0) = 0. Nothing is kept for a backward
+        pass; the caller holds the model's lock."""
+        rows = 2 * self.units + np.asarray(units, dtype=np.int64)
+        Wx, Wh, b = np.array(self.Wx), np.array(self.Wh), np.array(self.b)
+        Wx[rows], Wh[rows], b[rows] = 0.0, 0.0, 0.0
+        h = core.lstm_forward(np.ascontiguousarray(x, dtype=np.float32), Wx, Wh, b)[0]
+        return h if self.return_sequences else np.ascontiguousarray(h[:, -1])
+
     def _workspace(self, shape) -> np.ndarray:
         """The kernels' scratch, kept between batches (the largest any batch needed so far)."""
         need = core.lstm_workspace(shape[0], shape[1], self.n_in, self.units)

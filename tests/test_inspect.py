@@ -120,6 +120,19 @@ def test_a_journey_shows_every_layer_and_the_pushes_toward_each_class(rng):
     assert list(misclassified(model, x, y)) == list(np.flatnonzero(predictions != y))
 
 
+def test_a_regression_journey_shows_values_not_classes(rng):
+    model = build_model("10-5-1", task="regression", loss="mse", seed=0)
+    x = rng.normal(size=(20, 10)).astype(np.float32)
+    y = rng.normal(size=(20, 1)).astype(np.float32)
+    j = sample_journey(model, x, y, 1)
+    assert not j.classes and j.probabilities is None and j.predicted is None
+    assert np.allclose(j.values, model.predict(x[1:2])[0], atol=1e-6) and np.allclose(j.target, y[1])
+    h = j.layers[0].values
+    assert np.allclose(j.push_predicted, h * model.layers[1].W[0], atol=1e-6)
+    with pytest.raises(PynnError, match="not classes"):
+        misclassified(model, x, y)
+
+
 # -- what triggers a unit -------------------------------------------------------------------------------
 
 def test_the_most_exciting_examples_are_those_with_the_largest_output(rng):

@@ -97,6 +97,29 @@ def test_probe_follows_a_sample_and_steps_through_the_errors(capsys, model_file,
     assert f"sample {wrong[0]}: predicted" in out and "✗ (true:" in out and "← true" in out
 
 
+def test_probe_on_a_regression_shows_the_predicted_value_and_the_target(capsys, tmp_path):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(200, 10))
+    y = x @ rng.normal(size=10)
+    path = tmp_path / "real.csv"
+    path.write_text(",".join([f"f{i}" for i in range(10)] + ["y"]) + "\n" +
+                    "".join(",".join(f"{v:.5f}" for v in (*row, t)) + "\n" for row, t in zip(x, y)))
+    model_path = str(tmp_path / "real.npz")
+    assert main(["train", "--data", str(path), "--target", "y", "--model", "10-5-1", "--epochs", "2",
+                 "--save", model_path]) == 0
+    capsys.readouterr()
+    model, _ = load_model(model_path)
+    data = load_dataset(str(path), target="y")
+    sample = pynn_json(capsys, "probe", model_path, "--index", "3")["samples"][0]
+    assert sample["probabilities"] is None and sample["predicted"] is None
+    assert np.allclose(sample["values"], model.predict(data.x_test[3:4])[0], atol=1e-5)
+    assert np.allclose(sample["target"], data.y_test[3], atol=1e-5)
+    status, out, err = pynn(capsys, "probe", model_path, "--index", "3")
+    assert status == 0 and f"sample 3: predicted {sample['values'][0]:.4g}" in out and "pushing the value up" in out
+    status, _, err = pynn(capsys, "probe", model_path, "--misclassified")
+    assert status == 2 and "not classes" in err and len(err.strip().splitlines()) == 1
+
+
 # -- triggers -------------------------------------------------------------------------------------------
 
 def test_triggers_finds_exciting_samples_and_an_input_that_excites_more(capsys, model_file, saved):
@@ -137,6 +160,19 @@ def test_ablate_silences_units_in_turn_and_as_a_set(capsys, model_file, saved):
     assert together["groups"] == [[1, 2, 3]] and len(together["drop_per_class"][0]) == 10
     out = pynn(capsys, "ablate", model_file, "--units", "1-3", "--together")[1]
     assert "#1-3" in out and "accuracy lost per class" in out
+
+
+def test_ablate_writes_accuracy_lost_in_percentage_points(capsys, model_file):
+    result = pynn_json(capsys, "ablate", model_file, "--units", "0-4")
+    out = pynn(capsys, "ablate", model_file, "--units", "0-4")[1]
+    rows = {line.split("│")[1].strip(): [cell.strip() for cell in line.split("│")[2:-1]]
+            for line in out.splitlines() if line.startswith("│ #")}
+    for group, drop in zip(result["groups"], result["drop"]):
+        accuracy, lost, _, its_loss = rows[f"#{group[0]}"]
+        assert lost == f"{100 * drop:+.2f} pp" and accuracy.endswith("%")   # points, not a percent
+        assert its_loss == "—" or its_loss.endswith(" pp")
+    assert "(percentage points)" in out and not any(line.rstrip().endswith("%") for line in
+                                                    out.split("(percentage points)")[1].splitlines())
 
 
 # -- sweep and compare ----------------------------------------------------------------------------------

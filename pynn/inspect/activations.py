@@ -1,15 +1,17 @@
 """Every layer's output for a batch, and running the rest of a network from a middle layer: the forward pass
 the other inspections share, in inference mode and under the model's lock (a trainer may be running in
-another thread)."""
+another thread). Also which layers have units to look at: dense layers and LSTMs, whose hidden states are
+hidden units too."""
 from __future__ import annotations
 
 import numpy as np
 
 from pynn.errors import PynnError
-from pynn.layers import Dense
+from pynn.layers import Dense, Layer
 from pynn.model import Sequential
 
 BATCH = 2048  # large enough for the core's blocked matmul, small enough to keep memory flat
+UNIT_KINDS = ("dense", "lstm")
 
 
 def dense_layers(model: Sequential) -> list[Dense]:
@@ -17,13 +19,54 @@ def dense_layers(model: Sequential) -> list[Dense]:
     return [layer for layer in model.layers if isinstance(layer, Dense)]
 
 
+def unit_layers(model: Sequential) -> list[Layer]:
+    """The layers made of units, input side first: dense layers and LSTMs (an LSTM's units are its hidden
+    states h). The last is the output layer."""
+    return [layer for layer in model.layers if layer.kind in UNIT_KINDS]
+
+
+def hidden_layers(model: Sequential) -> list[Layer]:
+    """The unit layers below the output layer."""
+    return unit_layers(model)[:-1]
+
+
+def _choices(layers) -> str:
+    return ", ".join(str(l.index) for l in layers)
+
+
 def dense_layer(model: Sequential, index: int) -> Dense:
     """The dense layer at 1-based position `index` in the model, or a PynnError naming the ones there are."""
     layer = model.layers[index - 1] if 1 <= index <= len(model.layers) else None
     if not isinstance(layer, Dense) or layer.per_step:
-        choices = ", ".join(str(l.index) for l in dense_layers(model) if not l.per_step)
-        raise PynnError(f"Layer {index} is not a dense layer of this model; choose one of {choices}.")
+        choices = [l for l in dense_layers(model) if not l.per_step]
+        if not choices:
+            raise PynnError(f"Layer {index} is {_kind(model, index)}, and this model has no dense layer over "
+                            "whole samples to choose instead.")
+        raise PynnError(f"Layer {index} is {_kind(model, index)}, not a dense layer over whole samples; choose "
+                        f"one of {_choices(choices)}.")
     return layer
+
+
+def unit_layer(model: Sequential, index: int, layers: list[Layer] | None = None) -> Layer:
+    """The layer at 1-based position `index` among `layers` (default: every unit layer), or a PynnError
+    naming the ones there are."""
+    layers = unit_layers(model) if layers is None else layers
+    layer = model.layers[index - 1] if 1 <= index <= len(model.layers) else None
+    if layer not in layers:
+        raise PynnError(f"Layer {index} is {_kind(model, index)}; choose one of {_choices(layers)}.")
+    return layer
+
+
+def _kind(model: Sequential, index: int) -> str:
+    """'a dense layer', 'an LSTM', ... or 'not in the model', for messages."""
+    if not 1 <= index <= len(model.layers):
+        return f"not in the model (its layers are 1-{len(model.layers)})"
+    layer = model.layers[index - 1]
+    if layer.kind == "lstm":
+        return "an LSTM"
+    if layer.kind == "dense" and getattr(layer, "per_step", False):
+        return "a dense layer applied at every step"
+    return f"a {layer.kind} layer"
 
 
 def layer_outputs(model: Sequential, x: np.ndarray) -> list[np.ndarray]:
@@ -43,6 +86,11 @@ def layer_outputs(model: Sequential, x: np.ndarray) -> list[np.ndarray]:
     return [np.concatenate(p) for p in parts]
 
 
+def layer_input(model: Sequential, x: np.ndarray, index: int) -> np.ndarray:
+    """What layer `index` (1-based) reads for x: the output of the layer below it, or x itself."""
+    return np.asarray(x, np.float32) if index == 1 else layer_outputs(model, x)[index - 2]
+
+
 def forward_from(model: Sequential, index: int, h: np.ndarray) -> np.ndarray:
     """The model's raw output when layer `index` (1-based) is made to output h (m, n_index): the layers
     after it run as usual."""
@@ -58,8 +106,14 @@ def forward_from(model: Sequential, index: int, h: np.ndarray) -> np.ndarray:
 
 def predicted_classes(model: Sequential, raw_output: np.ndarray) -> np.ndarray:
     """Class indices from the output layer's raw output: the most probable class, or for a single output
-    unit, 1 where its probability passes one half."""
-    probs = model.loss.predictions(raw_output).reshape(len(raw_output), -1)
-    if probs.shape[1] == 1:
-        return (probs[:, 0] > 0.5).astype(np.int64)
-    return probs.argmax(axis=1)
+    unit, 1 where its probability passes one half. A per-step output (m, T, classes) gives (m, T)."""
+    probs = model.loss.predictions(raw_output)
+    probs = probs.reshape(*probs.shape[:max(probs.ndim - 1, 1)], -1)
+    if probs.shape[-1] == 1:
+        return (probs[..., 0] > 0.5).astype(np.int64)
+    return probs.argmax(axis=-1)
+
+
+def per_step_output(model: Sequential) -> bool:
+    """Whether the model's output is one per step (a character model) rather than one per sample."""
+    return len(model.output_shape) > 1

@@ -2,7 +2,9 @@
 
 Two measures: the raw weight from each hidden unit, and that weight times the unit's mean activation on the
 data, which discounts units that are rarely on. The class template projects the output's weights back onto
-the input through the layers below (linearly, so it is an approximation)."""
+the input through the layers below (linearly, so it is an approximation). The hidden layer may be an LSTM:
+its units are its hidden states h, as the output layer reads them (the last step's, or every step's for
+an output at every step)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -10,8 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from pynn.errors import PynnError
-from pynn.inspect.activations import dense_layers, layer_outputs
-from pynn.inspect.weights import back_projection, check_units, input_layout
+from pynn.inspect.activations import hidden_layers, layer_outputs, unit_layers
+from pynn.inspect.weights import back_projection, check_units, input_layout, why_no_back_projection
 from pynn.model import Sequential
 
 
@@ -21,13 +23,15 @@ class Reliance:
     hidden_layer: int
     output: int                # the output neuron (class index)
     weights: np.ndarray        # (n_hidden,) the output neuron's weights from the hidden layer
-    mean_activation: np.ndarray  # (n_hidden,) each hidden unit's mean output on the data
+    mean_activation: np.ndarray  # (n_hidden,) each hidden unit's mean output on the data (over the samples, and
+                                 # over the steps when the output layer reads every step)
     weighted: np.ndarray       # weights * mean_activation: the unit's average push on this output
     top_positive: list[int]    # by raw weight, strongest first; only units with a positive weight
     top_negative: list[int]    # by raw weight, most negative first
     top_positive_weighted: list[int]
     top_negative_weighted: list[int]
-    template: np.ndarray       # (H, W) the output's weights back-projected onto the input
+    template: np.ndarray | None  # (H, W) the output's weights back-projected onto the input; None below
+    no_template: str = ""        # why there is none (an LSTM below), in a sentence
 
 
 def top_contributors(values: np.ndarray, k: int) -> tuple[list[int], list[int]]:
@@ -43,22 +47,23 @@ def output_reliance(model: Sequential, output: int, x: np.ndarray, top: int = 3,
                     sample_shape: tuple[int, ...] | None = None) -> Reliance:
     """How output neuron `output` of the last layer depends on the hidden layer just below it, measured on
     the samples x; the template is laid out like sample_shape (see input_layout)."""
-    dense = dense_layers(model)
-    if len(dense) < 2:
+    hidden = hidden_layers(model)
+    if not hidden:
         raise PynnError("This model has no hidden layer: its output reads the input directly, so its weight "
                         "maps (pynn weights) are the whole story.")
-    out_layer, hidden = dense[-1], dense[-2]
+    out_layer, hidden = unit_layers(model)[-1], hidden[-1]
     (output,) = check_units(out_layer, [output], "output")
     with model.lock:
         weights = np.array(out_layer.W[output], copy=True)
     if len(x):
-        mean_activation = layer_outputs(model, x)[hidden.index - 1].reshape(len(x), -1).mean(axis=0)
+        mean_activation = layer_outputs(model, x)[hidden.index - 1].reshape(-1, hidden.units).mean(axis=0)
     else:
         mean_activation = np.zeros_like(weights)
     weighted = weights * mean_activation
     pos, neg = top_contributors(weights, top)
     pos_w, neg_w = top_contributors(weighted, top)
-    layout = input_layout(model.input_shape, sample_shape)
-    template = back_projection(model, out_layer.index)[output].reshape(layout)
+    no_template = why_no_back_projection(model, out_layer)
+    template = None if no_template else \
+        back_projection(model, out_layer.index)[output].reshape(input_layout(model.input_shape, sample_shape))
     return Reliance(out_layer.index, hidden.index, output, weights, mean_activation, weighted, pos, neg,
-                    pos_w, neg_w, template)
+                    pos_w, neg_w, template, no_template)

@@ -42,10 +42,21 @@ class Filmstrip:
     matches_saved: bool        # the replay ended on exactly the saved weights
 
 
+def why_no_filmstrip(model: Sequential, index: int) -> str:
+    """Why layer `index` has no filmstrip, in a sentence, or ""."""
+    if 1 <= index <= len(model.layers) and model.layers[index - 1].kind == "lstm":
+        return (f"A filmstrip shows a dense neuron's weight map over the input; layer {index} is an LSTM, whose "
+                "weights are per gate (pynn weights shows them as they are now).")
+    return ""
+
+
 def replay_training(path: str, data: Dataset, index: int, neurons: list[int]) -> Filmstrip:
     """Train the model saved at path again from its initialisation with its saved settings, recording the
     neurons' weights each epoch; says whether the replay reproduced the saved weights exactly."""
     model, header = load_model(path)
+    reason = why_no_filmstrip(model, index)
+    if reason:
+        raise PynnError(reason)
     if not header.get("training"):
         raise PynnError(f"{path} does not record how it was trained, so its training cannot be replayed.")
     if not reads_the_input(model, dense_layer(model, index)):

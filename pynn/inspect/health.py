@@ -1,12 +1,15 @@
-"""Unit health: units that never fire (dead ReLUs) or sit in a sigmoid's flat tails, gradient norms through
-training (do they vanish toward the input or explode?), and the spread of each layer's weights."""
+"""Unit health: units that never fire (dead ReLUs) or sit in a sigmoid's flat tails, an LSTM's gates stuck
+shut or open, gradient norms through training (do they vanish toward the input or explode?), and the spread of
+each layer's weights."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import numpy as np
 
-from pynn.inspect.activations import dense_layers, layer_outputs
+from pynn import core
+from pynn.inspect.activations import dense_layers, layer_input, layer_outputs
+from pynn.lstm import GATES
 from pynn.model import Sequential
 
 # A sigmoid output within this distance of 0 or 1 (tanh: of -1 or 1) has a slope below ~0.01: the unit's
@@ -14,6 +17,7 @@ from pynn.model import Sequential
 TAIL = 0.01
 # A unit counts as saturated when it sits in a tail for at least this share of the samples.
 SATURATED_SHARE = 0.95
+SEQUENCE_BATCH = 256  # sequences per LSTM forward when reading gates: they take B x T x 4U floats
 # The input-side layer's gradient norm at this fraction of the largest layer's or less: vanishing. Healthy
 # sigmoid and ReLU nets on digits sit near 0.5-1; a stalled 4-hidden-layer sigmoid stack near 0.01.
 VANISHING_RATIO = 0.05
@@ -31,6 +35,23 @@ class LayerHealth:
     active_share: np.ndarray   # (units,) share of samples on which each unit is above zero (ReLU) or
                                # outside the tails (sigmoid, tanh)
     mean: np.ndarray           # (units,) mean output
+
+
+@dataclass
+class GateHealth:
+    layer: int                 # an LSTM layer
+    gate: str                  # input, forget, candidate or output
+    activation: str            # sigmoid for the three gates, tanh for the candidate
+    units: int
+    saturated: list[int]       # units whose gate sits in a flat tail on >= SATURATED_SHARE of the steps
+    low_share: np.ndarray      # (units,) share of (sample, step) pairs in the low tail (a gate shut, -1)
+    high_share: np.ndarray     # (units,) ... in the high tail (a gate wide open, +1)
+    mean: np.ndarray           # (units,) mean gate value
+
+    @property
+    def active_share(self) -> np.ndarray:
+        """(units,) share of the steps on which the gate is outside its tails, where it still learns."""
+        return 1.0 - self.low_share - self.high_share
 
 
 @dataclass
@@ -52,11 +73,12 @@ class WeightHistogram:
 
 
 def unit_health(model: Sequential, x: np.ndarray) -> list[LayerHealth]:
-    """Health of each hidden dense layer's units on the samples x."""
+    """Health of each hidden dense layer's units on the samples x (on every step, for a layer applied at
+    every step). An LSTM's units are in gate_health."""
     outputs = layer_outputs(model, x)
     report = []
     for layer in dense_layers(model)[:-1]:
-        a = outputs[layer.index - 1].reshape(len(x), -1)
+        a = outputs[layer.index - 1].reshape(-1, layer.units)
         if layer.activation in ("relu", "leaky_relu"):
             alive = a > 0
             dead = [int(u) for u in np.flatnonzero(~alive.any(axis=0))]
@@ -71,6 +93,34 @@ def unit_health(model: Sequential, x: np.ndarray) -> list[LayerHealth]:
         else:  # identity units cannot die or saturate
             report.append(LayerHealth(layer.index, layer.activation, layer.units, [], [],
                                       np.ones(layer.units), a.mean(axis=0)))
+    return report
+
+
+def gate_health(model: Sequential, x: np.ndarray) -> list[GateHealth]:
+    """For every LSTM layer, each gate's saturation on the samples x, over every step: a unit whose input
+    gate is always shut takes nothing in, one whose forget gate is always open keeps everything, and a gate
+    in a flat tail barely learns."""
+    report = []
+    for layer in (l for l in model.layers if l.kind == "lstm"):
+        below = layer_input(model, x, layer.index)
+        U = layer.units
+        low, high, total = np.zeros(4 * U), np.zeros(4 * U), np.zeros(4 * U)
+        floor = np.zeros(4 * U, np.float32)
+        floor[2 * U:3 * U] = -1.0                                      # the candidate is a tanh
+        for start in range(0, len(below), SEQUENCE_BATCH):
+            with model.lock:
+                gates = core.lstm_forward(np.ascontiguousarray(below[start:start + SEQUENCE_BATCH]), layer.Wx,
+                                          layer.Wh, layer.b)[2].reshape(-1, 4 * U)
+            low += (gates < floor + TAIL).sum(axis=0)
+            high += (gates > 1.0 - TAIL).sum(axis=0)
+            total += gates.sum(axis=0)
+        steps = max(len(below) * layer.steps, 1)
+        for k, gate in enumerate(GATES):
+            part = slice(k * U, (k + 1) * U)
+            in_tail = (low[part] + high[part]) / steps
+            report.append(GateHealth(layer.index, gate, "tanh" if gate == "candidate" else "sigmoid", U,
+                                     [int(u) for u in np.flatnonzero(in_tail >= SATURATED_SHARE)],
+                                     low[part] / steps, high[part] / steps, total[part] / steps))
     return report
 
 
@@ -102,10 +152,13 @@ def gradient_trend(history: list[dict], layers: list[int]) -> GradientTrend | No
 
 
 def weight_histograms(model: Sequential, bins: int = 24) -> list[WeightHistogram]:
-    """A histogram of each dense layer's weights (biases left out), on the layer's own range."""
+    """A histogram of each dense and LSTM layer's weights (biases left out; an LSTM's Wx and Wh together), on
+    the layer's own range."""
     result = []
     with model.lock:
-        weights = [(layer.index, np.array(layer.W, np.float64).ravel()) for layer in dense_layers(model)]
+        weights = [(layer.index, np.concatenate([np.array(w, np.float64).ravel() for w in
+                                                 ((layer.Wx, layer.Wh) if layer.kind == "lstm" else (layer.W,))]))
+                   for layer in model.layers if layer.kind in ("dense", "lstm")]
     for index, w in weights:
         counts, edges = np.histogram(w, bins=bins)
         result.append(WeightHistogram(index, counts, edges, float(w.mean()), float(w.std()),

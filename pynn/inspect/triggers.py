@@ -1,5 +1,7 @@
 """What makes a unit fire: the examples in the data that excite it most and least, and activation
-maximisation — the input that excites it most, found by gradient ascent through the core's backward pass."""
+maximisation — the input that excites it most, found by gradient ascent through the core's backward pass.
+An LSTM unit (or any unit with an output per step) is judged by its output at the last step: the
+sequences that leave it highest are the ones that drive it."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -8,7 +10,7 @@ import numpy as np
 
 from pynn import core
 from pynn.errors import PynnError
-from pynn.inspect.activations import dense_layer, layer_outputs
+from pynn.inspect.activations import dense_layer, layer_outputs, unit_layer
 from pynn.inspect.weights import check_units
 from pynn.model import Sequential
 
@@ -22,6 +24,7 @@ class Examples:
     least: np.ndarray          # sample indices, the least exciting first
     least_values: np.ndarray
     mean: float                # the unit's mean output over all samples
+    last_step: bool            # the values are the unit's output at the last step of each sequence
 
 
 @dataclass
@@ -34,15 +37,29 @@ class Maximised:
 
 
 def exciting_examples(model: Sequential, index: int, unit: int, x: np.ndarray, k: int = 5) -> Examples:
-    """The k samples of x on which unit `unit` of layer `index` outputs the most, and the k it outputs the
-    least."""
-    layer = dense_layer(model, index)
+    """The k samples of x on which unit `unit` of layer `index` (dense or LSTM) outputs the most, and the k
+    it outputs the least; a unit with an output per step is read at the last step."""
+    layer = unit_layer(model, index)
     (unit,) = check_units(layer, [unit], "unit")
-    values = layer_outputs(model, x)[index - 1].reshape(len(x), -1)[:, unit]
+    out = layer_outputs(model, x)[index - 1].reshape(len(x), -1, layer.units)
+    values = out[:, -1, unit]
     order = np.argsort(-values, kind="stable")
     k = min(k, len(x))
     least = order[::-1][:k]
-    return Examples(index, unit, order[:k], values[order[:k]], least, values[least], float(values.mean()))
+    return Examples(index, unit, order[:k], values[order[:k]], least, values[least],
+                    float(values.mean()) if len(x) else 0.0, out.shape[1] > 1 or layer.kind == "lstm")
+
+
+def why_no_maximisation(model: Sequential, index: int) -> str:
+    """Why activation maximisation cannot run for a unit of layer `index`, in a sentence, or ""."""
+    below = next((l for l in model.layers[:index] if l.kind not in ("dense", "dropout")), None)
+    if below is not None:
+        return (f"Activation maximisation runs through dense layers only, and layer {below.index} is an "
+                f"{below.kind.upper()}: the sequences in the data that excite the unit most show what drives it.")
+    if getattr(model.layers[index - 1], "per_step", False):
+        return (f"Activation maximisation runs on whole samples, and layer {index} works at every step: the "
+                "sequences in the data that excite the unit most show what drives it.")
+    return ""
 
 
 def maximise_activation(model: Sequential, index: int, unit: int, start: np.ndarray, *, steps: int = 200,
@@ -52,11 +69,12 @@ def maximise_activation(model: Sequential, index: int, unit: int, start: np.ndar
     unit's output. The penalty keeps the input from growing without limit, which would only show that
     large inputs give large sums; `bounds` clips every value to the data's range after each step. For the
     output layer a is the pre-softmax score, since the softmax would make the classes compete."""
+    reason = why_no_maximisation(model, index) if 1 <= index <= len(model.layers) else ""
+    if reason:
+        raise PynnError(reason)
     target = dense_layer(model, index)
     (unit,) = check_units(target, [unit], "unit")
     chain = model.layers[:index]
-    if any(layer.kind not in ("dense", "dropout") for layer in chain) or target.per_step:
-        raise PynnError("Activation maximisation needs a stack of dense layers below the unit.")
     with model.lock:  # a snapshot, so a trainer in another thread cannot change the weights mid-ascent
         params = [(np.array(l.W), np.array(l.b), l.kernel_activation, l.alpha) for l in chain if l.kind == "dense"]
     scratch = [(np.zeros_like(W), np.zeros_like(b)) for W, b, _, _ in params]

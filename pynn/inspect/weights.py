@@ -1,5 +1,6 @@
 """Incoming weights drawn the way the input looks: each neuron's weights as a map shaped like one sample, and
-for deeper layers the back-projection of its weights onto the input, which is only an approximation."""
+for deeper layers the back-projection of its weights onto the input, which is only an approximation. An
+LSTM's units have one weight set per gate, shared by every step: they are read per gate instead."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -7,7 +8,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from pynn.errors import PynnError
-from pynn.inspect.activations import dense_layer, dense_layers
+from pynn.inspect.activations import dense_layer, dense_layers, unit_layer
+from pynn.lstm import GATES
 from pynn.model import Sequential
 from pynn.words import plural
 
@@ -17,8 +19,20 @@ class WeightMaps:
     layer: int               # 1-based position of the layer in the model
     neurons: list[int]
     incoming: np.ndarray     # (k, n_in): each neuron's weights from the layer below it
-    maps: np.ndarray         # (k, H, W): the same laid out like the input, or back-projected onto it
+    maps: np.ndarray | None  # (k, H, W): the same laid out like the input, or back-projected onto it; None
+                             # when an LSTM below has no single weight matrix to project through
     back_projected: bool     # maps are W_l ... W_1: activations and biases in between are ignored
+    no_map: str = ""         # why maps is None, in a sentence
+
+
+@dataclass
+class LSTMWeights:
+    layer: int
+    units: list[int]
+    gates: tuple[str, ...]   # the order of the first axis below: input, forget, candidate, output
+    input: np.ndarray        # (4, k, n_in): each unit's weights from the features of one step, per gate
+    recurrent: np.ndarray    # (4, k, U): ... from the layer's own hidden state at the step before
+    bias: np.ndarray         # (4, k)
 
 
 def map_shape(input_shape: tuple[int, ...]) -> tuple[int, int]:
@@ -51,15 +65,25 @@ def reads_the_input(model: Sequential, layer) -> bool:
     return not any(l.param_specs() for l in model.layers[:layer.index - 1])
 
 
+def why_no_back_projection(model: Sequential, layer) -> str:
+    """Why layer's weights cannot be projected back onto the input, in a sentence, or "" when they can."""
+    below = next((l for l in model.layers[:layer.index - 1] if l.param_specs() and l.kind != "dense"), None)
+    if below is None:
+        return ""
+    return (f"Layer {layer.index} sits above layer {below.index} ({below.kind.upper()}), whose units read the "
+            "input through four gates at every step: there is no single weight matrix to project back onto the "
+            "input.")
+
+
 def back_projection(model: Sequential, index: int) -> np.ndarray:
     """(n_index, n_input): the product of the weight matrices from the first layer up to layer `index`.
     It is what each neuron would respond to if every layer below were linear, so it shows the input
     pattern a deep neuron favours only roughly."""
     target = dense_layer(model, index)
     chain = [layer for layer in dense_layers(model) if layer.index <= index]
-    if not reads_the_input(model, chain[0]):
-        raise PynnError(f"Layer {index} sits above a {model.layers[0].kind} layer, whose weights cannot be "
-                        "projected back onto the input.")
+    reason = why_no_back_projection(model, target)
+    if reason:
+        raise PynnError(reason)
     with model.lock:
         product = np.array(target.W, dtype=np.float64)
         for layer in reversed(chain[:-1]):
@@ -69,16 +93,34 @@ def back_projection(model: Sequential, index: int) -> np.ndarray:
 
 def weight_maps(model: Sequential, index: int | None = None, neurons: list[int] | None = None,
                 sample_shape: tuple[int, ...] | None = None) -> WeightMaps:
-    """The incoming weights of some neurons of layer `index` (default: the first dense layer) as maps laid
-    out like a sample (see input_layout)."""
-    if not dense_layers(model):
+    """The incoming weights of some neurons of dense layer `index` (default: the first) as maps laid out like
+    a sample (see input_layout); above an LSTM, only the incoming weights."""
+    dense = dense_layers(model)
+    if not dense:
         raise PynnError("This model has no dense layer to draw.")
-    layer = dense_layer(model, dense_layers(model)[0].index if index is None else index)
+    if index is not None and 1 <= index <= len(model.layers) and model.layers[index - 1].kind == "lstm":
+        raise PynnError(f"Layer {index} is an LSTM, whose weights come per gate: read them with lstm_weights.")
+    layer = unit_layer(model, dense[0].index if index is None else index, dense)
     neurons = check_units(layer, neurons)
     with model.lock:
         incoming = np.array(layer.W[neurons], copy=True)
     height, width = input_layout(model.input_shape, sample_shape)
     if reads_the_input(model, layer):
         return WeightMaps(layer.index, neurons, incoming, incoming.reshape(len(neurons), height, width), False)
+    reason = why_no_back_projection(model, layer)
+    if reason:
+        return WeightMaps(layer.index, neurons, incoming, None, False, reason)
     maps = back_projection(model, layer.index)[neurons].reshape(len(neurons), height, width)
     return WeightMaps(layer.index, neurons, incoming, maps, True)
+
+
+def lstm_weights(model: Sequential, index: int, units: list[int] | None = None) -> LSTMWeights:
+    """Each of some units of LSTM layer `index` (default: all): its weights per gate from the step's input
+    features and from the layer's previous hidden state, and its biases."""
+    layer = unit_layer(model, index, [l for l in model.layers if l.kind == "lstm"])
+    units = check_units(layer, units, "unit")
+    U = layer.units
+    with model.lock:
+        blocks = [(np.array(layer.Wx[k * U:(k + 1) * U][units]), np.array(layer.Wh[k * U:(k + 1) * U][units]),
+                   np.array(layer.b[k * U:(k + 1) * U][units])) for k in range(len(GATES))]
+    return LSTMWeights(layer.index, units, GATES, *(np.stack(part) for part in zip(*blocks)))

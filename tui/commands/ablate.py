@@ -9,6 +9,7 @@ from rich.text import Text
 
 from pynn.errors import PynnError
 from pynn.inspect.ablation import ablate
+from pynn.words import plural
 from tui.commands.common import add_json_arg
 from tui.commands.inspecting import add_model_and_data_args, class_name, load_model_and_data, parse_units, split
 from tui.output import Output
@@ -47,26 +48,37 @@ def run(args) -> int:
         return 0
     label = [_units_label(g) for g in result.groups]
     order = np.argsort(-result.drop, kind="stable")[:max(args.top, 1)]
-    heading = Text(f"silencing units of layer {result.layer}: accuracy {result.baseline:.2%} with all of them, on "
-                   f"{len(x):,} {args.split} samples", style="bold")
+    silenced = model.layers[result.layer - 1]
+    how = " (an LSTM: their h and c held at 0 at every step)" if silenced.kind == "lstm" else ""
+    counted = f"{plural(y.size, 'step')} of {plural(len(x), f'{args.split} sequence')}" if y.ndim == 2 else \
+        plural(len(x), f"{args.split} sample")
+    heading = Text(f"silencing units of layer {result.layer}{how}: accuracy {result.baseline:.2%} with all of them, "
+                   f"on {counted}", style="bold")
     table = Table()
-    for column in ("silenced", "accuracy", "lost", "class hurt most", "its loss"):
+    # accuracy lost is a difference of two percentages: percentage points (pp), not a percent of anything
+    for column in ("silenced", "accuracy", "lost (pp)", "class hurt most", "its loss (pp)"):
         table.add_column(column, justify="right" if column != "silenced" else "left")
     for i in order:
         worst = int(np.nanargmax(result.drop_per_class[i]))
         hurt = result.drop_per_class[i, worst] > 0
-        table.add_row(label[i], f"{result.accuracy[i]:.2%}", f"{result.drop[i]:+.2%}", names[worst] if hurt else "—",
-                      f"{result.drop_per_class[i, worst]:+.1%}" if hurt else "—")
+        table.add_row(label[i], f"{result.accuracy[i]:.2%}", _points(result.drop[i], 2),
+                      names[worst] if hurt else "—", _points(result.drop_per_class[i, worst], 1) if hurt else "—")
     parts = [heading, table]
     if len(result.groups) > 1:
-        parts += [Text("accuracy lost per silenced unit (points)", style="bold"),
+        parts += [Text("accuracy lost per silenced unit (percentage points)", style="bold"),
                   BarChart([(label[i], 100 * result.drop[i]) for i in range(len(result.groups))],
-                           value_format="{:+.2f}")]
+                           value_format="{:+.2f} pp")]
     else:
-        parts += [Text("accuracy lost per class (points)", style="bold"),
-                  BarChart([(n, 100 * d) for n, d in zip(names, result.drop_per_class[0])], value_format="{:+.1f}")]
+        parts += [Text("accuracy lost per class (percentage points)", style="bold"),
+                  BarChart([(n, 100 * d) for n, d in zip(names, result.drop_per_class[0])],
+                           value_format="{:+.1f} pp")]
     out.show(Group(*parts))
     return 0
+
+
+def _points(drop: float, decimals: int) -> str:
+    """A drop in accuracy (a fraction) as signed percentage points, e.g. 0.0175 -> '+1.75 pp'."""
+    return f"{100 * drop:+.{decimals}f} pp"
 
 
 def _units_label(units: list[int]) -> str:

@@ -1,5 +1,5 @@
-"""`pynn explain FILE --class C`: which hidden units an output relies on, with their weight maps, and the
-class template back-projected onto the input."""
+"""`pynn explain FILE --class C`: which hidden units an output relies on (an LSTM's units too, through the
+dense head), with their weight maps, and the class template back-projected onto the input."""
 from __future__ import annotations
 
 import numpy as np
@@ -45,8 +45,10 @@ def run(args) -> int:
     if args.json:
         return 0
     order = np.argsort(-r.weights, kind="stable")
+    hidden_layer = model.layers[r.hidden_layer - 1]
     parts = [
-        Text(f"output {cls} ({name!r}) and the {plural(len(r.weights), 'unit')} of layer {r.hidden_layer}", style="bold"),
+        Text(f"output {cls} ({name!r}) and the {plural(len(r.weights), 'unit')} of layer {r.hidden_layer}"
+             f"{_what_is_read(model, hidden_layer)}", style="bold"),
         _side_by_side(BarChart([(f"#{u}", r.weights[u]) for u in order]),
                       BarChart([(f"#{u}", r.weighted[u]) for u in order]),
                       "weight to the output", f"x mean activation on {plural(len(x), f'{args.split} sample')}"),
@@ -55,19 +57,38 @@ def run(args) -> int:
         Text(_ranking("by weight x mean activation", r.top_positive_weighted, r.top_negative_weighted,
                       r.weighted)),
     ]
-    hidden_layer = model.layers[r.hidden_layer - 1]
     units = r.top_positive + r.top_negative
-    if units:
+    if units and hidden_layer.kind == "lstm":
+        listed = ",".join(map(str, units))
+        parts += [Text(""), Text(f"An LSTM unit has a weight per gate for each of a step's "
+                                 f"{plural(hidden_layer.n_in, 'feature')} rather than one map over the input: pynn "
+                                 f"weights {args.file} --layer "
+                                 f"{r.hidden_layer} --neurons {listed} draws those units' weights, and pynn "
+                                 f"triggers finds the sequences that drive a unit.")]
+    elif units:
         maps = weight_maps(model, r.hidden_layer, units, data.sample_shape)
-        kind = "weight maps" if reads_the_input(model, hidden_layer) else "back-projected maps (approximate)"
-        titles = [f"#{u} {r.weights[u]:+.2f}" for u in units]
-        parts += [Text(""), Text(f"the {kind} of those units (by raw weight; positive first)", style="bold"),
-                  map_grid(maps.maps, titles)]
-    parts += [Text(""), Text(f"template of class {name!r}: the output's weights projected back onto the input "
-                             "(an approximation: activations and biases ignored)", style="bold"),
-              HeatMap(r.template), Legend(float(np.abs(r.template).max()) or 1.0)]
+        if maps.maps is not None:
+            kind = "weight maps" if reads_the_input(model, hidden_layer) else "back-projected maps (approximate)"
+            titles = [f"#{u} {r.weights[u]:+.2f}" for u in units]
+            parts += [Text(""), Text(f"the {kind} of those units (by raw weight; positive first)", style="bold"),
+                      map_grid(maps.maps, titles)]
+    if r.template is None:
+        parts += [Text(""), Text(f"No class template: {r.no_template[0].lower()}{r.no_template[1:]}")]
+    else:
+        parts += [Text(""), Text(f"template of class {name!r}: the output's weights projected back onto the "
+                                 "input (an approximation: activations and biases ignored)", style="bold"),
+                  HeatMap(r.template), Legend(float(np.abs(r.template).max()) or 1.0)]
     out.show(Group(*parts))
     return 0
+
+
+def _what_is_read(model, layer) -> str:
+    """What the output reads of an LSTM layer's units, which the mean activations are measured on."""
+    if layer.kind != "lstm":
+        return ""
+    if layer.return_sequences:
+        return " (an LSTM: its h at every step, as the output reads it)"
+    return " (an LSTM: its h at the last step)"
 
 
 def _side_by_side(left, right, left_title: str, right_title: str) -> Table:

@@ -1,5 +1,6 @@
-"""`pynn health FILE`: dead and saturated units, gradient norms through training, weight histograms, and the
-filmstrip of one neuron's weights across epochs (`--filmstrip N`, which replays the saved training)."""
+"""`pynn health FILE`: dead and saturated units (an LSTM's gates stuck shut or open), gradient norms through
+training, weight histograms, and the filmstrip of one neuron's weights across epochs (`--filmstrip N`, which
+replays the saved training)."""
 from __future__ import annotations
 
 from dataclasses import asdict
@@ -9,9 +10,10 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from pynn.inspect.activations import dense_layers
-from pynn.inspect.filmstrip import replay_training
-from pynn.inspect.health import gradient_trend, unit_health, weight_histograms
+from pynn.errors import PynnError
+from pynn.inspect.activations import unit_layers
+from pynn.inspect.filmstrip import replay_training, why_no_filmstrip
+from pynn.inspect.health import gate_health, gradient_trend, unit_health, weight_histograms
 from pynn.words import plural
 from tui.commands.common import add_json_arg
 from tui.commands.inspecting import add_model_and_data_args, load_model_and_data, split
@@ -41,22 +43,27 @@ def run(args) -> int:
     model, header, data = load_model_and_data(args)
     x, _ = split(args, data)
     health = unit_health(model, x)
+    gates = gate_health(model, x)
     trend = gradient_trend(header.get("history") or [], [layer.index for layer in model.param_layers])
     histograms = weight_histograms(model, args.bins)
     film = None
     if args.filmstrip is not None:
+        first = unit_layers(model)[0].index
+        if why_no_filmstrip(model, first):
+            raise PynnError(why_no_filmstrip(model, first))
         epochs = (header.get("training") or {}).get("epochs", "?")
         out.note(f"replaying {plural(epochs, 'epoch') if isinstance(epochs, int) else 'the epochs'} of training to "
                  f"record neuron {args.filmstrip}'s weights")
-        film = replay_training(args.file, data, dense_layers(model)[0].index, [args.filmstrip])
+        film = replay_training(args.file, data, first, [args.filmstrip])
     out.emit_json({"model": model.spec, "split": args.split,
                    "units": [asdict(h) for h in health],
+                   "lstm_gates": [dict(asdict(g), active_share=g.active_share) for g in gates],
                    "gradients": asdict(trend) if trend else None,
                    "weight_histograms": [asdict(h) for h in histograms],
                    "filmstrip": asdict(film) if film else None})
     if args.json:
         return 0
-    parts = [_units_table(health, len(x), args.split)]
+    parts = [_units_table(health, gates, len(x), args.split)]
     if trend is None:
         parts.append(Text("no gradient norms in this file's history (it was not trained by pynn train)"))
     else:
@@ -81,7 +88,7 @@ def run(args) -> int:
     return 0
 
 
-def _units_table(health, n: int, split_name: str) -> Table:
+def _units_table(health, gates, n: int, split_name: str) -> Table:
     table = Table(title=f"units on {plural(n, f'{split_name} sample')}", title_justify="left")
     for column in ("layer", "activation", "units", "dead (never > 0)", "saturated (in the flat tails)",
                    "mean share active"):
@@ -89,10 +96,16 @@ def _units_table(health, n: int, split_name: str) -> Table:
     for h in health:
         table.add_row(str(h.layer), h.activation, str(h.units), _listed(h.dead, h.activation, ("relu", "leaky_relu")),
                       _listed(h.saturated, h.activation, ("sigmoid", "tanh")), f"{h.active_share.mean():.0%}")
+    for g in gates:  # an LSTM's units, gate by gate, over every step
+        ends = ("-1", "+1") if g.gate == "candidate" else ("shut", "open")
+        stuck = [f"{u} {ends[int(g.high_share[u] > g.low_share[u])]}" for u in g.saturated]
+        gate = g.gate if g.gate == "candidate" else f"{g.gate} gate"
+        table.add_row(str(g.layer), f"LSTM {gate} ({g.activation})", str(g.units), "n/a",
+                      _listed(stuck, g.activation, ("sigmoid", "tanh")), f"{g.active_share.mean():.0%}")
     return table
 
 
-def _listed(units: list[int], activation: str, applies_to: tuple[str, ...]) -> str:
+def _listed(units: list, activation: str, applies_to: tuple[str, ...]) -> str:
     if activation not in applies_to:
         return "n/a"
     if not units:

@@ -59,12 +59,37 @@ def class_index(model: Sequential, data: Dataset, text: str) -> int:
     names = model.class_names or data.class_names or []
     if text in names:
         return names.index(text)
+    shown = [shown_char(n) for n in names]
+    if text in shown:                  # a newline written as the ⏎ the output shows for it
+        return shown.index(text)
     try:
         return int(text)
     except ValueError:
-        raise PynnError(f"There is no class {text!r}; the classes are {', '.join(names) or 'numbered'}.") from None
+        raise PynnError(f"There is no class {text!r}; the classes are {', '.join(shown) or 'numbered'}.") from None
 
 
 def class_name(model: Sequential, data: Dataset, index: int) -> str:
     names = model.class_names or data.class_names
-    return names[index] if names and 0 <= index < len(names) else str(index)
+    return shown_char(names[index]) if names and 0 <= index < len(names) else str(index)
+
+
+def characters(model: Sequential) -> list[str] | None:
+    """A character model's vocabulary (one-hot characters in, the next character out at every step): its
+    class names, which are also its input features; None for any other model."""
+    names = model.class_names
+    if names and len(model.output_shape) == 2 and model.input_shape[-1] == len(names) == model.output_shape[-1]:
+        return list(names)
+    return None
+
+
+LINE_BREAKS = {"\n": "⏎", "\t": "⇥", "\r": "␍"}
+
+
+def shown_char(ch: str) -> str:
+    """A character as a label that can be seen: line breaks and a space get a symbol."""
+    return {**LINE_BREAKS, " ": "␣"}.get(ch, ch)
+
+
+def as_text(sample: np.ndarray, names: list[str]) -> str:
+    """A sequence of one-hot characters (T, vocabulary) as one line of text."""
+    return "".join(LINE_BREAKS.get(names[i], names[i]) for i in np.asarray(sample).argmax(axis=-1))

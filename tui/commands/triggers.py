@@ -1,17 +1,19 @@
-"""`pynn triggers FILE --unit U`: what makes a unit fire — the examples that excite it most and least, and the
-input that excites it most, found by gradient ascent (activation maximisation)."""
+"""`pynn triggers FILE --unit U`: what makes a unit fire — the examples that excite it most and least (for an
+LSTM unit, the sequences that leave its h highest and lowest at the last step), and the input that excites
+it most, found by gradient ascent (activation maximisation) through dense layers."""
 from __future__ import annotations
 
 from rich.console import Group
 from rich.text import Text
 
 from pynn.errors import PynnError
-from pynn.inspect.activations import dense_layers
-from pynn.inspect.triggers import exciting_examples, maximise_activation
+from pynn.inspect.activations import unit_layers
+from pynn.inspect.triggers import exciting_examples, maximise_activation, why_no_maximisation
 from pynn.inspect.weights import reads_the_input, weight_maps
 from pynn.words import plural
 from tui.commands.common import add_json_arg
-from tui.commands.inspecting import add_model_and_data_args, class_name, load_model_and_data, split
+from tui.commands.inspecting import (add_model_and_data_args, as_text, characters, class_name, load_model_and_data,
+                                     split)
 from tui.output import Output
 from tui.render.heatmap import HeatMap, Legend, map_grid, max_abs
 
@@ -23,7 +25,7 @@ def register(sub) -> None:
                                    "minus an L2 penalty, through the core's backward pass.")
     add_model_and_data_args(p)
     p.add_argument("--unit", type=int, required=True, help="the unit (neuron) index")
-    p.add_argument("--layer", type=int, help="its layer (1-based; default: the first dense layer)")
+    p.add_argument("--layer", type=int, help="its layer (1-based; default: the first, dense or LSTM)")
     p.add_argument("--top", type=int, default=5, help="examples to show on each side (default 5)")
     p.add_argument("--steps", type=int, default=200, help="gradient-ascent steps (default 200)")
     p.add_argument("--step-size", type=float, default=0.5, help="gradient-ascent step size (default 0.5)")
@@ -36,18 +38,21 @@ def run(args) -> int:
     out = Output(json=args.json)
     model, _, data = load_model_and_data(args)
     x, y = split(args, data)
-    index = args.layer or dense_layers(model)[0].index
+    index = args.layer or unit_layers(model)[0].index
     examples = exciting_examples(model, index, args.unit, x, args.top)
     if not len(x):
         raise PynnError(f"The {args.split} split of {data.name} is empty.")
     bounds = (float(x.min()), float(x.max()))
-    found = maximise_activation(model, index, args.unit, x.mean(axis=0), steps=args.steps,
-                                step_size=args.step_size, l2=args.l2, bounds=bounds)
+    no_ascent = why_no_maximisation(model, index)
+    found = None if no_ascent else maximise_activation(model, index, args.unit, x.mean(axis=0), steps=args.steps,
+                                                       step_size=args.step_size, l2=args.l2, bounds=bounds)
     out.emit_json({"model": model.spec, "layer": index, "unit": args.unit, "split": args.split,
+                   "last_step": examples.last_step,
                    "most_exciting": examples.most, "most_values": examples.most_values,
                    "least_exciting": examples.least, "least_values": examples.least_values,
-                   "mean_value": examples.mean, "maximised_input": found.x, "activation_trace": found.trace,
-                   "l2": found.l2, "steps": args.steps, "bounds": bounds})
+                   "mean_value": examples.mean, "maximised_input": found.x if found else None,
+                   "activation_trace": found.trace if found else None, "no_maximisation": no_ascent,
+                   "l2": args.l2, "steps": args.steps, "bounds": bounds})
     if args.json:
         return 0
 
@@ -57,20 +62,33 @@ def run(args) -> int:
     def titled(indices, values):
         return [f"#{i}{label(i)} {v:.2f}" for i, v in zip(indices, values)]
 
-    parts = [Text(f"layer {index}, unit {args.unit}: mean output {examples.mean:.3f} on {len(x):,} {args.split} "
+    layer = model.layers[index - 1]
+    output = "output at the last step" if examples.last_step else "output"
+    what = "sequences" if examples.last_step else "samples"
+    parts = [Text(f"layer {index}, unit {args.unit}: mean {output} {examples.mean:.3f} on {len(x):,} {args.split} "
                   "samples", style="bold")]
-    if reads_the_input(model, model.layers[index - 1]):
+    if layer.kind == "lstm":
+        parts.append(Text(f"its weights, per gate: pynn weights {args.file} --layer {index} --neurons {args.unit}",
+                          style="italic"))
+    elif reads_the_input(model, layer):
         w = weight_maps(model, index, [args.unit], data.sample_shape)
         parts += [Text("its incoming weights", style="italic"), HeatMap(w.maps[0]), Legend(max_abs(w.maps[0]))]
-    parts += [Text("most exciting samples (sample, label, output)", style="italic"),
-              map_grid(x[examples.most], titled(examples.most, examples.most_values), "shared",
-                       negative="negative", positive="positive"),
-              Text("least exciting samples", style="italic"),
-              map_grid(x[examples.least], titled(examples.least, examples.least_values), "shared",
-                       negative="negative", positive="positive"),
-              Text(f"the input that excites it most: output {found.trace[0]:.3f} at the data's mean → "
-                   f"{found.trace[-1]:.3f} after {plural(args.steps, 'step')} (L2 {args.l2:g}, values kept in "
-                   f"{bounds[0]:g}..{bounds[1]:g})", style="italic"),
-              HeatMap(found.x), Legend(max_abs(found.x), "negative", "positive")]
+    chars = characters(model)
+    for side, indices, values in (("most", examples.most, examples.most_values),
+                                  ("least", examples.least, examples.least_values)):
+        key = f"{output}, sample: its text" if chars else f"sample, label, {output}"
+        parts.append(Text(f"{side} exciting {what} ({key})", style="italic"))
+        if chars:
+            parts += [Text(f"{v:+.3f} #{i}: {as_text(x[i], chars)}") for i, v in zip(indices, values)]
+        else:
+            parts.append(map_grid(x[indices], titled(indices, values), "shared", negative="negative",
+                                  positive="positive"))
+    if found is None:
+        parts.append(Text(no_ascent))
+    else:
+        parts += [Text(f"the input that excites it most: output {found.trace[0]:.3f} at the data's mean → "
+                       f"{found.trace[-1]:.3f} after {plural(args.steps, 'step')} (L2 {args.l2:g}, values kept in "
+                       f"{bounds[0]:g}..{bounds[1]:g})", style="italic"),
+                  HeatMap(found.x), Legend(max_abs(found.x), "negative", "positive")]
     out.show(Group(*parts))
     return 0
