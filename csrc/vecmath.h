@@ -17,6 +17,7 @@ typedef float v8f __attribute__((vector_size(32)));
 /* The same vector at any float address: rows of a batch are not 32-byte aligned. */
 typedef float v8f_unaligned __attribute__((vector_size(32), aligned(4), may_alias));
 typedef int v8i __attribute__((vector_size(32)));
+typedef unsigned v8u __attribute__((vector_size(32)));
 #define LOAD8(p) ((v8f)(*(const v8f_unaligned *)(p)))
 #define STORE8(p, v) (*(v8f_unaligned *)(p) = (v))
 
@@ -44,9 +45,11 @@ static inline __attribute__((always_inline)) v8f v8_clamp(v8f x, float lo, float
 /* exp(x), x clamped to [-87.3, 88.3] so 2^n stays a normal float (exp(-87.3) is within 2% of FLT_MIN). */
 static inline __attribute__((always_inline)) v8f v8_exp(v8f x) {
     x = v8_clamp(x, -87.3f, 88.3f);
-    /* n = round(x / ln 2) by the 1.5 * 2^23 trick (exact for |n| < 2^22), then x - n ln 2 in two parts */
+    /* n = round(x / ln 2) by the 1.5 * 2^23 trick (exact for |n| < 2^22): t's low mantissa bits hold n; then
+     * x - n ln 2 in two parts */
     const v8f magic = v8_splat(12582912.0f);
-    v8f n = (x * v8_splat(1.44269504088896341f) + magic) - magic;
+    v8f t = x * v8_splat(1.44269504088896341f) + magic;
+    v8f n = t - magic;
     x = x - n * v8_splat(0.693359375f);
     x = x - n * v8_splat(-2.12194440e-4f);
     v8f y = v8_splat(1.9875691500e-4f);
@@ -56,7 +59,9 @@ static inline __attribute__((always_inline)) v8f v8_exp(v8f x) {
     y = y * x + v8_splat(1.6666665459e-1f);
     y = y * x + v8_splat(5.0000001201e-1f);
     y = y * (x * x) + x + v8_splat(1.0f);
-    v8i bits = (__builtin_convertvector(n, v8i) + 127) << 23;  /* 2^n */
+    /* 2^n: n + 127 into the exponent field, taken from t's bits in unsigned arithmetic. Converting n to int
+     * instead was undefined for a NaN x (and shifted a negative int); a NaN x still gives NaN, through y. */
+    v8u bits = ((v8u)t - (v8u)magic + 127) << 23;
     return y * (v8f)bits;
 }
 
