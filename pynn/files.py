@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
+import secrets
 import zipfile
 from pathlib import Path
 
@@ -47,10 +47,7 @@ def save_model(model, path: str | os.PathLike, *, history: list[dict] | None = N
     }
     arrays = {"params": model.snapshot(), "header": np.frombuffer(json.dumps(header).encode(), np.uint8)}
     arrays.update({f"checkpoint_{k}": v for k, v in (checkpoint[1] if checkpoint else {}).items()})
-    directory = path.parent if str(path.parent) else Path(".")
-    if not directory.is_dir():
-        raise PynnError(f"Cannot save to {path}: the folder {directory} does not exist.")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    fd, tmp = _create_temporary(path)
     try:
         with os.fdopen(fd, "wb") as f:
             np.savez(f, **arrays)
@@ -63,6 +60,37 @@ def save_model(model, path: str | os.PathLike, *, history: list[dict] | None = N
         if os.path.exists(tmp):
             os.unlink(tmp)
     return path
+
+
+def check_destination(path: str | os.PathLike) -> Path:
+    """Raise a PynnError in words unless a model can be saved at path: its folder exists and takes new files.
+    Called before training, so a run is never lost to a destination that was wrong from the start."""
+    fd, tmp = _create_temporary(Path(path))
+    os.close(fd)
+    os.unlink(tmp)
+    return Path(path)
+
+
+def _create_temporary(path: Path) -> tuple[int, str]:
+    """(fd, name) of a new, empty temporary file beside path, to be renamed over it once complete. It is made
+    with mode 0666 like any new file, so the umask decides who may read the model (mkstemp's 0600 would not)."""
+    directory = path.parent if str(path.parent) else Path(".")
+    if path.is_dir():
+        raise PynnError(f"Cannot save to {path}: it is a folder; give a file name, e.g. {path / 'model.npz'}.")
+    if not directory.is_dir():
+        what = (f"{directory} is a file, not a folder" if directory.exists() else
+                f"the folder {directory} does not exist")
+        raise PynnError(f"Cannot save to {path}: {what}.")
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    while True:
+        tmp = str(directory / f".{path.name}.{secrets.token_hex(4)}.tmp")
+        try:
+            return os.open(tmp, flags, 0o666), tmp
+        except FileExistsError:
+            continue
+        except OSError as err:
+            raise PynnError(f"Cannot save to {path}: the folder {directory} does not take new files "
+                            f"({err.strerror or err}).") from None
 
 
 def read_header(path: str | os.PathLike) -> tuple[dict, dict[str, np.ndarray]]:
@@ -121,6 +149,9 @@ def load_model(path: str | os.PathLike):
         raise PynnError(f"{path} holds {params.size} parameters of type {params.dtype}, but its header describes "
                         f"a model with {model.n_params} float32 parameters.")
     model.restore(params)
+    # notes speak about what a user wrote in a spec (a softmax folded into the loss); a file's layer list was
+    # written by pynn, so they would tell a user about a softmax they never wrote
+    model.notes = []
     model.spec = header.get("spec", model.spec)
     model.class_names = header.get("class_names")
     return model, header

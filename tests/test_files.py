@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from pynn.errors import PynnError
-from pynn.files import load_model, read_header, save_model
+from pynn.files import check_destination, load_model, read_header, save_model
 from pynn.model import build_model
 
 
@@ -113,3 +113,58 @@ def test_interrupted_save_leaves_the_previous_file_intact(tmp_path, model, monke
 def test_save_into_a_missing_folder_is_a_clear_error(tmp_path, model):
     with pytest.raises(PynnError, match="does not exist"):
         save_model(model, tmp_path / "no" / "m.npz")
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o077, 0o002])
+def test_a_saved_file_gets_the_mode_any_new_file_gets(tmp_path, model, umask):
+    """0666 less the umask, as for any file a program creates, whether the save creates or replaces it."""
+    previous = os.umask(umask)
+    try:
+        path = save_model(model, tmp_path / "m.npz")
+        assert path.stat().st_mode & 0o777 == 0o666 & ~umask
+        os.chmod(path, 0o600)
+        save_model(model, path)
+        assert path.stat().st_mode & 0o777 == 0o666 & ~umask
+    finally:
+        os.umask(previous)
+
+
+@pytest.mark.parametrize("where,fragment", [
+    ("no/m.npz", "the folder .*no does not exist"),
+    ("afile/m.npz", "afile is a file, not a folder"),
+    ("adir", "it is a folder; give a file name"),
+])
+def test_a_destination_that_cannot_take_the_model_is_refused_in_words(tmp_path, where, fragment):
+    (tmp_path / "afile").write_text("x")
+    (tmp_path / "adir").mkdir()
+    before = sorted(p.name for p in tmp_path.iterdir())
+    with pytest.raises(PynnError, match=fragment):
+        check_destination(tmp_path / where)
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
+def test_a_folder_that_takes_no_new_files_is_refused_and_a_good_one_left_as_it_was(tmp_path, monkeypatch):
+    check_destination(tmp_path / "m.npz")
+    assert list(tmp_path.iterdir()) == []  # the probe file is gone again
+
+    def read_only(*args):
+        raise OSError(30, "Read-only file system")
+    monkeypatch.setattr(os, "open", read_only)
+    with pytest.raises(PynnError, match="does not take new files .Read-only file system"):
+        check_destination(tmp_path / "m.npz")
+
+
+@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="root writes into any folder")
+def test_a_folder_without_write_permission_is_refused(tmp_path):
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o555)
+    with pytest.raises(PynnError, match="does not take new files"):
+        check_destination(locked / "m.npz")
+
+
+def test_a_loaded_model_tells_nothing_about_a_softmax_it_never_was_written_with(tmp_path):
+    """A file records the output as softmax; the note about a written softmax is for specs a user wrote."""
+    plain = build_model("4-8-3", loss="xent")
+    assert plain.notes == []
+    loaded, _ = load_model(save_model(plain, tmp_path / "m.npz"))
+    assert loaded.notes == []

@@ -32,7 +32,8 @@ def test_ctrl_c_saves_a_checkpoint_and_resume_matches_an_uninterrupted_run(tmp_p
     assert header["checkpoint"]["epoch"] >= 2  # stopped inside a later epoch, not at the start
 
     resumed = subprocess.run([sys.executable, "-m", "tui.cli", "train", "--resume", str(interrupted),
-                              "--epochs", "3"], capture_output=True, text=True, cwd=tempfile.gettempdir())
+                              "--epochs", "3", "--save", str(interrupted)], capture_output=True, text=True,
+                             cwd=tempfile.gettempdir())
     assert resumed.returncode == 0, resumed.stderr
 
     straight = tmp_path / "straight.npz"

@@ -10,7 +10,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from pynn.data import load_dataset
 from pynn.forecast import regression_report
-from pynn.files import load_checkpoint, save_model
+from pynn.errors import PynnError
+from pynn.files import check_destination, load_checkpoint, save_model
 from pynn.init import INITIALISERS
 from pynn.model import build_model
 from pynn.train import BatchEnd, EpochEnd, Trainer, TrainConfig, history_dicts
@@ -56,6 +57,8 @@ SGD_DEFAULT_LR = 0.5  # the command's default mini-batch of 10 on sigmoid nets, 
 
 def run(args) -> int:
     out = Output(json=args.json)
+    if args.save:  # before any data is loaded or epoch trained: a run is never lost to a wrong destination
+        check_destination(args.save)
     if args.resume:
         model, data, config, data_record, resume_from = _resumed(args)
     else:
@@ -68,7 +71,10 @@ def run(args) -> int:
                              l2=args.l2, clip=args.clip, val_split=args.val_split, early_stop=args.early_stop,
                              seed=args.seed)
         resume_from = None
-    save_path = args.save or args.resume
+    save_path = args.save  # --resume only reads its file: a run is written where --save says, or nowhere
+    if args.resume and not save_path:
+        out.note(f"{args.resume} stays as it is and this run will not be saved: resuming writes only where --save "
+                 f"says (--save {args.resume} continues the run in place).")
     for note in (*data.notes, *model.notes):
         out.note(note)
 
@@ -117,13 +123,15 @@ def run(args) -> int:
         for line in judged.lines() if judged else []:
             out.line(line)
         if save_path:
-            out.line(f"saved {save_path}" + (" (resume with --resume)" if interrupted else ""))
+            out.line(f"saved {save_path}" + (f" (continue it with --resume {save_path} --save {save_path})"
+                                             if interrupted else ""))
     return EXIT_INTERRUPTED if interrupted else 0
 
 
 def _resumed(args):
     """Model, data, settings and trainer state of a saved run, for --resume."""
     model, header, state, arrays = load_checkpoint(args.resume)
+    _check_epochs_left(args, header["training"].get("epochs"), state)
     record = header.get("data") or {"name": "digits"}
     data = load_dataset(record.get("load", record["name"]), **record.get("options", {}))
     fields = {f.name for f in dataclasses.fields(TrainConfig)}
@@ -131,6 +139,19 @@ def _resumed(args):
     if args.epochs is not None:
         config.epochs = args.epochs
     return model, data, config, record, (state, arrays, header.get("history", []))
+
+
+def _check_epochs_left(args, saved_epochs, state: dict) -> None:
+    """Refuse, before anything is loaded or written, a resume that has no epoch left to train."""
+    epochs = args.epochs if args.epochs is not None else saved_epochs
+    at = state.get("epoch") if isinstance(state, dict) else None
+    if not isinstance(epochs, int) or not isinstance(at, int) or at <= epochs:
+        return  # an epoch is left (a damaged checkpoint is reported by the trainer)
+    done = f"{at - 1} epoch{'s' if at != 2 else ''}" + (" and part of the next" if state.get("batch") else "")
+    asked = (f"--epochs {args.epochs} asks for no more" if args.epochs is not None
+             else f"its run asked for {epochs}")
+    raise PynnError(f"{args.resume} has already trained {done}, and {asked}; nothing was trained or saved — give "
+                    f"--epochs above {at - 1} to train it further.")
 
 
 @contextmanager
