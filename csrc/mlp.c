@@ -151,7 +151,7 @@ float pynn_mlp_train_step(const struct pynn_mlp *net, struct pynn_optimizer *opt
     float *dout = out, *dx = out + (int64_t)m * widest;
     void *scratch = dx;  /* the loss's gathered labels or targets; backward overwrites it afterwards */
     float loss = batch_loss(net, dout, in, rows, m, labels, targets, scratch);
-    if (!isfinite(loss)) return loss;
+    if (!(loss <= net->loss_limit)) return loss;  /* NaN, inf or exploded: the caller restores last_good */
 
     /* backward: dout holds the gradient wrt layer l's output and becomes wrt its pre-activation */
     const float *layer_out = out - (int64_t)m * size[L];

@@ -143,6 +143,7 @@ struct pynn_mlp {
     int64_t n_params;
     int64_t n_decay;
     float *work;
+    float loss_limit;  /* a batch loss above this (or NaN) stops the step untouched; INFINITY: only NaN/inf */
 };
 
 /* The optimiser of pynn_*_update: state0 is momentum's v or Adam's m, state1 Adam's v (NULL when unused);
@@ -161,8 +162,8 @@ int64_t pynn_mlp_workspace(const struct pynn_mlp *net, int m);
 /* One training step on m samples: rows[i] picks sample i from x (n, sizes[0]) and its label (labels, for
  * XENT) or target row (targets (n, k), otherwise). Forward, loss, backward (grads overwritten), norms[l] =
  * the L2 norm of layer l's gradient, clipping, last_good = params, one optimiser update. Returns the mean
- * loss; a non-finite loss is returned at once, before grads, params, last_good and the optimiser are
- * touched. */
+ * loss; a non-finite loss, or one above net->loss_limit, is returned at once, before grads, params,
+ * last_good and the optimiser are touched. */
 float pynn_mlp_train_step(const struct pynn_mlp *net, struct pynn_optimizer *opt, const float *x,
                           const int64_t *rows, int m, const int32_t *labels, const float *targets,
                           float *last_good, float *norms);

@@ -302,6 +302,7 @@ class MLPTrainStep:
                 _ptr(self._b_off, "b_offsets", np.int64)]
         net.sizes, net.act, net.alpha, net.w_offset, net.b_offset = keep
         net.params, net.grads = ptrs[0], ptrs[1]
+        net.loss_limit = float("inf")
         self._work = np.empty(lib.pynn_mlp_workspace(net, max_batch), np.float32)
         net.work = _ptr(self._work, "work")
 
@@ -320,10 +321,14 @@ class MLPTrainStep:
 
     lr = property(lambda self: self._opt.lr, lambda self, v: setattr(self._opt, "lr", v))
     t = property(lambda self: self._opt.t, lambda self, v: setattr(self._opt, "t", int(v)))
+    # a batch loss above this comes back with nothing updated, as a non-finite one does (the Trainer's
+    # explosion check); a limit beyond float32's range becomes inf
+    loss_limit = property(lambda self: self._net.loss_limit,
+                          lambda self, v: setattr(self._net, "loss_limit", float(v)))
 
     def step(self, rows: np.ndarray) -> tuple[float, list[float]]:
-        """Train on the samples `rows` picks: returns (mean loss, gradient norm per layer). A non-finite loss
-        comes back with nothing updated."""
+        """Train on the samples `rows` picks: returns (mean loss, gradient norm per layer). A non-finite loss, or
+        one above loss_limit, comes back with nothing updated."""
         rows_ptr = _ptr(rows, "rows", np.int64)
         if rows.ndim != 1 or not 1 <= rows.size <= self.max_batch:
             raise ValueError(f"rows must be 1-D with 1 to {self.max_batch} entries")

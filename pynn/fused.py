@@ -21,10 +21,10 @@ class FusedMLPStep:
     def __init__(self, step: core.MLPTrainStep, optimizer: Optimizer):
         self._step, self._optimizer = step, optimizer
 
-    def step(self, rows: np.ndarray) -> tuple[float, list[float]]:
-        """(mean loss, gradient norm per layer) for the samples `rows` picks; a non-finite loss comes back with
-        the parameters, last-good copy and optimiser untouched."""
-        self._step.lr, self._step.t = self._optimizer.lr, self._optimizer.t
+    def step(self, rows: np.ndarray, loss_limit: float = np.inf) -> tuple[float, list[float]]:
+        """(mean loss, gradient norm per layer) for the samples `rows` picks; a non-finite loss, or one above
+        loss_limit, comes back with the parameters, last-good copy and optimiser untouched."""
+        self._step.lr, self._step.t, self._step.loss_limit = self._optimizer.lr, self._optimizer.t, loss_limit
         loss, norms = self._step.step(rows)
         self._optimizer.t = self._step.t
         return loss, norms

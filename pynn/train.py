@@ -18,6 +18,12 @@ from pynn.errors import PynnError, TrainingDiverged
 from pynn.fused import fused_step
 from pynn.model import Sequential, count_correct
 from pynn.optim import Optimizer
+
+# A loss that grows to this many times the untrained model's (smoothed over batches, so a single unlucky
+# batch does not count) has blown up though it is still finite; it stops the run as a NaN does.
+EXPLOSION_FACTOR = 100.0
+LOSS_SMOOTHING = 0.9            # weight of the running loss against each new batch's
+START_LOSS_SAMPLES = 256        # training samples the untrained model's loss is measured on
 from pynn.words import plural
 
 
@@ -71,6 +77,7 @@ class BatchEnd:
 class EpochEnd:
     record: EpochRecord
     n_epochs: int
+    warnings: list[str] = field(default_factory=list)  # sentences for the user raised by this epoch
 
 
 @dataclass
@@ -78,6 +85,7 @@ class TrainEnd:
     history: list[EpochRecord]
     stopped_early: bool
     reason: str
+    warnings: list[str] = field(default_factory=list)
 
 
 class Trainer:
@@ -91,6 +99,7 @@ class Trainer:
         self.history: list[EpochRecord] = []
         self.progress = _Progress()
         self.reason = ""
+        self.warnings: list[str] = []   # what the user should hear about this run (e.g. accuracy at chance)
         self._stop = threading.Event()
 
     def stop(self) -> None:
@@ -112,6 +121,10 @@ class Trainer:
         if st.rng_state is not None:
             shuffle_rng.bit_generator.state = st.rng_state
         decay = cfg.l2 / len(x_train)
+        if st.start_loss is None:  # the yardstick for an exploding loss and for a loss that does not fall
+            st.start_loss = st.loss_ema = model.evaluate(x_train[:START_LOSS_SAMPLES],
+                                                         y_train[:START_LOSS_SAMPLES])["loss"]
+        chance = _chance_accuracy(y_train)
         last_good = model.params.copy()
         reason = "finished"
         n_batches = -(-len(x_train) // cfg.batch_size)
@@ -124,14 +137,17 @@ class Trainer:
             order = shuffle_rng.permutation(len(x_train))
             for b in range(st.batch, n_batches):
                 idx = order[b * cfg.batch_size:(b + 1) * cfg.batch_size]
+                limit = _exploded_above(st)
                 with model.lock:  # layers cache activations, so a step and a reader must not interleave
                     if fused is not None:
-                        loss, norms = fused.step(idx)
+                        loss, norms = fused.step(idx, limit)
                     else:
                         loss, _ = model.train_step(x_train[idx], y_train[idx])
-                    if not np.isfinite(loss):
+                    if not loss <= limit:  # NaN, inf, or finite but exploded: the same stop either way
                         model.restore(last_good)
-                        raise TrainingDiverged(_divergence_message(model, loss, epoch, b + 1, self.optimizer.lr))
+                        raise TrainingDiverged(_divergence_message(model, loss, epoch, b + 1, self.optimizer.lr,
+                                                                   st.start_loss))
+                    st.loss_ema = LOSS_SMOOTHING * st.loss_ema + (1 - LOSS_SMOOTHING) * loss
                     if fused is None:
                         norms = model.grad_norms()
                         if cfg.clip > 0:
@@ -151,11 +167,19 @@ class Trainer:
                                  grad_norms=[float(v) for v in np.mean(st.norms, axis=0)])
             st.epoch, st.batch, st.losses, st.norms = epoch + 1, 0, [], []
             st.rng_state = shuffle_rng.bit_generator.state
+            judged = None  # (loss, accuracy) of the model as it stands, for the chance check
             if cfg.eval_train:
-                record.train_accuracy = model.evaluate(x_train, y_train).get("accuracy")
+                judged = model.evaluate(x_train, y_train)
+                record.train_accuracy = judged.get("accuracy")
             if len(x_val):
                 val = model.evaluate(x_val, y_val)
                 record.val_loss, record.val_accuracy = val["loss"], val.get("accuracy")
+                judged = judged or val
+            new_warnings = []
+            if chance is not None and judged and not any(w.startswith(CHANCE_WARNING) for w in self.warnings):
+                warning = _chance_warning(judged, chance, st.start_loss, epoch, self.optimizer.lr)
+                new_warnings = [warning] if warning else []
+                self.warnings += new_warnings
             record.seconds = time.perf_counter() - start
             self.history.append(record)
             patience_over = False
@@ -165,7 +189,7 @@ class Trainer:
                 else:
                     st.bad_epochs += 1
                     patience_over = st.bad_epochs >= cfg.early_stop
-            self.on_event(EpochEnd(record, cfg.epochs))
+            self.on_event(EpochEnd(record, cfg.epochs, new_warnings))
             if patience_over:
                 model.restore(st.best_params)
                 reason = (f"early stop: validation loss did not improve for {plural(cfg.early_stop, 'epoch')}; "
@@ -175,7 +199,7 @@ class Trainer:
                 reason = "stopped on request"
                 break
         self.reason = reason
-        self.on_event(TrainEnd(self.history, reason != "finished", reason))
+        self.on_event(TrainEnd(self.history, reason != "finished", reason, list(self.warnings)))
         return self.history
 
     # -- checkpoints -----------------------------------------------------------------------------------------
@@ -187,6 +211,7 @@ class Trainer:
             "epoch": st.epoch, "batch": st.batch, "rng_state": st.rng_state, "losses": st.losses,
             "norms": st.norms, "best_loss": None if np.isinf(st.best_loss) else st.best_loss,
             "bad_epochs": st.bad_epochs, "optimizer_t": self.optimizer.t,
+            "start_loss": st.start_loss, "loss_ema": st.loss_ema,
             "layer_rng_states": [layer.rng.bit_generator.state if hasattr(layer, "rng") else None
                                  for layer in self.model.layers],
         }
@@ -203,6 +228,8 @@ class Trainer:
             st.losses, st.norms = list(state["losses"]), [list(n) for n in state["norms"]]
             st.best_loss = np.inf if state["best_loss"] is None else float(state["best_loss"])
             st.bad_epochs = int(state["bad_epochs"])
+            # files saved before these were kept measure the start afresh when they resume
+            st.start_loss, st.loss_ema = state.get("start_loss"), state.get("loss_ema")
             st.best_params = arrays.get("best_params")
             n_state = len([k for k in arrays if k.startswith("optimizer_state_")])
             self.optimizer.load_state_dict({"t": state["optimizer_t"],
@@ -226,6 +253,8 @@ class _Progress:
     best_loss: float = np.inf
     best_params: np.ndarray | None = None
     bad_epochs: int = 0
+    start_loss: float | None = None  # the untrained model's loss, the yardstick of an exploding one
+    loss_ema: float | None = None    # the batch losses so far, smoothed
 
 
 def _split(x, y, val_split, rng):
@@ -237,12 +266,44 @@ def _split(x, y, val_split, rng):
     return x[train], y[train], x[val], y[val]
 
 
-def _divergence_message(model: Sequential, loss: float, epoch: int, batch: int, lr: float) -> str:
+def _exploded_above(st: _Progress) -> float:
+    """The batch loss above which the smoothed loss passes EXPLOSION_FACTOR times the start (inf: no check)."""
+    if not st.start_loss or not np.isfinite(st.start_loss) or st.start_loss < 0:
+        return np.inf
+    return (EXPLOSION_FACTOR * st.start_loss - LOSS_SMOOTHING * st.loss_ema) / (1 - LOSS_SMOOTHING)
+
+
+def _divergence_message(model: Sequential, loss: float, epoch: int, batch: int, lr: float,
+                        start_loss: float | None) -> str:
     bad = [f"layer {layer.index} ({layer.kind})" for layer in model.param_layers
            if not all(np.isfinite(v).all() for v in layer.param_views.values())]
     where = f"; non-finite weights in {', '.join(bad)}" if bad else ""
-    return (f"Training diverged: the loss became {loss} at epoch {epoch}, batch {batch}{where}; the last good "
+    what = (f"the loss became {loss}" if not np.isfinite(loss) else
+            f"the loss exploded to {loss:.3g}, over {EXPLOSION_FACTOR:g} times the untrained network's "
+            f"{start_loss:.3g},")
+    return (f"Training diverged: {what} at epoch {epoch}, batch {batch}{where}; the last good "
             f"weights were kept — try a smaller learning rate than {lr:g}.")
+
+
+CHANCE_WARNING = "The network is not learning"
+
+
+def _chance_accuracy(y: np.ndarray) -> float | None:
+    """The accuracy of always answering the most common class, for class labels (else None)."""
+    if not np.issubdtype(y.dtype, np.integer) or y.size == 0:
+        return None
+    return float(np.bincount(y.ravel()).max() / y.size)
+
+
+def _chance_warning(judged: dict, chance: float, start_loss: float, epoch: int, lr: float) -> str | None:
+    """A sentence when the model is no better than guessing and its loss has not fallen since the start:
+    the steps are too large to learn from (a falling loss at chance is a slow start, not this)."""
+    accuracy, loss = judged.get("accuracy"), judged["loss"]
+    if accuracy is None or accuracy > chance + 0.1 * (1 - chance) or not loss >= start_loss:
+        return None
+    return (f"{CHANCE_WARNING}: after epoch {epoch} its accuracy is {100 * accuracy:.1f}%, about what always "
+            f"answering the most common class gets ({100 * chance:.1f}%), and its loss has not fallen "
+            f"({start_loss:.3g} untrained, {loss:.3g} now) — try a smaller learning rate than {lr:g}.")
 
 
 def history_dicts(history: list[EpochRecord]) -> list[dict]:

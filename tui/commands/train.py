@@ -6,18 +6,19 @@ import signal
 import time
 from contextlib import contextmanager
 
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from pynn.data import load_dataset
 from pynn.forecast import regression_report
-from pynn.errors import PynnError
+from pynn.errors import PynnError, TrainingDiverged
 from pynn.files import check_destination, load_checkpoint, save_model
 from pynn.init import INITIALISERS
 from pynn.model import build_model
 from pynn.train import BatchEnd, EpochEnd, Trainer, TrainConfig, history_dicts
 from pynn.words import plural
 from tui.commands.common import add_data_args, add_json_arg, data_options, default_spec, load_data
-from tui.output import Output
+from tui.output import Output, colour_allowed
 
 EXIT_INTERRUPTED = 130
 
@@ -85,6 +86,8 @@ def run(args) -> int:
     with _progress(out) as show_progress:
         def on_event(event):
             show_progress(event)
+            for warning in event.warnings if isinstance(event, EpochEnd) else []:
+                _warn(out, warning)
             if (isinstance(event, EpochEnd) and save_path and args.checkpoint_every
                     and event.record.epoch % args.checkpoint_every == 0):
                 save(trainer)
@@ -97,7 +100,12 @@ def run(args) -> int:
                  f"lr {trainer.optimizer.lr:g}, batch {config.batch_size}, {plural(config.epochs, 'epoch')}"
                  + (f", resuming at epoch {trainer.progress.epoch}" if resume_from else ""))
         with _stop_on_ctrl_c(trainer) as interrupted:
-            history = trainer.fit(data.x_train, data.y_train)
+            try:
+                history = trainer.fit(data.x_train, data.y_train)
+            except TrainingDiverged as err:  # stderr says it (the CLI's error line); --json readers get it too
+                out.emit_json({"model": model.spec, "data": data.name, "stopped": "diverged",
+                               "warnings": [*trainer.warnings, str(err)], "history": history_dicts(trainer.history)})
+                raise
     test = model.evaluate(data.x_test, data.y_test)
     judged = regression_report(model, data)  # what the loss measures, and the baseline to judge it by
     seconds = sum(r.seconds for r in history)
@@ -105,7 +113,7 @@ def run(args) -> int:
         "model": model.spec, "data": data.name, "n_params": model.n_params, "epochs_run": len(history),
         "stopped": trainer.reason, "test_loss": test["loss"], "test_accuracy": test.get("accuracy"),
         "seconds": seconds, "seconds_per_epoch": seconds / max(len(history), 1),
-        "lr": trainer.optimizer.lr, "history": history_dicts(history),
+        "lr": trainer.optimizer.lr, "history": history_dicts(history), "warnings": trainer.warnings,
     }
     if judged:
         result.update(judged.as_json())
@@ -152,6 +160,11 @@ def _check_epochs_left(args, saved_epochs, state: dict) -> None:
              else f"its run asked for {epochs}")
     raise PynnError(f"{args.resume} has already trained {done}, and {asked}; nothing was trained or saved — give "
                     f"--epochs above {at - 1} to train it further.")
+
+
+def _warn(out: Output, text: str) -> None:
+    """A sentence about how the run is going, on stderr beside the progress (and in --json's warnings)."""
+    out.err.print(f"[bold yellow]warning:[/] {escape(text)}" if colour_allowed() else f"warning: {text}")
 
 
 @contextmanager
