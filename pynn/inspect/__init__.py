@@ -18,5 +18,34 @@ dataclasses. Nothing here draws; tui/render turns the results into pictures.
     cluster      the same runs as tasks on a Dask distributed scheduler (optional: pynn[dask])
     results      runs saved as they finish (--out), so an interrupted sweep resumes
 
-The package imports nothing itself, so a worker process can load `workers` before the compiled core.
+The package imports nothing itself, so a worker process can load `workers` before the compiled core. The
+analyses can be imported from it by name (`from pynn.inspect import weight_maps`): each module loads when one
+of its names is first used.
 """
+from importlib import import_module
+
+_ANALYSES = {
+    "activations": ["layer_outputs", "forward_from", "predicted_classes"],
+    "weights": ["weight_maps", "back_projection"],
+    "contributions": ["output_reliance", "top_contributors"],
+    "probe": ["sample_journey", "misclassified"],
+    "triggers": ["exciting_examples", "maximise_activation"],
+    "health": ["unit_health", "gradient_trend", "weight_histograms"],
+    "filmstrip": ["replay_training"],
+    "ablation": ["ablate"],
+    "doctor": ["check_spec", "check_saved"],
+}
+_MODULE_OF = {name: module for module, names in _ANALYSES.items() for name in names}
+__all__ = sorted(_MODULE_OF)
+
+
+def __getattr__(name: str):
+    if name not in _MODULE_OF:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(f"{__name__}.{_MODULE_OF[name]}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

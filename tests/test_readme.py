@@ -1,0 +1,602 @@
+"""Every command and Python snippet in README.md runs as the README gives it.
+
+What counts as an example is read from README.md itself (read_readme):
+- ```python blocks: all of them run in order in one fresh interpreter in an empty folder, as a reader pasting
+  them into one session would. ```text blocks are program output and do not run; any other fence fails.
+- every line of an indented code block (`# comments` dropped, `\\` continuations joined, `a && b` split in two);
+- the first-column code of every row of the tables of commands, specs and data sets (a row without code: its
+  text). Every other table is listed in OTHER_TABLES with what covers it; a new kind of table fails;
+- inline code, in prose or in other table cells, that starts a command (`pynn `, `python `, `pip `, `dask `,
+  `apt-get `, after any `VAR=value `) or is a Python call (`name(...)`).
+
+EXAMPLES says how each example runs, keyed by its README text: an example new to the README without an entry
+fails, and so does an entry whose example left it.
+- Run: a subprocess of the installed `pynn` (or this python, or dask) expected to exit with `status` (0 unless
+  given). A table row's placeholders are filled in by `command`, which may use only the options the row shows,
+  and the row's runs together use every one of them. Every other change to a README command is written out in
+  `changes` (old, new) or `add`: these are the only shortenings (fewer epochs, a data --limit, fewer sweep
+  sizes, one bench workload); nothing is skipped silently. With `pty`, the app runs on a real pseudo-terminal
+  until that text is drawn, then gets q.
+- Call: a Python call from the prose, evaluated verbatim once `setup` has bound its free names; `check` then
+  looks at `result`.
+- Mention: prose naming a command whose runnable example is another README example.
+- Elsewhere: covered outside this file, by CI's own .ci/run or another test; `where` must contain `evidence`.
+  `pip install` lines are CI's: .ci/run installs the checkout with its test extra into a fresh venv.
+
+Commands share one scratch folder whose models come from real short trainings (fixture `models`); a command
+that two examples instantiate the same way runs once. Dask: fixture `cluster` starts the README's own
+`dask scheduler` and `dask worker` (on a free port of 127.0.0.1, one worker process); the README's cluster
+sweep, the table's sweep --cluster and compare --cluster, and DaskExecutor(address) run on them. What a cluster
+does with failing runs is tests/test_cluster.py's. The benchmark scripts run with their quickest options on
+their quickest workloads: their numbers are measurements, not tests.
+"""
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+README = ROOT / "README.md"
+BIN = Path(sys.executable).parent  # the environment pynn is installed in
+PATIENCE_S = 600                   # a guard against a hang, not a speed bound
+
+
+# -- reading the README -------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Example:
+    text: str    # as the README shows it (a table's escaped \| read as |)
+    where: str   # "line N, ...", for messages
+    kind: str    # "block", "command row", "spec row", "data row", "inline" or "call"
+    code: bool = True  # False for a table row whose first column is words, not code
+
+
+RUN_TABLES = {"command": "command row", "spec": "spec row", "name": "data row"}
+COMMAND_SPAN = re.compile(r"(?:[A-Z_]+=\S+ )*(?:pynn|python|pip|dask|apt-get) ")
+CALL_SPAN = re.compile(r"[A-Za-z_][\w.]*\(.*\)")
+
+
+def code_spans(text: str) -> list[str]:
+    return re.findall(r"`([^`]+)`", text)
+
+
+def cells(row: str) -> list[str]:
+    return [c.strip().replace("\\|", "|") for c in re.split(r"(?<!\\)\|", row.strip().strip("|"))]
+
+
+def read_readme(text: str) -> tuple[list[Example], list[tuple[int, str]], list[tuple[int, str]], list[str]]:
+    """(examples, python blocks, table headers, fences that are neither python nor text), each with its line."""
+    lines = text.split("\n")
+    examples, python, headers, fences = [], [], [], []
+    paragraph: list[tuple[int, str]] = []
+
+    def inline(number: int, text: str) -> None:
+        for span in code_spans(text):
+            if COMMAND_SPAN.match(span):
+                examples.append(Example(span, f"line {number}, inline", "inline"))
+            elif CALL_SPAN.fullmatch(span):
+                examples.append(Example(span, f"line {number}, inline", "call"))
+
+    def end_paragraph() -> None:
+        if paragraph:  # joined, since a code span may break across lines
+            inline(paragraph[0][0], " ".join(line for _, line in paragraph))
+            paragraph.clear()
+
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        if line.startswith("```"):
+            end_paragraph()
+            end = lines.index("```", i + 1)
+            if line[3:] == "python":
+                python.append((i + 1, "\n".join(lines[i + 1:end])))
+            elif line[3:] != "text":
+                fences.append(f"line {i + 1}: {line}")
+            i = end + 1
+        elif line.startswith("    ") and not paragraph:
+            commands: list[tuple[int, str]] = []
+            while i < len(lines) and (lines[i].startswith("    ") or not lines[i].strip()):
+                code = re.sub(r"\s+#\s.*$", "", lines[i]).strip()
+                if commands and commands[-1][1].endswith("\\"):
+                    commands[-1] = (commands[-1][0], commands[-1][1][:-1].rstrip() + " " + code)
+                elif code:
+                    commands.append((i + 1, code))
+                i += 1
+            for number, code in commands:
+                examples += [Example(part.strip(), f"line {number}, code block", "block") for part in code.split(" && ")]
+        elif line.startswith("|"):
+            end_paragraph()
+            header = cells(line)[0]
+            headers.append((i + 1, header))
+            i += 2  # the header and its |---| line
+            while i < len(lines) and lines[i].startswith("|"):
+                first, *rest = cells(lines[i])
+                if header in RUN_TABLES:
+                    where, kind = f"line {i + 1}, table of {header}s", RUN_TABLES[header]
+                    examples += ([Example(text, where, kind) for text in code_spans(first)]
+                                 or [Example(first, where, kind, code=False)])
+                else:
+                    inline(i + 1, first)
+                inline(i + 1, " | ".join(rest))
+                i += 1
+        elif not line.strip():
+            end_paragraph()
+            i += 1
+        else:
+            paragraph.append((i + 1, line))
+            i += 1
+    end_paragraph()
+    return examples, python, headers, fences
+
+
+EXAMPLES_FOUND, PYTHON_BLOCKS, TABLE_HEADERS, OTHER_FENCES = read_readme(README.read_text())
+FIRST = {}  # each example once, where it first appears
+for _example in EXAMPLES_FOUND:
+    FIRST.setdefault(_example.text, _example)
+
+
+# -- how each example runs ----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Run:
+    command: str | None = None                # a row's placeholders filled in; None: the README text itself
+    changes: tuple[tuple[str, str], ...] = ()  # (README text, what runs instead), each visible here
+    add: str = ""                              # options appended to shorten a run
+    status: int = 0
+    pty: str | None = None                     # run on a pseudo-terminal until this is drawn, then press q
+    checkout: bool = False                     # run from the checkout, as the README runs the bench scripts
+    env: tuple[tuple[str, str], ...] = ()
+    server: bool = False                       # started (and stopped) by the cluster fixture
+
+    def line(self, readme_text: str) -> str:
+        text = self.command or readme_text
+        for old, new in self.changes:
+            assert old in text, f"the change {old!r} -> {new!r} finds no {old!r} in {text!r}"
+            text = text.replace(old, new)
+        return f"{text} {self.add}".strip()
+
+
+@dataclass(frozen=True)
+class Call:
+    setup: str
+    check: str
+
+
+@dataclass(frozen=True)
+class Mention:
+    example: str
+
+
+@dataclass(frozen=True)
+class Elsewhere:
+    where: str
+    evidence: str
+    why: str
+
+
+CI = "the CI's .ci/run installs the checkout with its test extra into a fresh venv, then runs pytest"
+XOR = "--data xor --model 2-8:tanh-2"
+SWEEP_GRID = "--hidden 2,3 --seeds 2 --init lecun,normal --l2 0,1 --lr 0.1,0.5 --epochs 1"
+SHORT_SWEEP = (("--hidden 2,3,4,5,10,30,100", "--hidden 2,3"), ("--seeds 5", "--seeds 1"))
+ON_THE_CLUSTER = ("tcp://HOST:8786", "{scheduler}")
+
+EXAMPLES = {
+    # the first screen
+    "pip install .": Elsewhere(".ci/run", "pip install --quiet '.[test]'", CI),
+    "pip install '.[test]'": Elsewhere(".ci/run", "pip install --quiet '.[test]'", CI),
+    "pytest": Elsewhere(".ci/run", "\npytest", CI),
+    "pynn train": Run(),
+    # the command table
+    "pynn": Run(pty="784-30-10"),
+    "pynn tui [--data D] [--model SPEC | --load FILE] [--screen NAME]": (
+        Run(f"pynn tui {XOR}", pty="2-8:tanh-2"), Run("pynn tui --load digits.npz --screen train", pty="784-30-10")),
+    "pynn train [--data D] [--model SPEC] [--epochs N] [--batch B] [--lr X] [--optimizer sgd|momentum|adam] "
+    "[--init normal|lecun|xavier|he] [--l2 X] [--loss xent|bce|mse] [--clip X] [--val-split F] [--early-stop N] "
+    "[--seed S] [--save FILE] [--checkpoint-every N] [--json]":
+        Run(f"pynn train {XOR} --epochs 3 --batch 8 --lr 0.05 --optimizer momentum --init xavier --l2 0.1 "
+            "--loss xent --clip 5 --val-split 0.25 --early-stop 2 --seed 1 --save trained.npz --checkpoint-every 1 "
+            "--json"),
+    "pynn train --resume FILE [--epochs N]": Run("pynn train --resume resume.npz --epochs 2"),
+    "pynn eval FILE [--data D] [--json]": Run("pynn eval digits.npz --data digits --json"),
+    "pynn summary SPEC|FILE [--data D] [--json]": (
+        Run("pynn summary 784-30-10 --data digits --json"), Run("pynn summary digits.npz")),
+    "pynn data list": Run(),
+    "pynn data info NAME": Run("pynn data info digits"),
+    "pynn data fetch NAME": Elsewhere(
+        "tests/test_data.py", "def test_fetch_checks_md5_and_keeps_nothing_wrong",
+        "it downloads from the internet, which tests do not reach; a local mirror stands in there"),
+    "pynn weights FILE [--layer L] [--neurons 0-9] [--cols C] [--scale shared|each]":
+        Run("pynn weights digits.npz --layer 1 --neurons 0-9 --cols 5 --scale each"),
+    "pynn explain FILE --class C [--top 3]": Run("pynn explain digits.npz --class 7 --top 3"),
+    "pynn probe FILE --index N [--misclassified] [--count K]":
+        Run("pynn probe digits.npz --index 3 --misclassified --count 2"),
+    "pynn triggers FILE --unit U [--layer L] [--top 5]": Run("pynn triggers digits.npz --unit 4 --layer 1 --top 5"),
+    "pynn health FILE [--filmstrip NEURON]": Run("pynn health digits.npz --filmstrip 3"),
+    "pynn ablate FILE [--layer L] [--units LIST] [--together]":
+        Run("pynn ablate digits.npz --layer 1 --units 0,1,2 --together"),
+    "pynn sweep [--data D] --hidden 2,3,4,5,10,30,100 [--seeds 3] [--init A,B] [--l2 X,Y] [--lr R,S] [--epochs N] "
+    "[--jobs J | --cluster tcp://HOST:8786] [--out FILE [--resume]]": (
+        Run(f"pynn sweep --data xor {SWEEP_GRID} --jobs 2 --out sweep.jsonl"),
+        Run(f"pynn sweep --data xor {SWEEP_GRID} --cluster {{scheduler}} --out sweep.jsonl --resume")),
+    'pynn compare [--data D] --model SPEC --a "init=normal" --b "init=lecun,l2=5" [--cluster ADDR]':
+        Run(f'pynn compare {XOR} --a "init=normal" --b "init=lecun,l2=5" --cluster {{scheduler}}'),
+    "pynn sample FILE [--length N] [--temperature T] [--prime TEXT]":
+        Run('pynn sample chars.npz --length 40 --temperature 0.5 --prime "ROMEO:"'),
+    "pynn predict FILE [--index N]": Run("pynn predict sine.npz --index 3"),
+    "pynn check SPEC|FILE [--data D]": (Run("pynn check 784-30-10 --data digits"), Run("pynn check digits.npz")),
+    # the spec table, each on the data it is written for
+    "784-30-10": Run("pynn train --model 784-30-10 --epochs 1 --limit 1000"),
+    "30-10": Run("pynn train --model 30-10 --epochs 1 --limit 1000"),
+    "784-100:relu-10": Run("pynn train --model 784-100:relu-10 --epochs 1 --limit 1000"),
+    "784-100:relu-drop0.5-10": Run("pynn train --model 784-100:relu-drop0.5-10 --epochs 1 --limit 1000"),
+    "28x28-30-10": Run("pynn train --model 28x28-30-10 --epochs 1 --limit 1000"),
+    "20x1-lstm300-20": Run("pynn train --data sine --lookback 20 --horizon 20 --model 20x1-lstm300-20 "
+                           "--optimizer adam --lr 0.01 --epochs 1 --limit 200"),
+    # the classes are the characters of the default --limit: a shorter text has fewer, so no --limit here
+    "lstm128*-62": Run("pynn summary lstm128*-62 --data shakespeare"),
+    "28x28-lstm128*-lstm64-10": Run("pynn train --model 28x28-lstm128*-lstm64-10 --as-sequence --epochs 1 "
+                                    "--limit 100"),
+    "pynn train --model 784-30:sigmoid-10:sigmoid --loss mse --init normal --optimizer sgd --batch 10 --lr 3 "
+    "--epochs 30": Run(changes=(("--epochs 30", "--epochs 1"),)),
+    # the data table
+    "digits": Run("pynn data info digits"),
+    "mnist": Run("pynn data info mnist", env=(("PYNN_DATA", "{idx}"),)),
+    "fashion-mnist": Run("pynn data info fashion-mnist", env=(("PYNN_DATA", "{idx}"),)),
+    "apt-get install dataset-fashion-mnist": Elsewhere(
+        ".ci/run", "apt-get install -y -qq dataset-fashion-mnist",
+        "CI installs it; tests/test_data.py::test_fashion_mnist_from_debian reads it"),
+    "pynn data fetch mnist": Mention("pynn data fetch NAME"),
+    "xor": Run("pynn data info xor"),
+    "spiral": Run("pynn data info spiral"),
+    "circles": Run("pynn data info circles"),
+    "moons": Run("pynn data info moons"),
+    "sine": Run("pynn train --data sine --lookback 10 --horizon 3 --epochs 1"),
+    "shakespeare": Run("pynn train --data shakespeare --lookback 8 --limit 1000 --epochs 1"),
+    "a path": (Run("pynn train --data points.npz --epochs 1"),
+               Run("pynn train --data images.npz --labels labels.npz --epochs 1")),
+    "file.csv --target COL --lookback N --horizon H":
+        Run("pynn train --data series.csv --target passengers --lookback 12 --horizon 2 --model lstm8-2 --epochs 1"),
+    "pynn train --as-sequence": Run(add="--epochs 1 --limit 300"),
+    # recurrent networks
+    "pynn summary 20x1-lstm300-20": Run(),
+    "pynn train --data sine --horizon 5 --model lstm32-5 --optimizer adam --lr 0.01 --save sine.npz":
+        Run(add="--epochs 2"),
+    "pynn predict sine.npz --index 3": Run(),
+    "pynn train --data shakespeare --optimizer adam --lr 0.005 --clip 5 --epochs 5 --save chars.npz":
+        Run(changes=(("--epochs 5", "--epochs 1"),), add="--limit 3000"),  # the first 3,000 characters hold those of "ROMEO:"
+    'pynn sample chars.npz --prime "ROMEO:" --temperature 0.8': Run(add="--length 40"),
+    "pynn summary": Mention("pynn summary 20x1-lstm300-20"),
+    # the app
+    f"pynn tui {XOR}": Run(pty="2-8:tanh-2"),
+    "pynn tui --load digits.npz [--screen train]":
+        Run(changes=(("[--screen train]", "--screen train"),), pty="784-30-10"),
+    "pynn tui": Run(status=2),  # piped: one sentence saying it needs a terminal
+    "python bench/ui_stall.py": Run(add="--spec 784-30-10 --seconds 0.2 --screens 2 --first-frame-runs 1",
+                                    checkout=True),
+    "pynn weights": Mention("pynn weights FILE [--layer L] [--neurons 0-9] [--cols C] [--scale shared|each]"),
+    # the library
+    'pynn.load("digits.npz")': Call(
+        "import pynn\nfrom pynn.data import load_dataset\ndata = load_dataset('digits')",
+        "assert {'loss', 'accuracy'} <= set(result.evaluate(data.x_test, data.y_test))"),
+    "train_one(config)": Call(
+        "from pynn.inspect.sweep import sweep_configs, train_one\n"
+        "config = sweep_configs([2], 1, data='xor', epochs=1)[0]",
+        "assert 0 <= result['test_accuracy'] <= 1"),
+    "train_variant(config)": Call(
+        "from pynn.inspect.compare import train_variant, variant_config\n"
+        "config = variant_config('a', {'init': 'normal', 'epochs': 1}, spec='2-8:tanh-2', data='xor')",
+        "assert result['history']"),
+    # sweeps on a cluster
+    "pynn sweep --hidden 2,3,4,5,10,30,100 --seeds 5 --init lecun,normal --l2 0,5 --lr 0.1,0.5":
+        Run(changes=SHORT_SWEEP, add="--epochs 1 --limit 500 --jobs 2"),
+    "pip install 'pynn[dask]'": Elsewhere(
+        "tests/test_readme.py", "def test_the_test_extra_installs_what_the_dask_extra_adds", CI),
+    "dask scheduler": Run(add="--host 127.0.0.1 --port {port} --no-dashboard", server=True),
+    "dask worker tcp://HOST:8786 --nworkers 4 --nthreads 1":
+        Run(changes=(ON_THE_CLUSTER, ("--nworkers 4", "--nworkers 1")), server=True),
+    "pynn sweep --hidden 2,3,4,5,10,30,100 --seeds 5 --init lecun,normal --l2 0,5 --cluster tcp://HOST:8786 "
+    "--out results.jsonl": Run(changes=(*SHORT_SWEEP, ON_THE_CLUSTER), add="--epochs 1 --limit 500"),
+    "pynn compare … --cluster":
+        Mention('pynn compare [--data D] --model SPEC --a "init=normal" --b "init=lecun,l2=5" [--cluster ADDR]'),
+    'sweep_configs(sizes, seeds, init=["lecun", "normal"], l2=[0, 5])': Call(
+        "from pynn.inspect.sweep import sweep_configs\nsizes, seeds = [2, 30], 3",
+        "assert len(result) == 2 * 3 * 2 * 2"),
+    "ProcessExecutor(jobs)": Call("from pynn.inspect.workers import ProcessExecutor\njobs = 2",
+                                  "assert result.jobs == 2  # it runs in the table's `pynn sweep ... --jobs 2`"),
+    "DaskExecutor(address)": Call(
+        "from pynn.inspect.cluster import DaskExecutor\nfrom pynn.inspect.sweep import sweep_configs, train_one\n"
+        "address = '{scheduler}'",
+        "with result as executor:\n"
+        "    runs = list(executor.finished(train_one, sweep_configs([2], 1, data='xor', epochs=1)))\n"
+        "assert [run.error for run in runs] == [None]"),
+    # benchmarks
+    "pip install '.[bench]'": Elsewhere(
+        "pyproject.toml", 'bench = ["torch', "not run: it downloads PyTorch, which no test needs; without it "
+        "bench/run.py's torch column says so, as the next two lines show"),
+    "python bench/run.py": Run(add="--only W7 --quick --reps 1", checkout=True),
+    "python bench/run.py --only W1,W3 --quick --json bench.json":
+        Run(changes=(("--only W1,W3", "--only W6"), ("--json bench.json", "--json {scratch}/bench.json")),
+            add="--reps 1", checkout=True),
+    # how it is built
+    "PYNN_NATIVE=1 pip install .": Elsewhere(
+        "pynn/_build.py", '"-march=native"', "not run: a second build of the C core whose one difference is "
+        "this compiler flag; CI builds the portable core and the sanitizer one"),
+}
+
+OTHER_TABLES = {
+    "key": Elsewhere("tests/test_app.py", "def test_question_mark_lists_every_key_of_every_screen",
+                     "the app's keys, pressed through Textual's pilot there and in tests/test_app_screens.py"),
+    "how": Elsewhere("tests/test_cluster.py", "def test_a_two_worker_local_cluster_gives_the_serial_numbers",
+                     "wall times measured by hand; --jobs and --cluster run here and give equal numbers there"),
+    "id": Elsewhere("bench/workloads.py", '"W7"', "the benchmark's workloads, which bench/run.py runs"),
+}
+
+# Examples that fail today because of a bug another part of issue 12 fixes: remove the line with the fix.
+KNOWN_FAILURES: dict[str, str] = {}
+
+
+# -- running ------------------------------------------------------------------------------------------------
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def fill(text: str, values: dict[str, str]) -> str:
+    for key, value in values.items():
+        text = text.replace("{" + key + "}", value)
+    assert not re.search(r"\{[a-z]+\}", text), f"unfilled placeholder in {text!r}"
+    return text
+
+
+def argv(line: str) -> list[str]:
+    program, *args = shlex.split(line)
+    return [{"pynn": str(BIN / "pynn"), "python": sys.executable, "dask": str(BIN / "dask")}[program], *args]
+
+
+_finished: dict[tuple, tuple[int, str]] = {}  # a command two examples share runs once
+
+
+def run_command(run: Run, readme_text: str, values: dict[str, str], where: str) -> None:
+    line = fill(run.line(readme_text), values)
+    env = {k: fill(v, values) for k, v in run.env}
+    key = (line, tuple(sorted(env.items())), run.pty)
+    if key not in _finished:
+        cwd = ROOT if run.checkout else Path(values["scratch"])
+        if run.pty:
+            from test_app import launch_in_pty  # bare `pynn` opens the app only on a terminal
+
+            assert not env, "a pty run takes no extra environment"
+            first, status, drawn = launch_in_pty(shlex.split(line)[1:], run.pty.encode(), cwd=cwd)
+            assert first is not None, f"{where}: `{line}` never drew {run.pty!r}"
+            _finished[key] = (status, drawn[-3000:].decode(errors="replace"))
+        else:
+            proc = subprocess.run(argv(line), cwd=cwd, env={**os.environ, **env}, capture_output=True, text=True,
+                                  timeout=PATIENCE_S)
+            _finished[key] = (proc.returncode, (proc.stdout[-3000:] + proc.stderr[-3000:]))
+    status, output = _finished[key]
+    assert status == run.status, f"{where}: `{line}` exited {status}, not {run.status}:\n{output}"
+
+
+def runs_of(text: str) -> tuple[Run, ...]:
+    entry = EXAMPLES[text]
+    return entry if isinstance(entry, tuple) else (entry,)
+
+
+@pytest.fixture(scope="module")
+def scratch(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("readme")
+
+
+@pytest.fixture(scope="module")
+def models(scratch) -> dict[str, str]:
+    """The files the README's commands name, from real short trainings, and the data files its tables name."""
+    values = {"scratch": str(scratch), "idx": str(scratch / "idx")}
+    made_by_the_readme = [text for text in EXAMPLES if "--save sine.npz" in text or "--save chars.npz" in text]
+    assert len(made_by_the_readme) == 2, made_by_the_readme
+    for text in made_by_the_readme:
+        run_command(runs_of(text)[0], text, values, FIRST[text].where)
+    run_command(Run("pynn train --epochs 2 --save digits.npz"), "", values, "fixture models")
+    run_command(Run(f"pynn train {XOR} --epochs 1 --save resume.npz"), "", values, "fixture models")
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(200, 2)).astype(np.float32)
+    y = (x[:, 0] * x[:, 1] > 0).astype(np.int64)
+    np.savez(scratch / "points.npz", x=x, y=y)
+    np.savez(scratch / "images.npz", x)
+    np.savez(scratch / "labels.npz", y)
+    months = np.arange(144)
+    passengers = 120 + months + 40 * np.sin(months * 2 * np.pi / 12)
+    (scratch / "series.csv").write_text("month,passengers\n" + "".join(f"{m},{p:.1f}\n" for m, p in
+                                                                        zip(months, passengers)))
+    import pynn.data
+
+    digits = Path(pynn.data.__file__).parent / "digits"
+    for name in ("mnist", "fashion-mnist"):  # the bundled test digits stand in for both halves of a full set
+        folder = scratch / "idx" / name
+        folder.mkdir(parents=True)
+        for part in ("images-idx3-ubyte.gz", "labels-idx1-ubyte.gz"):
+            for split in ("train", "t10k"):
+                (folder / f"{split}-{part}").write_bytes((digits / f"t10k-{part}").read_bytes())
+    return values
+
+
+@pytest.fixture(scope="module")
+def cluster(scratch):
+    """The README's `dask scheduler` and `dask worker`, running until the module's tests are done."""
+    port = free_port()
+    values = {"port": str(port), "scheduler": f"tcp://127.0.0.1:{port}"}
+    servers = [text for text, entry in EXAMPLES.items() if isinstance(entry, Run) and entry.server]
+    assert [t.split()[:2] for t in servers] == [["dask", "scheduler"], ["dask", "worker"]], servers
+    started = []
+    try:
+        for text in servers:
+            log = open(scratch / f"{'-'.join(text.split()[:2])}.log", "w")
+            started.append((subprocess.Popen(argv(fill(runs_of(text)[0].line(text), values)), cwd=scratch,
+                                             stdout=log, stderr=subprocess.STDOUT, start_new_session=True),
+                            log))
+            if text.startswith("dask scheduler"):
+                wait_for_port(port, *started[0])
+        yield {**values, "processes": {text: proc for text, (proc, _) in zip(servers, started)}}
+    finally:
+        for proc, log in reversed(started):  # each started in a session of its own: its group is its own
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+            log.close()
+
+
+def wait_for_port(port: int, proc: subprocess.Popen, log) -> None:
+    end = time.monotonic() + PATIENCE_S
+    while True:
+        assert proc.poll() is None, f"dask scheduler exited {proc.returncode}: {Path(log.name).read_text()}"
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            assert time.monotonic() < end, "dask scheduler never listened"
+            time.sleep(0.1)
+
+
+def values_for(request, texts: list[str]) -> dict[str, str]:
+    values = dict(request.getfixturevalue("models"))
+    if any("{scheduler}" in t or "{port}" in t for t in texts):
+        values.update({k: v for k, v in request.getfixturevalue("cluster").items() if k != "processes"})
+    return values
+
+
+# -- the tests ----------------------------------------------------------------------------------------------
+
+def example_params():
+    for text, example in FIRST.items():
+        marks = [pytest.mark.xfail(strict=True, reason=KNOWN_FAILURES[text])] if text in KNOWN_FAILURES else []
+        yield pytest.param(example, id=text if len(text) <= 100 else text[:97] + "...", marks=marks)
+
+
+@pytest.mark.parametrize("example", example_params())
+def test_every_readme_example_runs(example, request, monkeypatch):
+    if example.text not in EXAMPLES:
+        pytest.fail(f"README {example.where}: {example.text!r} has no entry in EXAMPLES of tests/test_readme.py; "
+                    "say there how it runs", pytrace=False)
+    entry = EXAMPLES[example.text]
+    if isinstance(entry, Elsewhere):
+        assert entry.evidence in (ROOT / entry.where).read_text(), f"{entry.where} no longer has {entry.evidence!r}"
+    elif isinstance(entry, Mention):
+        assert entry.example in FIRST and not isinstance(EXAMPLES.get(entry.example), Mention), entry
+    elif isinstance(entry, Call):
+        values = values_for(request, [entry.setup])
+        monkeypatch.chdir(values["scratch"])
+        names: dict = {}
+        exec(fill(entry.setup, values), names)
+        names["result"] = eval(example.text, names)
+        exec(entry.check, names)
+    else:
+        runs = runs_of(example.text)
+        values = values_for(request, [run.line(example.text) for run in runs])
+        for run in runs:
+            if run.server:
+                proc = request.getfixturevalue("cluster")["processes"][example.text]
+                assert proc.poll() is None, f"`{example.text}` exited {proc.returncode}"
+            else:
+                run_command(run, example.text, values, example.where)
+
+
+def options(text: str) -> set[str]:
+    return set(re.findall(r"(?<![\w-])--[a-z][a-z0-9-]*", text))
+
+
+def is_template(text: str) -> bool:
+    return "[" in text or re.search(r"\b[A-Z][A-Z_]*\b", text) is not None
+
+
+FILLED_IN = [t for t, e in FIRST.items() if e.code and isinstance(EXAMPLES.get(t), (Run, tuple))
+             and any(run.command for run in runs_of(t))]
+
+
+@pytest.mark.parametrize("text", FILLED_IN, ids=[t if len(t) <= 100 else t[:97] + "..." for t in FILLED_IN])
+def test_a_filled_in_example_uses_what_the_readme_shows(text):
+    """A filled-in template runs the README's options, all of them and (for a command row) no others; a
+    filled-in concrete example (a spec, a data name) still contains it verbatim."""
+    filled = [run.command for run in runs_of(text) if run.command]
+    if not is_template(text):
+        assert all(text in command for command in filled), (text, filled)
+        return
+    used = set().union(*map(options, filled))
+    assert options(text) <= used, f"{text!r}: no run uses {sorted(options(text) - used)}"
+    if FIRST[text].kind == "command row":
+        assert used <= options(text), f"{text!r}: the runs add {sorted(used - options(text))}"
+        assert all(command.split()[:2] == text.split()[:2] for command in filled), (text, filled)
+
+
+def test_the_reader_finds_every_kind_of_example():
+    text = "\n".join([
+        "Run `pynn train\n--epochs 2` or `pynn` or call `f(x)`; not `pynn.inspect` or `(m, n)`.", "",
+        "    pip install . && pynn eval m.npz      # a comment", "    pynn sweep --a \\", "        --b", "",
+        "| command | what |", "| --- | --- |", "| `pynn x SPEC\\|FILE`, `pynn y` | see `apt-get install z` |", "",
+        "| name | what |", "| --- | --- |", "| a path | words |", "",
+        "| key | what |", "| --- | --- |", "| `q` | quits |", "",
+        "```python", "print(1)", "```", "```text", "output", "```", "```sh", "ls", "```"])
+    examples, python, headers, fences = read_readme(text)
+    assert [(e.text, e.kind) for e in examples] == [
+        ("pynn train --epochs 2", "inline"), ("f(x)", "call"), ("pip install .", "block"), ("pynn eval m.npz", "block"),
+        ("pynn sweep --a --b", "block"), ("pynn x SPEC|FILE", "command row"), ("pynn y", "command row"),
+        ("apt-get install z", "inline"), ("a path", "data row")]
+    assert not examples[-1].code and python == [(20, "print(1)")]
+    assert [h for _, h in headers] == ["command", "name", "key"] and fences == ["line 26: ```sh"]
+
+
+def test_no_entry_outlives_its_example():
+    assert sorted(set(EXAMPLES) - set(FIRST)) == []
+    assert sorted(set(KNOWN_FAILURES) - set(FIRST)) == []
+
+
+def test_every_fence_and_table_is_known():
+    assert OTHER_FENCES == [], "a fence is ```python (it runs) or ```text (output)"
+    for number, header in TABLE_HEADERS:
+        assert header in RUN_TABLES or header in OTHER_TABLES, f"line {number}: a table of {header!r} is not known"
+    for entry in OTHER_TABLES.values():
+        assert entry.evidence in (ROOT / entry.where).read_text(), entry
+
+
+def test_the_readme_python_runs(tmp_path):
+    """The ```python blocks in order, in one fresh interpreter, in an empty folder."""
+    assert len(PYTHON_BLOCKS) >= 2
+    script = "\n".join(f"print('README line {n}', flush=True)\n{code}" for n, code in PYTHON_BLOCKS)
+    proc = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=PATIENCE_S)
+    reached = re.findall(r"README line \d+", proc.stdout)
+    assert proc.returncode == 0, f"the block at {reached[-1] if reached else '?'} failed:\n{proc.stderr[-3000:]}"
+    assert "'accuracy'" in proc.stdout  # the first block's evaluate
+
+
+def test_the_test_extra_installs_what_the_dask_extra_adds():
+    """`pip install 'pynn[dask]'` needs no test of its own: CI's install of the test extra includes it."""
+    extras = dict(re.findall(r"^(\w+) = \[(.*?)\]", (ROOT / "pyproject.toml").read_text(), re.M))
+    assert set(re.findall(r'"([^"]+)"', extras["dask"])) <= set(re.findall(r'"([^"]+)"', extras["test"]))
+
+
+def test_the_names_the_readme_imports_load_their_modules_only_when_used():
+    """`import pynn` and `import pynn.inspect` load no analysis and not the compiled core (a worker sets its
+    thread count first); every analysis named in pynn.inspect.__all__ is there."""
+    script = ("import sys, pynn, pynn.inspect\n"
+              "assert not [m for m in sys.modules if m == 'pynn._core' or m.startswith('pynn.inspect.')], sys.modules\n"
+              "from pynn.inspect import *\n"
+              "assert all(callable(globals()[name]) for name in pynn.inspect.__all__)\n"
+              "assert 'pynn.inspect.workers' not in sys.modules and callable(pynn.load)\n")
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=PATIENCE_S)
+    assert proc.returncode == 0, proc.stderr
