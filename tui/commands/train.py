@@ -86,8 +86,6 @@ def run(args) -> int:
     with _progress(out) as show_progress:
         def on_event(event):
             show_progress(event)
-            for warning in event.warnings if isinstance(event, EpochEnd) else []:
-                _warn(out, warning)
             if (isinstance(event, EpochEnd) and save_path and args.checkpoint_every
                     and event.record.epoch % args.checkpoint_every == 0):
                 save(trainer)
@@ -162,14 +160,15 @@ def _check_epochs_left(args, saved_epochs, state: dict) -> None:
                     f"--epochs above {at - 1} to train it further.")
 
 
-def _warn(out: Output, text: str) -> None:
-    """A sentence about how the run is going, on stderr beside the progress (and in --json's warnings)."""
-    out.err.print(f"[bold yellow]warning:[/] {escape(text)}" if colour_allowed() else f"warning: {text}")
+def _warning(text: str) -> str:
+    """A sentence about how the run is going (also in --json's warnings), as Rich markup."""
+    return f"[bold yellow]warning:[/] {escape(text)}" if colour_allowed() else escape(f"warning: {text}")
 
 
 @contextmanager
 def _progress(out: Output):
-    """An event handler drawing Rich bars on a terminal, or printing one line per epoch otherwise."""
+    """An event handler drawing Rich bars on a terminal, or printing one line per epoch otherwise; an epoch's
+    warnings follow its line (on stderr when piped, so stdout keeps its one line per epoch)."""
     def epoch_line(record) -> str:
         parts = [f"epoch {record.epoch:>3}", f"loss {record.loss:.4f}"]
         if record.train_accuracy is not None:
@@ -185,6 +184,8 @@ def _progress(out: Output):
         def plain(event):
             if isinstance(event, EpochEnd):
                 out.line(epoch_line(event.record))
+                for warning in event.warnings:
+                    out.err.print(_warning(warning))
         yield plain
         return
 
@@ -203,6 +204,8 @@ def _progress(out: Output):
                                 info=f"loss {event.loss:.4f}")
         elif isinstance(event, EpochEnd):
             progress.console.print(epoch_line(event.record))
+            for warning in event.warnings:  # through the bars' console, which keeps them above the bars
+                progress.console.print(_warning(warning))
             progress.update(epochs, completed=event.record.epoch, total=event.n_epochs)
 
     with progress:
