@@ -11,12 +11,13 @@ What counts as an example is read from README.md itself (read_readme):
 
 EXAMPLES says how each example runs, keyed by its README text: an example new to the README without an entry
 fails, and so does an entry whose example left it.
-- Run: a subprocess of the installed `pynn` (or this python, or dask) expected to exit with `status` (0 unless
-  given). A table row's placeholders are filled in by `command`, which may use only the options the row shows,
-  and the row's runs together use every one of them. Every other change to a README command is written out in
-  `changes` (old, new) or `add`: these are the only shortenings (fewer epochs, a data --limit, fewer sweep
-  sizes, one bench workload); nothing is skipped silently. With `pty`, the app runs on a real pseudo-terminal
-  until that text is drawn, then gets q.
+- Run: a subprocess of the installed `pynn` (or this python, or dask) expected to exit with `status` (0, or
+  the exit code the README gives) and, where its status says too little, to print `expect`. A table row's
+  placeholders are filled in by `command`, which may use only the options the row shows, and the row's runs
+  together use every one of them. Every other change to a README command is written out in `changes` (old,
+  new) or `add`: these are the only shortenings (fewer epochs, a data --limit, fewer sweep sizes, one bench
+  workload); nothing is skipped silently. With `pty`, the app runs on a real pseudo-terminal until that text
+  is drawn, then gets q.
 - Call: a Python call from the prose, evaluated verbatim once `setup` has bound its free names; `check` then
   looks at `result`.
 - Mention: prose naming a command whose runnable example is another README example.
@@ -114,7 +115,8 @@ def read_readme(text: str) -> tuple[list[Example], list[tuple[int, str]], list[t
                     commands.append((i + 1, code))
                 i += 1
             for number, code in commands:
-                examples += [Example(part.strip(), f"line {number}, code block", "block") for part in code.split(" && ")]
+                examples += [Example(part.strip(), f"line {number}, code block", "block")
+                             for part in code.split(" && ")]
         elif line.startswith("|"):
             end_paragraph()
             header = cells(line)[0]
@@ -154,6 +156,7 @@ class Run:
     changes: tuple[tuple[str, str], ...] = ()  # (README text, what runs instead), each visible here
     add: str = ""                              # options appended to shorten a run
     status: int = 0
+    expect: str = ""                           # text the output must hold, where the status alone says too little
     pty: str | None = None                     # run on a pseudo-terminal until this is drawn, then press q
     checkout: bool = False                     # run from the checkout, as the README runs the bench scripts
     env: tuple[tuple[str, str], ...] = ()
@@ -234,7 +237,8 @@ EXAMPLES = {
     "pynn sample FILE [--length N] [--temperature T] [--prime TEXT]":
         Run('pynn sample chars.npz --length 40 --temperature 0.5 --prime "ROMEO:"'),
     "pynn predict FILE [--index N]": Run("pynn predict sine.npz --index 3"),
-    "pynn check SPEC|FILE [--data D]": (Run("pynn check 784-30-10 --data digits"), Run("pynn check digits.npz")),
+    "pynn check SPEC|FILE [--data D]": (Run("pynn check 784-30-10 --data digits"), Run("pynn check digits.npz"),
+                                        Run("pynn check 784-30-10:sigmoid --data digits", status=1)),  # a problem
     # the spec table, each on the data it is written for
     "784-30-10": Run("pynn train --model 784-30-10 --epochs 1 --limit 1000"),
     "30-10": Run("pynn train --model 30-10 --epochs 1 --limit 1000"),
@@ -273,8 +277,9 @@ EXAMPLES = {
     "pynn train --data sine --horizon 5 --model lstm32-5 --optimizer adam --lr 0.01 --save sine.npz":
         Run(add="--epochs 2"),
     "pynn predict sine.npz --index 3": Run(),
+    # the first 3,000 characters hold those of the sample's "ROMEO:"
     "pynn train --data shakespeare --optimizer adam --lr 0.005 --clip 5 --epochs 5 --save chars.npz":
-        Run(changes=(("--epochs 5", "--epochs 1"),), add="--limit 3000"),  # the first 3,000 characters hold those of "ROMEO:"
+        Run(changes=(("--epochs 5", "--epochs 1"),), add="--limit 3000"),
     'pynn sample chars.npz --prime "ROMEO:" --temperature 0.8': Run(add="--length 40"),
     "pynn summary": Mention("pynn summary 20x1-lstm300-20"),
     # the app
@@ -324,10 +329,11 @@ EXAMPLES = {
     "pip install '.[bench]'": Elsewhere(
         "pyproject.toml", 'bench = ["torch', "not run: it downloads PyTorch, which no test needs; without it "
         "bench/run.py's torch column says so, as the next two lines show"),
-    "python bench/run.py": Run(add="--only W7 --quick --reps 1", checkout=True),
+    # bench/run.py exits 0 whatever each implementation did, and says "ok" for each that measured
+    "python bench/run.py": Run(add="--only W7 --quick --reps 1", checkout=True, expect="W7 pynn: ok"),
     "python bench/run.py --only W1,W3 --quick --json bench.json":
         Run(changes=(("--only W1,W3", "--only W6"), ("--json bench.json", "--json {scratch}/bench.json")),
-            add="--reps 1", checkout=True),
+            add="--reps 1", checkout=True, expect="W6 pynn: ok"),
     # how it is built
     "PYNN_NATIVE=1 pip install .": Elsewhere(
         "pynn/_build.py", '"-march=native"', "not run: a second build of the C core whose one difference is "
@@ -388,6 +394,7 @@ def run_command(run: Run, readme_text: str, values: dict[str, str], where: str) 
             _finished[key] = (proc.returncode, (proc.stdout[-3000:] + proc.stderr[-3000:]))
     status, output = _finished[key]
     assert status == run.status, f"{where}: `{line}` exited {status}, not {run.status}:\n{output}"
+    assert run.expect in output, f"{where}: `{line}` did not say {run.expect!r}:\n{output}"
 
 
 def runs_of(text: str) -> tuple[Run, ...]:
