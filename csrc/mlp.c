@@ -26,14 +26,19 @@ static int64_t update_chunks(const struct pynn_mlp *net) {
     return (net->n_params + UPDATE_CHUNK - 1) / UPDATE_CHUNK;
 }
 
-/* Layout: each update chunk's sums of squares per layer (doubles, first so they are aligned); the gathered
- * batch (m, sizes[0]); every layer's output, one after another; two (m, widest) gradient buffers that
- * backward ping-pongs between (the second first holds the loss's gathered labels or targets, at most
- * m * widest values). */
+/* Layout: the gathered batch (m, sizes[0]); every layer's output, one after another; two (m, widest)
+ * gradient buffers that backward ping-pongs between (the second first holds the loss's gathered labels or
+ * targets, at most m * widest values). */
 int64_t pynn_mlp_workspace(const struct pynn_mlp *net, int m) {
-    int64_t floats = 2 * update_chunks(net) * net->n_layers + (int64_t)m * net->sizes[0];
+    int64_t floats = (int64_t)m * net->sizes[0];
     for (int l = 1; l <= net->n_layers; l++) floats += (int64_t)m * net->sizes[l];
     return floats + 2 * (int64_t)m * widest_layer(net);
+}
+
+/* Each update chunk's sum of squares per layer, (chunks, n_layers): doubles in a buffer of their own, since
+ * read as double out of the float workspace they would depend on its alignment and pun its type. */
+int64_t pynn_mlp_squares(const struct pynn_mlp *net) {
+    return update_chunks(net) * net->n_layers;
 }
 
 static void gather_rows(float *restrict dst, const float *restrict src, const int64_t *restrict rows, int m,
@@ -134,8 +139,8 @@ float pynn_mlp_train_step(const struct pynn_mlp *net, struct pynn_optimizer *opt
     int64_t widest = widest_layer(net);
 
     int64_t chunks = update_chunks(net);
-    double *squares = (double *)net->work;  /* (chunks, L) */
-    float *input = net->work + 2 * chunks * L;
+    double *squares = net->squares;
+    float *input = net->work;
     gather_rows(input, x, rows, m, size[0]);
     float *outputs = input + (int64_t)m * size[0];
 

@@ -129,7 +129,8 @@ enum pynn_optimizer_kind {
 /* A chain of n_layers dense layers: sizes[0] inputs, layer l maps sizes[l] -> sizes[l + 1] with activation
  * act[l] (leaky slope alpha[l]); its W (sizes[l + 1], sizes[l]) and b (sizes[l + 1]) start at w_offset[l]
  * and b_offset[l] of the flat params and grads buffers (n_params values, the first n_decay decayed by L2).
- * work holds pynn_mlp_workspace(net, m) floats for batches of up to m samples. */
+ * work holds pynn_mlp_workspace(net, m) floats for batches of up to m samples, squares pynn_mlp_squares(net)
+ * doubles (each layer's gradient sum of squares per chunk of the update, summed in a fixed order). */
 struct pynn_mlp {
     int n_layers;
     const int32_t *sizes;
@@ -143,6 +144,7 @@ struct pynn_mlp {
     int64_t n_params;
     int64_t n_decay;
     float *work;
+    double *squares;
     float loss_limit;  /* a batch loss above this (or NaN) stops the step untouched; INFINITY: only NaN/inf */
 };
 
@@ -156,8 +158,9 @@ struct pynn_optimizer {
     float *state1;
 };
 
-/* Floats of workspace a step on batches of up to m samples needs. */
+/* Floats of workspace a step on batches of up to m samples needs, and doubles of squares any step needs. */
 int64_t pynn_mlp_workspace(const struct pynn_mlp *net, int m);
+int64_t pynn_mlp_squares(const struct pynn_mlp *net);
 
 /* One training step on m samples: rows[i] picks sample i from x (n, sizes[0]) and its label (labels, for
  * XENT) or target row (targets (n, k), otherwise). Forward, loss, backward (grads overwritten), norms[l] =

@@ -1,14 +1,21 @@
 """The only module that touches the compiled core: checks every argument once, then calls C.
 
 C trusts what it is given, so each wrapper here verifies dtype (float32 / int32 / uint8), C-contiguity and the
-shapes that tie the arguments together before handing raw pointers over. cffi releases the GIL for every
-call, so a front end can train in a thread and stay responsive.
+shapes that tie the arguments together, and that what C writes is writable and overlaps nothing else it is
+given, before handing raw pointers over. cffi releases the GIL for every call, so a front end can train in a
+thread and stay responsive.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from pynn._core import ffi, lib
+try:
+    from pynn._core import ffi, lib
+except ModuleNotFoundError as err:
+    if err.name != "pynn._core":
+        raise
+    raise ModuleNotFoundError(f"{err}: pynn's C core is not built here; install pynn (pip install .) or build "
+                              "it in place (python -m pynn._build)", name=err.name) from err
 
 ACTIVATIONS = {
     "identity": lib.PYNN_IDENTITY,
@@ -34,9 +41,27 @@ def _ptr(a: np.ndarray, name: str, dtype=np.float32, shape: tuple | None = None)
     return ffi.from_buffer(_CTYPE[np.dtype(dtype)], a)
 
 
-def _writable(a: np.ndarray, name: str) -> None:
-    if not a.flags.writeable:
-        raise ValueError(f"{name} must be writable")
+def _check_outputs(outputs: dict, inputs: dict, in_place: tuple = ()) -> None:
+    """Every output must be writable and share no memory with any other argument: C writes the outputs while
+    it still reads the rest, through `restrict` pointers that promise no overlap, so an alias gives garbage.
+    `in_place` names the (output, input) pairs whose kernel allows them to be the very same array. An output
+    left None is skipped: the wrapper allocates it afterwards, sharing nothing."""
+    args = [*outputs.items(), *inputs.items()]
+    for i, (name, out) in enumerate(outputs.items()):
+        if not isinstance(out, np.ndarray):
+            continue  # no buffer, or not an array (_ptr says so)
+        if not out.flags.writeable:
+            raise ValueError(f"{name} must be writable")
+        for other, arr in args[i + 1:]:  # each pair once: later outputs, then every input
+            if (isinstance(arr, np.ndarray) and np.shares_memory(out, arr)
+                    and not ((name, other) in in_place and _same_array(out, arr))):
+                raise ValueError(f"{name} shares memory with {other}, which the kernel uses while it writes "
+                                 f"{name}; give {name} an array of its own")
+
+
+def _same_array(a: np.ndarray, b: np.ndarray) -> bool:
+    return (a.__array_interface__["data"][0] == b.__array_interface__["data"][0] and a.shape == b.shape
+            and a.strides == b.strides)
 
 
 def _act(activation: str) -> int:
@@ -64,9 +89,9 @@ def sgemm(a: np.ndarray, b: np.ndarray, *, trans_a=False, trans_b=False, alpha=1
     k2, n = (bc, br) if trans_b else (br, bc)
     if k != k2:
         raise ValueError(f"inner dimensions differ: op(a) is {m}x{k}, op(b) is {k2}x{n}")
+    _check_outputs({"out": out}, {"a": a, "b": b})
     if out is None:
         out = np.zeros((m, n), np.float32)
-    _writable(out, "out")
     fn = lib.pynn_sgemm_naive if naive else lib.pynn_sgemm
     fn(int(trans_a), int(trans_b), m, n, k, alpha, _ptr(a, "a"), ac, _ptr(b, "b"), bc,
        beta, _ptr(out, "out", shape=(m, n)), n)
@@ -89,9 +114,9 @@ def sgemm_packed(a: np.ndarray, packed: np.ndarray, n: int, *, trans_a=False, al
     m, k = (ac, ar) if trans_a else (ar, ac)
     if packed.ndim != 1 or packed.size < int(lib.pynn_sgemm_packed_size(n, k)):
         raise ValueError(f"packed holds {packed.size} values, too few for a packed {k}x{n} operand")
+    _check_outputs({"out": out}, {"a": a, "packed": packed})
     if out is None:
         out = np.zeros((m, n), np.float32)
-    _writable(out, "out")
     lib.pynn_sgemm_packed(int(trans_a), m, n, k, alpha, _ptr(a, "a"), ac, _ptr(packed, "packed"), beta,
                           _ptr(out, "out", shape=(m, n)), n)
     return out
@@ -101,6 +126,8 @@ def sgemm_packed(a: np.ndarray, packed: np.ndarray, n: int, *, trans_a=False, al
 # activations and dense layers
 
 def activate(x: np.ndarray, activation: str, alpha=0.01, out: np.ndarray | None = None) -> np.ndarray:
+    """f(x) elementwise; out may be x itself."""
+    _check_outputs({"out": out}, {"x": x}, in_place=(("out", "x"),))
     out = np.empty_like(x) if out is None else out
     lib.pynn_activate(_ptr(out, "out", shape=x.shape), _ptr(x, "x"), x.size, _act(activation), alpha)
     return out
@@ -108,6 +135,8 @@ def activate(x: np.ndarray, activation: str, alpha=0.01, out: np.ndarray | None 
 
 def activate_backward(dy: np.ndarray, y: np.ndarray, activation: str, alpha=0.01,
                       out: np.ndarray | None = None) -> np.ndarray:
+    """dy * f'(.) from the activation's output y; out may be dy itself."""
+    _check_outputs({"out": out}, {"dy": dy, "y": y}, in_place=(("out", "dy"),))
     out = np.empty_like(dy) if out is None else out
     lib.pynn_activate_backward(_ptr(out, "out", shape=dy.shape), _ptr(dy, "dy"), _ptr(y, "y", shape=dy.shape),
                                dy.size, _act(activation), alpha)
@@ -119,8 +148,8 @@ def dense_forward(x: np.ndarray, W: np.ndarray, b: np.ndarray, activation: str, 
     """f(x @ W.T + b): x (m, n_in), W (n_out, n_in), b (n_out) -> (m, n_out)."""
     m, n_in = _matrix(x, "x")
     n_out = _matrix(W, "W")[0]
+    _check_outputs({"out": out}, {"x": x, "W": W, "b": b})
     out = np.empty((m, n_out), np.float32) if out is None else out
-    _writable(out, "out")
     lib.pynn_dense_forward(_ptr(out, "out", shape=(m, n_out)), _ptr(x, "x"), _ptr(W, "W", shape=(n_out, n_in)),
                            _ptr(b, "b", shape=(n_out,)), m, n_in, n_out, _act(activation), alpha)
     return out
@@ -132,8 +161,8 @@ def dense_backward(dout: np.ndarray, out: np.ndarray, x: np.ndarray, W: np.ndarr
     """Accumulate dW, db; overwrite dout with dz; return dx (or None when need_dx is False)."""
     m, n_in = _matrix(x, "x")
     n_out = _matrix(W, "W")[0]
-    for arr, name in ((dout, "dout"), (dW, "dW"), (db, "db")):
-        _writable(arr, name)
+    _check_outputs({"dx": dx if need_dx else None, "dW": dW, "db": db, "dout": dout},
+                   {"out": out, "x": x, "W": W})
     if need_dx and dx is None:
         dx = np.empty((m, n_in), np.float32)
     dx_ptr = _ptr(dx, "dx", shape=(m, n_in)) if need_dx else ffi.NULL
@@ -153,6 +182,7 @@ def softmax_xent(logits: np.ndarray, labels: np.ndarray, dlogits=None, probs=Non
         raise ValueError(f"labels has shape {labels.shape}; expected ({m},)")
     if m and (labels.min() < 0 or labels.max() >= k):
         raise ValueError(f"labels must lie in [0, {k})")
+    _check_outputs({"dlogits": dlogits, "probs": probs}, {"logits": logits, "labels": labels})
     dlogits = np.empty_like(logits) if dlogits is None else dlogits
     probs = np.empty_like(logits) if probs is None else probs
     loss = lib.pynn_softmax_xent(_ptr(dlogits, "dlogits", shape=(m, k)), _ptr(probs, "probs", shape=(m, k)),
@@ -162,6 +192,7 @@ def softmax_xent(logits: np.ndarray, labels: np.ndarray, dlogits=None, probs=Non
 
 def sigmoid_bce(logits: np.ndarray, targets: np.ndarray, dlogits=None, probs=None):
     m, k = _matrix(logits, "logits")
+    _check_outputs({"dlogits": dlogits, "probs": probs}, {"logits": logits, "targets": targets})
     dlogits = np.empty_like(logits) if dlogits is None else dlogits
     probs = np.empty_like(logits) if probs is None else probs
     loss = lib.pynn_sigmoid_bce(_ptr(dlogits, "dlogits", shape=(m, k)), _ptr(probs, "probs", shape=(m, k)),
@@ -171,6 +202,7 @@ def sigmoid_bce(logits: np.ndarray, targets: np.ndarray, dlogits=None, probs=Non
 
 def mse(out: np.ndarray, targets: np.ndarray, dout=None):
     m, k = _matrix(out, "out")
+    _check_outputs({"dout": dout}, {"out": out, "targets": targets})
     dout = np.empty_like(out) if dout is None else dout
     loss = lib.pynn_mse(_ptr(dout, "dout", shape=(m, k)), _ptr(out, "out"), _ptr(targets, "targets", shape=(m, k)),
                         m, k)
@@ -183,12 +215,9 @@ def mse(out: np.ndarray, targets: np.ndarray, dout=None):
 def _flat(p: np.ndarray, g: np.ndarray, *state: np.ndarray):
     if p.ndim != 1:
         raise ValueError("parameters must be a flat 1-D buffer")
-    _writable(p, "params")
-    ptrs = [_ptr(p, "params"), _ptr(g, "grads", shape=p.shape)]
-    for i, s in enumerate(state):
-        _writable(s, f"state{i}")
-        ptrs.append(_ptr(s, f"state{i}", shape=p.shape))
-    return ptrs
+    _check_outputs({"params": p, **{f"state{i}": s for i, s in enumerate(state)}}, {"grads": g})
+    return [_ptr(p, "params"), _ptr(g, "grads", shape=p.shape),
+            *(_ptr(s, f"state{i}", shape=p.shape) for i, s in enumerate(state))]
 
 
 def _check_decay(p: np.ndarray, n_decay: int) -> int:
@@ -215,11 +244,12 @@ def adam_update(p, g, m, v, *, lr, t, beta1=0.9, beta2=0.999, eps=1e-8, n_decay=
 
 
 def clip_grad_norm(g: np.ndarray, max_norm: float) -> float:
-    _writable(g, "grads")
+    _check_outputs({"grads": g}, {})
     return float(lib.pynn_clip_grad_norm(_ptr(g, "grads"), g.size, max_norm))
 
 
 def dropout(x: np.ndarray, mask: np.ndarray, scale: float, out: np.ndarray | None = None) -> np.ndarray:
+    _check_outputs({"out": out}, {"x": x, "mask": mask})
     out = np.empty_like(x) if out is None else out
     lib.pynn_dropout(_ptr(out, "out", shape=x.shape), _ptr(x, "x"), _ptr(mask, "mask", np.uint8, x.shape),
                      x.size, scale)
@@ -233,11 +263,11 @@ LOSS_KINDS = {"xent": lib.PYNN_LOSS_XENT, "bce": lib.PYNN_LOSS_BCE, "mse": lib.P
 OPTIMIZER_KINDS = {"sgd": lib.PYNN_OPT_SGD, "momentum": lib.PYNN_OPT_MOMENTUM, "adam": lib.PYNN_OPT_ADAM}
 OPTIMIZER_STATE_BUFFERS = {"sgd": 0, "momentum": 1, "adam": 2}
 _CTYPE[np.dtype(np.int64)] = "int64_t[]"  # row indices and parameter offsets
+_CTYPE[np.dtype(np.float64)] = "double[]"  # the step's sums of squares
 
 
 def _buffer(a: np.ndarray, name: str, like: np.ndarray):
-    """A pointer to a writable float32 buffer shaped like the parameters."""
-    _writable(a, name)
+    """A pointer to a float32 buffer shaped like the parameters."""
     return _ptr(a, name, shape=like.shape)
 
 
@@ -278,6 +308,10 @@ class MLPTrainStep:
                              f"not {len(state)}")
         if max_batch < 1:
             raise ValueError("max_batch must be at least 1")
+        # rows, the one argument step() takes, is read before C writes anything but its private work
+        _check_outputs({"params": params, "grads": grads, "last_good": last_good,
+                        **{f"optimizer state {i}": s for i, s in enumerate(state)}},
+                       {"x": x, "labels": labels, "targets": targets})
         ptrs = [_buffer(params, "params", params), _buffer(grads, "grads", params),
                 _buffer(last_good, "last_good", params)]
         ptrs += [_buffer(s, f"optimizer state {i}", params) for i, s in enumerate(state)]
@@ -304,7 +338,8 @@ class MLPTrainStep:
         net.params, net.grads = ptrs[0], ptrs[1]
         net.loss_limit = float("inf")
         self._work = np.empty(lib.pynn_mlp_workspace(net, max_batch), np.float32)
-        net.work = _ptr(self._work, "work")
+        self._squares = np.empty(lib.pynn_mlp_squares(net), np.float64)
+        net.work, net.squares = _ptr(self._work, "work"), _ptr(self._squares, "squares", np.float64)
 
         self._opt = ffi.new("struct pynn_optimizer *")
         opt = self._opt
@@ -353,7 +388,6 @@ def _lstm_work(work: np.ndarray | None, B: int, T: int, n_in: int, U: int):
         work = np.empty(max(need, 1), np.float32)
     if not isinstance(work, np.ndarray) or work.ndim != 1 or work.size < need:
         raise ValueError(f"work must be a 1-D float32 buffer of at least {need} values")
-    _writable(work, "work")
     return _ptr(work, "work")
 
 
@@ -365,6 +399,7 @@ def lstm_forward(x: np.ndarray, Wx: np.ndarray, Wh: np.ndarray, b: np.ndarray, w
         raise ValueError(f"x must be (batch, steps, features), not {x.ndim}-D")
     B, T, n_in = x.shape
     U = _matrix(Wh, "Wh")[1]
+    _check_outputs({"work": work}, {"x": x, "Wx": Wx, "Wh": Wh, "b": b})
     h = np.empty((B, T, U), np.float32)
     c = np.empty((B, T, U), np.float32)
     gates = np.empty((B, T, 4 * U), np.float32)
@@ -380,8 +415,8 @@ def lstm_backward(dh: np.ndarray, x: np.ndarray, h: np.ndarray, c: np.ndarray, g
     """Accumulate dWx, dWh, db from dh (B, T, U), the loss gradient wrt every hidden state; return dx."""
     B, T, n_in = x.shape
     U = Wh.shape[1]
-    for arr, name in ((dWx, "dWx"), (dWh, "dWh"), (db, "db")):
-        _writable(arr, name)
+    _check_outputs({"dWx": dWx, "dWh": dWh, "db": db, "work": work},
+                   {"dh": dh, "x": x, "h": h, "c": c, "gates": gates, "Wx": Wx, "Wh": Wh})
     dgates = np.empty((B, T, 4 * U), np.float32)
     dx = np.empty((B, T, n_in), np.float32) if need_dx else None
     lib.pynn_lstm_backward(_ptr(dx, "dx") if need_dx else ffi.NULL, _ptr(dWx, "dWx", shape=(4 * U, n_in)),
