@@ -8,6 +8,8 @@ CI's memory-safety run.
 """
 import os
 import re
+import shutil
+import tempfile
 from pathlib import Path
 
 from cffi import FFI
@@ -51,5 +53,25 @@ ffibuilder.set_source(
     extra_link_args=_ldflags,
 )
 
+
+
+def build_in_place() -> Path:
+    """Compiles the core into the pynn/ beside this file. The build runs in a scratch folder under build/, so
+    an older setuptools never reads the checkout's pyproject.toml (it refused the license field), and the
+    module is then moved in at once: a failed build leaves the old one, and no process imports half a file."""
+    (ROOT / "build").mkdir(exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=ROOT / "build") as scratch:
+        shutil.copytree(CSRC, Path(scratch) / "csrc")  # the sources' relative paths, and their objects, live here
+        cwd = os.getcwd()
+        os.chdir(scratch)
+        try:
+            built = Path(ffibuilder.compile(tmpdir=".", verbose=True))
+        finally:
+            os.chdir(cwd)
+        target = ROOT / "pynn" / built.name
+        os.replace(built, target)
+    return target
+
+
 if __name__ == "__main__":  # `python -m pynn._build` builds in place (as a script, pynn/inspect would shadow the stdlib)
-    ffibuilder.compile(verbose=True)
+    print(f"built {build_in_place()}")
