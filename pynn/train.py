@@ -18,13 +18,13 @@ from pynn.errors import PynnError, TrainingDiverged
 from pynn.fused import fused_step
 from pynn.model import Sequential, count_correct
 from pynn.optim import Optimizer
+from pynn.words import plural
 
 # A loss that grows to this many times the untrained model's (smoothed over batches, so a single unlucky
 # batch does not count) has blown up though it is still finite; it stops the run as a NaN does.
 EXPLOSION_FACTOR = 100.0
 LOSS_SMOOTHING = 0.9            # weight of the running loss against each new batch's
 START_LOSS_SAMPLES = 256        # training samples the untrained model's loss is measured on
-from pynn.words import plural
 
 
 @dataclass

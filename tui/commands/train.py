@@ -153,7 +153,7 @@ def _check_epochs_left(args, saved_epochs, state: dict) -> None:
     at = state.get("epoch") if isinstance(state, dict) else None
     if not isinstance(epochs, int) or not isinstance(at, int) or at <= epochs:
         return  # an epoch is left (a damaged checkpoint is reported by the trainer)
-    done = f"{at - 1} epoch{'s' if at != 2 else ''}" + (" and part of the next" if state.get("batch") else "")
+    done = plural(at - 1, "epoch") + (" and part of the next" if state.get("batch") else "")
     asked = (f"--epochs {args.epochs} asks for no more" if args.epochs is not None
              else f"its run asked for {epochs}")
     raise PynnError(f"{args.resume} has already trained {done}, and {asked}; nothing was trained or saved — give "
