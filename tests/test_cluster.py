@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 
 from pynn.errors import PynnError
-from pynn.inspect.results import ResultStore, run_saved
-from pynn.inspect.sweep import summarise, sweep_configs, train_one
-from pynn.inspect.workers import ProcessExecutor, SerialExecutor
+from pynn.experiments.results import ResultStore, run_saved
+from pynn.experiments.sweep import summarise, sweep_configs, train_one
+from pynn.experiments.workers import ProcessExecutor, SerialExecutor
 from tui.cli import main
 
 SMALL_DIGITS = {"n": 600}  # 480 train / 120 test: quick to load in every worker
@@ -81,7 +81,7 @@ def pynn(capsys, *args):
 # -- executors give the same numbers -----------------------------------------------------------------------
 
 def test_a_two_worker_local_cluster_gives_the_serial_numbers(cluster, serial):
-    from pynn.inspect.cluster import DaskExecutor
+    from pynn.experiments.cluster import DaskExecutor
 
     configs, expected = serial
     with DaskExecutor(cluster) as executor:
@@ -100,7 +100,7 @@ def test_local_processes_give_the_serial_numbers(serial):
 # -- a failed run is reported, the others complete ----------------------------------------------------------
 
 def test_a_task_that_raises_on_the_cluster_is_reported_with_its_config(cluster, serial):
-    from pynn.inspect.cluster import DaskExecutor
+    from pynn.experiments.cluster import DaskExecutor
 
     configs, expected = serial
     bad = {**configs[0], "hidden": 4, "init": "zeros"}    # an initialisation the trainer rejects
@@ -113,7 +113,7 @@ def test_a_task_that_raises_on_the_cluster_is_reported_with_its_config(cluster, 
 
 
 def test_a_task_that_kills_its_worker_is_reported_and_the_others_complete(cluster, serial):
-    from pynn.inspect.cluster import DaskExecutor
+    from pynn.experiments.cluster import DaskExecutor
 
     configs, expected = serial
     doomed = {**configs[0], "hidden": DOOMED}
@@ -126,7 +126,7 @@ def test_a_task_that_kills_its_worker_is_reported_and_the_others_complete(cluste
 
 def test_losing_the_scheduler_mid_sweep_is_one_sentence(serial, monkeypatch):
     distributed = pytest.importorskip("distributed")
-    from pynn.inspect import cluster as dask_cluster
+    from pynn.experiments import cluster as dask_cluster
 
     monkeypatch.setattr(dask_cluster, "CONNECT_SECONDS", 2)     # how long the client tries to reconnect
     configs, expected = serial

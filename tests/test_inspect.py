@@ -8,16 +8,16 @@ from pynn.data import load_dataset
 from pynn.errors import PynnError
 from pynn.files import save_model
 from pynn.inspect.ablation import ablate
-from pynn.inspect.compare import parse_variant, train_variant, variant_config, weight_differences
+from pynn.experiments.compare import parse_variant, train_variant, variant_config, weight_differences
 from pynn.inspect.contributions import output_reliance, top_contributors
 from pynn.inspect.doctor import OK, PROBLEM, WARNING, check_saved, check_spec
 from pynn.inspect.filmstrip import EpochWeights, replay_training
 from pynn.inspect.health import gradient_trend, unit_health, weight_histograms
 from pynn.inspect.probe import misclassified, sample_journey
-from pynn.inspect.sweep import rules_of_thumb, summarise, sweep_configs, train_one
+from pynn.experiments.sweep import rules_of_thumb, summarise, sweep_configs, train_one
 from pynn.inspect.triggers import exciting_examples, maximise_activation
 from pynn.inspect.weights import back_projection, weight_maps
-from pynn.inspect.workers import run_in_processes
+from pynn.experiments.workers import run_in_processes
 from pynn.model import build_model
 from pynn.train import Trainer, TrainConfig, history_dicts
 

@@ -295,11 +295,11 @@ EXAMPLES = {
         "import pynn\nfrom pynn.data import load_dataset\ndata = load_dataset('digits')",
         "assert {'loss', 'accuracy'} <= set(result.evaluate(data.x_test, data.y_test))"),
     "train_one(config)": Call(
-        "from pynn.inspect.sweep import sweep_configs, train_one\n"
+        "from pynn.experiments.sweep import sweep_configs, train_one\n"
         "config = sweep_configs([2], 1, data='xor', epochs=1)[0]",
         "assert 0 <= result['test_accuracy'] <= 1"),
     "train_variant(config)": Call(
-        "from pynn.inspect.compare import train_variant, variant_config\n"
+        "from pynn.experiments.compare import train_variant, variant_config\n"
         "config = variant_config('a', {'init': 'normal', 'epochs': 1}, spec='2-8:tanh-2', data='xor')",
         "assert result['history']"),
     # sweeps on a cluster
@@ -315,12 +315,12 @@ EXAMPLES = {
     "pynn compare … --cluster":
         Mention('pynn compare [--data D] --model SPEC --a "init=normal" --b "init=lecun,l2=5" [--cluster ADDR]'),
     'sweep_configs(sizes, seeds, init=["lecun", "normal"], l2=[0, 5])': Call(
-        "from pynn.inspect.sweep import sweep_configs\nsizes, seeds = [2, 30], 3",
+        "from pynn.experiments.sweep import sweep_configs\nsizes, seeds = [2, 30], 3",
         "assert len(result) == 2 * 3 * 2 * 2"),
-    "ProcessExecutor(jobs)": Call("from pynn.inspect.workers import ProcessExecutor\njobs = 2",
+    "ProcessExecutor(jobs)": Call("from pynn.experiments.workers import ProcessExecutor\njobs = 2",
                                   "assert result.jobs == 2  # it runs in the table's `pynn sweep ... --jobs 2`"),
     "DaskExecutor(address)": Call(
-        "from pynn.inspect.cluster import DaskExecutor\nfrom pynn.inspect.sweep import sweep_configs, train_one\n"
+        "from pynn.experiments.cluster import DaskExecutor\nfrom pynn.experiments.sweep import sweep_configs, train_one\n"
         "address = '{scheduler}'",
         "with result as executor:\n"
         "    runs = list(executor.finished(train_one, sweep_configs([2], 1, data='xor', epochs=1)))\n"
@@ -604,6 +604,6 @@ def test_the_names_the_readme_imports_load_their_modules_only_when_used():
               "assert not [m for m in sys.modules if m == 'pynn._core' or m.startswith('pynn.inspect.')], sys.modules\n"
               "from pynn.inspect import *\n"
               "assert all(callable(globals()[name]) for name in pynn.inspect.__all__)\n"
-              "assert 'pynn.inspect.workers' not in sys.modules and callable(pynn.load)\n")
+              "assert 'pynn.experiments.workers' not in sys.modules and callable(pynn.load)\n")
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=PATIENCE_S)
     assert proc.returncode == 0, proc.stderr

@@ -11,15 +11,11 @@ dataclasses. Nothing here draws; tui/render turns the results into pictures.
     health       dead and saturated units, LSTM gates stuck shut or open, gradient norms, weight histograms
     filmstrip    one neuron's weights epoch by epoch, recorded while training
     ablation     accuracy lost when hidden units are silenced (an LSTM's inside its recurrence)
-    sweep        hidden-size sweeps over seeds, run in parallel processes
-    compare      two trainings that differ in a few settings, side by side
     doctor       findings about a model or spec that explain common mistakes
-    workers      where the runs of a sweep or comparison go: this process or local processes
-    cluster      the same runs as tasks on a Dask distributed scheduler (optional: pynn[dask])
-    results      runs saved as they finish (--out), so an interrupted sweep resumes
 
-The package imports nothing itself, so a worker process can load `workers` before the compiled core. The
-analyses can be imported from it by name (`from pynn.inspect import weight_maps`): each module loads when one
+The runners of sweeps and comparisons live in pynn.experiments: they train; these only look.
+
+The analyses can be imported from it by name (`from pynn.inspect import weight_maps`): each module loads when one
 of its names is first used.
 """
 from importlib import import_module

@@ -9,9 +9,9 @@ from rich.text import Text
 
 from pynn.data import load_dataset
 from pynn.errors import PynnError
-from pynn.inspect.compare import parse_variant, train_variant, variant_config, weight_differences
+from pynn.experiments.compare import parse_variant, train_variant, variant_config, weight_differences
 from pynn.inspect.weights import input_layout
-from pynn.inspect.results import run_saved
+from pynn.experiments.results import run_saved
 from pynn.model import build_model
 from pynn.words import plural
 from tui.commands.common import add_data_args, add_json_arg, data_options, default_spec

@@ -15,10 +15,10 @@ from rich.text import Text
 from pynn.data import load_dataset
 from pynn.errors import PynnError
 from pynn.init import INITIALISERS
-from pynn.inspect.results import ResultStore, run_saved
-from pynn.inspect.sweep import (DEFAULT_SIZES, GRID_KEYS, describe_config, rules_of_thumb, summarise,
+from pynn.experiments.results import ResultStore, run_saved
+from pynn.experiments.sweep import (DEFAULT_SIZES, GRID_KEYS, describe_config, rules_of_thumb, summarise,
                                 sweep_configs, train_one)
-from pynn.inspect.workers import ProcessExecutor
+from pynn.experiments.workers import ProcessExecutor
 from pynn.words import plural
 from tui.commands.common import add_data_args, add_json_arg, data_options
 from tui.commands.inspecting import parse_units
@@ -84,7 +84,7 @@ def _dask_executor(address: str):
     previous = logging.root.manager.disable
     logging.disable(logging.ERROR)
     try:
-        from pynn.inspect.cluster import DaskExecutor
+        from pynn.experiments.cluster import DaskExecutor
         with DaskExecutor(address) as executor:
             yield executor
     finally:

@@ -16,10 +16,10 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from pynn.errors import PynnError
-from pynn.inspect.compare import parse_variant, train_variant, variant_config
-from pynn.inspect.results import run_saved
-from pynn.inspect.sweep import describe_config, rules_of_thumb, summarise, sweep_configs, train_one
-from pynn.inspect.workers import SerialExecutor
+from pynn.experiments.compare import parse_variant, train_variant, variant_config
+from pynn.experiments.results import run_saved
+from pynn.experiments.sweep import describe_config, rules_of_thumb, summarise, sweep_configs, train_one
+from pynn.experiments.workers import SerialExecutor
 from pynn.model import build_model
 from pynn.words import plural
 from tui.commands.inspecting import parse_units

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 from pynn.errors import PynnError
-from pynn.inspect.workers import Finished, RunFn, describe_error
+from pynn.experiments.workers import Finished, RunFn, describe_error
 from pynn.words import plural
 
 CONNECT_SECONDS = 10

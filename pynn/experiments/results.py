@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from pynn.errors import PynnError
-from pynn.inspect.workers import Finished, RunFn
+from pynn.experiments.workers import Finished, RunFn
 
 ARRAY = "__ndarray__"
 

@@ -1,5 +1,5 @@
 """Where a sweep's or comparison's independent runs execute: in this process, in local worker processes, or
-(pynn.inspect.cluster) on a Dask cluster. Each executor takes a module-level fn and plain configs and yields
+(pynn.experiments.cluster) on a Dask cluster. Each executor takes a module-level fn and plain configs and yields
 every run as it finishes, failures included, so one bad run never stops the others.
 
 Local workers are spawned fresh rather than forked (a forked child inherits an OpenMP runtime that may hang

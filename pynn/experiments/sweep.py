@@ -3,7 +3,7 @@ any initialisations, L2 strengths and learning rates given), trained alike, comp
 parameters and time, next to the usual rules of thumb.
 
 Each run is train_one(config) -> result on plain dicts, seeded from its own config only, so runs can be spread
-over local processes or a Dask cluster (pynn.inspect.workers, pynn.inspect.cluster) and give the same numbers
+over local processes or a Dask cluster (pynn.experiments.workers, pynn.experiments.cluster) and give the same numbers
 in any order."""
 from __future__ import annotations
 
