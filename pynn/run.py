@@ -1,0 +1,253 @@
+"""What a run is: the model spec, the data recipe, the training settings and the seed — one serialisable
+description with the house defaults stated once.
+
+The CLI's flags, the app's settings dialog, sweep and compare grids, checkpoints and the model file all read
+and write a RunConfig, and none of them defines a default of its own: a new field added here reaches every
+front end. Fields are named as the flags are (`batch`, `val_split` for --val-split), so a TOML file a person
+writes (`model = "784-20-10"`, `epochs = 1`) reads the same as the command line.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+import sys
+from pathlib import Path
+from typing import Any, Callable
+
+from pynn.errors import PynnError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # the same reader, before it joined the standard library
+    import tomli as tomllib
+
+GROUPS = ("model", "data", "training")
+
+# The house defaults of each optimiser's learning rate. SGD's 0.5 suits the default mini-batch of 10 on
+# sigmoid nets, as in Nielsen's book; momentum and Adam take the usual values for them.
+DEFAULT_LR = {"sgd": 0.5, "momentum": 0.05, "adam": 0.001}
+OPTIMIZERS = tuple(DEFAULT_LR)
+HIDDEN_ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky", "identity")
+INITIALISATIONS = ("lecun", "normal", "xavier", "he")
+LOSSES = ("xent", "bce", "mse")
+
+
+class ConfigError(PynnError):
+    """A field with a value no run can use. The message names the field as the library does ("epochs must be
+    at least 1"); a front end names it its own way (`--epochs`) with `worded_for`."""
+
+    def __init__(self, field: str, problem: str):
+        self.field, self.problem = field, problem
+        super().__init__(f"{field} {problem}.")
+
+    def worded_for(self, name: Callable[[str], str]) -> str:
+        return f"{name(self.field)} {self.problem}."
+
+
+def setting(default, group: str, help: str, *, choices: tuple | None = None, metavar: str | None = None,
+            data_option: str | None = None):
+    """A field of the description: its default, the group it belongs to, a line of help, its choices, and
+    for data fields the keyword of load_dataset it feeds (when that differs from the field's name)."""
+    return dataclasses.field(default=default, metadata={
+        "group": group, "help": help, "choices": choices, "metavar": metavar, "data_option": data_option})
+
+
+@dataclasses.dataclass
+class RunConfig:
+    # -- model ---------------------------------------------------------------------------------------------
+    model: str | None = setting(None, "model", "the model spec, e.g. 784-30-10, 30-10, 784-100:relu-drop0.5-10 "
+                                "(default: 784-30-10 on digits, else one that fits the data)", metavar="SPEC")
+    activation: str = setting("sigmoid", "model", "hidden activation where the spec gives none",
+                              choices=HIDDEN_ACTIVATIONS)
+    init: str = setting("lecun", "model", "weight initialisation", choices=INITIALISATIONS)
+    loss: str | None = setting(None, "model", "the loss (default: follows the task)", choices=LOSSES)
+    dropout: float = setting(0.0, "model", "dropout after every hidden dense layer that has none in the spec")
+    # -- data ----------------------------------------------------------------------------------------------
+    data: str = setting("digits", "data", "a dataset name (see `pynn data list`) or a file", metavar="NAME|PATH")
+    labels: str | None = setting(None, "data", "labels in a second file, for data holding only inputs",
+                                 metavar="PATH")
+    target: str | None = setting(None, "data", "the CSV column (name or index) holding the target",
+                                 metavar="COLUMN")
+    standardize: bool = setting(False, "data", "standardise features with the train set's statistics")
+    limit: int | None = setting(None, "data", "use only the first N samples", metavar="N", data_option="n")
+    lookback: int | None = setting(None, "data", "steps in each input window of a series", metavar="N")
+    horizon: int | None = setting(None, "data", "steps a series model forecasts", metavar="H")
+    difference: bool = setting(False, "data", "model a series' change from its last value (the forecast is "
+                               "the last value plus the predicted change): for a series that trends")
+    as_sequence: bool = setting(False, "data", "read each image as a sequence of its rows (a digit: 28 steps "
+                                "of 28 pixels), for LSTMs")
+    # -- training ------------------------------------------------------------------------------------------
+    epochs: int = setting(10, "training", "epochs to train")
+    batch: int = setting(10, "training", "mini-batch size")
+    optimizer: str = setting("sgd", "training", "the optimiser", choices=OPTIMIZERS)
+    lr: float | None = setting(None, "training", "learning rate (default: " + ", ".join(
+        f"{v:g} for {k}" for k, v in DEFAULT_LR.items()) + ")")
+    momentum: float = setting(0.9, "training", "momentum of the momentum optimiser")
+    l2: float = setting(0.0, "training", "L2 strength lambda in lambda/(2n)·sum(w²), n training samples")
+    clip: float = setting(0.0, "training", "clip the gradient norm to this (0: off)")
+    val_split: float = setting(0.0, "training", "fraction of the training data held out for validation")
+    early_stop: int = setting(0, "training", "stop after N epochs without validation improvement and restore "
+                              "the best weights (0: off)", metavar="N")
+    seed: int = setting(0, "training", "seed of the weights, the shuffles, dropout and the split")
+
+    # -- reading and writing -------------------------------------------------------------------------------
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any], source: str = "the run description") -> "RunConfig":
+        """A validated description from plain values (JSON, TOML, a grid); one sentence for an unknown field
+        or a value of the wrong kind."""
+        known = field_names()
+        unknown = [k for k in values if k not in known]
+        if unknown:
+            raise PynnError(f"Unknown field {unknown[0]!r} in {source}; the fields are {', '.join(known)}.")
+        config = cls(**{k: _coerce(k, v, source) for k, v in values.items()})
+        config.validate()
+        return config
+
+    @classmethod
+    def from_toml(cls, path: str | Path) -> "RunConfig":
+        try:
+            with open(path, "rb") as f:
+                values = tomllib.load(f)
+        except OSError as err:
+            raise PynnError(f"Cannot read {path}: {err.strerror or err}.") from None
+        except tomllib.TOMLDecodeError as err:
+            raise PynnError(f"{path} is not valid TOML ({err}).") from None
+        return cls.from_dict(values, str(path))
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def to_toml(self) -> str:
+        """The description as TOML that from_toml reads back; fields at their default are left out."""
+        lines = []
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if value != f.default:
+                lines.append(f"{f.name} = {_toml_value(value)}")
+        return "\n".join(lines) + "\n"
+
+    def replace(self, **changes) -> "RunConfig":
+        """A validated copy with some fields changed (values may be text, as a grid or a form gives them)."""
+        return RunConfig.from_dict({**self.to_dict(), **changes})
+
+    def changed_fields(self) -> dict[str, Any]:
+        """The fields that differ from the house defaults."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
+                if getattr(self, f.name) != f.default}
+
+    # -- what the fields mean ------------------------------------------------------------------------------
+
+    def validate(self) -> None:
+        """One sentence (ConfigError) for the first field no run could use."""
+        for f in dataclasses.fields(self):
+            value, choices = getattr(self, f.name), f.metadata["choices"]
+            if choices and value is not None and value not in choices:
+                raise ConfigError(f.name, f"must be one of {', '.join(choices)}, not {value!r}")
+        _at_least(self, "epochs", 1)
+        _at_least(self, "batch", 1)
+        _at_least(self, "early_stop", 0)
+        for name in ("limit", "lookback", "horizon"):
+            if getattr(self, name) is not None:
+                _at_least(self, name, 1)
+        if self.lr is not None and not (math.isfinite(self.lr) and self.lr > 0):
+            raise ConfigError("lr", f"must be a positive number, not {self.lr}")
+        for name in ("l2", "clip", "momentum"):
+            if not (math.isfinite(getattr(self, name)) and getattr(self, name) >= 0):
+                raise ConfigError(name, f"must not be negative, not {getattr(self, name)}")
+        if not 0.0 <= self.val_split < 1.0:
+            raise ConfigError("val_split", f"must be in [0, 1), not {self.val_split}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ConfigError("dropout", f"must be in [0, 1), not {self.dropout}")
+        if self.early_stop and not self.val_split:
+            raise ConfigError("early_stop", "watches the validation loss, so it needs val_split (e.g. 0.1)")
+
+    @property
+    def learning_rate(self) -> float:
+        """The rate the run uses: the one given, else the house default of its optimiser."""
+        return DEFAULT_LR[self.optimizer] if self.lr is None else self.lr
+
+    def data_recipe(self) -> dict[str, Any]:
+        """Where the data comes from: {'name': …, 'options': {load_dataset keyword: value}} (options at
+        their default left out), enough to load the same data again."""
+        options = {}
+        for f in fields_of("data"):
+            value = getattr(self, f.name)
+            if f.name != "data" and value != f.default:
+                options[f.metadata["data_option"] or f.name] = value
+        return {"name": self.data, "options": options}
+
+    def load_data(self):
+        from pynn.data import load_dataset  # here, so reading a description loads no arrays or compiled code
+
+        recipe = self.data_recipe()
+        return load_dataset(recipe["name"], **recipe["options"])
+
+
+# -- the fields, for front ends that lay them out ----------------------------------------------------------
+
+def field_names() -> tuple[str, ...]:
+    return tuple(f.name for f in dataclasses.fields(RunConfig))
+
+
+def fields_of(group: str) -> list[dataclasses.Field]:
+    return [f for f in dataclasses.fields(RunConfig) if f.metadata["group"] == group]
+
+
+def field_kind(name: str) -> type:
+    """bool, int, float or str: what a field's text means (None is allowed where its default is None)."""
+    kinds = {f.name: f.type for f in dataclasses.fields(RunConfig)}
+    text = str(kinds[name])
+    for kind in (bool, int, float):
+        if text.startswith(kind.__name__):
+            return kind
+    return str
+
+
+def parse_value(name: str, text: str) -> Any:
+    """A field's value from text, as a grid, a form or a flag gives it ('' or 'none' for an optional field's
+    default)."""
+    return _coerce(name, text, "the value")
+
+
+def _coerce(name: str, value: Any, source: str) -> Any:
+    default = RunConfig.__dataclass_fields__[name].default
+    if value is None or (isinstance(value, str) and value.strip().lower() in ("", "none", "default")):
+        if default is None:
+            return None
+        if value is None:
+            raise ConfigError(name, "needs a value")
+    kind = field_kind(name)
+    try:
+        if isinstance(value, str):
+            text = value.strip()
+            if kind is bool:
+                if text.lower() not in ("true", "false", "yes", "no", "1", "0", "on", "off"):
+                    raise ValueError
+                return text.lower() in ("true", "yes", "1", "on")
+            return kind(text)
+        if kind is bool and not isinstance(value, bool):
+            raise ValueError
+        if kind is int and (isinstance(value, bool) or (isinstance(value, float) and not value.is_integer())):
+            raise ValueError
+        if kind is str and not isinstance(value, str):
+            raise ValueError
+        return kind(value)
+    except (TypeError, ValueError):
+        raise ConfigError(name, f"must be {_KIND_WORDS[kind]}, not {value!r} (in {source})") from None
+
+
+_KIND_WORDS = {bool: "true or false", int: "a whole number", float: "a number", str: "text"}
+
+
+def _at_least(config: RunConfig, name: str, least: int) -> None:
+    if getattr(config, name) < least:
+        raise ConfigError(name, f"must be at least {least}, not {getattr(config, name)}")
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
