@@ -138,13 +138,14 @@ def _pynn_mlp(w: Workload):
 
 
 def run_pynn(w: Workload, data):
-    from pynn.train import Trainer, TrainConfig
+    from pynn.run import RunConfig
+    from pynn.train import Trainer
 
     if w.kind == "mlp":
         x, y = data
         model = _pynn_mlp(w)
-        config = TrainConfig(epochs=1, batch_size=w.batch, optimizer=w.optimizer, lr=w.lr, eval_train=False)
-        return lambda: Trainer(model, config).fit(x, y)
+        config = RunConfig(epochs=1, batch=w.batch, optimizer=w.optimizer, lr=w.lr)
+        return lambda: Trainer(model, config, eval_train=False).fit(x, y)
     if w.kind == "lstm":
         from pynn.errors import PynnError
         from pynn.model import build_model
@@ -154,8 +155,8 @@ def run_pynn(w: Workload, data):
             model = build_model(spec, task="classification" if w.per_step else "regression", n_outputs=w.head)
         except PynnError as err:
             raise Unavailable(str(err)) from None
-        config = TrainConfig(epochs=1, batch_size=w.batch, optimizer="adam", lr=w.lr, eval_train=False)
-        return lambda: Trainer(model, config).fit(x, y)
+        config = RunConfig(epochs=1, batch=w.batch, optimizer="adam", lr=w.lr)
+        return lambda: Trainer(model, config, eval_train=False).fit(x, y)
     if w.kind == "predict":
         model = _pynn_mlp(w)
         return lambda: model.predict(data)

@@ -5,8 +5,7 @@ import numpy as np
 
 from pynn import core
 from pynn.errors import PynnError
-
-DEFAULT_LR = {"sgd": 0.1, "momentum": 0.05, "adam": 0.001}
+from pynn.run import DEFAULT_LR
 
 
 class Optimizer:

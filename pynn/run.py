@@ -184,6 +184,14 @@ class RunConfig:
         return load_dataset(recipe["name"], **recipe["options"])
 
 
+def from_saved_training(training: dict[str, Any]) -> RunConfig:
+    """The description a model file's "training" record holds; files written before RunConfig named the batch
+    `batch_size` and kept `eval_train`, which is the trainer's business, not the run's."""
+    renamed = {"batch_size": "batch"}
+    values = {renamed.get(k, k): v for k, v in training.items()}
+    return RunConfig.from_dict({k: v for k, v in values.items() if k in field_names()}, "the saved training record")
+
+
 # -- the fields, for front ends that lay them out ----------------------------------------------------------
 
 def field_names() -> tuple[str, ...]:

@@ -18,6 +18,7 @@ from pynn.errors import PynnError, TrainingDiverged
 from pynn.fused import fused_step
 from pynn.model import Sequential, count_correct
 from pynn.optim import Optimizer
+from pynn.run import RunConfig
 from pynn.words import plural
 
 # A loss that grows to this many times the untrained model's (smoothed over batches, so a single unlucky
@@ -25,33 +26,6 @@ from pynn.words import plural
 EXPLOSION_FACTOR = 100.0
 LOSS_SMOOTHING = 0.9            # weight of the running loss against each new batch's
 START_LOSS_SAMPLES = 256        # training samples the untrained model's loss is measured on
-
-
-@dataclass
-class TrainConfig:
-    epochs: int = 10
-    batch_size: int = 32
-    optimizer: str = "adam"
-    lr: float | None = None       # None: the optimizer's default (pynn.optim.DEFAULT_LR)
-    momentum: float = 0.9
-    l2: float = 0.0               # lambda in lambda/(2n) * sum(w^2), n = training examples (Nielsen's form)
-    clip: float = 0.0             # max global gradient norm; 0 disables
-    val_split: float = 0.0        # fraction of the training data held out for validation
-    early_stop: int = 0           # patience in epochs without validation improvement; 0 disables
-    seed: int = 0
-    eval_train: bool = True       # measure train accuracy on the whole train set after each epoch
-
-    def validate(self) -> None:
-        if self.epochs < 1:
-            raise PynnError(f"--epochs must be at least 1, not {self.epochs}.")
-        if self.batch_size < 1:
-            raise PynnError(f"--batch must be at least 1, not {self.batch_size}.")
-        if not 0.0 <= self.val_split < 1.0:
-            raise PynnError(f"--val-split must be in [0, 1), not {self.val_split}.")
-        if self.l2 < 0:
-            raise PynnError(f"--l2 must not be negative, not {self.l2}.")
-        if self.early_stop and not self.val_split:
-            raise PynnError("--early-stop watches the validation loss, so it needs --val-split (e.g. 0.1).")
 
 
 @dataclass
@@ -89,13 +63,16 @@ class TrainEnd:
 
 
 class Trainer:
-    def __init__(self, model: Sequential, config: TrainConfig | None = None,
-                 on_event: Callable[[object], None] | None = None):
+    def __init__(self, model: Sequential, config: RunConfig | None = None,
+                 on_event: Callable[[object], None] | None = None, *, eval_train: bool = True):
+        """config: the run description (only its training fields matter here); eval_train: measure the
+        accuracy on the whole training set after each epoch."""
         self.model = model
-        self.config = config or TrainConfig()
+        self.config = config or RunConfig()
         self.config.validate()
+        self.eval_train = eval_train
         self.on_event = on_event or (lambda event: None)
-        self.optimizer = Optimizer(self.config.optimizer, self.config.lr, self.config.momentum)
+        self.optimizer = Optimizer(self.config.optimizer, self.config.learning_rate, self.config.momentum)
         self.history: list[EpochRecord] = []
         self.progress = _Progress()
         self.reason = ""
@@ -127,16 +104,16 @@ class Trainer:
         chance = _chance_accuracy(y_train)
         last_good = model.params.copy()
         reason = "finished"
-        n_batches = -(-len(x_train) // cfg.batch_size)
+        n_batches = -(-len(x_train) // cfg.batch)
         # a plain dense MLP takes the whole step below in one call into C (same kernels, same order)
-        fused = fused_step(model, self.optimizer, x_train, y_train, last_good, max_batch=cfg.batch_size,
+        fused = fused_step(model, self.optimizer, x_train, y_train, last_good, max_batch=cfg.batch,
                            decay=decay, clip=cfg.clip)
         for epoch in range(st.epoch, cfg.epochs + 1):
             start = time.perf_counter()
             st.epoch, st.rng_state = epoch, shuffle_rng.bit_generator.state
             order = shuffle_rng.permutation(len(x_train))
             for b in range(st.batch, n_batches):
-                idx = order[b * cfg.batch_size:(b + 1) * cfg.batch_size]
+                idx = order[b * cfg.batch:(b + 1) * cfg.batch]
                 limit = _exploded_above(st)
                 with model.lock:  # layers cache activations, so a step and a reader must not interleave
                     if fused is not None:
@@ -168,7 +145,7 @@ class Trainer:
             st.epoch, st.batch, st.losses, st.norms = epoch + 1, 0, [], []
             st.rng_state = shuffle_rng.bit_generator.state
             judged = None  # (loss, accuracy) of the model as it stands, for the chance check
-            if cfg.eval_train:
+            if self.eval_train:
                 judged = model.evaluate(x_train, y_train)
                 record.train_accuracy = judged.get("accuracy")
             if len(x_val):

@@ -14,7 +14,8 @@ from pynn.files import load_model
 from pynn.inspect.doctor import OK, PROBLEM, WARNING, check_saved, check_spec
 from pynn.model import build_model
 from pynn.summary import model_summary
-from pynn.train import TrainConfig, Trainer
+from pynn.run import RunConfig
+from pynn.train import Trainer
 from tui.cli import main
 from tui.workbench import Workbench
 
@@ -210,10 +211,10 @@ def test_the_trainer_checks_the_targets_before_the_first_batch(text, sine):
     events = []
     model = build_model(f"64x{text.n_outputs}-lstm8-{text.n_outputs}", task="classification")
     with pytest.raises(PynnError, match=r"lstm8\*-"):
-        Trainer(model, TrainConfig(epochs=1), events.append).fit(text.x_train, text.y_train)
+        Trainer(model, RunConfig(epochs=1, batch=32, optimizer="adam"), events.append).fit(text.x_train, text.y_train)
     model = build_model("20x1-lstm8-10", task="regression")
     with pytest.raises(PynnError, match="end the spec with -20"):
-        Trainer(model, TrainConfig(epochs=1), events.append).fit(sine.x_train, sine.y_train)
+        Trainer(model, RunConfig(epochs=1, batch=32, optimizer="adam"), events.append).fit(sine.x_train, sine.y_train)
     assert events == []
 
 
@@ -226,7 +227,7 @@ def test_class_labels_the_output_units_cannot_score_are_refused(labels, fragment
     x = np.zeros((3, 4), np.float32)
     events = []
     with pytest.raises(PynnError, match=fragment):
-        Trainer(model, TrainConfig(epochs=1), events.append).fit(x, np.array(labels, np.int32))
+        Trainer(model, RunConfig(epochs=1, batch=32, optimizer="adam"), events.append).fit(x, np.array(labels, np.int32))
     assert events == []
 
 

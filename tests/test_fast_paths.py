@@ -14,7 +14,8 @@ from pynn.errors import TrainingDiverged
 from pynn.fused import fused_step
 from pynn.model import build_model
 from pynn.optim import Optimizer
-from pynn.train import BatchEnd, Trainer, TrainConfig
+from pynn.run import RunConfig
+from pynn.train import BatchEnd, Trainer
 
 # the folder holding the pynn this test imported (installed or built in place), for the child processes
 PYNN_HOME = Path(pynn.train.__file__).resolve().parent.parent
@@ -200,11 +201,10 @@ def train(spec, x, y, config, fused=True, on_event=None, **build):
 
 
 @pytest.mark.parametrize("spec,act,loss,config", [
-    ("784-30-10", "sigmoid", "xent", TrainConfig(epochs=2, batch_size=10, optimizer="sgd", lr=0.5)),
-    ("64-33-17-10", "relu", "xent", TrainConfig(epochs=2, batch_size=13, optimizer="adam", l2=2.0, clip=0.5,
-                                                 val_split=0.2)),
-    ("50-7-3", "tanh", "bce", TrainConfig(epochs=1, batch_size=1, optimizer="momentum")),
-    ("50-11-2", "leaky_relu", "mse", TrainConfig(epochs=2, batch_size=32, optimizer="sgd", lr=0.01)),
+    ("784-30-10", "sigmoid", "xent", RunConfig(epochs=2, batch=10, optimizer="sgd", lr=0.5)),
+    ("64-33-17-10", "relu", "xent", RunConfig(epochs=2, batch=13, optimizer="adam", l2=2.0, clip=0.5, val_split=0.2)),
+    ("50-7-3", "tanh", "bce", RunConfig(epochs=1, batch=1, optimizer="momentum")),
+    ("50-11-2", "leaky_relu", "mse", RunConfig(epochs=2, batch=32, optimizer="sgd", lr=0.01)),
 ])
 def test_fused_training_matches_the_general_path(spec, act, loss, config):
     rng = np.random.default_rng(11)
@@ -235,7 +235,7 @@ def test_a_stop_request_ends_the_fused_path_after_the_same_batch():
                 holder["trainer"].stop()
 
         model = build_model("20-8-4", seed=1)
-        trainer = Trainer(model, TrainConfig(epochs=3, batch_size=10), on_event)
+        trainer = Trainer(model, RunConfig(epochs=3, batch=10, optimizer="adam"), on_event)
         holder["trainer"] = trainer
         original = pynn.train.fused_step
         if not fused:
@@ -257,7 +257,7 @@ def test_divergence_on_the_fused_path_keeps_the_last_good_weights():
     kept = []
     for fused in (True, False):
         model = build_model("10-5-3", seed=2)
-        trainer = Trainer(model, TrainConfig(epochs=1, batch_size=10, optimizer="sgd", lr=0.1))
+        trainer = Trainer(model, RunConfig(epochs=1, batch=10, optimizer="sgd", lr=0.1))
         original = pynn.train.fused_step
         if not fused:
             pynn.train.fused_step = lambda *a, **k: None

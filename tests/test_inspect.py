@@ -19,7 +19,8 @@ from pynn.inspect.triggers import exciting_examples, maximise_activation
 from pynn.inspect.weights import back_projection, weight_maps
 from pynn.experiments.workers import run_in_processes
 from pynn.model import build_model
-from pynn.train import Trainer, TrainConfig, history_dicts
+from pynn.run import RunConfig
+from pynn.train import Trainer, history_dicts
 
 SMALL_DIGITS = {"n": 600}  # 480 train / 120 test: enough to train on, quick to load in a worker
 
@@ -155,7 +156,7 @@ def test_maximisation_steps_along_the_gradient_of_a_linear_unit():
 
 def test_activation_maximisation_increases_the_units_activation(small_digits):
     model = build_model("30-10", small_digits, seed=0)
-    Trainer(model, TrainConfig(epochs=1, batch_size=10, optimizer="sgd", lr=0.5)).fit(
+    Trainer(model, RunConfig(epochs=1, batch=10, optimizer="sgd", lr=0.5)).fit(
         small_digits.x_train, small_digits.y_train)
     start = small_digits.x_train.mean(axis=0)
     for index, unit in ((1, 4), (2, 7)):         # a hidden unit, and the score of output class 7
@@ -210,7 +211,7 @@ def test_the_recorder_copies_a_neurons_weights_before_training_and_after_each_ep
     model = build_model("30-10", small_digits, seed=0)
     initial = model.layers[0].W[3].copy()
     recorder = EpochWeights(model, 1, [3])
-    Trainer(model, TrainConfig(epochs=2, optimizer="sgd", lr=0.5), recorder).fit(
+    Trainer(model, RunConfig(epochs=2, batch=32, optimizer="sgd", lr=0.5), recorder).fit(
         small_digits.x_train, small_digits.y_train)
     assert recorder.epochs == [0, 1, 2]
     assert np.array_equal(recorder.frames[0][0], initial) and np.array_equal(recorder.frames[-1][0],
@@ -219,7 +220,7 @@ def test_the_recorder_copies_a_neurons_weights_before_training_and_after_each_ep
 
 
 def test_replaying_a_saved_training_ends_on_the_saved_weights(tmp_path, small_digits):
-    config = TrainConfig(epochs=2, batch_size=10, optimizer="sgd", lr=0.5, seed=3)
+    config = RunConfig(epochs=2, batch=10, optimizer="sgd", lr=0.5, seed=3)
     model = build_model("784-30-10", small_digits, seed=3)
     history = Trainer(model, config).fit(small_digits.x_train, small_digits.y_train)
     path = save_model(model, tmp_path / "m.npz", history=history_dicts(history),

@@ -15,7 +15,8 @@ from pynn.files import load_model, save_model
 from pynn.lstm import gate_trace, lstm_param_counts
 from pynn.model import build_model
 from pynn.summary import model_summary
-from pynn.train import Trainer, TrainConfig
+from pynn.run import RunConfig
+from pynn.train import Trainer
 
 
 @pytest.mark.parametrize("n_in,units,keras,pytorch", [(1, 300, 362_400, 363_600), (65, 128, 99_328, 99_840),
@@ -65,7 +66,7 @@ def test_sine_forecaster_beats_repeating_the_last_value():
 
     data = load_dataset("sine", n=1200)
     model = build_model("lstm16-1", data, seed=0)
-    Trainer(model, TrainConfig(epochs=8, batch_size=32, optimizer="adam", lr=0.01)).fit(data.x_train, data.y_train)
+    Trainer(model, RunConfig(epochs=8, batch=32, optimizer="adam", lr=0.01)).fit(data.x_train, data.y_train)
     errors = forecast_errors(model, data.x_test, data.y_test)
     assert errors["model_mse"] < 0.7 * errors["naive_mse"], errors
 
@@ -101,8 +102,7 @@ def test_a_character_model_learns_well_below_a_uniform_guess():
     vocab = len(data.class_names)
     model = build_model(f"lstm64*-{vocab}", data, seed=0)
     assert model.layers[1].per_step and model.output_shape == (32, vocab)
-    history = Trainer(model, TrainConfig(epochs=6, batch_size=32, optimizer="adam", lr=0.01, clip=5,
-                                         eval_train=False)).fit(data.x_train, data.y_train)
+    history = Trainer(model, RunConfig(epochs=6, batch=32, optimizer="adam", lr=0.01, clip=5), eval_train=False).fit(data.x_train, data.y_train)
     test_loss = model.evaluate(data.x_test, data.y_test)["loss"]
     assert history[-1].loss < 0.75 * np.log(vocab) and test_loss < 0.8 * np.log(vocab)
 
@@ -187,7 +187,7 @@ def test_digits_read_as_sequences_of_rows_train_an_lstm():
     assert data.meta["kind"] == "sequence" and default_spec(data) == "lstm128-10"
     model = build_model("lstm32-10", data, seed=0)
     assert model.spec.startswith("28x28-lstm32")  # 28 steps of 28 pixels, the top row first
-    Trainer(model, TrainConfig(epochs=4, batch_size=32, optimizer="adam", lr=0.01, eval_train=False)).fit(
+    Trainer(model, RunConfig(epochs=4, batch=32, optimizer="adam", lr=0.01), eval_train=False).fit(
         data.x_train, data.y_train)
     assert model.evaluate(data.x_test, data.y_test)["accuracy"] > 0.6  # chance is 0.1
     with pytest.raises(PynnError, match="as sequences of rows"):

@@ -6,7 +6,8 @@ from pynn import reference as ref
 from pynn.errors import PynnError, TrainingDiverged
 from pynn.model import build_model
 from pynn.spec import parse_spec
-from pynn.train import Trainer, TrainConfig
+from pynn.run import RunConfig
+from pynn.train import Trainer
 
 
 @pytest.mark.parametrize("text,input_shape,tokens", [
@@ -108,13 +109,13 @@ def test_xor_trains_to_100_percent():
 
     xor = load_dataset("xor")
     model = build_model("2-8:tanh-2", xor, seed=0)
-    Trainer(model, TrainConfig(epochs=200, batch_size=4, optimizer="adam", lr=0.05)).fit(xor.x_train, xor.y_train)
+    Trainer(model, RunConfig(epochs=200, batch=4, optimizer="adam", lr=0.05)).fit(xor.x_train, xor.y_train)
     assert model.evaluate(xor.x_test, xor.y_test)["accuracy"] == 1.0
 
 
 def test_digits_784_30_10_reaches_90_percent_in_a_few_epochs(digits):
     model = build_model("784-30-10", digits, seed=0)
-    history = Trainer(model, TrainConfig(epochs=5, batch_size=10, optimizer="sgd", lr=0.5)).fit(
+    history = Trainer(model, RunConfig(epochs=5, batch=10, optimizer="sgd", lr=0.5)).fit(
         digits.x_train, digits.y_train)
     assert len(history) == 5 and history[-1].loss < history[0].loss
     assert model.evaluate(digits.x_test, digits.y_test)["accuracy"] >= 0.90
@@ -123,7 +124,7 @@ def test_digits_784_30_10_reaches_90_percent_in_a_few_epochs(digits):
 def test_training_is_deterministic_for_a_seed(digits):
     def run():
         model = build_model("784-16-10", digits, seed=7)
-        Trainer(model, TrainConfig(epochs=1, batch_size=32, optimizer="adam", seed=7)).fit(
+        Trainer(model, RunConfig(epochs=1, batch=32, optimizer="adam", seed=7)).fit(
             digits.x_train[:2000], digits.y_train[:2000])
         return model.params.copy()
     assert np.array_equal(run(), run())
@@ -136,8 +137,7 @@ def test_early_stopping_restores_the_best_weights(digits):
     def on_event(event):
         if type(event).__name__ == "EpochEnd":
             seen[event.record.epoch] = (event.record.val_loss, model.snapshot())
-    trainer = Trainer(model, TrainConfig(epochs=40, batch_size=10, optimizer="sgd", lr=3.0, val_split=0.2,
-                                         early_stop=2), on_event)
+    trainer = Trainer(model, RunConfig(epochs=40, batch=10, optimizer="sgd", lr=3.0, val_split=0.2, early_stop=2), on_event)
     history = trainer.fit(digits.x_train[:1000], digits.y_train[:1000])
     assert len(history) < 40 and "early stop" in trainer.reason
     best_epoch = min(seen, key=lambda e: seen[e][0])
@@ -146,7 +146,7 @@ def test_early_stopping_restores_the_best_weights(digits):
 
 def test_divergence_is_caught_and_last_good_weights_kept(digits):
     model = build_model("784-30:relu-10", digits, init="normal", seed=0)
-    trainer = Trainer(model, TrainConfig(epochs=3, batch_size=10, optimizer="sgd", lr=1e30))
+    trainer = Trainer(model, RunConfig(epochs=3, batch=10, optimizer="sgd", lr=1e30))
     with pytest.raises(TrainingDiverged, match="smaller learning rate"):
         trainer.fit(digits.x_train[:500], digits.y_train[:500])
     assert np.isfinite(model.params).all()
@@ -161,7 +161,7 @@ def test_stop_request_ends_after_the_current_batch(digits):
             batches.append(event.batch)
             if event.batch == 3:
                 trainer.stop()
-    trainer = Trainer(model, TrainConfig(epochs=5, batch_size=10), on_event)
+    trainer = Trainer(model, RunConfig(epochs=5, batch=10, optimizer="adam"), on_event)
     history = trainer.fit(digits.x_train, digits.y_train)
     assert batches == [1, 2, 3] and history == [] and trainer.reason == "stopped on request"
 
@@ -170,7 +170,7 @@ def test_l2_shrinks_weights(digits):
     norms = []
     for l2 in (0.0, 50.0):
         model = build_model("784-30-10", digits, init="normal", seed=0)
-        Trainer(model, TrainConfig(epochs=2, batch_size=10, optimizer="sgd", lr=0.1, l2=l2)).fit(
+        Trainer(model, RunConfig(epochs=2, batch=10, optimizer="sgd", lr=0.1, l2=l2)).fit(
             digits.x_train[:2000], digits.y_train[:2000])
         norms.append(np.linalg.norm(model.params[:model.n_weights]))
     assert norms[1] < 0.8 * norms[0]

@@ -14,7 +14,8 @@ from pynn.files import load_model
 from pynn.fused import fused_step
 from pynn.model import build_model
 from pynn.optim import Optimizer
-from pynn.train import BatchEnd, EpochEnd, Trainer, TrainConfig
+from pynn.run import RunConfig
+from pynn.train import BatchEnd, EpochEnd, Trainer
 
 XOR = ["--data", "xor", "--model", "2-8:tanh-2", "--optimizer", "adam", "--lr", "0.05", "--batch", "4"]
 
@@ -109,7 +110,7 @@ def test_an_exploding_loss_stops_the_run_and_keeps_the_last_good_weights(digits_
     def on_event(event):
         if isinstance(event, BatchEnd):
             snapshots.append(model.snapshot())
-    trainer = Trainer(model, TrainConfig(epochs=3, batch_size=10, optimizer="sgd", lr=1e9), on_event)
+    trainer = Trainer(model, RunConfig(epochs=3, batch=10, optimizer="sgd", lr=1e9), on_event)
     with pytest.raises(TrainingDiverged, match=r"exploded to .*over 100 times the untrained network's .*"
                                                r"smaller learning rate than 1e\+09"):
         trainer.fit(x, y)
@@ -127,7 +128,7 @@ def test_one_bad_batch_is_not_an_explosion():
     model = build_model("1x1-1", loss="mse", task="regression", n_outputs=1)
     model.params[...] = 0.0
     losses = []
-    trainer = Trainer(model, TrainConfig(epochs=1, batch_size=1, optimizer="sgd", lr=1e-6),
+    trainer = Trainer(model, RunConfig(epochs=1, batch=1, optimizer="sgd", lr=1e-6),
                       lambda e: losses.append(e.loss) if isinstance(e, BatchEnd) else None)
     trainer.fit(x, y)
     assert len(trainer.history) == 1 and max(losses) > 100 * 0.5
@@ -137,7 +138,7 @@ def test_a_run_stuck_at_chance_gets_a_warning_naming_a_smaller_learning_rate(dig
     x, y = digits_part
     model = build_model("784-30-10", seed=0, n_outputs=10)
     raised = []
-    trainer = Trainer(model, TrainConfig(epochs=2, batch_size=10, optimizer="sgd", lr=30.0),
+    trainer = Trainer(model, RunConfig(epochs=2, batch=10, optimizer="sgd", lr=30.0),
                       lambda e: raised.append(e.warnings) if isinstance(e, EpochEnd) else None)
     trainer.fit(x, y)
     assert len(trainer.warnings) == 1 and raised[0] == trainer.warnings and raised[1] == []  # said once
@@ -152,7 +153,7 @@ def test_a_run_whose_loss_falls_gets_no_warning(digits_part, lr):
     smaller learning rate would be the wrong advice."""
     x, y = digits_part
     trainer = Trainer(build_model("784-30-10", seed=0, n_outputs=10),
-                      TrainConfig(epochs=1, batch_size=10, optimizer="sgd", lr=lr))
+                      RunConfig(epochs=1, batch=10, optimizer="sgd", lr=lr))
     trainer.fit(x, y)
     assert trainer.warnings == []
 

@@ -9,6 +9,7 @@ import pkgutil
 import sys
 
 from pynn.errors import PynnError
+from pynn.run import ConfigError
 
 import tui.commands
 
@@ -30,6 +31,11 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str):  # noqa: D401 - argparse's signature
         raise PynnError(f"{message[0].upper()}{message[1:]} (see `{self.prog} --help`).")
+
+
+def flag_name(field: str) -> str:
+    """The flag of a run description's field: val_split -> --val-split."""
+    return "--" + field.replace("_", "-")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -57,6 +63,9 @@ def main(argv: list[str] | None = None) -> int:
             parser.print_help()
             return 0
         return int(args.handler(args) or 0)
+    except ConfigError as err:  # the library names the field; the command line names its flag
+        print(f"pynn: {err.worded_for(flag_name)}", file=sys.stderr)
+        return EXIT_USER_ERROR
     except PynnError as err:
         print(f"pynn: {err}", file=sys.stderr)
         return EXIT_USER_ERROR

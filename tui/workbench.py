@@ -19,7 +19,8 @@ from pynn.errors import PynnError
 from pynn.files import load_model, read_header, save_model
 from pynn.model import Sequential, build_model
 from pynn.spec import LayerSpec, parse_spec
-from pynn.train import BatchEnd, EpochEnd, EpochRecord, Trainer, TrainConfig, history_dicts
+from pynn.run import RunConfig
+from pynn.train import BatchEnd, EpochEnd, EpochRecord, Trainer, history_dicts
 from tui.commands.common import default_spec
 
 T = TypeVar("T")
@@ -50,9 +51,9 @@ class Settings:
         if self.lr is not None and not self.lr > 0:
             raise PynnError(f"The learning rate must be positive, not {self.lr}.")
 
-    def train_config(self) -> TrainConfig:
-        config = TrainConfig(epochs=self.epochs, batch_size=self.batch_size, optimizer=self.optimizer,
-                             lr=self.lr, l2=self.l2, val_split=self.val_split, seed=self.seed)
+    def train_config(self) -> RunConfig:
+        config = RunConfig(epochs=self.epochs, batch=self.batch_size, optimizer=self.optimizer,
+                           lr=self.lr, l2=self.l2, val_split=self.val_split, seed=self.seed)
         config.validate()
         return config
 

@@ -15,7 +15,8 @@ from pynn.layers import activation_name
 from pynn.losses import loss_name
 from pynn.model import build_model
 from pynn.optim import DEFAULT_LR
-from pynn.train import Trainer, TrainConfig, history_dicts
+from pynn.run import RunConfig
+from pynn.train import Trainer, history_dicts
 
 OPTIMIZERS = tuple(DEFAULT_LR)
 
@@ -65,7 +66,7 @@ def variant_config(label: str, settings: dict, *, spec: str, data: str, data_opt
     merged = {**BASE, **(base or {}), **settings}
     if merged["lr"] is None and merged["optimizer"] == "sgd":
         merged["lr"] = SGD_LR
-    TrainConfig(epochs=merged["epochs"], batch_size=merged["batch"], l2=merged["l2"]).validate()
+    RunConfig(epochs=merged["epochs"], batch=merged["batch"], l2=merged["l2"]).validate()
     return {"label": label, "settings": settings, "spec": spec, "data": data,
             "data_options": dict(data_options or {}), "seed": seed, **merged}
 
@@ -75,7 +76,7 @@ def train_variant(config: dict) -> dict:
     data = load_dataset(config["data"], **config["data_options"])
     model = build_model(config["spec"], data, loss=config["loss"], init=config["init"], seed=config["seed"],
                         hidden_activation=config["activation"])
-    train = TrainConfig(epochs=config["epochs"], batch_size=config["batch"], optimizer=config["optimizer"],
+    train = RunConfig(epochs=config["epochs"], batch=config["batch"], optimizer=config["optimizer"],
                         lr=config["lr"], momentum=config["momentum"], l2=config["l2"], clip=config["clip"],
                         seed=config["seed"])
     start = time.perf_counter()

@@ -15,7 +15,8 @@ import numpy as np
 from pynn.data import load_dataset
 from pynn.errors import PynnError
 from pynn.model import build_model
-from pynn.train import Trainer, TrainConfig
+from pynn.run import RunConfig
+from pynn.train import Trainer
 
 DEFAULT_SIZES = (2, 3, 4, 5, 10, 30, 100)
 
@@ -48,7 +49,7 @@ def sweep_configs(sizes, seeds: int, *, data: str = "digits", data_options: dict
         raise PynnError(f"--seeds must be at least 1, not {seeds}.")
     inits, l2s, lrs = _values(init), _values(l2), _values(lr)
     for strength in l2s:
-        TrainConfig(epochs=epochs, batch_size=batch_size, l2=strength).validate()
+        RunConfig(epochs=epochs, batch=batch_size, l2=strength).validate()
     for rate in lrs:
         if rate is not None and not rate > 0:
             raise PynnError(f"--lr must be positive, not {rate}.")
@@ -75,10 +76,10 @@ def train_one(config: dict) -> dict:
     data = _dataset(config["data"], tuple(sorted(config["data_options"].items())))
     model = build_model(f"{config['hidden']}-{data.n_outputs}", data, init=config["init"], seed=config["seed"],
                         hidden_activation=config["activation"])
-    train = TrainConfig(epochs=config["epochs"], batch_size=config["batch_size"], optimizer=config["optimizer"],
-                        lr=config["lr"], l2=config["l2"], seed=config["seed"], eval_train=False)
+    train = RunConfig(epochs=config["epochs"], batch=config["batch_size"], optimizer=config["optimizer"],
+                      lr=config["lr"], l2=config["l2"], seed=config["seed"])
     start = time.perf_counter()
-    Trainer(model, train).fit(data.x_train, data.y_train)
+    Trainer(model, train, eval_train=False).fit(data.x_train, data.y_train)
     seconds = time.perf_counter() - start
     test = model.evaluate(data.x_test, data.y_test)
     if "accuracy" not in test:

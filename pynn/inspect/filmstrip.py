@@ -3,7 +3,6 @@ a saved model's training (same seed, data and settings, so the same numbers on t
 for a model trained without one."""
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -14,7 +13,8 @@ from pynn.files import load_model
 from pynn.inspect.activations import dense_layer
 from pynn.inspect.weights import check_units, input_layout, reads_the_input
 from pynn.model import Sequential
-from pynn.train import EpochEnd, Trainer, TrainConfig
+from pynn.run import from_saved_training
+from pynn.train import EpochEnd, Trainer
 
 
 class EpochWeights:
@@ -63,8 +63,7 @@ def replay_training(path: str, data: Dataset, index: int, neurons: list[int]) ->
         raise PynnError(f"Layer {index} does not read the input directly; a filmstrip shows first-layer maps.")
     saved = model.snapshot()
     model.build(model.input_shape, init=model.init, seed=model.seed)  # the very initialisation it started from
-    fields = {f.name for f in dataclasses.fields(TrainConfig)}
-    config = TrainConfig(**{k: v for k, v in header["training"].items() if k in fields})
+    config = from_saved_training(header["training"])
     recorder = EpochWeights(model, index, neurons)
     Trainer(model, config, recorder).fit(data.x_train, data.y_train)
     height, width = input_layout(model.input_shape, data.sample_shape)

@@ -1,7 +1,6 @@
 """`pynn train`: train a model on a dataset with live progress, report test accuracy, optionally save it."""
 from __future__ import annotations
 
-import dataclasses
 import signal
 import time
 from contextlib import contextmanager
@@ -15,7 +14,8 @@ from pynn.errors import PynnError, TrainingDiverged
 from pynn.files import check_destination, load_checkpoint, save_model
 from pynn.init import INITIALISERS
 from pynn.model import build_model
-from pynn.train import BatchEnd, EpochEnd, Trainer, TrainConfig, history_dicts
+from pynn.run import RunConfig, from_saved_training
+from pynn.train import BatchEnd, EpochEnd, Trainer, history_dicts
 from pynn.words import plural
 from tui.commands.common import add_data_args, add_json_arg, data_options, default_spec, load_data
 from tui.output import Output, colour_allowed
@@ -53,9 +53,6 @@ def register(sub) -> None:
     p.set_defaults(handler=run)
 
 
-SGD_DEFAULT_LR = 0.5  # the command's default mini-batch of 10 on sigmoid nets, as in Nielsen's book
-
-
 def run(args) -> int:
     out = Output(json=args.json)
     if args.save:  # before any data is loaded or epoch trained: a run is never lost to a wrong destination
@@ -67,10 +64,9 @@ def run(args) -> int:
         data_record = dict(data.describe(), load=args.data, options=data_options(args))
         model = build_model(args.model or default_spec(data), data, loss=args.loss, init=args.init,
                             seed=args.seed, hidden_activation=args.activation)
-        lr = args.lr if args.lr is not None else (SGD_DEFAULT_LR if args.optimizer == "sgd" else None)
-        config = TrainConfig(epochs=10 if args.epochs is None else args.epochs, batch_size=args.batch, optimizer=args.optimizer, lr=lr,
-                             l2=args.l2, clip=args.clip, val_split=args.val_split, early_stop=args.early_stop,
-                             seed=args.seed)
+        config = RunConfig(epochs=10 if args.epochs is None else args.epochs, batch=args.batch,
+                           optimizer=args.optimizer, lr=args.lr, l2=args.l2, clip=args.clip,
+                           val_split=args.val_split, early_stop=args.early_stop, seed=args.seed)
         resume_from = None
     save_path = args.save  # --resume only reads its file: a run is written where --save says, or nowhere
     if args.resume and not save_path:
@@ -95,7 +91,7 @@ def run(args) -> int:
             trainer.resume(*resume_from)
         out.line(f"training {model.spec} ({model.n_params:,} parameters) on {data.name}: "
                  f"{len(data.x_train):,} train / {len(data.x_test):,} test samples, {config.optimizer} "
-                 f"lr {trainer.optimizer.lr:g}, batch {config.batch_size}, {plural(config.epochs, 'epoch')}"
+                 f"lr {trainer.optimizer.lr:g}, batch {config.batch}, {plural(config.epochs, 'epoch')}"
                  + (f", resuming at epoch {trainer.progress.epoch}" if resume_from else ""))
         with _stop_on_ctrl_c(trainer) as interrupted:
             try:
@@ -140,8 +136,7 @@ def _resumed(args):
     _check_epochs_left(args, header["training"].get("epochs"), state)
     record = header.get("data") or {"name": "digits"}
     data = load_dataset(record.get("load", record["name"]), **record.get("options", {}))
-    fields = {f.name for f in dataclasses.fields(TrainConfig)}
-    config = TrainConfig(**{k: v for k, v in header["training"].items() if k in fields})
+    config = from_saved_training(header["training"])
     if args.epochs is not None:
         config.epochs = args.epochs
     return model, data, config, record, (state, arrays, header.get("history", []))
