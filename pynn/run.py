@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 import sys
 from pathlib import Path
 from typing import Any, Callable
@@ -37,11 +38,14 @@ class ConfigError(PynnError):
     at least 1"); a front end names it its own way (`--epochs`) with `worded_for`."""
 
     def __init__(self, field: str, problem: str):
+        """problem may mention other fields as {name}: each front end words them as it words the field."""
         self.field, self.problem = field, problem
-        super().__init__(f"{field} {problem}.")
+        super().__init__(self.worded_for(str))
 
     def worded_for(self, name: Callable[[str], str]) -> str:
-        return f"{name(self.field)} {self.problem}."
+        mentioned = re.sub(r"\{(\w+)\}", lambda m: name(m.group(1)) if m.group(1) in field_names() else m.group(0),
+                           self.problem)
+        return f"{name(self.field)} {mentioned}."
 
 
 def setting(default, group: str, help: str, *, choices: tuple | None = None, metavar: str | None = None,
@@ -160,7 +164,7 @@ class RunConfig:
         if not 0.0 <= self.dropout < 1.0:
             raise ConfigError("dropout", f"must be in [0, 1), not {self.dropout}")
         if self.early_stop and not self.val_split:
-            raise ConfigError("early_stop", "watches the validation loss, so it needs val_split (e.g. 0.1)")
+            raise ConfigError("early_stop", "watches the validation loss, so it needs {val_split} (e.g. 0.1)")
 
     @property
     def learning_rate(self) -> float:
@@ -183,6 +187,25 @@ class RunConfig:
         recipe = self.data_recipe()
         return load_dataset(recipe["name"], **recipe["options"])
 
+    def for_data(self, data) -> "RunConfig":
+        """This description with the model spec written out: the one given, else the default for the data, so
+        a saved description names the model it built whatever the defaults become."""
+        return self if self.model else dataclasses.replace(self, model=default_spec(data))
+
+    def model_spec(self, data) -> str:
+        """The spec the run builds on data: the model field (else the data's default) with the dropout field's
+        layers inserted."""
+        return with_dropout(self.for_data(data).model, self.dropout)
+
+    def build_model(self, data):
+        """The freshly initialised model this description names, on data, carrying the description as `run`."""
+        from pynn.model import build_model
+
+        model = build_model(self.model_spec(data), data, loss=self.loss, init=self.init, seed=self.seed,
+                            hidden_activation=self.activation)
+        model.run = self.for_data(data)
+        return model
+
 
 def from_saved_training(training: dict[str, Any]) -> RunConfig:
     """The description a model file's "training" record holds; files written before RunConfig named the batch
@@ -190,6 +213,39 @@ def from_saved_training(training: dict[str, Any]) -> RunConfig:
     renamed = {"batch_size": "batch"}
     values = {renamed.get(k, k): v for k, v in training.items()}
     return RunConfig.from_dict({k: v for k, v in values.items() if k in field_names()}, "the saved training record")
+
+
+# -- the model a description names -------------------------------------------------------------------------
+
+def default_spec(data) -> str:
+    """784-30-10 on digit images, an LSTM for a series, a text or a sequence, else one hidden layer of 30 with
+    the input taken from the data."""
+    kind = data.meta.get("kind")
+    if kind == "series":
+        return f"lstm32-{data.n_outputs}"
+    if kind == "text":
+        return f"lstm128*-{data.n_outputs}"
+    if kind == "sequence":
+        return f"lstm128-{data.n_outputs}"
+    if data.n_features == 784 and data.n_outputs == 10:
+        return "784-30-10"
+    return f"30-{data.n_outputs}"
+
+
+def with_dropout(spec: str, p: float) -> str:
+    """The spec with a drop<p> layer after every hidden dense layer that has none yet (p 0: unchanged)."""
+    if not p:
+        return spec
+    from pynn.spec import LayerSpec, parse_spec
+
+    parsed = parse_spec(spec)
+    layers: list[LayerSpec] = []
+    for i, layer in enumerate(parsed.layers):
+        layers.append(layer)
+        hidden_dense = layer.kind == "dense" and i < len(parsed.layers) - 1
+        if hidden_dense and parsed.layers[i + 1].kind != "dropout":
+            layers.append(LayerSpec("dropout", p=p))
+    return str(dataclasses.replace(parsed, layers=layers))
 
 
 # -- the fields, for front ends that lay them out ----------------------------------------------------------
@@ -212,10 +268,10 @@ def field_kind(name: str) -> type:
     return str
 
 
-def parse_value(name: str, text: str) -> Any:
+def parse_value(name: str, text: str, source: str = "the value") -> Any:
     """A field's value from text, as a grid, a form or a flag gives it ('' or 'none' for an optional field's
     default)."""
-    return _coerce(name, text, "the value")
+    return _coerce(name, text, source)
 
 
 def _coerce(name: str, value: Any, source: str) -> Any:

@@ -2,8 +2,9 @@
 
 Screens never build models or load files themselves; they ask the workbench, which raises PynnError with one
 clear sentence on bad input (the app turns it into a notification) and leaves the previous state untouched.
-Training runs in a worker thread: readers go through `read()`, which holds the model's lock, so they never see
-a half-updated layer. The run can be paused (the worker blocks between batches) and its progress — the last
+Training runs in a worker thread: readers go through `read()`, which hands them a frozen copy of the model (its
+weights copied under the lock, which is held for the copy only), so they never see a half-updated layer and
+never hold up the run. The run can be paused (the worker blocks between batches) and its progress — the last
 batch, the per-layer gradient norms, the time left — is kept here for the screens to poll.
 """
 from __future__ import annotations
@@ -18,10 +19,9 @@ from pynn.data import Dataset, load_dataset
 from pynn.errors import PynnError
 from pynn.files import load_model, read_header, save_model
 from pynn.model import Sequential, build_model
-from pynn.spec import LayerSpec, parse_spec
 from pynn.run import RunConfig
 from pynn.train import BatchEnd, EpochEnd, EpochRecord, Trainer, history_dicts
-from tui.commands.common import default_spec
+from pynn.run import default_spec, with_dropout  # the library owns what model a run builds
 
 T = TypeVar("T")
 
@@ -60,20 +60,6 @@ class Settings:
 
 # Settings that shape the model itself: changing one rebuilds it (fresh weights) from the spec.
 MODEL_SETTINGS = ("init", "activation", "dropout")
-
-
-def with_dropout(spec: str, p: float) -> str:
-    """The spec with a drop<p> layer after every hidden dense layer that has none yet (p 0: unchanged)."""
-    if not p:
-        return spec
-    parsed = parse_spec(spec)
-    layers: list[LayerSpec] = []
-    for i, layer in enumerate(parsed.layers):
-        layers.append(layer)
-        hidden_dense = layer.kind == "dense" and i < len(parsed.layers) - 1
-        if hidden_dense and parsed.layers[i + 1].kind != "dropout":
-            layers.append(LayerSpec("dropout", p=p))
-    return str(dataclasses.replace(parsed, layers=layers))
 
 
 @dataclasses.dataclass
@@ -191,9 +177,9 @@ class Workbench:
 
     # --- reading while a worker trains ------------------------------------------------------------
     def read(self, fn: Callable[[Sequential], T]) -> T:
-        """fn(model) with the model's lock held: weights cannot change under it."""
-        with self._model.lock:
-            return fn(self._model)
+        """fn(model) on a snapshot of the model (Sequential.frozen): its weights cannot change under fn, and the
+        run goes on while fn takes its time."""
+        return fn(self._model.frozen())
 
     def evaluate(self) -> dict:
         """Loss (and accuracy) on the test set, kept in test_result for the screens."""

@@ -1,10 +1,68 @@
-"""Arguments and steps several subcommands share: choosing data, the model spec default, JSON output."""
+"""Arguments and steps several subcommands share: the run description's flags, JSON output."""
 from __future__ import annotations
 
 import argparse
+from typing import Iterable
 
+import pynn.run  # read at call time, not copied: a field added to RunConfig becomes a flag by itself
 from pynn.data import load_dataset
 from pynn.data.dataset import Dataset
+from pynn.run import default_spec  # noqa: F401 - moved to the library; sweep and compare still import it here
+
+RUN_FIELDS = "run_fields"   # the namespace attribute listing the fields a parser has flags for
+
+
+def add_run_args(parser: argparse.ArgumentParser, groups: Iterable[str], *, exclude: Iterable[str] = (),
+                 show_defaults: bool = True, description: str | None = None) -> None:
+    """A flag for every field of the run description in the given groups (model, data, training): named as
+    the field (val_split -> --val-split), with its help, choices and metavar. A flag the user does not give
+    stays out of the namespace, so run_config() applies only what was written on the command line.
+    show_defaults adds the house default to the help; a command whose default is something else (a saved
+    model's own data) says so in its description instead."""
+    from tui.cli import flag_name
+
+    registered = list(parser.get_default(RUN_FIELDS) or [])
+    for group in groups:
+        fields = [f for f in pynn.run.fields_of(group) if f.name not in exclude]
+        if not fields:
+            continue
+        g = parser.add_argument_group(group, description)
+        for f in fields:
+            meta, flag = f.metadata, flag_name(f.name)
+            help_text = meta["help"]
+            if show_defaults and f.default not in (None, False) and "default" not in help_text:
+                help_text += f" (default: {f.default})"
+            help_text = help_text.replace("%", "%%")
+            if pynn.run.field_kind(f.name) is bool:
+                g.add_argument(flag, dest=f.name, action="store_true", default=argparse.SUPPRESS, help=help_text)
+            else:
+                g.add_argument(flag, dest=f.name, type=_field_parser(f.name), default=argparse.SUPPRESS,
+                               choices=meta["choices"], metavar=meta["metavar"], help=help_text)
+            registered.append(f.name)
+    parser.set_defaults(**{RUN_FIELDS: registered})
+
+
+def _field_parser(name: str):
+    def parse(text: str):
+        return pynn.run.parse_value(name, text, "the command line")
+    parse.__name__ = pynn.run.field_kind(name).__name__  # argparse names the kind in its own messages
+    return parse
+
+
+def given_fields(args: argparse.Namespace) -> dict:
+    """The run description's fields the user gave as flags, with their values."""
+    return {name: getattr(args, name) for name in getattr(args, RUN_FIELDS, []) if hasattr(args, name)}
+
+
+def run_config(args: argparse.Namespace, base: "pynn.run.RunConfig | None" = None) -> "pynn.run.RunConfig":
+    """The run description: base (else the house defaults) with the flags the user gave applied, validated
+    (a bad value is a ConfigError naming the field, which the CLI words with its flag)."""
+    base = pynn.run.RunConfig() if base is None else base
+    given = given_fields(args)
+    if not given:
+        base.validate()
+        return base
+    return base.replace(**given)
 
 DEFAULT_DATA = "digits"
 
@@ -39,17 +97,3 @@ def data_options(args: argparse.Namespace) -> dict:
 
 def load_data(args: argparse.Namespace) -> Dataset:
     return load_dataset(args.data, **data_options(args))
-
-
-def default_spec(data: Dataset) -> str:
-    """784-30-10 on digit images, an LSTM of 32 for a series, else one hidden layer of 30 with the input
-    taken from the data."""
-    if data.meta.get("kind") == "series":
-        return f"lstm32-{data.n_outputs}"
-    if data.meta.get("kind") == "text":
-        return f"lstm128*-{data.n_outputs}"
-    if data.meta.get("kind") == "sequence":
-        return f"lstm128-{data.n_outputs}"
-    if data.n_features == 784 and data.n_outputs == 10:
-        return "784-30-10"
-    return f"30-{data.n_outputs}"
