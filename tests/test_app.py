@@ -10,7 +10,7 @@ import time
 import numpy as np
 import pytest
 
-from apptext import plain, screen_text
+from apptext import plain, screen_text, wait_until
 from pynn.files import load_model
 from tui.app import PynnApp
 from tui.render.colour import colour_on
@@ -24,14 +24,6 @@ SIZES = [(80, 24), (120, 40), (40, 12)]
 
 def messages(app) -> list[str]:
     return [n.message for n in app._notifications]
-
-
-async def wait_until(pilot, condition, timeout: float = 60.0, what: str = "condition") -> None:
-    end = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > end:
-            raise AssertionError(f"timed out waiting for {what}")
-        await pilot.pause(0.05)
 
 
 async def fill(pilot, app, values: dict[str, str]) -> None:
@@ -88,9 +80,9 @@ async def test_a_screen_that_fails_to_build_is_a_placeholder_and_a_notification(
     app.entries[2].factory = broken
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("3")
-        await pilot.pause(0.2)
+        await wait_until(pilot, lambda: "half-written" in screen_text(app), what="the placeholder")
         assert app.is_running and isinstance(app.screen, UnavailableScreen)
-        assert "half-written" in screen_text(app) and any("could not open" in m for m in messages(app))
+        assert any("could not open" in m for m in messages(app))
         await pilot.press("2")
         await pilot.pause()
         assert app.current_mode == "train"
@@ -125,8 +117,7 @@ async def test_editing_the_spec_builds_a_new_model_and_a_bad_spec_is_a_notificat
         assert isinstance(app.screen, InputDialog)
         await fill(pilot, app, {"value": "784-50:relu-10"})
         assert app.bench.model.spec == "784-50:relu-10"
-        await pilot.pause(0.2)
-        assert "W (50, 784)" in screen_text(app)
+        await wait_until(pilot, lambda: "W (50, 784)" in screen_text(app), what="the new model on screen")
         await pilot.press("e")
         await fill(pilot, app, {"value": "784-abc-10"})
         assert app.bench.model.spec == "784-50:relu-10" and app.is_running
@@ -144,51 +135,58 @@ async def test_training_in_the_app_reaches_90_percent_on_digits():
         await pilot.press("t")
         await pilot.pause()
         assert app.current_mode == "train"
-        await wait_until(pilot, lambda: bench.test_result is not None, what="the run to finish")
-        await pilot.pause(0.3)
-        assert bench.test_result["accuracy"] >= 0.90
+        # the notification is the worker's last act, after the test score the screen shows
+        await wait_until(pilot, lambda: any("3 epochs, finished" in m for m in messages(app)), what="the run")
+        assert not app.training and bench.test_result["accuracy"] >= 0.90
         assert [h.epoch for h in bench.history] == [1, 2, 3]
+        await wait_until(pilot, lambda: "test accuracy" in screen_text(app), what="the Train screen's last redraw")
         text = screen_text(app)
-        assert "3/3" in text and "720/720" in text and "test accuracy" in text
+        assert "3/3" in text and "720/720" in text
         assert "train loss" in text and "val acc" in text
-        assert any("3 epochs, finished" in m for m in messages(app))
         await pilot.press("t")  # a second run continues the history's numbering
         await wait_until(pilot, lambda: len(bench.history) == 6 and not app.training, what="the second run")
         assert [h.epoch for h in bench.history][-1] == 6
 
 
-async def test_keys_work_while_training():
+async def test_keys_work_while_training(paced_workbench):
     """During a digits run every screen opens by its digit, the key list opens, pause holds the weights still,
-    resume and stop work — all while the run goes on. (How long the UI can stall during a run is measured by
-    bench/ui_stall.py: a time bound would make this test depend on the machine's load.)"""
-    bench = Workbench(spec="784-100-10")
-    bench.configure(epochs=200)
+    resume and stop work — all while the run goes on. The run is paced (it holds after each batch until the
+    test lets it on), so it is still going whatever the machine's speed; how long the UI can stall during a
+    free run is measured by bench/ui_stall.py, since a time bound would depend on the machine's load."""
+    bench = paced_workbench(spec="784-100-10")
     app = PynnApp(bench)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("2")
-        await pilot.pause(0.3)
+        await pilot.pause()
         await pilot.press("t")
-        await wait_until(pilot, lambda: bench.training and bench.progress.batch > 0, what="the run to start")
-        start_epoch = bench.progress.epoch
-        await wait_until(pilot, lambda: bench.progress.epoch >= start_epoch + 3, what="three epochs")
+        await wait_until(pilot, lambda: bench.held, what="the run's first batch")
+        held_at = bench.allow(bench.progress.n_batches)  # a whole epoch, so the screens have a history to show
+        await wait_until(pilot, lambda: bench.batches == held_at and bench.held, what="the first epoch")
+        assert [h.epoch for h in bench.history] == [1]
         for name, _module, _cls, key, _title in [*SCREENS, SCREENS[1]]:
+            held_at = bench.allow(1)  # the run moves on under every screen
             await pilot.press(key)
-            await pilot.pause(0.2)
+            await pilot.pause()
             assert app.current_mode == name and bench.training
+            await wait_until(pilot, lambda: bench.batches == held_at and bench.held, what="the next batch")
         await pilot.press("question_mark")
-        await pilot.pause(0.1)
-        assert isinstance(app.screen, HelpScreen)
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen) and bench.training
         await pilot.press("escape")
         await pilot.press("p")
+        held_at = bench.allow(5)  # the pause takes hold after the batch that is held now: none of these 5 runs
         await wait_until(pilot, lambda: bench.progress.paused, what="the pause")
-        version = bench.version
-        await pilot.pause(0.5)
-        assert bench.version == version and bench.training and "paused" in screen_text(app)
+        batches, weights = bench.batches, bench.read(lambda m: m.params.copy())
+        await wait_until(pilot, lambda: "paused" in screen_text(app), what="the Train screen to say paused")
+        await pilot.pause(0.3)  # a run the pause failed to hold would be free to do its 5 batches now
+        assert bench.batches == batches and bench.training
+        assert np.array_equal(bench.read(lambda m: m.params), weights)
         await pilot.press("p")
-        await wait_until(pilot, lambda: bench.version > version, what="the run to resume")
+        await wait_until(pilot, lambda: bench.batches == held_at and bench.held, what="the run to resume")
         await pilot.press("s")
         await wait_until(pilot, lambda: not app.training, what="the stop")
-        assert bench.last_reason == "stopped on request" and len(bench.history) < 200
+        assert bench.last_reason == "stopped on request" and bench.batches == held_at
+        assert [h.epoch for h in bench.history] == [1]
 
 
 async def test_settings_form_applies_values_rebuilds_for_dropout_and_refuses_bad_ones():
@@ -202,8 +200,7 @@ async def test_settings_form_applies_values_rebuilds_for_dropout_and_refuses_bad
         s = app.bench.settings
         assert (s.lr, s.batch_size, s.epochs, s.dropout, s.l2, s.optimizer) == (0.1, 32, 4, 0.2, 5.0, "momentum")
         assert app.bench.model.spec == "784-30-drop0.2-10"
-        await pilot.pause(0.2)
-        assert "momentum lr 0.1" in screen_text(app)
+        await wait_until(pilot, lambda: "momentum lr 0.1" in screen_text(app), what="the new settings")
         await pilot.press("e")
         await fill(pilot, app, {"lr": "fast", "epochs": "9"})
         assert app.bench.settings.lr == 0.1 and app.bench.settings.epochs == 4
@@ -211,8 +208,7 @@ async def test_settings_form_applies_values_rebuilds_for_dropout_and_refuses_bad
         await pilot.press("e")
         await fill(pilot, app, {"optimizer": "adam"})  # the rate left as it was follows the optimiser
         assert app.bench.settings.optimizer == "adam" and app.bench.settings.lr is None
-        await pilot.pause(0.2)
-        assert "adam lr default" in screen_text(app)
+        await wait_until(pilot, lambda: "adam lr default" in screen_text(app), what="the new optimiser")
 
 
 async def test_a_diverging_run_is_a_notification_and_keeps_the_last_good_weights():
@@ -260,7 +256,7 @@ async def test_sweep_fills_in_a_table_and_chart_from_the_app():
         await fill(pilot, app, {"hidden": "2,8", "seeds": "1", "epochs": "2"})
         screen = app.screen
         await wait_until(pilot, lambda: not screen.running and screen.kind == "sweep", what="the sweep")
-        await pilot.pause(0.2)
+        await wait_until(pilot, lambda: "2 of 2 runs done" in screen_text(app), what="the sweep's results")
         assert sorted(r["hidden"] for r in screen.results) == [2, 8]
         results = plain(screen.query_one("#experiments-results").content, width=120)
         assert "test accuracy by hidden-layer size" in results and "test accuracy: mean over seeds" in results
@@ -276,7 +272,7 @@ async def test_comparison_runs_both_settings_and_a_bad_setting_is_a_notification
         await fill(pilot, app, {"a": "init=normal", "b": "init=lecun,l2=5", "epochs": "2"})
         screen = app.screen
         await wait_until(pilot, lambda: not screen.running and len(screen.results) == 2, what="the comparison")
-        await pilot.pause(0.2)
+        await pilot.pause()
         results = plain(screen.query_one("#experiments-results").content, width=120)
         assert "init=normal" in results and "init=lecun,l2=5" in results and "a: train accuracy" in results
         await pilot.press("c")
@@ -313,8 +309,8 @@ async def test_command_palette_offers_the_main_actions():
                 "Compare settings", "Keys"} <= titles
         sweep = next(c for c in app.get_system_commands(app.screen) if c.title == "Hidden-size sweep")
         sweep.callback()
-        await pilot.pause(0.2)
-        assert app.current_mode == "experiments" and isinstance(app.screen, FormDialog)
+        await wait_until(pilot, lambda: isinstance(app.screen, FormDialog), what="the sweep's form")
+        assert app.current_mode == "experiments"
 
 
 async def test_no_color_draws_pictures_in_plain_characters(monkeypatch):
