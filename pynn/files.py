@@ -1,4 +1,5 @@
-"""Model files: an .npz of plain arrays plus a JSON header (spec, shapes, data, history, format version).
+"""Model files: an .npz of plain arrays plus a JSON header (spec, shapes, the run description that made the model,
+what its data looked like, history, format version).
 
 Loading never unpickles (allow_pickle=False), checks the header against the arrays, and turns every way a
 file can be wrong into one PynnError sentence. Saving writes a temporary file beside the target and renames
@@ -17,14 +18,18 @@ import numpy as np
 from pynn.errors import PynnError
 
 FORMAT = "pynn-model"
-FORMAT_VERSION = 1
+# 2: the header holds the run description ("run"); 1 held the front end's "training" settings and a "data"
+# record with how to load it ("load", "options"), still read.
+FORMAT_VERSION = 2
+READABLE_VERSIONS = (1, 2)
 
 
-def save_model(model, path: str | os.PathLike, *, history: list[dict] | None = None, data: dict | None = None,
-               training: dict | None = None, checkpoint: tuple[dict, dict] | None = None) -> Path:
-    """Write model (and optional history, data description, training settings, and the trainer's checkpoint
-    for `pynn train --resume`) atomically to path."""
+def save_model(model, path: str | os.PathLike, *, history: list[dict] | None = None, run=None,
+               data: dict | None = None, checkpoint: tuple[dict, dict] | None = None) -> Path:
+    """Write model atomically to path, with its run description (run, else the model's own, model.run), an
+    optional history, a summary of its data (Dataset.describe()) and the trainer's checkpoint for resuming."""
     path = Path(path)
+    run = run if run is not None else getattr(model, "run", None)
     header = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -40,8 +45,8 @@ def save_model(model, path: str | os.PathLike, *, history: list[dict] | None = N
                         params={k: list(v.shape) for k, v in getattr(layer, "param_views", {}).items()})
                    for layer in model.layers],
         "n_params": model.n_params,
+        "run": run.to_dict() if run is not None else None,
         "data": data,
-        "training": training,
         "history": history or [],
         "checkpoint": checkpoint[0] if checkpoint else None,
     }
@@ -121,13 +126,65 @@ def read_header(path: str | os.PathLike) -> tuple[dict, dict[str, np.ndarray]]:
     if not isinstance(header, dict) or header.get("format") != FORMAT:
         raise PynnError(f"{path} is not a pynn model file (its header does not say {FORMAT!r}).")
     version = header.get("format_version")
-    if version != FORMAT_VERSION:
-        raise PynnError(f"{path} uses model format version {version}; this pynn reads version {FORMAT_VERSION}.")
+    if version not in READABLE_VERSIONS:
+        raise PynnError(f"{path} uses model format version {version}; this pynn reads versions "
+                        f"{' and '.join(map(str, READABLE_VERSIONS))}.")
     return header, arrays
 
 
+def saved_run(path: str | os.PathLike, header: dict | None = None):
+    """The run description of a model file (its data recipe included), without building the model: what
+    made it, so it can be run again and its data loaded."""
+    header = read_header(path)[0] if header is None else header
+    try:
+        return _run_of(header, path)
+    except PynnError as err:
+        raise PynnError(f"{path} has a run description pynn cannot use: {err}") from None
+
+
+def _run_of(header: dict, path):
+    from pynn.run import RunConfig  # at call time: a field added to the description is read back like any other
+
+    if header.get("format_version") == 1:
+        return _format1_run(header)
+    values = header.get("run")
+    if not isinstance(values, dict):  # a model saved without one: what the header itself says
+        return RunConfig.from_dict(_model_fields(header), "its header")
+    return RunConfig.from_dict(values, "its run description")
+
+
+def _model_fields(header: dict) -> dict:
+    """The model fields of a description from a header's own record of the model."""
+    from pynn.run import HIDDEN_ACTIVATIONS
+
+    hidden = {d.get("activation") for d in header.get("layers", [])[:-1] if d.get("kind") == "dense"}
+    hidden = {{"leaky_relu": "leaky"}.get(a, a) for a in hidden}
+    values = {"model": header.get("spec"), "init": header.get("init", "lecun"), "seed": header.get("seed", 0),
+              "loss": header.get("loss")}
+    if len(hidden) == 1 and next(iter(hidden)) in HIDDEN_ACTIVATIONS:  # every hidden layer's, so the field's
+        values["activation"] = next(iter(hidden))
+    return values
+
+
+def _format1_run(header: dict):
+    """A format-1 file's description: its model as the header records it, its training settings from the
+    "training" record (written by the command or the app, each with names of its own), and its data from
+    the "data" record's "load" and "options" (load_dataset's keywords)."""
+    from pynn.run import RunConfig, data_fields, fields_of, from_saved_training
+
+    data_fields = {f.name for f in fields_of("data")}  # the record's, since 'training' kept only defaults
+    training = {k: v for k, v in (header.get("training") or {}).items() if k not in data_fields}
+    values = {**from_saved_training(training).to_dict(), **_model_fields(header)}
+    values["seed"] = training.get("seed", values["seed"])  # the run's (the app could change it after building)
+    record = header.get("data") or {}
+    values.update(data_fields({"name": record.get("load", record.get("name", "digits")),
+                               "options": record.get("options")}))
+    return RunConfig.from_dict(values, "its format-1 header")
+
+
 def load_model(path: str | os.PathLike):
-    """(model, header) from a file written by save_model."""
+    """(model, header) from a file written by save_model; model.run is the run description that made it, whose
+    data_recipe() and load_data() give its data."""
     from pynn.model import build_model
     from pynn.spec import LayerSpec, ModelSpec
 
@@ -154,14 +211,17 @@ def load_model(path: str | os.PathLike):
     model.notes = []
     model.spec = header.get("spec", model.spec)
     model.class_names = header.get("class_names")
+    model.run = saved_run(path, header)
     return model, header
 
 
 def load_checkpoint(path: str | os.PathLike):
-    """(model, header, trainer state, trainer arrays) from a file saved with a checkpoint."""
+    """(model, header, trainer state, trainer arrays) from a file saved with a checkpoint; model.run is the
+    run it continues."""
     model, header = load_model(path)
-    if not header.get("checkpoint") or not header.get("training"):
-        raise PynnError(f"{path} holds no training checkpoint to resume (save it with `pynn train --save`).")
+    if not header.get("checkpoint"):
+        raise PynnError(f"{path} holds no training checkpoint to resume; a model saved while it trains, with its "
+                        "trainer's checkpoint, holds one.")
     _, arrays = read_header(path)
     prefix = "checkpoint_"
     return model, header, header["checkpoint"], {k[len(prefix):]: v for k, v in arrays.items()

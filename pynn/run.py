@@ -119,6 +119,20 @@ class RunConfig:
             raise PynnError(f"{path} is not valid TOML ({err}).") from None
         return cls.from_dict(values, str(path))
 
+    @classmethod
+    def from_file(cls, path: str | Path) -> "RunConfig":
+        """The description kept in a file: a saved model's (the run that made it), else a TOML file's."""
+        try:
+            with open(path, "rb") as f:
+                is_archive = f.read(4) == b"PK\x03\x04"
+        except OSError:
+            is_archive = False  # from_toml says why it cannot be read
+        if is_archive or str(path).endswith(".npz"):
+            from pynn.files import saved_run
+
+            return saved_run(path)
+        return cls.from_toml(path)
+
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
@@ -205,6 +219,15 @@ class RunConfig:
                             hidden_activation=self.activation)
         model.run = self.for_data(data)
         return model
+
+
+def data_fields(recipe: dict[str, Any]) -> dict[str, Any]:
+    """The data fields of a recipe {'name': …, 'options': {load_dataset keyword: value}} (data_recipe's
+    inverse); options no field holds are left out."""
+    field_of = {f.metadata["data_option"] or f.name: f.name for f in fields_of("data")}
+    fields = {"data": recipe["name"]}
+    fields.update({field_of[k]: v for k, v in (recipe.get("options") or {}).items() if k in field_of})
+    return fields
 
 
 def from_saved_training(training: dict[str, Any]) -> RunConfig:

@@ -64,14 +64,17 @@ class TrainEnd:
 
 class Trainer:
     def __init__(self, model: Sequential, config: RunConfig | None = None,
-                 on_event: Callable[[object], None] | None = None, *, eval_train: bool = True):
+                 on_event: Callable[[object], None] | None = None, *, eval_train: bool = True,
+                 field_name: Callable[[str], str] = str):
         """config: the run description (only its training fields matter here); eval_train: measure the
-        accuracy on the whole training set after each epoch."""
+        accuracy on the whole training set after each epoch; field_name: how the messages for the user name a
+        field of the description (the library says `lr`, the command line `--lr`)."""
         self.model = model
         self.config = config or RunConfig()
         self.config.validate()
         self.eval_train = eval_train
         self.on_event = on_event or (lambda event: None)
+        self.field_name = field_name
         self.optimizer = Optimizer(self.config.optimizer, self.config.learning_rate, self.config.momentum)
         self.history: list[EpochRecord] = []
         self.progress = _Progress()
@@ -122,8 +125,8 @@ class Trainer:
                         loss, _ = model.train_step(x_train[idx], y_train[idx])
                     if not loss <= limit:  # NaN, inf, or finite but exploded: the same stop either way
                         model.restore(last_good)
-                        raise TrainingDiverged(_divergence_message(model, loss, epoch, b + 1, self.optimizer.lr,
-                                                                   st.start_loss))
+                        raise TrainingDiverged(_divergence_message(model, loss, epoch, b + 1, st.start_loss,
+                                                                   self._smaller_lr()))
                     st.loss_ema = LOSS_SMOOTHING * st.loss_ema + (1 - LOSS_SMOOTHING) * loss
                     if fused is None:
                         norms = model.grad_norms()
@@ -154,7 +157,7 @@ class Trainer:
                 judged = judged or val
             new_warnings = []
             if chance is not None and judged and not any(w.startswith(CHANCE_WARNING) for w in self.warnings):
-                warning = _chance_warning(judged, chance, st.start_loss, epoch, self.optimizer.lr)
+                warning = _chance_warning(judged, chance, st.start_loss, epoch, self._smaller_lr())
                 new_warnings = [warning] if warning else []
                 self.warnings += new_warnings
             record.seconds = time.perf_counter() - start
@@ -178,6 +181,10 @@ class Trainer:
         self.reason = reason
         self.on_event(TrainEnd(self.history, reason != "finished", reason, list(self.warnings)))
         return self.history
+
+    def _smaller_lr(self) -> str:
+        """The advice for steps too large to learn from, naming the setting to change."""
+        return f"a smaller learning rate than {self.optimizer.lr:g} ({self.field_name('lr')})"
 
     # -- checkpoints -----------------------------------------------------------------------------------------
 
@@ -250,8 +257,8 @@ def _exploded_above(st: _Progress) -> float:
     return (EXPLOSION_FACTOR * st.start_loss - LOSS_SMOOTHING * st.loss_ema) / (1 - LOSS_SMOOTHING)
 
 
-def _divergence_message(model: Sequential, loss: float, epoch: int, batch: int, lr: float,
-                        start_loss: float | None) -> str:
+def _divergence_message(model: Sequential, loss: float, epoch: int, batch: int, start_loss: float | None,
+                        advice: str) -> str:
     bad = [f"layer {layer.index} ({layer.kind})" for layer in model.param_layers
            if not all(np.isfinite(v).all() for v in layer.param_views.values())]
     where = f"; non-finite weights in {', '.join(bad)}" if bad else ""
@@ -259,7 +266,7 @@ def _divergence_message(model: Sequential, loss: float, epoch: int, batch: int, 
             f"the loss exploded to {loss:.3g}, over {EXPLOSION_FACTOR:g} times the untrained network's "
             f"{start_loss:.3g},")
     return (f"Training diverged: {what} at epoch {epoch}, batch {batch}{where}; the last good "
-            f"weights were kept — try a smaller learning rate than {lr:g}.")
+            f"weights were kept — try {advice}.")
 
 
 CHANCE_WARNING = "The network is not learning"
@@ -272,7 +279,7 @@ def _chance_accuracy(y: np.ndarray) -> float | None:
     return float(np.bincount(y.ravel()).max() / y.size)
 
 
-def _chance_warning(judged: dict, chance: float, start_loss: float, epoch: int, lr: float) -> str | None:
+def _chance_warning(judged: dict, chance: float, start_loss: float, epoch: int, advice: str) -> str | None:
     """A sentence when the model is no better than guessing and its loss has not fallen since the start:
     the steps are too large to learn from (a falling loss at chance is a slow start, not this)."""
     accuracy, loss = judged.get("accuracy"), judged["loss"]
@@ -280,7 +287,7 @@ def _chance_warning(judged: dict, chance: float, start_loss: float, epoch: int, 
         return None
     return (f"{CHANCE_WARNING}: after epoch {epoch} its accuracy is {100 * accuracy:.1f}%, about what always "
             f"answering the most common class gets ({100 * chance:.1f}%), and its loss has not fallen "
-            f"({start_loss:.3g} untrained, {loss:.3g} now) — try a smaller learning rate than {lr:g}.")
+            f"({start_loss:.3g} untrained, {loss:.3g} now) — try {advice}.")
 
 
 def history_dicts(history: list[EpochRecord]) -> list[dict]:

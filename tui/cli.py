@@ -12,6 +12,7 @@ from pynn.errors import PynnError
 from pynn.run import ConfigError
 
 import tui.commands
+from tui.commands.common import flag_name
 
 # Subcommands listed first in `pynn --help`; any other module in tui/commands with register() follows.
 FIRST = ["train", "eval", "summary", "data",
@@ -31,11 +32,6 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str):  # noqa: D401 - argparse's signature
         raise PynnError(f"{message[0].upper()}{message[1:]} (see `{self.prog} --help`).")
-
-
-def flag_name(field: str) -> str:
-    """The flag of a run description's field: val_split -> --val-split."""
-    return "--" + field.replace("_", "-")
 
 
 def build_parser() -> argparse.ArgumentParser:

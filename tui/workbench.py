@@ -17,9 +17,9 @@ from typing import Callable, TypeVar
 
 from pynn.data import Dataset, load_dataset
 from pynn.errors import PynnError
-from pynn.files import load_model, read_header, save_model
+from pynn.files import load_model, save_model, saved_run
 from pynn.model import Sequential, build_model
-from pynn.run import RunConfig
+from pynn.run import RunConfig, data_fields
 from pynn.train import BatchEnd, EpochEnd, EpochRecord, Trainer, history_dicts
 from pynn.run import default_spec, with_dropout  # the library owns what model a run builds
 
@@ -105,9 +105,9 @@ class Workbench:
         self._running = threading.Event()       # cleared while paused: the worker waits on it between batches
         self._running.set()
         self._clock = 0.0                       # perf_counter when the run (or its resumption) started
-        if data is None and load:
-            record = read_header(load)[0].get("data") or {}
-            data, data_options = record.get("load", record.get("name", DEFAULT_DATA)), record.get("options")
+        if data is None and load:  # the data the model's run description names
+            recipe = saved_run(load).data_recipe()
+            data, data_options = recipe["name"], recipe["options"]
         data = data or DEFAULT_DATA
         self.data_name, self.data_options = data, dict(data_options or {})
         self.data: Dataset = load_dataset(data, **self.data_options)
@@ -161,10 +161,16 @@ class Workbench:
         return model
 
     def save(self, path: str | Path) -> Path:
-        record = dict(self.data.describe(), load=self.data_name, options=self.data_options)
         with self._model.lock:
-            return save_model(self._model, path, history=history_dicts(self.history), data=record,
-                              training=dataclasses.asdict(self.settings))
+            return save_model(self._model, path, history=history_dicts(self.history), run=self.run_config(),
+                              data=self.data.describe())
+
+    def run_config(self) -> RunConfig:
+        """The run description of what the workbench holds: the spec, the data, the settings."""
+        s = self.settings
+        return self.settings.train_config().replace(
+            model=self.spec_text, init=s.init, activation=s.activation, dropout=s.dropout,
+            **data_fields({"name": self.data_name, "options": self.data_options}))
 
     def _replace(self, model: Sequential) -> None:
         if self.training:
@@ -179,7 +185,8 @@ class Workbench:
     def read(self, fn: Callable[[Sequential], T]) -> T:
         """fn(model) on a snapshot of the model (Sequential.frozen): its weights cannot change under fn, and the
         run goes on while fn takes its time."""
-        return fn(self._model.frozen())
+        with self._model.lock:
+            return fn(self._model.frozen())
 
     def evaluate(self) -> dict:
         """Loss (and accuracy) on the test set, kept in test_result for the screens."""

@@ -13,7 +13,6 @@ from pynn.files import load_model
 from pynn.inspect.activations import dense_layer
 from pynn.inspect.weights import check_units, input_layout, reads_the_input
 from pynn.model import Sequential
-from pynn.run import from_saved_training
 from pynn.train import EpochEnd, Trainer
 
 
@@ -57,15 +56,14 @@ def replay_training(path: str, data: Dataset, index: int, neurons: list[int]) ->
     reason = why_no_filmstrip(model, index)
     if reason:
         raise PynnError(reason)
-    if not header.get("training"):
-        raise PynnError(f"{path} does not record how it was trained, so its training cannot be replayed.")
+    if not header.get("history"):
+        raise PynnError(f"{path} records no training, so there is none to replay.")
     if not reads_the_input(model, dense_layer(model, index)):
         raise PynnError(f"Layer {index} does not read the input directly; a filmstrip shows first-layer maps.")
     saved = model.snapshot()
     model.build(model.input_shape, init=model.init, seed=model.seed)  # the very initialisation it started from
-    config = from_saved_training(header["training"])
     recorder = EpochWeights(model, index, neurons)
-    Trainer(model, config, recorder).fit(data.x_train, data.y_train)
+    Trainer(model, model.run, recorder).fit(data.x_train, data.y_train)  # the run that made it, as saved
     height, width = input_layout(model.input_shape, data.sample_shape)
     maps = np.stack(recorder.frames).reshape(len(recorder.frames), len(recorder.neurons), height, width)
     return Filmstrip(index, recorder.neurons, recorder.epochs, maps,

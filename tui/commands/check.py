@@ -9,13 +9,13 @@ from rich.console import Group
 from rich.padding import Padding
 from rich.text import Text
 
-from pynn.data import load_dataset
 from pynn.errors import PynnError
 from pynn.files import load_model
-from pynn.init import INITIALISERS
 from pynn.inspect.doctor import OK, PROBLEM, check_saved, check_spec
 from pynn.losses import loss_name
-from tui.commands.common import DEFAULT_DATA, add_data_args, add_json_arg, data_options, load_data
+from pynn.run import RunConfig
+from tui.commands.common import add_json_arg, add_run_args, given_fields, run_config
+from tui.commands.inspecting import model_data
 from tui.output import Output
 
 EXIT_PROBLEM = 1
@@ -31,11 +31,10 @@ def register(sub) -> None:
                                    "exploding gradients (from a file's training history, or measured on a batch "
                                    "for a spec). Exits 1 if it finds a problem.")
     p.add_argument("model", metavar="SPEC|FILE")
-    add_data_args(p, default=None)
-    p.add_argument("--loss", help="the loss the spec will train with (default: follows the task); a saved "
-                   "model is checked with the loss it was trained with")
-    p.add_argument("--activation", default="sigmoid", help="hidden activation where the spec gives none")
-    p.add_argument("--init", default="lecun", choices=list(INITIALISERS), help="weight initialisation")
+    add_run_args(p, ["data"], show_defaults=False, description="the data to check against (default: a saved "
+                 "model's own, as its file describes it; digits for a spec)")
+    add_run_args(p, ["model"], exclude=("model",), description="how the spec is built; a saved model is checked "
+                 "as it was built, with the loss it was trained with")
     add_json_arg(p)
     p.set_defaults(handler=run)
 
@@ -44,20 +43,19 @@ def run(args) -> int:
     out = Output(json=args.json)
     if args.model.endswith(".npz") or Path(args.model).is_file():
         model, header = load_model(args.model)
-        if args.loss and loss_name(args.loss) != model.loss.name:
+        loss = given_fields(args).get("loss")
+        if loss and loss_name(loss) != model.loss.name:
             raise PynnError(f"{args.model} was trained with the {model.loss.name} loss and is checked with it; "
                             "--loss is for checking a spec.")
-        if args.data:
-            data = load_data(args)
-        else:
-            saved = header.get("data") or {"name": "digits"}
-            data = load_dataset(saved.get("load", saved["name"]), **saved.get("options", {}))
+        data = model_data(args, model)
         subject = f"{args.model} ({model.spec})"
         findings = check_saved(model, header, data)
     else:
-        data = load_dataset(args.data or DEFAULT_DATA, **data_options(args))
+        config = run_config(args, RunConfig(model=args.model))
+        data = config.load_data()
         subject = f"spec {args.model}"
-        findings = check_spec(args.model, data, loss=args.loss, hidden_activation=args.activation, init=args.init)
+        findings = check_spec(config.model_spec(data), data, loss=config.loss, hidden_activation=config.activation,
+                              init=config.init)
     problems = sum(f.level == PROBLEM for f in findings)
     out.emit_json({"subject": subject, "data": data.name, "problems": problems,
                    "findings": [asdict(f) for f in findings]})

@@ -4,9 +4,10 @@ from __future__ import annotations
 import numpy as np
 from rich.table import Table
 
-from pynn.data import list_datasets, load_dataset
+from pynn.data import list_datasets
 from pynn.data.full import fetch_mnist
-from tui.commands.common import add_json_arg, data_options
+from pynn.run import RunConfig
+from tui.commands.common import add_json_arg, add_run_args, run_config
 from tui.output import Output
 
 
@@ -18,12 +19,7 @@ def register(sub) -> None:
     add_json_arg(listing)
     info = actions.add_parser("info", help="shapes, task, classes and source of one dataset")
     info.add_argument("name", metavar="NAME|PATH")
-    info.add_argument("--labels", metavar="PATH", help="labels in a second file, for a file holding only inputs")
-    info.add_argument("--target", metavar="COLUMN", help="the CSV column (name or index) holding the target")
-    info.add_argument("--lookback", type=int, metavar="N", help="steps in each input window of a series")
-    info.add_argument("--horizon", type=int, metavar="H", help="steps a series model forecasts")
-    info.add_argument("--difference", action="store_true", help="a series' changes from its last value")
-    info.set_defaults(standardize=False, limit=None)  # the other data options, as data_options reads them
+    add_run_args(info, ["data"], exclude=("data",))
     add_json_arg(info)
     fetch = actions.add_parser("fetch", help="download MNIST (checking its MD5 sums)")
     fetch.add_argument("name", choices=["mnist"])
@@ -47,7 +43,7 @@ def run(args) -> int:
                                   + [f"{r['name']}\t{r['kind']}\t{'yes' if r['available'] else 'no'}\t"
                                      f"{r['description']}" for r in rows]))
     elif args.action == "info":
-        data = load_dataset(args.name, **data_options(args))
+        data = run_config(args, RunConfig(data=args.name)).load_data()
         for note in data.notes:
             out.note(note)
         info = data.describe()

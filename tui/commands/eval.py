@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 
 from pynn.words import plural
-from tui.commands.common import add_data_args, add_json_arg
-from tui.commands.inspecting import load_model_and_data
+from tui.commands.common import add_json_arg
+from tui.commands.inspecting import add_model_and_data_args, load_model_and_data
 from tui.output import Output
 from tui.render.tables import confusion_table
 
@@ -14,8 +14,7 @@ def register(sub) -> None:
     p = sub.add_parser("eval", help="evaluate a saved model on test data",
                        description="Loss, accuracy and confusion matrix of a saved model; the data defaults to "
                                    "the dataset it was trained on.")
-    p.add_argument("file", metavar="FILE")
-    add_data_args(p, default=None)
+    add_model_and_data_args(p, split=False)
     add_json_arg(p)
     p.set_defaults(handler=run)
 

@@ -51,9 +51,8 @@ def run(args) -> int:
         first = unit_layers(model)[0].index
         if why_no_filmstrip(model, first):
             raise PynnError(why_no_filmstrip(model, first))
-        epochs = (header.get("training") or {}).get("epochs", "?")
-        out.note(f"replaying {plural(epochs, 'epoch') if isinstance(epochs, int) else 'the epochs'} of training to "
-                 f"record neuron {args.filmstrip}'s weights")
+        out.note(f"replaying {plural(model.run.epochs, 'epoch')} of training to record neuron {args.filmstrip}'s "
+                 "weights")
         film = replay_training(args.file, data, first, [args.filmstrip])
     out.emit_json({"model": model.spec, "split": args.split,
                    "units": [asdict(h) for h in health],

@@ -6,31 +6,36 @@ import argparse
 
 import numpy as np
 
-from pynn.data import load_dataset
 from pynn.data.dataset import Dataset
 from pynn.errors import PynnError
 from pynn.files import load_model
 from pynn.model import Sequential
-from tui.commands.common import add_data_args, load_data
+from tui.commands.common import add_run_args, given_fields, run_config
+
+MODEL_DATA = ("the data to look at; by default the data the model was trained on, as its file describes it "
+              "(with --data, only the data flags given apply)")
 
 
-def add_model_and_data_args(p: argparse.ArgumentParser) -> None:
+def add_model_and_data_args(p: argparse.ArgumentParser, split: bool = True) -> None:
     p.add_argument("file", metavar="FILE", help="a model saved by `pynn train --save`")
-    add_data_args(p, default=None)
-    p.add_argument("--split", choices=["test", "train"], default="test",
-                   help="which part of the data to look at (default: test)")
+    add_run_args(p, ["data"], show_defaults=False, description=MODEL_DATA)
+    if split:
+        p.add_argument("--split", choices=["test", "train"], default="test",
+                       help="which part of the data to look at (default: test)")
 
 
 def load_model_and_data(args) -> tuple[Sequential, dict, Dataset]:
-    """The saved model, its header, and the data: --data if given, else what the model was trained on."""
+    """The saved model, its header, and the data: the model's own (its run description's), with the data
+    flags given applied; --data starts afresh from the flags alone."""
     model, header = load_model(args.file)
-    if args.data:
-        data = load_data(args)
-    else:
-        saved = header.get("data") or {"name": "digits"}
-        data = load_dataset(saved.get("load", saved["name"]), **saved.get("options", {}))
+    data = model_data(args, model)
     model.check_input(data.sample_shape, f"the data {data.name}")
     return model, header, data
+
+
+def model_data(args, model: Sequential) -> Dataset:
+    """The data a command looks at a model with: its description's recipe, changed by the data flags given."""
+    return run_config(args, None if "data" in given_fields(args) else model.run).load_data()
 
 
 def split(args, data: Dataset) -> tuple[np.ndarray, np.ndarray]:

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from pynn.errors import PynnError
 from pynn.forecast import series_forecasts
-from tui.commands.common import add_data_args, add_json_arg
-from tui.commands.inspecting import load_model_and_data
+from tui.commands.common import add_json_arg
+from tui.commands.inspecting import add_model_and_data_args, load_model_and_data
 from tui.output import Output
 from tui.render.charts import LineChart, Marker, Series
 
@@ -14,8 +14,7 @@ from tui.render.charts import LineChart, Marker, Series
 def register(sub) -> None:
     p = sub.add_parser("predict", help="a series model's forecast against the truth",
                        description="Forecast one held-out window of a series and compare with the truth.")
-    p.add_argument("file", metavar="FILE")
-    add_data_args(p, default=None)
+    add_model_and_data_args(p, split=False)
     p.add_argument("--index", type=int, default=0, help="which held-out window (default 0)")
     add_json_arg(p)
     p.set_defaults(handler=run, split="test")

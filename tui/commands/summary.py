@@ -8,7 +8,7 @@ from pynn.files import load_model
 from pynn.model import build_model
 from pynn.spec import parse_spec
 from pynn.summary import model_summary, without_data
-from tui.commands.common import add_data_args, add_json_arg, load_data
+from tui.commands.common import add_json_arg, add_run_args, given_fields, run_config
 from tui.output import Output
 from tui.render.tables import summary_table
 from tui.render.unrolled import unrolled_diagram
@@ -18,7 +18,8 @@ def register(sub) -> None:
     p = sub.add_parser("summary", help="show a model's shapes and parameter arithmetic",
                        description="Describe a model from a spec (e.g. 784-30-10) or a saved .npz file.")
     p.add_argument("model", metavar="SPEC|FILE")
-    add_data_args(p, default=None)
+    add_run_args(p, ["data"], show_defaults=False,
+                 description="data for a spec, which then shows the head that applies (default: none)")
     add_json_arg(p)
     p.set_defaults(handler=run)
 
@@ -27,8 +28,8 @@ def run(args) -> int:
     out = Output(json=args.json)
     if args.model.endswith(".npz") or Path(args.model).is_file():
         summary = model_summary(load_model(args.model)[0])
-    elif args.data:
-        summary = model_summary(build_model(args.model, load_data(args)))
+    elif given_fields(args):
+        summary = model_summary(build_model(args.model, run_config(args).load_data()))
     else:
         summary = _summary_of_a_spec(args.model)
     out.emit_json(summary)

@@ -8,16 +8,13 @@ from contextlib import contextmanager
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from pynn.data import load_dataset
 from pynn.forecast import regression_report
 from pynn.errors import PynnError, TrainingDiverged
 from pynn.files import check_destination, load_checkpoint, save_model
-from pynn.init import INITIALISERS
-from pynn.model import build_model
-from pynn.run import RunConfig, from_saved_training
+import pynn.run
 from pynn.train import BatchEnd, EpochEnd, Trainer, history_dicts
 from pynn.words import plural
-from tui.commands.common import add_data_args, add_json_arg, data_options, default_spec, load_data
+from tui.commands.common import add_json_arg, add_run_args, flag_name, given_fields, run_config
 from tui.output import Output, colour_allowed
 
 EXIT_INTERRUPTED = 130
@@ -25,30 +22,16 @@ EXIT_INTERRUPTED = 130
 
 def register(sub) -> None:
     p = sub.add_parser("train", help="train a model and report its test accuracy",
-                       description="Train a model on a dataset; the default is 784-30-10 on the bundled digits.")
-    add_data_args(p)
-    m = p.add_argument_group("model")
-    m.add_argument("--model", metavar="SPEC", help="e.g. 784-30-10, 30-10, 784-100:relu-drop0.5-10 "
-                   "(default: 784-30-10 on digits, else 30-<outputs>)")
-    m.add_argument("--activation", default="sigmoid", help="hidden activation where the spec gives none")
-    m.add_argument("--init", default="lecun", choices=list(INITIALISERS), help="weight initialisation")
-    m.add_argument("--loss", help="xent, bce or mse (default: follows the task)")
-    t = p.add_argument_group("training")
-    t.add_argument("--epochs", type=int, help="epochs to train (default 10; with --resume, the new total)")
-    t.add_argument("--batch", type=int, default=10, help="mini-batch size")
-    t.add_argument("--optimizer", default="sgd", choices=["sgd", "momentum", "adam"])
-    t.add_argument("--lr", type=float, help="learning rate (default: 0.5 for sgd, 0.05 momentum, 0.001 adam)")
-    t.add_argument("--l2", type=float, default=0.0, help="L2 strength lambda in lambda/(2n)·sum(w²)")
-    t.add_argument("--clip", type=float, default=0.0, help="clip the gradient norm to this (0: off)")
-    t.add_argument("--val-split", type=float, default=0.0, help="fraction of training data for validation")
-    t.add_argument("--early-stop", type=int, default=0, metavar="N", help="stop after N epochs without "
-                   "validation improvement and restore the best weights")
-    t.add_argument("--seed", type=int, default=0)
+                       description="Train a model on a dataset; the default is 784-30-10 on the bundled digits. "
+                                   "--config FILE runs a description kept in a file; flags change its fields.")
+    p.add_argument("--config", metavar="FILE", help="the run to make: a TOML file of fields named as the flags "
+                   "(model = \"784-20-10\", epochs = 1), or a saved model (.npz), to run again what made it")
+    add_run_args(p, pynn.run.GROUPS)
     p.add_argument("--save", metavar="FILE", help="save the trained model here (.npz), with a checkpoint "
                    "that --resume continues")
     p.add_argument("--checkpoint-every", type=int, default=0, metavar="N", help="also save every N epochs")
     p.add_argument("--resume", metavar="FILE", help="continue the run saved in FILE (its data, model and "
-                   "settings; only --epochs, --save and --json apply); the result equals an uninterrupted run")
+                   "settings; only --epochs, the new total, may change); the result equals an uninterrupted run")
     add_json_arg(p)
     p.set_defaults(handler=run)
 
@@ -58,16 +41,12 @@ def run(args) -> int:
     if args.save:  # before any data is loaded or epoch trained: a run is never lost to a wrong destination
         check_destination(args.save)
     if args.resume:
-        model, data, config, data_record, resume_from = _resumed(args)
+        model, data, config, resume_from = _resumed(args)
     else:
-        data = load_data(args)
-        data_record = dict(data.describe(), load=args.data, options=data_options(args))
-        model = build_model(args.model or default_spec(data), data, loss=args.loss, init=args.init,
-                            seed=args.seed, hidden_activation=args.activation)
-        config = RunConfig(epochs=10 if args.epochs is None else args.epochs, batch=args.batch,
-                           optimizer=args.optimizer, lr=args.lr, l2=args.l2, clip=args.clip,
-                           val_split=args.val_split, early_stop=args.early_stop, seed=args.seed)
-        resume_from = None
+        config = run_config(args, pynn.run.RunConfig.from_file(args.config) if args.config else None)
+        data = config.load_data()
+        model = config.build_model(data)
+        config, resume_from = model.run, None  # the description with the model spec written out
     save_path = args.save  # --resume only reads its file: a run is written where --save says, or nowhere
     if args.resume and not save_path:
         out.note(f"{args.resume} stays as it is and this run will not be saved: resuming writes only where --save "
@@ -76,8 +55,8 @@ def run(args) -> int:
         out.note(note)
 
     def save(trainer: Trainer):
-        return save_model(model, save_path, history=history_dicts(trainer.history), data=data_record,
-                          training=dict(vars(config), lr=trainer.optimizer.lr), checkpoint=trainer.checkpoint())
+        return save_model(model, save_path, history=history_dicts(trainer.history), run=config,
+                          data=data.describe(), checkpoint=trainer.checkpoint())
 
     with _progress(out) as show_progress:
         def on_event(event):
@@ -86,7 +65,7 @@ def run(args) -> int:
                     and event.record.epoch % args.checkpoint_every == 0):
                 save(trainer)
 
-        trainer = Trainer(model, config, on_event)
+        trainer = Trainer(model, config, on_event, field_name=flag_name)
         if resume_from:
             trainer.resume(*resume_from)
         out.line(f"training {model.spec} ({model.n_params:,} parameters) on {data.name}: "
@@ -97,17 +76,18 @@ def run(args) -> int:
             try:
                 history = trainer.fit(data.x_train, data.y_train)
             except TrainingDiverged as err:  # stderr says it (the CLI's error line); --json readers get it too
-                out.emit_json({"model": model.spec, "data": data.name, "stopped": "diverged",
+                out.emit_json({"model": model.spec, "data": data.name, "run": config.to_dict(), "stopped": "diverged",
                                "warnings": [*trainer.warnings, str(err)], "history": history_dicts(trainer.history)})
                 raise
     test = model.evaluate(data.x_test, data.y_test)
     judged = regression_report(model, data)  # what the loss measures, and the baseline to judge it by
     seconds = sum(r.seconds for r in history)
     result = {
-        "model": model.spec, "data": data.name, "n_params": model.n_params, "epochs_run": len(history),
-        "stopped": trainer.reason, "test_loss": test["loss"], "test_accuracy": test.get("accuracy"),
-        "seconds": seconds, "seconds_per_epoch": seconds / max(len(history), 1),
-        "lr": trainer.optimizer.lr, "history": history_dicts(history), "warnings": trainer.warnings,
+        "model": model.spec, "data": data.name, "run": config.to_dict(), "n_params": model.n_params,
+        "epochs_run": len(history), "stopped": trainer.reason, "test_loss": test["loss"],
+        "test_accuracy": test.get("accuracy"), "seconds": seconds,
+        "seconds_per_epoch": seconds / max(len(history), 1), "lr": trainer.optimizer.lr,
+        "history": history_dicts(history), "warnings": trainer.warnings,
     }
     if judged:
         result.update(judged.as_json())
@@ -131,25 +111,29 @@ def run(args) -> int:
 
 
 def _resumed(args):
-    """Model, data, settings and trainer state of a saved run, for --resume."""
+    """Model, data, run description and trainer state of a saved run, for --resume."""
+    changed = [name for name in given_fields(args) if name != "epochs"]
+    if args.config or changed:
+        other = "--config" if args.config else flag_name(changed[0])
+        raise PynnError(f"--resume continues the run saved in {args.resume} as it was described; {other} would "
+                        "change it (only --epochs may: the new total).")
     model, header, state, arrays = load_checkpoint(args.resume)
-    _check_epochs_left(args, header["training"].get("epochs"), state)
-    record = header.get("data") or {"name": "digits"}
-    data = load_dataset(record.get("load", record["name"]), **record.get("options", {}))
-    config = from_saved_training(header["training"])
-    if args.epochs is not None:
-        config.epochs = args.epochs
-    return model, data, config, record, (state, arrays, header.get("history", []))
+    config = model.run
+    _check_epochs_left(args, config.epochs, state)
+    if hasattr(args, "epochs"):
+        config = config.replace(epochs=args.epochs)
+    return model, config.load_data(), config, (state, arrays, header.get("history", []))
 
 
 def _check_epochs_left(args, saved_epochs, state: dict) -> None:
     """Refuse, before anything is loaded or written, a resume that has no epoch left to train."""
-    epochs = args.epochs if args.epochs is not None else saved_epochs
+    given = getattr(args, "epochs", None)
+    epochs = given if given is not None else saved_epochs
     at = state.get("epoch") if isinstance(state, dict) else None
     if not isinstance(epochs, int) or not isinstance(at, int) or at <= epochs:
         return  # an epoch is left (a damaged checkpoint is reported by the trainer)
     done = plural(at - 1, "epoch") + (" and part of the next" if state.get("batch") else "")
-    asked = (f"--epochs {args.epochs} asks for no more" if args.epochs is not None
+    asked = (f"--epochs {given} asks for no more" if given is not None
              else f"its run asked for {epochs}")
     raise PynnError(f"{args.resume} has already trained {done}, and {asked}; nothing was trained or saved — give "
                     f"--epochs above {at - 1} to train it further.")

@@ -7,7 +7,7 @@ import os
 import sys
 
 from pynn.errors import PynnError
-from tui.commands.common import add_data_args, data_options
+from tui.commands.common import add_run_args, given_fields, run_config
 
 SCREEN_NAMES = ("model", "train", "weights", "outputs", "probe", "experiments", "lstm")
 
@@ -16,7 +16,8 @@ def register(sub) -> None:
     p = sub.add_parser("tui", help="open the full-screen app (also: `pynn` with no arguments)",
                        description="Open the keyboard-driven app: the model's shapes, live training, weight "
                                    "maps, probes, experiments. ? in the app lists every key.")
-    add_data_args(p, default=None)
+    add_run_args(p, ["data"], show_defaults=False, description="the data to work on (default: a loaded model's "
+                 "own, as its file describes it, else the digits; with --data, only the data flags given apply)")
     g = p.add_mutually_exclusive_group()
     g.add_argument("--model", metavar="SPEC", help="a model spec, e.g. 784-100:relu-10 (default: 784-30-10 on "
                                                    "digits, else one fitting the data)")
@@ -39,7 +40,11 @@ def run(args) -> int:
     problem = terminal_problem()
     if problem:
         raise PynnError(problem)
-    return open_app(data=args.data, spec=args.model, load=args.load, data_options=data_options(args),
+    from pynn.files import saved_run
+
+    own = args.load and "data" not in given_fields(args)  # a loaded model's data, changed by the flags given
+    recipe = run_config(args, saved_run(args.load) if own else None).data_recipe()
+    return open_app(data=recipe["name"], spec=args.model, load=args.load, data_options=recipe["options"],
                     screen=args.screen)
 
 
