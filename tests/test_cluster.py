@@ -18,12 +18,12 @@ from pynn.experiments.sweep import summarise, sweep_configs, train_one
 from pynn.experiments.workers import ProcessExecutor, SerialExecutor
 from tui.cli import main
 
-SMALL_DIGITS = {"n": 600}  # 480 train / 120 test: quick to load in every worker
+SMALL_DIGITS = {"limit": 600}  # 480 train / 120 test: quick to load in every worker
 DOOMED = 3                 # the hidden size whose run kills its process in _train_or_die
 
 
 def small_sweep(sizes=(2, 5), seeds=2, **grid):
-    return sweep_configs(list(sizes), seeds, data="digits", data_options=SMALL_DIGITS, epochs=1, **grid)
+    return sweep_configs(list(sizes), seeds, data="digits", epochs=1, **SMALL_DIGITS, **grid)
 
 
 def numbers(results):
@@ -202,10 +202,11 @@ def test_init_l2_and_lr_grids_cross_with_sizes_and_seeds_and_group_apart():
     configs = small_sweep(sizes=(2, 5), seeds=2, init=["lecun", "normal"], l2=[0.0, 5.0], lr=[0.5])
     assert len(configs) == 2 * 2 * 1 * 2 * 2
     assert len({json.dumps(c, sort_keys=True) for c in configs}) == len(configs)
-    fake = [{**{k: c[k] for k in ("hidden", "seed", "init", "l2", "lr")}, "n_params": 1,
+    assert all(c["varies"] == ["init", "l2"] and c["lr"] == 0.5 for c in configs)   # one lr: set, not varied
+    fake = [{**{k: c[k] for k in ("hidden", "seed", "init", "l2")}, "n_params": 1,
              "test_accuracy": 0.1 * c["seed"] + (c["init"] == "normal"), "train_accuracy": 0.5, "seconds": 1.0}
             for c in configs]
-    rows = summarise(fake)
+    rows = summarise(fake, ["init", "l2"])
     assert len(rows) == 8 and all(r["runs"] == 2 for r in rows)
     assert [(r["init"], r["l2"], r["hidden"]) for r in rows[:3]] == [("lecun", 0.0, 2), ("lecun", 0.0, 5),
                                                                       ("lecun", 5.0, 2)]
@@ -217,7 +218,8 @@ def test_the_sweep_command_groups_by_every_grid_setting(capsys):
             "--l2", "0,5", "--jobs", "2"]
     status, out, err = pynn(capsys, *args, "--json")
     result = json.loads(out)
-    assert status == 0 and result["grid"] == {"init": ["lecun", "normal"], "l2": [0.0, 5.0], "lr": [0.5]}
+    assert status == 0 and result["grid"] == {"init": ["lecun", "normal"], "l2": [0.0, 5.0]}
+    assert result["run"]["lr"] is None and result["run"]["epochs"] == 1 and result["run"]["limit"] == 600
     assert [(r["init"], r["l2"]) for r in result["sizes"]] == [("lecun", 0.0), ("lecun", 5.0), ("normal", 0.0),
                                                               ("normal", 5.0)]
     out = pynn(capsys, *args)[1]
@@ -261,7 +263,7 @@ def test_the_sweep_command_reports_a_dead_run_and_shows_the_rest(capsys, monkeyp
     assert sorted(f["config"]["seed"] for f in result["failed"]) == [0, 1]
     assert all(f["config"]["hidden"] == DOOMED and "died" in f["error"] for f in result["failed"])
     status, out, err = pynn(capsys, *args)
-    assert status == 1 and f"failed: hidden {DOOMED}, seed 0, init lecun, l2 0, lr 0.5: the process" in out
+    assert status == 1 and f"failed: hidden {DOOMED}, seed 0: the process" in out
     assert err.count("run failed (hidden 3") == 2
 
 
@@ -275,9 +277,11 @@ def _free_port():
     (["--cluster", "my-scheduler"], "is not a scheduler address"),
     (["--cluster", f"tcp://127.0.0.1:{_free_port()}"], "No Dask scheduler answers at"),
     (["--cluster", "tls://127.0.0.1:8786"], "tcp:// only"),
-    (["--l2", "0,lots"], "'lots' is not one"),
-    (["--init", "lecun,zeros"], "'zeros' is not one"),
-    (["--lr", "0,1"], "--lr must be positive"),
+    (["--l2", "0,lots"], "--l2 must be a number, not 'lots'"),
+    (["--init", "lecun,zeros"], "--init must be one of lecun, normal, xavier, he, not 'zeros'"),
+    (["--lr", "0,1"], "--lr must be a positive number"),
+    (["--model", "784-30-10"], "--model must hold {h} where a sweep puts each hidden size"),
+    (["--seeds", "0"], "--seeds must be at least 1"),
     (["--resume"], "give --out too"),
 ])
 def test_run_mistakes_are_one_sentence_and_exit_2(capsys, extra, fragment):

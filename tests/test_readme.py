@@ -299,8 +299,8 @@ EXAMPLES = {
         "config = sweep_configs([2], 1, data='xor', epochs=1)[0]",
         "assert 0 <= result['test_accuracy'] <= 1"),
     "train_variant(config)": Call(
-        "from pynn.experiments.compare import train_variant, variant_config\n"
-        "config = variant_config('a', {'init': 'normal', 'epochs': 1}, spec='2-8:tanh-2', data='xor')",
+        "from pynn.experiments.compare import train_variant, variant_config\nfrom pynn.run import RunConfig\n"
+        "config = variant_config('a', {'init': 'normal'}, RunConfig(model='2-8:tanh-2', data='xor', epochs=1))",
         "assert result['history']"),
     # sweeps on a cluster
     "pynn sweep --hidden 2,3,4,5,10,30,100 --seeds 5 --init lecun,normal --l2 0,5 --lr 0.1,0.5":

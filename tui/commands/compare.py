@@ -1,22 +1,23 @@
-"""`pynn compare --a "init=normal" --b "init=lecun,l2=5"`: two trainings of the same model with the same seed,
-side by side — accuracy curves, the same neurons' weight maps, weight norms and histograms. The two runs go
-where a sweep's do: local processes (--jobs) or a Dask cluster (--cluster), kept in --out as they finish."""
+"""`pynn compare --a "init=normal" --b "init=lecun,l2=5"`: one run description trained twice with the same seed,
+each time with a few of its fields changed, side by side — accuracy curves, the same neurons' weight maps,
+weight norms and histograms. Every flag of `pynn train` sets the description both runs start from. The two runs
+go where a sweep's do: local processes (--jobs) or a Dask cluster (--cluster), kept in --out as they finish."""
 from __future__ import annotations
 
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from pynn.data import load_dataset
+import pynn.run
 from pynn.errors import PynnError
 from pynn.experiments.compare import parse_variant, train_variant, variant_config, weight_differences
-from pynn.inspect.weights import input_layout
 from pynn.experiments.results import run_saved
-from pynn.model import build_model
+from pynn.experiments.training import dataset
+from pynn.inspect.weights import input_layout
 from pynn.words import plural
-from tui.commands.common import add_data_args, add_json_arg, data_options, default_spec
+from tui.commands.common import add_json_arg, add_run_args, run_config
 from tui.commands.inspecting import parse_units
-from tui.commands.sweep import add_run_args, open_executor, open_store
+from tui.commands.sweep import add_runner_args, open_executor, open_store
 from tui.output import Output
 from tui.render.charts import Histogram, LineChart, Series
 from tui.render.heatmap import map_grid
@@ -25,44 +26,42 @@ from tui.render.heatmap import map_grid
 def register(sub) -> None:
     p = sub.add_parser("compare", help="two trainings that differ in a few settings, side by side",
                        description="Train the same model twice with the same seed, once with the --a settings "
-                                   "and once with --b (key=value pairs: init, activation, optimizer, loss, lr, "
-                                   "l2, momentum, clip, batch, epochs), and compare what they learned.")
-    add_data_args(p)
-    p.add_argument("--model", metavar="SPEC", help="e.g. 784-30-10 (default: 784-30-10 on digits)")
+                                   "and once with --b, and compare what they learned. The flags set what both "
+                                   "runs share; --a and --b are key=value pairs joined by commas, the keys named "
+                                   "as the flags (init, l2, lr, optimizer, …; any but the seed).")
+    add_run_args(p, pynn.run.GROUPS)
     p.add_argument("--a", required=True, metavar="SETTINGS", help='e.g. "init=normal"')
     p.add_argument("--b", required=True, metavar="SETTINGS", help='e.g. "init=lecun,l2=5"')
-    p.add_argument("--epochs", type=int, default=10, help="epochs for both, unless a side sets its own (default 10)")
-    p.add_argument("--seed", type=int, default=0, help="the seed both runs share")
     p.add_argument("--neurons", default="0-4", metavar="LIST", help="first-layer neurons to draw (default 0-4)")
-    add_run_args(p, jobs=2)
+    add_runner_args(p, jobs=2)
     add_json_arg(p)
     p.set_defaults(handler=run)
 
 
 def run(args) -> int:
     out = Output(json=args.json)
-    data = load_dataset(args.data, **data_options(args))
-    spec = args.model or default_spec(data)
-    build_model(spec, data)  # a spec that does not fit the data fails here, in one sentence, before training
-    configs = [variant_config(label, parse_variant(text), spec=spec, data=args.data,
-                              data_options=data_options(args), seed=args.seed, base={"epochs": args.epochs})
-               for label, text in (("a", args.a), ("b", args.b))]
+    shared = run_config(args)
+    data = dataset(shared)
+    shared = shared.for_data(data)  # the model spec written out, the same for both runs
+    shared.build_model(data)  # a spec that does not fit the data fails here, in one sentence, before training
+    configs = [variant_config(label, parse_variant(text), shared) for label, text in (("a", args.a), ("b", args.b))]
     neurons = parse_units(args.neurons)
-    out.line(f"training {spec} on {data.name} twice with seed {args.seed}: a = {args.a!r}, b = {args.b!r}")
+    spec, seed = shared.model, shared.seed
+    out.line(f"training {spec} on {data.name} twice with seed {seed}: a = {args.a!r}, b = {args.b!r}")
     a, b = _train_both(configs, args)
     first = a["weights"][0]
     bad = [n for n in neurons if n >= first.shape[0]]
     if bad:
         raise PynnError(f"The first layer has {plural(first.shape[0], 'neuron')}; there is no neuron {bad[0]}.")
     diffs = weight_differences(a, b)
-    out.emit_json({"model": spec, "data": data.name, "seed": args.seed, "neurons": neurons,
+    out.emit_json({"model": spec, "data": data.name, "seed": seed, "run": shared.to_dict(), "neurons": neurons,
                    "runs": [{k: v for k, v in r.items() if k != "weights"} for r in (a, b)],
                    "first_layer_maps": {"a": a["weights"][0][neurons], "b": b["weights"][0][neurons]},
                    "weight_differences": [d.__dict__ for d in diffs]})
     if args.json:
         return 0
     layout = input_layout(a["input_shape"], data.sample_shape)
-    parts = [_settings_table(a, b, args), Text(""),
+    parts = [_settings_table(a, b, args, seed), Text(""),
              Text("accuracy per epoch (training set)", style="bold"), _curves(a, b), Text("")]
     for run_result, text in ((a, args.a), (b, args.b)):
         maps = run_result["weights"][0][neurons].reshape(len(neurons), *layout)
@@ -86,8 +85,8 @@ def _train_both(configs: list[dict], args) -> list[dict]:
     return results
 
 
-def _settings_table(a: dict, b: dict, args) -> Table:
-    table = Table(title=f"{a['spec']}, seed {args.seed}", title_justify="left")
+def _settings_table(a: dict, b: dict, args, seed: int) -> Table:
+    table = Table(title=f"{a['spec']}, seed {seed}", title_justify="left")
     for column in ("run", "settings", "lr", "test accuracy", "test loss", "seconds"):
         table.add_column(column)
     for r, text in ((a, args.a), (b, args.b)):

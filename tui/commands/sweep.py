@@ -1,10 +1,13 @@
 """`pynn sweep --hidden 2,3,4,5,10,30,100`: "why 25 hidden units and not 100?" — one network per hidden size
-and seed (and per --init, --l2 and --lr value given), test accuracy (mean and spread), parameters and time,
-next to the common rules of thumb. The runs go to local processes (--jobs) or a Dask cluster (--cluster), are
-saved as they finish (--out) and resume where they stopped (--resume)."""
+and seed (and per value of any model or training flag given several, e.g. --init lecun,normal --l2 0,5), test
+accuracy (mean and spread), parameters and time, next to the common rules of thumb. Every flag of `pynn train`
+sets the description the runs start from. The runs go to local processes (--jobs) or a Dask cluster
+(--cluster), are saved as they finish (--out) and resume where they stopped (--resume)."""
 from __future__ import annotations
 
+import argparse
 import contextlib
+import dataclasses
 import logging
 import time
 
@@ -12,50 +15,77 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from pynn.data import load_dataset
+import pynn.run
 from pynn.errors import PynnError
-from pynn.init import INITIALISERS
 from pynn.experiments.results import ResultStore, run_saved
-from pynn.experiments.sweep import (DEFAULT_SIZES, GRID_KEYS, describe_config, rules_of_thumb, summarise,
-                                sweep_configs, train_one)
+from pynn.experiments.sweep import (DEFAULT_SIZES, SIZE, describe_config, rules_of_thumb, show_value, summarise,
+                                    sweep_configs, train_one)
+from pynn.experiments.training import dataset
 from pynn.experiments.workers import ProcessExecutor
 from pynn.words import plural
-from tui.commands.common import add_data_args, add_json_arg, data_options
+from tui.commands.common import add_json_arg, add_run_args, flag_name, run_config
 from tui.commands.inspecting import parse_units
 from tui.output import Output
 from tui.render.charts import LineChart, Marker, Series
 
-SGD_LR = 0.5  # pynn train's default for sgd with mini-batches of 10
+GRID_GROUPS = ("model", "training")   # a comma list on one of their flags varies that field
 
 
 def register(sub) -> None:
     p = sub.add_parser("sweep", help="train one network per hidden size and compare accuracy",
-                       description="Train networks with one hidden layer of each size, over several seeds and "
-                                   "every --init, --l2 and --lr given, in parallel processes or on a Dask "
+                       description="Train networks with one hidden layer of each size (or the --model template's "
+                                   f"{SIZE}), over several seeds and every value of a model or training flag given "
+                                   "several (e.g. --init lecun,normal --l2 0,5), in parallel processes or on a Dask "
                                    "cluster; report test accuracy (mean and spread), parameters and time, with "
                                    "the usual rules of thumb marked. The numbers do not depend on --jobs or "
                                    "--cluster: every run is seeded by its own settings and uses one thread.")
-    add_data_args(p)
-    p.add_argument("--hidden", default=",".join(map(str, DEFAULT_SIZES)), metavar="SIZES",
-                   help=f"hidden sizes, e.g. 2,5,10-12,30 (default {','.join(map(str, DEFAULT_SIZES))})")
-    p.add_argument("--seeds", type=int, default=3, help="runs per size, seeds 0..N-1 (default 3)")
-    p.add_argument("--epochs", type=int, default=10, help="epochs per run (default 10)")
-    p.add_argument("--batch", type=int, default=10, help="mini-batch size (default 10)")
-    p.add_argument("--optimizer", default="sgd", choices=["sgd", "momentum", "adam"])
-    p.add_argument("--lr", metavar="RATES", help=f"learning rate, or several: 0.1,0.5 (default {SGD_LR} for sgd, "
-                                                  "else the optimizer's)")
-    p.add_argument("--l2", default="0", metavar="LAMBDAS", help="L2 strength lambda, or several: 0,1,5")
-    p.add_argument("--activation", default="sigmoid", help="hidden activation (default sigmoid)")
-    p.add_argument("--init", default="lecun", metavar="NAMES",
-                   help=f"initialisation, or several: lecun,normal ({', '.join(INITIALISERS)})")
-    add_run_args(p, jobs=1)
+    add_run_args(p, ["data"])
+    add_grid_args(p)
+    add_runner_args(p, jobs=1)
     add_json_arg(p)
     p.set_defaults(handler=run)
 
 
+def grid_fields() -> list[dataclasses.Field]:
+    """The fields whose flags take several values: every model and training field but the seed (--seeds) and
+    the switches, read from the description when the parser is made."""
+    return [f for group in GRID_GROUPS for f in pynn.run.fields_of(group)
+            if f.name != "seed" and pynn.run.field_kind(f.name) is not bool]
+
+
+def add_grid_args(p) -> None:
+    grid = grid_fields()
+    add_run_args(p, GRID_GROUPS, exclude=(*(f.name for f in grid), "seed"))  # the switches: no value to list
+    g = p.add_argument_group("grid", "one value, or several joined by commas: each is crossed with the others, "
+                                     "the hidden sizes and the seeds")
+    g.add_argument("--hidden", default=",".join(map(str, DEFAULT_SIZES)), metavar="SIZES",
+                   help=f"hidden sizes, e.g. 2,5,10-12,30 (default {','.join(map(str, DEFAULT_SIZES))})")
+    g.add_argument("--seeds", type=int, default=3, metavar="N", help="runs per size, seeds 0..N-1 (default 3)")
+    for field in grid:
+        meta = field.metadata
+        help_text = (f"the model spec, with {SIZE} where each hidden size goes, e.g. 784-{SIZE}-10 (default: "
+                     f"{SIZE}-<outputs>, one hidden layer)" if field.name == "model" else meta["help"])
+        if meta["choices"]:
+            help_text += f": {', '.join(meta['choices'])}"
+        if field.default not in (None, False) and "default" not in help_text:
+            help_text += f" (default: {field.default})"
+        metavar = meta["metavar"] or field.name.upper()
+        g.add_argument(flag_name(field.name), dest=field.name, default=argparse.SUPPRESS, metavar=f"{metavar}[,…]",
+                       help=help_text.replace("%", "%%"))
+
+
+def grid_values(args) -> dict[str, list]:
+    """Each grid flag given: its values read as the field's kind ("0,5" -> [0.0, 5.0]), a value given twice
+    once."""
+    names = [f.name for f in grid_fields() if hasattr(args, f.name)]
+    return {name: list(dict.fromkeys(pynn.run.parse_value(name, part, "the command line")
+                                     for part in getattr(args, name).split(",")))
+            for name in names}
+
+
 # -- where the runs go and where they are kept: shared with `pynn compare` --------------------------------
 
-def add_run_args(p, jobs: int) -> None:
+def add_runner_args(p, jobs: int) -> None:
     g = p.add_argument_group("running")
     g.add_argument("--jobs", type=int, default=jobs, help=f"runs in parallel, one local process each (default {jobs})")
     g.add_argument("--cluster", metavar="ADDRESS",
@@ -91,44 +121,21 @@ def _dask_executor(address: str):
         logging.disable(previous)
 
 
-def parse_grid(text: str, flag: str, read=float, example: str = "0,1,5") -> list:
-    """'0,1,5' -> [0.0, 1.0, 5.0]; one sentence for a value that cannot be read."""
-    values = []
-    for part in (p.strip() for p in text.split(",")):
-        try:
-            values.append(read(part))
-        except ValueError:
-            raise PynnError(f"{flag} takes one value or several joined by commas (e.g. {example}); "
-                            f"{part!r} is not one.") from None
-    return list(dict.fromkeys(values))  # a value given twice is one setting, not twice the runs
-
-
-def _initialiser(name: str) -> str:
-    if name not in INITIALISERS:
-        raise ValueError(name)
-    return name
-
-
 # -- the sweep ----------------------------------------------------------------------------------------------
 
 def run(args) -> int:
     out = Output(json=args.json)
     if args.jobs < 1:
         raise PynnError(f"--jobs must be at least 1, not {args.jobs}.")
-    data = load_dataset(args.data, **data_options(args))  # here too, so a bad name fails before any worker starts
-    lrs = (parse_grid(args.lr, "--lr", example="0.1,0.5") if args.lr is not None
-           else [SGD_LR if args.optimizer == "sgd" else None])
-    inits = parse_grid(args.init, "--init", _initialiser, f"lecun,normal; one of {', '.join(INITIALISERS)}")
-    configs = sweep_configs(parse_units(args.hidden), args.seeds, data=args.data, data_options=data_options(args),
-                            epochs=args.epochs, batch_size=args.batch, optimizer=args.optimizer, lr=lrs,
-                            l2=parse_grid(args.l2, "--l2"), activation=args.activation, init=inits)
-    grid = {k: list(dict.fromkeys(c[k] for c in configs)) for k in GRID_KEYS}
-    varying = [k for k in GRID_KEYS if len(grid[k]) > 1]
+    grid = grid_values(args)
+    base = run_config(args).replace(**{name: values[0] for name, values in grid.items() if len(values) == 1})
+    varied = {name: values for name, values in grid.items() if len(values) > 1}
+    data = dataset(base)  # here, so a bad name fails before any worker starts (and the runs here reuse it)
+    configs = sweep_configs(parse_units(args.hidden), args.seeds, base, **varied)
+    varying = list(varied)
     with open_store(args) as store, open_executor(args) as executor:
         out.line(f"sweep on {data.name} ({len(data.x_train):,} train / {len(data.x_test):,} test): "
-                 f"{plural(len(configs), 'run')}, {plural(args.epochs, 'epoch')} each, {args.optimizer}, "
-                 f"batch {args.batch}, {args.activation}, "
-                 f"{_grid_text(grid)}; {executor.where}")
+                 f"{plural(len(configs), 'run')} of {_settings_text(base, varied)}; {executor.where}")
         start = time.perf_counter()
         results, failed, resumed = _run_all(out, configs, executor, store, varying, args.out)
         wall = time.perf_counter() - start
@@ -136,11 +143,10 @@ def run(args) -> int:
         first = failed[0]
         raise PynnError(f"All {len(configs)} runs failed; the first ({describe_config(first['config'])}): "
                         f"{first['error']}")
-    rows = summarise(results)
+    rows = summarise(results, varying)
     rules = rules_of_thumb(data.n_features, data.n_outputs)
-    out.emit_json({"data": data.name, "n_in": data.n_features, "n_out": data.n_outputs,
-                   "settings": {k: v for k, v in configs[0].items() if k not in ("hidden", "seed", *GRID_KEYS)},
-                   "grid": grid, "seeds": args.seeds, "jobs": args.jobs, "cluster": args.cluster,
+    out.emit_json({"data": data.name, "n_in": data.n_features, "n_out": data.n_outputs, "run": base.to_dict(),
+                   "grid": varied, "seeds": args.seeds, "jobs": args.jobs, "cluster": args.cluster,
                    "wall_seconds": wall, "resumed": resumed, "sizes": rows, "runs": results,
                    "failed": failed, "rules_of_thumb": rules})
     ran = f"{plural(len(results) - resumed, 'run')} in {wall:.1f} s wall time {executor.where}"
@@ -151,13 +157,22 @@ def run(args) -> int:
     return 1 if failed else 0
 
 
-def _show(value) -> str:
-    """A grid value as people write it: 5 rather than 5.0, 'default' for the optimizer's own learning rate."""
-    return "default" if value is None else f"{value:g}" if isinstance(value, float) else str(value)
+def _settings_text(base, varied: dict) -> str:
+    """'{h}-<outputs>, 10 epochs, sgd lr 0.5, batch 10, sigmoid, init lecun/normal, l2 0/5': the settings
+    people look at first, then any other model or training field changed or varied; a varied field shows all
+    its values."""
+    def value(name):
+        return "/".join(map(show_value, varied[name])) if name in varied else show_value(getattr(base, name))
 
-
-def _grid_text(grid: dict) -> str:
-    return ", ".join(f"{k} {'/'.join(map(_show, values))}" for k, values in grid.items())
+    model = value("model") if base.model or "model" in varied else f"{SIZE}-<outputs>"
+    epochs = f"{value('epochs')} epochs" if "epochs" in varied else plural(base.epochs, "epoch")
+    lr = value("lr") if "lr" in varied or "optimizer" in varied else show_value(base.learning_rate)
+    first = [model, epochs, f"{value('optimizer')} lr {lr}", f"batch {value('batch')}", value("activation"),
+             f"init {value('init')}", f"l2 {value('l2')}"]
+    shown = {"model", "epochs", "optimizer", "lr", "batch", "activation", "init", "l2",
+             *(f.name for f in pynn.run.fields_of("data"))}  # the data has its own words in the line
+    return ", ".join(first + [f"{name} {value(name)}" for name in {**base.changed_fields(), **varied}
+                              if name not in shown])
 
 
 def _run_all(out: Output, configs, executor, store, varying, path):
@@ -181,7 +196,7 @@ def _run_all(out: Output, configs, executor, store, varying, path):
                 out.line(f"  {count:>3}/{len(configs)}  failed: {describe_config(run.config)}: {run.error}")
             else:
                 r = run.result
-                grid = "".join(f"  {k} {_show(r[k])}" for k in varying)
+                grid = "".join(f"  {k} {show_value(r[k])}" for k in varying)
                 out.line(f"  {count:>3}/{len(configs)}  hidden {r['hidden']:>4}  seed {r['seed']}{grid}  "
                          f"test {r['test_accuracy']:.2%}  {r['seconds']:.1f} s")
     except (KeyboardInterrupt, PynnError):  # Ctrl-C, or the cluster went away
@@ -193,7 +208,7 @@ def _run_all(out: Output, configs, executor, store, varying, path):
 
 def _setting(row: dict, keys) -> str:
     """'init normal, l2 5' for the grid settings that vary; '' when only sizes and seeds do."""
-    return ", ".join(f"{k} {_show(row[k])}" for k in keys)
+    return ", ".join(f"{k} {show_value(row[k])}" for k in keys)
 
 
 def sweep_table(rows: list[dict], varying=()) -> Table:
@@ -202,7 +217,7 @@ def sweep_table(rows: list[dict], varying=()) -> Table:
                    "s per run"):
         table.add_column(column, justify="right")
     for r in rows:
-        table.add_row(*(_show(r[k]) for k in varying), str(r["hidden"]), f"{r['n_params']:,}",
+        table.add_row(*(show_value(r[k]) for k in varying), str(r["hidden"]), f"{r['n_params']:,}",
                       f"{r['test_accuracy_mean']:.2%}", f"{r['test_accuracy_std']:.2%}",
                       f"{r['test_accuracy_min']:.2%} – {r['test_accuracy_max']:.2%}",
                       f"{r['train_accuracy_mean']:.2%}", f"{r['seconds_mean']:.1f}")

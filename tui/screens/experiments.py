@@ -29,7 +29,6 @@ from tui.screens.dialogs import FormDialog
 
 KEY = "6"
 TITLE = "Experiments"
-SGD_LR = 0.5  # what `pynn sweep` uses for sgd, so the app's numbers match the command's
 
 
 class ExperimentsScreen(Screen):
@@ -83,14 +82,11 @@ class ExperimentsScreen(Screen):
     def start_sweep(self, values: dict | None) -> None:
         if values is None:
             return
-        s = self.bench.settings
         try:
             sizes, seeds, epochs = parse_units(values["hidden"]), _whole(values["seeds"], "seeds"), \
                 _whole(values["epochs"], "epochs")
-            lr = s.lr if s.lr is not None or s.optimizer != "sgd" else SGD_LR
-            configs = sweep_configs(sizes, seeds, data=self.bench.data_name, data_options=self.bench.data_options,
-                                    epochs=epochs, batch_size=s.batch_size, optimizer=s.optimizer, lr=lr,
-                                    l2=s.l2, activation=s.activation, init=s.init)
+            # the app's description, its model left to the sweep (one hidden layer of each size)
+            configs = sweep_configs(sizes, seeds, self.bench.run_config().replace(model=None), epochs=epochs)
             if self.bench.data.task != "classification":
                 raise PynnError(f"A sweep compares accuracy, which {self.bench.data.name}'s {self.bench.data.task} "
                                 "targets do not have.")
@@ -105,7 +101,7 @@ class ExperimentsScreen(Screen):
         fields = [("a", "run a", "init=normal", None), ("b", "run b", "init=lecun,l2=5", None),
                   ("epochs", "epochs", str(min(self.bench.settings.epochs, 5)), None)]
         self.app.push_screen(FormDialog(f"Compare two trainings of {self.bench.spec_text} (same seed); keys: "
-                                        "init, activation, optimizer, lr, l2, momentum, clip, batch, epochs",
+                                        "any setting but the seed, e.g. init, activation, optimizer, lr, l2",
                                         fields), self.start_compare)
 
     def start_compare(self, values: dict | None) -> None:
@@ -115,10 +111,8 @@ class ExperimentsScreen(Screen):
         try:
             epochs = _whole(values["epochs"], "epochs")
             build_model(bench.spec_text, bench.data)  # a spec that does not fit fails now, in one sentence
-            configs = [variant_config(label, parse_variant(values[label]), spec=bench.spec_text,
-                                      data=bench.data_name, data_options=bench.data_options,
-                                      seed=bench.settings.seed, base={"epochs": epochs})
-                       for label in ("a", "b")]
+            shared = bench.run_config().replace(epochs=epochs)
+            configs = [variant_config(label, parse_variant(values[label]), shared) for label in ("a", "b")]
         except PynnError as err:
             self.app.notify(str(err), title="comparison not started", severity="error", timeout=8)
             return

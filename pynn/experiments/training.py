@@ -1,0 +1,54 @@
+"""One training of an experiment, from its plain config: the run description read back from it, the data read
+once per process, and the model built and trained as `pynn train` builds and trains it — so a sweep's or a
+comparison's run gives the numbers of a plain training with the same description.
+
+The description's fields are read from pynn.run when a run starts, never copied here, so a field added to
+RunConfig travels through every sweep and comparison untouched."""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from functools import lru_cache
+
+import pynn.run
+from pynn.data import Dataset, load_dataset
+from pynn.model import Sequential
+from pynn.train import EpochRecord, Trainer
+
+
+def description(config: dict, extras) -> "pynn.run.RunConfig":
+    """The run description in a run's plain config, less the keys the runner added (extras: a sweep's hidden
+    size, a comparison's label). Any other key is a field: one this pynn does not know (a worker with an
+    older version) is refused in one sentence rather than dropped."""
+    return pynn.run.RunConfig.from_dict({k: v for k, v in config.items() if k not in extras}, "the run's config")
+
+
+def dataset(run: "pynn.run.RunConfig") -> Dataset:
+    """The data a description names; a process trains many runs on the same data, so it is read once."""
+    recipe = run.data_recipe()
+    return _load(recipe["name"], tuple(sorted(recipe["options"].items())))
+
+
+@lru_cache(maxsize=2)
+def _load(name: str, options: tuple) -> Dataset:
+    return load_dataset(name, **dict(options))
+
+
+@dataclass
+class Trained:
+    run: "pynn.run.RunConfig"
+    data: Dataset
+    model: Sequential
+    trainer: Trainer
+    history: list[EpochRecord]
+    seconds: float             # the training alone, not loading or building
+
+
+def train(run: "pynn.run.RunConfig", *, eval_train: bool = True) -> Trained:
+    """Build the model the description names on its data and train it; eval_train as the Trainer's."""
+    data = dataset(run)
+    model = run.build_model(data)
+    start = time.perf_counter()
+    trainer = Trainer(model, run, eval_train=eval_train)
+    history = trainer.fit(data.x_train, data.y_train)
+    return Trained(run, data, model, trainer, history, time.perf_counter() - start)
