@@ -278,7 +278,8 @@ async def test_comparison_runs_both_settings_and_a_bad_setting_is_a_notification
         await pilot.press("c")
         await pilot.pause()
         await fill(pilot, app, {"a": "init=bogus", "b": "", "epochs": "2"})
-        assert any("Unknown initialisation 'bogus'" in m for m in messages(app)) and not screen.running
+        assert any("init must be one of lecun, normal, xavier, he, not 'bogus'" in m for m in messages(app))
+        assert not screen.running
 
 
 # -- keys, palette, colour --------------------------------------------------------------------------------

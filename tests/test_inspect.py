@@ -274,7 +274,7 @@ def test_rules_of_thumb_for_digits():
 
 
 def test_a_sweep_gives_the_same_numbers_for_one_job_and_two():
-    configs = sweep_configs([2, 5], 2, data="digits", data_options=SMALL_DIGITS, epochs=1)
+    configs = sweep_configs([2, 5], 2, data="digits", limit=600, epochs=1)
     assert [(c["hidden"], c["seed"]) for c in configs] == [(2, 0), (2, 1), (5, 0), (5, 1)]
     one = run_in_processes(train_one, configs, 1)
     two = run_in_processes(train_one, configs, 2)
@@ -295,27 +295,34 @@ def test_summaries_give_mean_spread_and_size():
 
 
 def test_a_bad_sweep_is_refused_in_words():
-    with pytest.raises(PynnError, match="at least 1"):
+    with pytest.raises(PynnError, match="hidden takes sizes of at least 1"):
         sweep_configs([0, 5], 1)
+    with pytest.raises(PynnError, match="A sweep trains seeds 0 .. seeds-1"):
+        sweep_configs([5], 1, seed=3)
+    with pytest.raises(PynnError, match="'batch_size' is not one"):
+        sweep_configs([5], 1, batch_size=[10, 20])
 
 
 # -- comparisons ----------------------------------------------------------------------------------------
 
 def test_variants_are_read_and_checked():
     assert parse_variant("init=lecun, l2=5") == {"init": "lecun", "l2": 5.0}
-    with pytest.raises(PynnError, match="seed"):
+    assert parse_variant("val-split=0.1,early_stop=2") == {"val_split": 0.1, "early_stop": 2}
+    with pytest.raises(PynnError, match="cannot set the seed: both runs share it"):
         parse_variant("seed=3")
-    with pytest.raises(PynnError, match="initialisation"):
-        parse_variant("init=zeros")
-    with pytest.raises(PynnError, match="not a valid l2"):
+    with pytest.raises(PynnError, match="In run a, init must be one of lecun, normal, xavier, he, not 'zeros'"):
+        variant_config("a", parse_variant("init=zeros"))
+    with pytest.raises(PynnError, match="l2 must be a number, not 'much'"):
         parse_variant("l2=much")
+    with pytest.raises(PynnError, match="Cannot read 'bogus=1'"):
+        parse_variant("bogus=1")
 
 
 def test_compared_runs_share_the_seed_and_differ_only_by_their_settings():
-    common = dict(spec="784-20-10", data="digits", data_options=SMALL_DIGITS, seed=1, base={"epochs": 2})
-    a = train_variant(variant_config("a", {}, **common))
-    b = train_variant(variant_config("b", {"l2": 50.0}, **common))
-    again = train_variant(variant_config("a", {}, **common))
+    shared = RunConfig(model="784-20-10", data="digits", limit=600, seed=1, epochs=2)
+    a = train_variant(variant_config("a", {}, shared))
+    b = train_variant(variant_config("b", {"l2": 50.0}, shared))
+    again = train_variant(variant_config("a", {}, shared))
     assert all(np.array_equal(p, q) for p, q in zip(a["weights"], again["weights"]))
     diffs = weight_differences(a, b)
     assert [d.layer for d in diffs] == [1, 2]
