@@ -9,10 +9,17 @@ CI's memory-safety run.
 import os
 import re
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 
 from cffi import FFI
+
+# Run as a script (python pynn/_build.py), this file's folder heads sys.path, and there pynn/inspect would be found
+# as the standard library's inspect by whatever imports it next (setuptools does, to compile; the imports above
+# do not). The folder holds nothing this script imports, so it leaves the path.
+_HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[:] = [entry for entry in sys.path if os.path.abspath(entry or os.curdir) != _HERE]
 
 ROOT = Path(__file__).resolve().parent.parent
 CSRC = ROOT / "csrc"
@@ -73,5 +80,5 @@ def build_in_place() -> Path:
     return target
 
 
-if __name__ == "__main__":  # `python -m pynn._build` builds in place (as a script, pynn/inspect would shadow the stdlib)
+if __name__ == "__main__":  # `python -m pynn._build` (or `python pynn/_build.py`) builds in place
     print(f"built {build_in_place()}")

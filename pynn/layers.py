@@ -27,6 +27,23 @@ def activation_name(name: str) -> str:
                         "softmax.") from None
 
 
+# -- checking a layer's arguments: one sentence naming the parameter, as a user wrote it in Python ----------
+
+def whole_number(name: str, value, least: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise PynnError(f"{name} must be a whole number, not {value!r}.")
+    if value < least:
+        raise PynnError(f"{name} must be at least {least}, not {value}.")
+    return int(value)
+
+
+def real_number(name: str, value) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
+            or not np.isfinite(value):
+        raise PynnError(f"{name} must be a number, not {value!r}.")
+    return float(value)
+
+
 @dataclass
 class ParamSpec:
     name: str
@@ -73,12 +90,16 @@ class Dense(Layer):
 
     kind = "dense"
 
-    def __init__(self, units: int, activation: str = "sigmoid", alpha: float = 0.01):
-        if units < 1:
-            raise PynnError(f"A dense layer needs at least one unit, not {units}.")
-        self.units = int(units)
-        self.activation = activation_name(activation)
-        self.alpha = alpha
+    def __init__(self, units: int, activation: str | None = None, alpha: float = 0.01):
+        """activation None: on a hidden layer the run's hidden activation (sigmoid unless told), on the output
+        the one the task needs (softmax for classes); the model settles it (Sequential.set_head)."""
+        self.units = whole_number("units", units)
+        if activation is not None and not isinstance(activation, str):
+            raise PynnError(f"activation must be a name such as 'relu', not {activation!r}.")
+        self.activation = None if activation is None else activation_name(activation)
+        self.alpha = real_number("alpha", alpha)  # the slope of leaky_relu below 0
+        if self.alpha < 0:
+            raise PynnError(f"alpha must not be negative, not {alpha}.")
         self.per_step = False
         self.n_in = 0
         self.fused_into_loss = False  # set on an output layer whose activation the loss kernel applies
@@ -134,9 +155,9 @@ class Dropout(Layer):
     kind = "dropout"
 
     def __init__(self, p: float):
-        if not 0.0 <= p < 1.0:
-            raise PynnError(f"Dropout probability must be in [0, 1), not {p}.")
-        self.p = float(p)
+        self.p = real_number("p", p)  # the probability of dropping a value
+        if not 0.0 <= self.p < 1.0:
+            raise PynnError(f"p must be in [0, 1), not {p}.")
         self.rng = np.random.default_rng(0)
 
     def build(self, input_shape, index, per_step=False):

@@ -13,7 +13,7 @@ import numpy as np
 
 from pynn import core
 from pynn.errors import PynnError
-from pynn.layers import Layer, ParamSpec
+from pynn.layers import Layer, ParamSpec, real_number, whole_number
 from pynn.words import plural
 
 GATES = ("input", "forget", "candidate", "output")
@@ -29,9 +29,10 @@ class LSTM(Layer):
     kind = "lstm"
 
     def __init__(self, units: int, return_sequences: bool = False, forget_bias: float = 1.0):
-        if units < 1:
-            raise PynnError(f"An LSTM needs at least one unit, not {units}.")
-        self.units, self.return_sequences, self.forget_bias = int(units), bool(return_sequences), forget_bias
+        if not isinstance(return_sequences, (bool, np.bool_)):
+            raise PynnError(f"return_sequences must be True or False, not {return_sequences!r}.")
+        self.units, self.return_sequences = whole_number("units", units), bool(return_sequences)
+        self.forget_bias = real_number("forget_bias", forget_bias)
         self.n_in = 0
 
     def build(self, input_shape, index, per_step=False):

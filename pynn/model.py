@@ -6,39 +6,73 @@ when it is built and says in words what does not fit.
 """
 from __future__ import annotations
 
+import dataclasses
 import threading
 
 import numpy as np
 
 from pynn.data.dataset import CLASSIFICATION, Dataset
 from pynn.errors import PynnError
-from pynn.layers import Dense, Dropout, Layer
-from pynn.losses import Loss, resolve_head
-from pynn.spec import ModelSpec, parse_spec
+from pynn.layers import Dense, Dropout, Layer, activation_name
+from pynn.losses import Loss, loss_name, resolve_head
+from pynn.run import ConfigError, RunConfig
+from pynn.spec import LayerSpec, ModelSpec, parse_spec
 from pynn.words import plural
 
 DEFAULT_HIDDEN_ACTIVATION = "sigmoid"  # the classic 784-30-10 network's, whose weight maps read well
 
 
 class Sequential:
-    def __init__(self, layers: list[Layer], loss: str, n_outputs: int | None = None,
-                 task: str = CLASSIFICATION, class_names: list[str] | None = None):
-        if not layers:
-            raise PynnError("A model needs at least one layer.")
-        self.layers = layers
+    """An ordered list of layers, made from a spec (pynn.build, build_model) or from layer objects:
+
+        model = pynn.Sequential([pynn.Dense(30, "sigmoid"), pynn.Dense(10)])
+        model.fit(data, epochs=3)
+
+    Layer objects need no input size and no loss: the first data the model sees (fit) gives the input shape,
+    and its task the output's activation and the loss (set_head), as a spec's data does."""
+
+    def __init__(self, layers: list[Layer], loss: str | None = None, n_outputs: int | None = None,
+                 task: str | None = None, class_names: list[str] | None = None,
+                 hidden_activation: str = DEFAULT_HIDDEN_ACTIVATION):
+        self.layers = checked_layers(layers)
+        self.written = ModelSpec(None, [layer_spec(layer) for layer in self.layers])  # before any head is set
         self.task = task
         self.class_names = class_names
-        last = next(l for l in reversed(layers) if getattr(l, "units", 0))
-        self.loss = Loss(loss, n_outputs or last.units)
+        self.loss: Loss | None = None  # set with the head: here when the task is given, else when fit sees data
         self.input_shape: tuple[int, ...] | None = None
         self.notes: list[str] = []   # things the user should be told about how the model was assembled
         self.spec = ""
         self.init = "lecun"
         self.seed = 0
+        self.run = RunConfig(loss=loss_name(loss) if loss else None)  # what made the model and last trained it
+        self.history: list = []      # the last fit's epoch records
+        self.data_summary: dict | None = None  # what the data it was built or last trained on looked like
+        self.weights_from_init = False  # until trained or restored, fit may draw them again for its seed
         # Held while parameters change, so a reader in another thread never sees a half-updated layer.
         self.lock = threading.RLock()
+        if task is not None:
+            self.set_head(task, loss, n_outputs, hidden_activation)
 
     # -- building ------------------------------------------------------------------------------------------
+
+    def set_head(self, task: str, loss: str | None = None, n_outputs: int | None = None,
+                 hidden_activation: str = DEFAULT_HIDDEN_ACTIVATION) -> None:
+        """Settle what the task decides: the output's activation and the loss, fused where the loss kernel
+        applies that activation itself (softmax inside cross-entropy, sigmoid inside binary cross-entropy),
+        and the activation of hidden dense layers that name none."""
+        output = self.layers[-1]
+        loss, output.activation, self.notes = resolve_head(task, loss, output.activation)
+        output.fused_into_loss = loss in ("xent", "bce")
+        for layer in self.layers[:-1]:
+            if layer.kind == "dense" and layer.activation is None:
+                layer.activation = activation_name(hidden_activation)
+        _refuse_hidden_softmax(self.layers)
+        self.task, self.loss = task, Loss(loss, n_outputs or output.units)
+
+    @property
+    def built(self) -> bool:
+        """Its parameters are allocated (build), not only its shapes worked out (plan)."""
+        return hasattr(self, "params")
 
     def plan(self, input_shape: tuple[int, ...]) -> "Sequential":
         """Work out every layer's shapes, allocating nothing: enough to count parameters and to check the
@@ -58,15 +92,20 @@ class Sequential:
         """Work out every shape, then allocate and initialise. expected_params (from a file) is checked before
         allocating, so a damaged header cannot ask for an enormous model."""
         self.plan(input_shape)
-        self.init, self.seed = init, seed
         n_params = count_params(self.layers)
         if expected_params is not None and n_params != expected_params:
             raise PynnError(f"The layers describe {n_params:,} parameters but {expected_params:,} are stored.")
         self._allocate()
-        rng = np.random.default_rng(seed)
-        for layer in self.layers:
-            layer.initialise(init, rng)
+        self.initialise(init, seed)
         return self
+
+    def initialise(self, init: str, seed: int) -> None:
+        """Draw every parameter afresh from init and seed (dropout's masks are seeded from them too)."""
+        rng = np.random.default_rng(seed)
+        with self.lock:
+            for layer in self.layers:
+                layer.initialise(init, rng)
+        self.init, self.seed, self.weights_from_init = init, seed, True
 
     def _allocate(self) -> None:
         specs = [(layer, spec) for layer in self.layers for spec in layer.param_specs()]
@@ -203,13 +242,18 @@ class Sequential:
 
     def predict(self, x: np.ndarray, batch_size: int = 2048) -> np.ndarray:
         """Probabilities (fused heads) or values, computed in batches."""
+        self._check_built("predict")
         with self.lock:
             parts = [self.loss.predictions(self.forward(x[i:i + batch_size]))
                      for i in range(0, len(x), batch_size)]
         return np.concatenate(parts) if parts else np.zeros((0, *self.output_shape), np.float32)
 
-    def evaluate(self, x: np.ndarray, y: np.ndarray, batch_size: int = 2048) -> dict:
-        """Mean loss and, for labelled tasks, accuracy over a whole set."""
+    def evaluate(self, x: np.ndarray | Dataset, y: np.ndarray | None = None, batch_size: int = 2048, *,
+                 split: str = "test") -> dict:
+        """Mean loss and, for labelled tasks, accuracy over a whole set: arrays x and y, or a Dataset's test split
+        (split="train" for its training split)."""
+        self._check_built("evaluate")
+        x, y = _scored_set(x, y, split)
         total, correct = 0.0, 0
         with self.lock:
             for i in range(0, len(x), batch_size):
@@ -221,6 +265,55 @@ class Sequential:
         if self.loss.name != "mse" or self.task == CLASSIFICATION:
             result["accuracy"] = correct / max(len(x), 1)
         return result
+
+    def _check_built(self, what: str) -> None:
+        if not self.built:
+            raise PynnError(f"The model has no weights yet to {what} with: a model of layers gets them when it "
+                            "first sees data, so fit it first (or make it with pynn.build).")
+
+    # -- training (the Python front door: pynn.build, then fit) ---------------------------------------------
+
+    def fit(self, data: Dataset, *, on_event=None, **fields) -> list:
+        """Train on data's training split, as Keras's fit does. The keywords are fields of the run description
+        (pynn.run.RunConfig: epochs, batch, optimizer, lr, l2, clip, val_split, early_stop, seed, ...); the
+        others stay as the model's own description, model.run, which then describes this run. A model that has
+        not trained yet draws its weights for the run's init and seed. on_event is the Trainer's (called after
+        each batch and epoch). Returns the history, one record per epoch, also kept as model.history."""
+        from pynn.train import Trainer  # it imports this module
+
+        _check_dataset(data, "fit")
+        run = self._run_with(fields, data)
+        with self.lock:
+            if self.loss is None:  # a model of layer objects meets its first data
+                self.class_names = data.class_names
+                self.set_head(data.task, run.loss, hidden_activation=run.activation)
+            if not self.built:
+                self.build(self.input_shape or data.sample_shape, run.init, run.seed)
+                self.spec = self.spec or str(ModelSpec(self.input_shape, self.written.layers))
+            elif self.weights_from_init and (run.init, run.seed) != (self.init, self.seed):
+                self.initialise(run.init, run.seed)
+        self.run = dataclasses.replace(run, model=run.model or self.spec)
+        self.data_summary, self.weights_from_init = data.describe(), False
+        self.history = Trainer(self, self.run, on_event).fit(data.x_train, data.y_train)
+        return self.history
+
+    def _run_with(self, fields: dict, data: Dataset) -> RunConfig:
+        """The model's description with fit's fields and the data's name; one sentence for a field that fit
+        cannot honour (the data's own, or one the made layers fix)."""
+        run = RunConfig.from_dict({**self.run.to_dict(), **fields}, "model.fit")
+        for name in fields:
+            if getattr(run, name) == getattr(self.run, name):
+                continue
+            if RunConfig.__dataclass_fields__[name].metadata["group"] == "data":
+                raise ConfigError(name, "describes how data is loaded, and fit takes the data itself; give it to "
+                                  "pynn.load_dataset")
+            if name == "model" or (name in ("activation", "loss", "dropout") and self.loss is not None):
+                raise ConfigError(name, "shapes the layers, which this model already has; give it to pynn.build")
+            if name == "dropout":
+                raise ConfigError(name, "adds dropout to a spec; a model of layers takes pynn.Dropout layers")
+            if name == "init" and self.built and not self.weights_from_init:
+                raise ConfigError(name, "draws the first weights, and this model has trained already")
+        return dataclasses.replace(run, data=data.name)
 
     # -- parameters ----------------------------------------------------------------------------------------
 
@@ -240,6 +333,7 @@ class Sequential:
     def restore(self, params: np.ndarray) -> None:
         with self.lock:
             self.params[...] = params
+        self.weights_from_init = False
 
     def grad_norms(self) -> list[float]:
         """The L2 norm of each parameterised layer's gradient, input side first."""
@@ -275,6 +369,78 @@ def count_correct(pred: np.ndarray, y: np.ndarray, loss: str) -> float:
     return 0
 
 
+def checked_layers(layers) -> list[Layer]:
+    """The layers a Sequential is made of, or one sentence on why they cannot make a model."""
+    if isinstance(layers, Layer) or not isinstance(layers, (list, tuple)):
+        raise PynnError(f"Sequential takes a list of layers, e.g. [pynn.Dense(30), pynn.Dense(10)], not "
+                        f"{type(layers).__name__} {layers!r}.")
+    if not layers:
+        raise PynnError("A model needs at least one layer, e.g. pynn.Sequential([pynn.Dense(10)]).")
+    for i, layer in enumerate(layers):
+        if not isinstance(layer, Layer):
+            raise PynnError(f"Layer {i + 1} is {type(layer).__name__} {layer!r}, not a layer (pynn.Dense, pynn.LSTM "
+                            "or pynn.Dropout).")
+        first = next(j for j, other in enumerate(layers) if other is layer)
+        if first != i:  # the two places would share, and overwrite, one layer's weights
+            raise PynnError(f"Layers {first + 1} and {i + 1} are the same {type(layer).__name__} object; make a new "
+                            "one for each place.")
+    if all(layer.kind == "dropout" for layer in layers):
+        raise PynnError("A model needs a layer with units, but this one has only Dropout; end it with a Dense "
+                        "output layer, e.g. pynn.Dense(10).")
+    if layers[-1].kind != "dense":
+        raise PynnError(f"A model ends with a Dense output layer, e.g. pynn.Dense(10), but this one ends with "
+                        f"{type(layers[-1]).__name__}.")
+    _refuse_hidden_softmax(layers)
+    return list(layers)
+
+
+def _refuse_hidden_softmax(layers: list[Layer]) -> None:
+    for i, layer in enumerate(layers[:-1]):
+        if layer.kind == "dense" and layer.activation == "softmax":
+            raise PynnError(f"Layer {i + 1} is a hidden softmax; pynn applies softmax only on the "
+                            "output, inside cross-entropy. Use sigmoid, tanh or relu for hidden layers.")
+
+
+def layer_spec(layer: Layer) -> LayerSpec:
+    """A layer as its spec token says it (with the activation written, if any)."""
+    d = layer.describe()
+    return LayerSpec(d["kind"], d.get("units", 0), d.get("activation"), d.get("p", 0.0),
+                     d.get("return_sequences", False))
+
+
+def _check_dataset(data, what: str) -> None:
+    if not isinstance(data, Dataset):
+        raise PynnError(f"{what} takes a Dataset, e.g. pynn.load_dataset(\"digits\"), not {type(data).__name__}.")
+
+
+def _scored_set(x, y, split: str) -> tuple[np.ndarray, np.ndarray]:
+    """(x, y) to evaluate on: the arrays given, or a Dataset's split."""
+    if not isinstance(x, Dataset):
+        if y is None:
+            raise PynnError("evaluate takes a Dataset, or arrays x and y; the targets y are missing.")
+        return x, y
+    if split not in ("train", "test"):
+        raise PynnError(f"split must be 'train' or 'test', not {split!r}.")
+    if y is not None:
+        raise PynnError("evaluate takes a Dataset or arrays x and y, not a Dataset and y.")
+    return (x.x_test, x.y_test) if split == "test" else (x.x_train, x.y_train)
+
+
+def build(spec: str, data: Dataset | None = None, **fields) -> Sequential:
+    """pynn.build: a built, initialised model from a spec and fields of the run description (activation, init,
+    loss, dropout, seed; training fields such as epochs are kept for fit). The input size comes from the data
+    when the spec does not give it. The model carries the description as model.run."""
+    if data is not None:
+        _check_dataset(data, "pynn.build")
+        fields = {**fields, "data": data.name}
+    run = RunConfig.from_dict({"model": spec, **fields}, "pynn.build")
+    if run.model is None:
+        raise ConfigError("spec", "needs a model spec such as '784-30-10'")
+    model = run.build_model(data)
+    model.data_summary = data.describe() if data is not None else None
+    return model
+
+
 def build_model(spec: str | ModelSpec, data: Dataset | None = None, *, loss: str | None = None,
                 task: str | None = None, n_outputs: int | None = None, init: str = "lecun", seed: int = 0,
                 hidden_activation: str = DEFAULT_HIDDEN_ACTIVATION, expected_params: int | None = None
@@ -286,6 +452,9 @@ def build_model(spec: str | ModelSpec, data: Dataset | None = None, *, loss: str
     if data is not None:
         model.check_input(data.sample_shape)
         model.check_targets(data.y_train, n_classes=data.n_outputs if model.task == CLASSIFICATION else None)
+    hidden = activation_name(hidden_activation)
+    model.run = RunConfig(model=model.spec, activation={"leaky_relu": "leaky"}.get(hidden, hidden), init=init,
+                          loss=model.run.loss, seed=seed, **({"data": data.name} if data is not None else {}))
     return model
 
 
@@ -301,27 +470,18 @@ def plan_model(spec: str | ModelSpec, data: Dataset | None = None, *, loss: str 
             raise PynnError(f"Model spec {str(parsed)!r} does not give the input size and there is no data to "
                             "take it from; write it first, e.g. 784-30-10.")
         input_shape = data.sample_shape
-    output = parsed.layers[-1]
-    loss_name, out_act, notes = resolve_head(task, loss, output.activation)
     layers: list[Layer] = []
-    for i, ls in enumerate(parsed.layers):
+    for ls in parsed.layers:
         if ls.kind == "dense":
-            is_output = i == len(parsed.layers) - 1
-            act = out_act if is_output else (ls.activation or hidden_activation)
-            if act == "softmax" and not is_output:
-                raise PynnError(f"Layer {i + 1} is a hidden softmax; pynn applies softmax only on the output, "
-                                "inside cross-entropy. Use sigmoid, tanh or relu for hidden layers.")
-            layers.append(Dense(ls.units, act))
-            layers[-1].fused_into_loss = is_output and loss_name in ("xent", "bce")
+            layers.append(Dense(ls.units, ls.activation))  # unwritten: the model settles it (set_head)
         elif ls.kind == "dropout":
             layers.append(Dropout(ls.p))
         else:
             layers.append(_recurrent_layer(ls))
-    model = Sequential(layers, loss_name, n_outputs or output.units, task,
-                       data.class_names if data is not None else None)
+    model = Sequential(layers, loss, n_outputs or parsed.layers[-1].units, task,
+                       data.class_names if data is not None else None, hidden_activation)
     model.plan(input_shape)
     model.spec = str(ModelSpec(tuple(input_shape), parsed.layers))
-    model.notes = notes
     return model
 
 
