@@ -172,8 +172,8 @@ def _format1_run(header: dict):
     the "data" record's "load" and "options" (load_dataset's keywords)."""
     from pynn.run import RunConfig, data_fields, fields_of, from_saved_training
 
-    data_fields = {f.name for f in fields_of("data")}  # the record's, since 'training' kept only defaults
-    training = {k: v for k, v in (header.get("training") or {}).items() if k not in data_fields}
+    data_names = {f.name for f in fields_of("data")}  # the data record's, since 'training' kept only defaults
+    training = {k: v for k, v in (header.get("training") or {}).items() if k not in data_names}
     values = {**from_saved_training(training).to_dict(), **_model_fields(header)}
     values["seed"] = training.get("seed", values["seed"])  # the run's (the app could change it after building)
     record = header.get("data") or {}

@@ -284,7 +284,8 @@ def fields_of(group: str) -> list[dataclasses.Field]:
 def field_kind(name: str) -> type:
     """bool, int, float or str: what a field's text means (None is allowed where its default is None)."""
     kinds = {f.name: f.type for f in dataclasses.fields(RunConfig)}
-    text = str(kinds[name])
+    kind = kinds[name]
+    text = kind if isinstance(kind, str) else getattr(kind, "__name__", str(kind))  # annotation text or a type
     for kind in (bool, int, float):
         if text.startswith(kind.__name__):
             return kind

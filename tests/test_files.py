@@ -168,3 +168,39 @@ def test_a_loaded_model_tells_nothing_about_a_softmax_it_never_was_written_with(
     assert plain.notes == []
     loaded, _ = load_model(save_model(plain, tmp_path / "m.npz"))
     assert loaded.notes == []
+
+
+def test_the_file_holds_the_run_description_and_load_gives_it_back(tmp_path):
+    from pynn.data import load_dataset
+    from pynn.run import RunConfig
+
+    config = RunConfig(model="784-16:relu-10", dropout=0.25, limit=200, standardize=True, epochs=4, lr=0.2,
+                       optimizer="momentum", seed=9)
+    data = config.load_data()
+    model = config.build_model(data)
+    assert model.spec.startswith("784-16:relu-drop0.25") and model.run == config
+    path = save_model(model, tmp_path / "m.npz", data=data.describe())
+    header, _ = read_header(path)
+    assert header["format_version"] == 2 and header["run"] == config.to_dict()
+    loaded, _ = load_model(path)
+    assert loaded.run == config and loaded.run.data_recipe() == {"name": "digits",
+                                                                 "options": {"standardize": True, "n": 200}}
+    assert np.array_equal(loaded.run.load_data().x_test, load_dataset("digits", n=200, standardize=True).x_test)
+
+
+def test_a_damaged_run_description_is_one_sentence_naming_the_file(tmp_path, model):
+    path = save_model(model, tmp_path / "m.npz")
+    header, _ = read_header(path)
+    _rewrite(path, header=dict(header, run=dict(header["run"], epochs=0)))
+    with pytest.raises(PynnError, match=r"m.npz has a run description pynn cannot use: epochs must be at least 1"):
+        load_model(path)
+
+
+def test_a_file_saved_without_a_description_is_described_by_its_header(tmp_path):
+    model = build_model("6-5:tanh-4:tanh-3", init="xavier", seed=2)
+    path = save_model(model, tmp_path / "m.npz")
+    header, _ = read_header(path)
+    _rewrite(path, header=dict(header, run=None))
+    run = load_model(path)[0].run
+    assert (run.model, run.activation, run.init, run.seed, run.loss) == ("6-5:tanh-4:tanh-3", "tanh", "xavier", 2,
+                                                                        "xent")

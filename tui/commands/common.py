@@ -43,10 +43,8 @@ def flag_name(field: str) -> str:
 
 
 def _field_parser(name: str):
-    def parse(text: str):
-        return pynn.run.parse_value(name, text, "the command line")
-    parse.__name__ = pynn.run.field_kind(name).__name__  # argparse names the kind in its own messages
-    return parse
+    """The flag's value from its text; a ConfigError (not argparse's message) for text of the wrong kind."""
+    return lambda text: pynn.run.parse_value(name, text, "the command line")
 
 
 def given_fields(args: argparse.Namespace) -> dict:

@@ -8,10 +8,10 @@ from contextlib import contextmanager
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from pynn.forecast import regression_report
+import pynn.run
 from pynn.errors import PynnError, TrainingDiverged
 from pynn.files import check_destination, load_checkpoint, save_model
-import pynn.run
+from pynn.forecast import regression_report
 from pynn.train import BatchEnd, EpochEnd, Trainer, history_dicts
 from pynn.words import plural
 from tui.commands.common import add_json_arg, add_run_args, flag_name, given_fields, run_config
