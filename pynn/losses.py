@@ -16,6 +16,7 @@ import numpy as np
 from pynn import core
 from pynn.data.dataset import BINARY, CLASSIFICATION, REGRESSION
 from pynn.errors import PynnError
+from pynn.run import ConfigError
 
 LOSS_NAMES = {
     "xent": "xent", "ce": "xent", "cross-entropy": "xent", "crossentropy": "xent", "cross_entropy": "xent",
@@ -52,14 +53,15 @@ def resolve_head(task: str, loss: str | None, output_activation: str | None) -> 
         notes.append("The softmax written on the output layer is folded into the fused cross-entropy, so it is "
                       "applied once, not twice (applying it twice flattens the gradients and stalls learning).")
     if loss == "xent" and output_activation != "softmax":
-        raise PynnError(f"Cross-entropy needs a softmax output, but the output layer is {output_activation}; "
-                        "drop the activation from the last layer or use --loss bce for independent sigmoids.")
+        raise ConfigError("loss", f"xent (cross-entropy) needs a softmax output, but the output layer is "
+                          f"{output_activation}; drop the activation from the last layer, or use {{loss}} bce for "
+                          "independent sigmoids")
     if loss == "bce" and output_activation != "sigmoid":
         raise PynnError(f"Binary cross-entropy needs a sigmoid output, but the output layer is "
                         f"{output_activation}; write the last layer as N:sigmoid or leave it bare.")
     if loss == "mse" and output_activation == "softmax":
-        raise PynnError("A softmax output with the quadratic cost is not supported; use a sigmoid or linear "
-                        "output with --loss mse, or cross-entropy with the softmax.")
+        raise ConfigError("loss", "mse (the quadratic cost) with a softmax output is not supported; use a sigmoid "
+                          "or linear output with it, or cross-entropy with the softmax")
     if loss == "xent" and task != CLASSIFICATION:
         raise PynnError(f"Cross-entropy needs class labels, but this data's task is {task}.")
     return loss, output_activation, notes

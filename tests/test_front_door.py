@@ -10,6 +10,8 @@ import pytest
 
 import pynn
 from pynn.errors import PynnError
+from pynn.experiments.workers import ProcessExecutor
+from pynn.run import ConfigError
 
 PYNN_DIR = Path(pynn.__file__).resolve().parent
 
@@ -136,6 +138,34 @@ def test_fit_checks_its_fields_by_their_names_before_training(small_digits, fiel
         model.fit(small_digits, **fields)
     assert sentence in str(err.value) and "--" not in str(err.value)
     assert np.array_equal(model.params, before) and model.run.epochs == pynn.RunConfig().epochs
+
+
+def cli_words(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+@pytest.mark.parametrize("call,library,command_line", [
+    (lambda tmp: pynn.load_dataset("digits", difference=True), "difference models the change", "--difference models"),
+    (lambda tmp: pynn.load_dataset("xor", as_sequence=True), "as_sequence reads images", "--as-sequence reads"),
+    (lambda tmp: pynn.load_dataset("sine", lookback=0), "lookback and horizon must be at least 1, not 0 and 1.",
+     "--lookback and --horizon must"),
+    (lambda tmp: pynn.load_dataset(str(tmp / "tiny.txt"), lookback=64), "lookback of 64 needs a text of at least 130",
+     "--lookback of 64 needs"),
+    (lambda tmp: pynn.load_dataset(str(tmp / "tiny.bin")), "(labels names the second)", "(--labels names the second)"),
+    (lambda tmp: pynn.build("2-3-2:relu", pynn.load_dataset("xor")), "or use loss bce for independent sigmoids",
+     "--loss xent (cross-entropy) needs a softmax output"),
+    (lambda tmp: pynn.build("2-3-2:softmax", pynn.load_dataset("xor"), loss="mse"), "loss mse (the quadratic cost) "
+     "with a softmax output is not supported", "--loss mse (the quadratic cost)"),
+    (lambda tmp: ProcessExecutor(0), "jobs must be at least 1, not 0.", "--jobs must"),
+])
+def test_library_errors_name_parameters_and_the_command_line_words_them_as_flags(tmp_path, call, library,
+                                                                                  command_line):
+    (tmp_path / "tiny.txt").write_text("hello world, short.")
+    (tmp_path / "tiny.bin").write_bytes(b"")
+    with pytest.raises(ConfigError) as err:
+        call(tmp_path)
+    assert library in str(err.value) and "--" not in str(err.value)
+    assert command_line in err.value.worded_for(cli_words)
 
 
 def test_fit_keeps_a_trained_models_first_weights_as_they_were(small_digits):

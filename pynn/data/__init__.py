@@ -12,6 +12,7 @@ from pynn.data.full import FILES, SOURCES, find_idx, load_full, search_dirs
 from pynn.data.synthetic import GENERATORS
 from pynn.data.text import SHAKESPEARE, text_dataset
 from pynn.errors import PynnError
+from pynn.run import ConfigError
 
 DIGITS_DIR = Path(__file__).parent / "digits"
 DIGITS_SOURCE = "MNIST database (Y. LeCun, C. Cortes, C. J. C. Burges), CC BY-SA 3.0: the 10,000 test digits"
@@ -50,8 +51,8 @@ def images_as_sequences(data: Dataset) -> Dataset:
     """Each (rows, cols) image as rows steps of cols features: a 28x28 digit is 28 steps of 28 pixels, the
     top row first, so an LSTM reads it as it would read a sentence."""
     if len(data.sample_shape) != 2 or data.meta.get("kind") in ("series", "text"):
-        raise PynnError(f"--as-sequence reads images (samples of rows x columns) as sequences of rows; "
-                        f"{data.name}'s samples have shape {tuple(data.sample_shape)}.")
+        raise ConfigError("as_sequence", "reads images (samples of rows x columns) as sequences of rows; "
+                          f"{data.name}'s samples have shape {tuple(data.sample_shape)}")
     data.meta = dict(data.meta, kind="sequence")
     return data
 
@@ -60,8 +61,8 @@ def _load(name_or_path: str, *, labels, target, standardize, seed, n, **options)
     key = str(name_or_path).lower()
     path = Path(name_or_path)
     if options.get("difference") and not (key == "sine" or (path.suffix.lower() == ".csv" and labels is None)):
-        raise PynnError(f"--difference models the change from a series' last value; {name_or_path} is not a "
-                        "series (a column of a .csv file, or sine, is).")
+        raise ConfigError("difference", f"models the change from a series' last value; {name_or_path} is not a "
+                          "series (a column of a .csv file, or sine, is)")
     if key in NAMED:
         try:
             return NAMED[key](seed=seed, n=n, **options)

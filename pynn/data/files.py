@@ -19,6 +19,7 @@ from pynn.data.dataset import CLASSIFICATION, REGRESSION, Dataset
 from pynn.data.idx import read_idx
 from pynn.data.series import DEFAULT_HORIZON, DEFAULT_LOOKBACK, series_dataset
 from pynn.errors import PynnError
+from pynn.run import ConfigError
 from pynn.words import plural
 
 MAX_CLASSES = 100  # integer targets with at most this many distinct values are taken as class labels
@@ -227,8 +228,9 @@ def read_inputs_and_targets(path: Path, labels: str | None, target: str | None):
         return x, y
     if suffixes.endswith((".npz", ".npy")):
         return read_npz(path)
-    raise PynnError(f"{path}: pynn reads .csv and .npz files with their labels inside, or inputs and labels in two "
-                    "files (--labels); IDX images need their labels file too.")
+    raise ConfigError("data", f"{path} is not a file pynn reads: it reads .csv and .npz files with their labels "
+                      "inside, or inputs and labels in two files ({labels} names the second); IDX images need their "
+                      "labels file too")
 
 
 def _single_array(path: Path) -> np.ndarray:

@@ -10,6 +10,7 @@ import numpy as np
 
 from pynn.data.dataset import REGRESSION, Dataset
 from pynn.errors import PynnError
+from pynn.run import ConfigError
 from pynn.words import plural
 
 DEFAULT_LOOKBACK, DEFAULT_HORIZON = 20, 1
@@ -25,7 +26,7 @@ def series_dataset(name: str, series: np.ndarray, lookback: int | None, horizon:
     lookback = DEFAULT_LOOKBACK if lookback is None else lookback
     horizon = DEFAULT_HORIZON if horizon is None else horizon
     if lookback < 1 or horizon < 1:
-        raise PynnError(f"--lookback and --horizon must be at least 1, not {lookback} and {horizon}.")
+        raise ConfigError("lookback", f"and {{horizon}} must be at least 1, not {lookback} and {horizon}")
     levels = np.asarray(series, np.float64)
     if not np.isfinite(levels).all():
         raise PynnError(f"{name} has values that are NaN or infinite.")

@@ -7,6 +7,7 @@ import numpy as np
 
 from pynn.data.dataset import CLASSIFICATION, Dataset
 from pynn.errors import PynnError
+from pynn.run import ConfigError
 from pynn.words import plural
 
 SHAKESPEARE = Path(__file__).parent / "text" / "tinyshakespeare.txt"
@@ -33,8 +34,8 @@ def text_dataset(path: str | Path = SHAKESPEARE, *, lookback: int | None = None,
     steps = lookback or 64
     text = text[: n or DEFAULT_CHARS]
     if len(text) < 2 * (steps + 1):
-        raise PynnError(f"{path} has {plural(len(text), 'character')}; a character model with --lookback {steps} needs "
-                        f"at least {2 * (steps + 1)}.")
+        raise ConfigError("lookback", f"of {steps} needs a text of at least {2 * (steps + 1)} characters for a "
+                          f"character model; {path} has {plural(len(text), 'character')}")
     vocab = sorted(set(text))
     codes = np.searchsorted(vocab, list(text)).astype(np.int32)  # vocab is sorted: a position is a code
     windows = (len(codes) - 1) // steps

@@ -16,6 +16,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 
 from pynn.errors import PynnError
+from pynn.run import ConfigError
 from pynn.words import plural
 
 THREADS_PER_WORKER = 1
@@ -74,7 +75,7 @@ class ProcessExecutor:
 
     def __init__(self, jobs: int):
         if jobs < 1:
-            raise PynnError(f"--jobs must be at least 1, not {jobs}.")
+            raise ConfigError("jobs", f"must be at least 1, not {jobs}")
         self.jobs = jobs
         self.where = f"in {plural(jobs, 'local process')}"
 
