@@ -65,23 +65,3 @@ def run_config(args: argparse.Namespace, base: "pynn.run.RunConfig | None" = Non
 
 def add_json_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON object with the results, nothing else")
-
-
-# -- the data flags as they were, until sweep and compare take add_run_args ----------------------------------
-
-DEFAULT_DATA = pynn.run.RunConfig.data
-default_spec = pynn.run.default_spec
-
-
-def add_data_args(p: argparse.ArgumentParser, default: str | None = DEFAULT_DATA) -> None:
-    add_run_args(p, ["data"])
-    p.set_defaults(**{f.name: f.default for f in pynn.run.fields_of("data")}, data=default)
-
-
-def data_options(args: argparse.Namespace) -> dict:
-    """load_dataset's keywords for the data flags given."""
-    return run_config(args).data_recipe()["options"]
-
-
-def load_data(args: argparse.Namespace):
-    return run_config(args).load_data()
