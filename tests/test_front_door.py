@@ -168,6 +168,14 @@ def test_library_errors_name_parameters_and_the_command_line_words_them_as_flags
     assert command_line in err.value.worded_for(cli_words)
 
 
+def test_a_cluster_address_is_refused_in_words_a_python_caller_can_read():
+    from pynn.experiments.cluster import DaskExecutor
+
+    with pytest.raises(PynnError) as err:
+        DaskExecutor("my-scheduler")
+    assert "'my-scheduler' is not a scheduler address" in str(err.value) and "--" not in str(err.value)
+
+
 def test_fit_keeps_a_trained_models_first_weights_as_they_were(small_digits):
     model = pynn.build("784-30-10", small_digits)
     model.fit(small_digits, epochs=1)

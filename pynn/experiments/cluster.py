@@ -23,8 +23,8 @@ def _distributed():
     try:
         import distributed
     except ImportError:
-        raise PynnError(f"--cluster needs Dask's distributed package, which is not installed here: {INSTALL}.") \
-            from None
+        raise PynnError(f"Running on a Dask cluster needs Dask's distributed package, which is not installed here: "
+                        f"{INSTALL}.") from None
     return distributed
 
 
@@ -41,7 +41,7 @@ def _check_reachable(address: str) -> None:
     except ValueError:
         host = port = None
     if not host or not port:
-        raise PynnError(f"--cluster {address!r} is not a scheduler address; write tcp://HOST:PORT, e.g. "
+        raise PynnError(f"The address {address!r} is not a scheduler address; write tcp://HOST:PORT, e.g. "
                         f"tcp://10.0.0.5:8786.")
     try:
         socket.create_connection((host, port), timeout=CONNECT_SECONDS).close()
