@@ -19,11 +19,11 @@ def generate_text(model, vocab: list[str], *, length: int = 300, prime: str = "\
         raise PynnError("--prime needs at least one character.")
     window = model.input_shape[0]  # the sequence length it was trained on; the LSTM starts from zero state
     rng = np.random.default_rng(seed)
+    model = model.frozen()  # one snapshot of the weights for the whole text: a run in another thread goes on
     codes = [vocab.index(ch) for ch in prime]
     for _ in range(length):
         x = one_hot(np.array(codes[-window:])[None], len(vocab))
-        with model.lock:
-            logits = model.forward(x)[0, -1].astype(np.float64)
+        logits = model.forward(x)[0][0, -1].astype(np.float64)
         codes.append(int(logits.argmax()) if temperature == 0 else _draw(logits, temperature, rng))
     return "".join(vocab[c] for c in codes)
 

@@ -1,12 +1,16 @@
 """Layers: each owns views into the model's flat parameter and gradient buffers and knows its shapes.
 
 A layer declares its parameters (name, shape, whether L2 applies) and the model lays them out in one
-allocation; forward keeps what backward needs; backward accumulates parameter gradients and returns the
-gradient wrt its input. Shapes here are of one sample; the batch dimension is implicit.
+allocation. forward returns its output and a cache of what backward needs; backward takes that cache,
+accumulates parameter gradients and returns the gradient wrt its input. A layer holds parameters and settings,
+never the last batch, so any number of forwards may be in flight at once (a trainer's, and a reader's on a
+frozen copy). Shapes here are of one sample; the batch dimension is implicit.
 """
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -67,6 +71,11 @@ class Layer:
         """Receive views into the model's flat buffers."""
         self.param_views, self.grad_views = params, grads
 
+    def twin(self) -> "Layer":
+        """A copy with the same shapes and settings, to be bound to other buffers (Sequential.frozen): it shares
+        nothing that a forward pass changes."""
+        return copy.copy(self)
+
     def grad_norm(self) -> float:
         """L2 norm of all of this layer's parameter gradients: the vanishing/exploding-gradient signal."""
         return float(np.sqrt(sum(np.dot(g.ravel(), g.ravel()) for g in self.grad_views.values())))
@@ -74,14 +83,23 @@ class Layer:
     def initialise(self, init: str, rng: np.random.Generator) -> None:
         """Fill parameters."""
 
-    def forward(self, x: np.ndarray, training: bool) -> np.ndarray:
+    def forward(self, x: np.ndarray, training: bool) -> tuple[np.ndarray, Any]:
+        """(output, cache) for a batch x: the cache is what backward needs from this call."""
         raise NotImplementedError
 
-    def backward(self, dy: np.ndarray, need_dx: bool = True) -> np.ndarray | None:
+    def backward(self, dy: np.ndarray, cache: Any, need_dx: bool = True) -> np.ndarray | None:
+        """Accumulate the parameter gradients for the forward call that made `cache`, given dy, the loss's
+        gradient wrt that call's output; return the gradient wrt its input (None when need_dx is False)."""
         raise NotImplementedError
 
     def describe(self) -> dict:
         return {"kind": self.kind}
+
+
+class DenseCache(NamedTuple):
+    x: np.ndarray               # (m, n_in) the input as the kernel read it (every step's rows, per step)
+    out: np.ndarray             # (m, units) the output after the activation
+    batch_shape: tuple          # the input's own shape, which dx takes
 
 
 class Dense(Layer):
@@ -133,16 +151,15 @@ class Dense(Layer):
         initialise(self.W, self.b, init, rng)
 
     def forward(self, x, training):
-        self._batch_shape = x.shape
-        self._x = np.ascontiguousarray(x.reshape(-1, self.n_in), dtype=np.float32)
-        self._out = core.dense_forward(self._x, self.W, self.b, self.kernel_activation, self.alpha)
-        return self._out.reshape(*x.shape[:-1], self.units) if self.per_step else self._out
+        rows = np.ascontiguousarray(x.reshape(-1, self.n_in), dtype=np.float32)
+        out = core.dense_forward(rows, self.W, self.b, self.kernel_activation, self.alpha)
+        return (out.reshape(*x.shape[:-1], self.units) if self.per_step else out), DenseCache(rows, out, x.shape)
 
-    def backward(self, dy, need_dx=True):
-        dout = np.array(dy.reshape(self._out.shape), dtype=np.float32, order="C")  # overwritten with dz
-        dx = core.dense_backward(dout, self._out, self._x, self.W, self.dW, self.db, self.kernel_activation,
+    def backward(self, dy, cache: DenseCache, need_dx=True):
+        dout = np.array(dy.reshape(cache.out.shape), dtype=np.float32, order="C")  # overwritten with dz
+        dx = core.dense_backward(dout, cache.out, cache.x, self.W, self.dW, self.db, self.kernel_activation,
                                  self.alpha, need_dx=need_dx)
-        return None if dx is None else dx.reshape(self._batch_shape)
+        return None if dx is None else dx.reshape(cache.batch_shape)
 
     def describe(self):
         return {"kind": self.kind, "units": self.units, "activation": self.activation}
@@ -168,18 +185,23 @@ class Dropout(Layer):
     def initialise(self, init, rng):
         self.rng = np.random.default_rng(rng.integers(2**63))
 
-    def forward(self, x, training):
-        if not training or self.p == 0.0:
-            self._mask = None
-            return x
-        x = np.ascontiguousarray(x, dtype=np.float32)
-        self._mask = (self.rng.random(x.shape, dtype=np.float32) >= self.p).view(np.uint8)
-        return core.dropout(x, self._mask, 1.0 / (1.0 - self.p))
+    def twin(self):
+        twin = super().twin()
+        twin.rng = copy.deepcopy(self.rng)  # a copy's masks must not move the original's stream
+        return twin
 
-    def backward(self, dy, need_dx=True):
-        if self._mask is None:
+    def forward(self, x, training):
+        """The cache is the mask kept (None outside training)."""
+        if not training or self.p == 0.0:
+            return x, None
+        x = np.ascontiguousarray(x, dtype=np.float32)
+        mask = (self.rng.random(x.shape, dtype=np.float32) >= self.p).view(np.uint8)
+        return core.dropout(x, mask, 1.0 / (1.0 - self.p)), mask
+
+    def backward(self, dy, cache: np.ndarray | None, need_dx=True):
+        if cache is None:
             return dy
-        return core.dropout(np.ascontiguousarray(dy, dtype=np.float32), self._mask, 1.0 / (1.0 - self.p))
+        return core.dropout(np.ascontiguousarray(dy, dtype=np.float32), cache, 1.0 / (1.0 - self.p))
 
     def describe(self):
         return {"kind": self.kind, "p": self.p}

@@ -7,7 +7,9 @@ the pair (h_t, c_t) carried from one step to the next.
 """
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -23,6 +25,14 @@ def lstm_param_counts(n_in: int, units: int) -> dict[str, int]:
     """Parameters in the Keras convention (one bias per gate) and the PyTorch one (two: b_ih and b_hh)."""
     weights = 4 * units * (n_in + units)
     return {"keras": weights + 4 * units, "pytorch": weights + 8 * units}
+
+
+class LSTMCache(NamedTuple):
+    """What one forward call computed, all of it kept for backward and for the gate traces."""
+    x: np.ndarray               # (B, T, n_in)
+    h: np.ndarray               # (B, T, U) the hidden state after every step
+    c: np.ndarray               # (B, T, U) the cell state after every step
+    gates: np.ndarray           # (B, T, 4U) after their nonlinearities, in the blocks input, forget, candidate, output
 
 
 class LSTM(Layer):
@@ -53,6 +63,9 @@ class LSTM(Layer):
         super().bind(params, grads)
         self.Wx, self.Wh, self.b = params["Wx"], params["Wh"], params["b"]
         self.dWx, self.dWh, self.db = grads["Wx"], grads["Wh"], grads["b"]
+        # the kernels' scratch, one per thread: a trainer and a reader never write into the same one (and a
+        # layer bound to other buffers, as a frozen model's are, starts with its own)
+        self._scratch = threading.local()
 
     def initialise(self, init, rng):
         from pynn.init import weight_scale
@@ -63,41 +76,42 @@ class LSTM(Layer):
         self.b[self.units:2 * self.units] = self.forget_bias
 
     def forward(self, x, training):
-        self._x = np.ascontiguousarray(x, dtype=np.float32)
-        if self._x.ndim != 3 or self._x.shape[2] != self.n_in:
+        x = np.ascontiguousarray(x, dtype=np.float32)
+        if x.ndim != 3 or x.shape[2] != self.n_in:
             raise PynnError(f"Layer {self.index} (LSTM) expects {plural(self.n_in, 'feature')} per step; the data has "
-                            f"samples of shape {'x'.join(map(str, self._x.shape[1:]))}.")
-        self._h, self._c, self._gates = core.lstm_forward(self._x, self.Wx, self.Wh, self.b,
-                                                          work=self._workspace(self._x.shape))
-        return self._h if self.return_sequences else np.ascontiguousarray(self._h[:, -1])
+                            f"samples of shape {'x'.join(map(str, x.shape[1:]))}.")
+        h, c, gates = core.lstm_forward(x, self.Wx, self.Wh, self.b, work=self._workspace(x.shape))
+        return (h if self.return_sequences else np.ascontiguousarray(h[:, -1])), LSTMCache(x, h, c, gates)
 
-    def backward(self, dy, need_dx=True):
+    def backward(self, dy, cache: LSTMCache, need_dx=True):
         if self.return_sequences:
             dh = np.ascontiguousarray(dy, dtype=np.float32)
         else:
-            dh = np.zeros_like(self._h)
+            dh = np.zeros_like(cache.h)
             dh[:, -1] = dy
-        return core.lstm_backward(dh, self._x, self._h, self._c, self._gates, self.Wx, self.Wh, self.dWx,
-                                  self.dWh, self.db, need_dx=need_dx, work=self._workspace(self._x.shape))
+        return core.lstm_backward(dh, cache.x, cache.h, cache.c, cache.gates, self.Wx, self.Wh, self.dWx,
+                                  self.dWh, self.db, need_dx=need_dx, work=self._workspace(cache.x.shape))
 
-    def forward_silenced(self, x: np.ndarray, units) -> np.ndarray:
-        """The layer's output for x (B, T, n_in) with `units` silenced: their h and c stay 0 at every step, so
-        the other units get nothing from them through Wh either. It runs the core's forward on copies of the
-        weights whose candidate rows (Wx, Wh and b) are zero: the candidate is then tanh(0) = 0 exactly, so
-        c_t = f c_{t-1} + i * 0 stays at c_0 = 0 and h_t = o tanh(0) = 0. Nothing is kept for a backward
-        pass; the caller holds the model's lock."""
+    def silenced(self, units) -> "LSTM":
+        """A copy of this layer with `units` silenced: their h and c stay 0 at every step, so the other units
+        get nothing from them through Wh either. Its weights are copies whose candidate rows (Wx, Wh and b) are
+        zero: the candidate is then tanh(0) = 0 exactly, so c_t = f c_{t-1} + i * 0 stays at c_0 = 0 and
+        h_t = o tanh(0) = 0. The caller reads the weights from a frozen model, which no trainer changes."""
         rows = 2 * self.units + np.asarray(units, dtype=np.int64)
-        Wx, Wh, b = np.array(self.Wx), np.array(self.Wh), np.array(self.b)
-        Wx[rows], Wh[rows], b[rows] = 0.0, 0.0, 0.0
-        h = core.lstm_forward(np.ascontiguousarray(x, dtype=np.float32), Wx, Wh, b)[0]
-        return h if self.return_sequences else np.ascontiguousarray(h[:, -1])
+        params = {name: np.array(view) for name, view in self.param_views.items()}
+        for weights in params.values():
+            weights[rows] = 0.0
+        twin = self.twin()
+        twin.bind(params, {name: np.zeros_like(weights) for name, weights in params.items()})
+        return twin
 
     def _workspace(self, shape) -> np.ndarray:
-        """The kernels' scratch, kept between batches (the largest any batch needed so far)."""
+        """This thread's scratch for the kernels, kept between batches (the largest any batch needed so far).
+        It holds nothing a result depends on once a call returns."""
         need = core.lstm_workspace(shape[0], shape[1], self.n_in, self.units)
-        work = getattr(self, "_work", None)
+        work = getattr(self._scratch, "work", None)
         if work is None or work.size < need:
-            work = self._work = np.empty(max(need, 1), np.float32)
+            work = self._scratch.work = np.empty(max(need, 1), np.float32)
         return work
 
     def describe(self):
@@ -132,20 +146,15 @@ class GateTrace:
 
 
 def gate_trace(model, x: np.ndarray, layer_index: int | None = None) -> GateTrace:
-    """The gates, cell and hidden states of an LSTM layer over time for one sample x (T, n_in)."""
+    """The gates, cell and hidden states of an LSTM layer over time for one sample x (T, n_in): what the
+    model's forward pass keeps for backward, read from its cache, on a frozen copy of the weights."""
     lstms = [layer for layer in model.layers if layer.kind == "lstm"]
     if not lstms:
         raise PynnError("This model has no LSTM layer.")
     layer = lstms[0] if layer_index is None else next((l for l in lstms if l.index == layer_index), None)
     if layer is None:
         raise PynnError(f"Layer {layer_index} is not an LSTM.")
-    out = np.ascontiguousarray(x[None], dtype=np.float32)
-    with model.lock:
-        for l in model.layers:
-            if l is layer:
-                h, c, gates = core.lstm_forward(np.ascontiguousarray(out), l.Wx, l.Wh, l.b)
-                break
-            out = l.forward(out, training=False)
+    cache = model.frozen().forward(x[None], upto=layer.index)[1][-1]
     U = layer.units
-    blocks = [gates[0, :, k * U:(k + 1) * U] for k in range(4)]
-    return GateTrace(*blocks, cell=c[0], hidden=h[0])
+    blocks = [cache.gates[0, :, k * U:(k + 1) * U] for k in range(len(GATES))]
+    return GateTrace(*blocks, cell=cache.c[0], hidden=cache.h[0])

@@ -6,6 +6,7 @@ when it is built and says in words what does not fit.
 """
 from __future__ import annotations
 
+import copy
 import dataclasses
 import threading
 
@@ -107,16 +108,23 @@ class Sequential:
                 layer.initialise(init, rng)
         self.init, self.seed, self.weights_from_init = init, seed, True
 
+    def _layout(self) -> list:
+        """(layer, spec, size) for every parameter, in the order of the flat buffers: weights, then biases."""
+        specs = [(layer, spec, int(np.prod(spec.shape))) for layer in self.layers for spec in layer.param_specs()]
+        return [s for s in specs if s[1].decays] + [s for s in specs if not s[1].decays]
+
     def _allocate(self) -> None:
-        specs = [(layer, spec) for layer in self.layers for spec in layer.param_specs()]
-        ordered = [s for s in specs if s[1].decays] + [s for s in specs if not s[1].decays]
-        sizes = [int(np.prod(spec.shape)) for _, spec in ordered]
-        self.params = np.zeros(sum(sizes), np.float32)
+        layout = self._layout()
+        self.params = np.zeros(sum(size for _, _, size in layout), np.float32)
         self.grads = np.zeros_like(self.params)
-        self.n_weights = sum(size for (_, spec), size in zip(ordered, sizes) if spec.decays)
+        self.n_weights = sum(size for _, spec, size in layout if spec.decays)
+        self._bind_layers()
+
+    def _bind_layers(self) -> None:
+        """Hand every layer its views into params and grads."""
         views: dict[int, tuple[dict, dict]] = {id(layer): ({}, {}) for layer in self.layers}
         offset = 0
-        for (layer, spec), size in zip(ordered, sizes):
+        for layer, spec, size in self._layout():
             p, g = views[id(layer)]
             p[spec.name] = self.params[offset:offset + size].reshape(spec.shape)
             g[spec.name] = self.grads[offset:offset + size].reshape(spec.shape)
@@ -221,46 +229,52 @@ class Sequential:
 
     # -- computing -----------------------------------------------------------------------------------------
 
-    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
-        """The output layer's raw output (logits for the fused losses) for a batch x (m, *input_shape)."""
-        out = np.ascontiguousarray(x, dtype=np.float32)
-        for layer in self.layers:
-            out = layer.forward(out, training)
-        return out
+    def forward(self, x: np.ndarray, training: bool = False, *, upto: int | None = None) -> tuple[np.ndarray, list]:
+        """(output, caches) for a batch x (m, *input_shape): the output layer's raw output (logits for the fused
+        losses), or layer `upto`'s (1-based) when given, and one cache per layer run, which backward takes.
+        Nothing is kept on the model, so forwards on different batches may interleave; the weights are read
+        as they are, so a reader in another thread than the trainer's runs this on a frozen() copy."""
+        out, caches = np.ascontiguousarray(x, dtype=np.float32), []
+        for layer in self.layers[:upto]:
+            out, cache = layer.forward(out, training)
+            caches.append(cache)
+        return out, caches
 
-    def backward(self, dout: np.ndarray) -> None:
-        for i, layer in enumerate(reversed(self.layers)):
-            dout = layer.backward(dout, need_dx=i < len(self.layers) - 1)
+    def backward(self, dout: np.ndarray, caches: list, need_dx: bool = False) -> np.ndarray | None:
+        """Accumulate into grads the gradients for the forward that made `caches` (through the layers it ran),
+        given dout, the loss's gradient wrt that forward's output; the gradient wrt its input when need_dx."""
+        for i in reversed(range(len(caches))):
+            dout = self.layers[i].backward(dout, caches[i], need_dx=i > 0 or need_dx)
+        return dout if need_dx else None
 
     def train_step(self, x: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
         """Zero the gradients, forward, loss, backward. Returns (mean loss, predictions)."""
         self.grads.fill(0.0)
-        out = self.forward(x, training=True)
+        out, caches = self.forward(x, training=True)
         loss, dout, pred = self.loss(out, y)
-        self.backward(dout)
+        self.backward(dout, caches)
         return loss, pred
 
     def predict(self, x: np.ndarray, batch_size: int = 2048) -> np.ndarray:
-        """Probabilities (fused heads) or values, computed in batches."""
+        """Probabilities (fused heads) or values, computed in batches on the weights as they are when called."""
         self._check_built("predict")
-        with self.lock:
-            parts = [self.loss.predictions(self.forward(x[i:i + batch_size]))
-                     for i in range(0, len(x), batch_size)]
+        model = self.frozen()
+        parts = [self.loss.predictions(model.forward(x[i:i + batch_size])[0]) for i in range(0, len(x), batch_size)]
         return np.concatenate(parts) if parts else np.zeros((0, *self.output_shape), np.float32)
 
     def evaluate(self, x: np.ndarray | Dataset, y: np.ndarray | None = None, batch_size: int = 2048, *,
                  split: str = "test") -> dict:
-        """Mean loss and, for labelled tasks, accuracy over a whole set: arrays x and y, or a Dataset's test split
-        (split="train" for its training split)."""
+        """Mean loss and, for labelled tasks, accuracy over a whole set, on the weights as they are when called:
+        arrays x and y, or a Dataset's test split (split="train" for its training split)."""
         self._check_built("evaluate")
         x, y = _scored_set(x, y, split)
         total, correct = 0.0, 0
-        with self.lock:
-            for i in range(0, len(x), batch_size):
-                out = self.forward(x[i:i + batch_size])
-                loss, _, pred = self.loss(out, y[i:i + batch_size])
-                total += loss * len(out)
-                correct += count_correct(pred, y[i:i + batch_size], self.loss.name)
+        model = self.frozen()
+        for i in range(0, len(x), batch_size):
+            out = model.forward(x[i:i + batch_size])[0]
+            loss, _, pred = self.loss(out, y[i:i + batch_size])
+            total += loss * len(out)
+            correct += count_correct(pred, y[i:i + batch_size], self.loss.name)
         result = {"loss": total / max(len(x), 1)}
         if self.loss.name != "mse" or self.task == CLASSIFICATION:
             result["accuracy"] = correct / max(len(x), 1)
@@ -329,6 +343,28 @@ class Sequential:
         """A consistent copy of every parameter, safe to take while another thread trains."""
         with self.lock:
             return self.params.copy()
+
+    def frozen(self) -> "Sequential":
+        """This model on a snapshot of its weights: the same layers' shapes and settings, bound to a copy of
+        the parameters taken under the lock, which is held for that copy only. A reader (an analysis, the app)
+        may then take as long as it likes while another thread trains this model. The copy is read-only, so a
+        frozen model never changes and is its own snapshot; its gradients are scratch for analyses that run
+        backward (activation maximisation), and its layers have scratch of their own."""
+        if self.frozen_weights:
+            return self
+        twin = copy.copy(self)
+        twin.lock = threading.RLock()
+        twin.params = self.snapshot()
+        twin.params.flags.writeable = False
+        twin.grads = np.zeros_like(twin.params)
+        twin.layers = [layer.twin() for layer in self.layers]
+        twin._bind_layers()
+        return twin
+
+    @property
+    def frozen_weights(self) -> bool:
+        """True for a model from frozen(): its weights cannot change."""
+        return hasattr(self, "params") and not self.params.flags.writeable
 
     def restore(self, params: np.ndarray) -> None:
         with self.lock:

@@ -118,7 +118,7 @@ class Trainer:
             for b in range(st.batch, n_batches):
                 idx = order[b * cfg.batch:(b + 1) * cfg.batch]
                 limit = _exploded_above(st)
-                with model.lock:  # layers cache activations, so a step and a reader must not interleave
+                with model.lock:  # the step changes the weights; readers copy them under this lock (Sequential.frozen)
                     if fused is not None:
                         loss, norms = fused.step(idx, limit)
                     else:

@@ -32,7 +32,7 @@ def greedy_text(model, prime: str, length: int) -> str:
     vocab, window = model.class_names, model.input_shape[0]
     codes = [vocab.index(ch) for ch in prime]
     for _ in range(length):
-        logits = model.forward(one_hot(np.array(codes[-window:])[None], len(vocab)))[0, -1]
+        logits = model.forward(one_hot(np.array(codes[-window:])[None], len(vocab)))[0][0, -1]
         codes.append(int(np.argmax(logits)))
     return "".join(vocab[c] for c in codes)
 

@@ -163,7 +163,7 @@ def test_activation_maximisation_increases_the_units_activation(small_digits):
         found = maximise_activation(model, index, unit, start, steps=100, bounds=(0.0, 1.0))
         assert found.trace[-1] > found.trace[0] + 0.1
         assert found.x.shape == (28, 28) and found.x.min() >= 0.0 and found.x.max() <= 1.0
-        again = model.layers[0].forward(found.x.reshape(1, -1), False)
+        again, _ = model.layers[0].forward(found.x.reshape(1, -1), False)
         if index == 1:
             assert abs(float(again[0, unit]) - found.trace[-1]) < 1e-5
 

@@ -37,7 +37,7 @@ def test_the_classic_spec_builds_with_the_right_shapes():
 
 def test_sequence_outputs_feed_a_dense_at_every_step():
     model = build_model("7x5-lstm6*-lstm4*-3", task="regression")
-    out = model.forward(np.zeros((2, 7, 5), np.float32))
+    out, _ = model.forward(np.zeros((2, 7, 5), np.float32))
     assert out.shape == (2, 7, 3) and model.layers[2].per_step
     with pytest.raises(PynnError, match="steps x features"):
         build_model("10-lstm4-3", task="regression")

@@ -50,12 +50,13 @@ def silencer(model: Sequential, layer, below: np.ndarray, output: np.ndarray) ->
     silenced, given what the layer reads (below) and what it outputs for the same samples. A dense unit's
     output is set to zero. An LSTM unit's h and c are held at zero at every step: its h also feeds every unit
     at the next step, so zeroing the layer's output afterwards would not silence it."""
+    model = model.frozen()
+    layer = model.layers[layer.index - 1]  # the frozen copy's, whose weights no trainer changes
     if layer.kind == "lstm":
         def run_silenced(units: list[int]) -> np.ndarray:
-            parts = []
-            with model.lock:
-                for start in range(0, len(below), SEQUENCE_BATCH):
-                    parts.append(layer.forward_silenced(below[start:start + SEQUENCE_BATCH], units))
+            quiet = layer.silenced(units)
+            parts = [quiet.forward(below[start:start + SEQUENCE_BATCH], False)[0]
+                     for start in range(0, len(below), SEQUENCE_BATCH)]
             h = np.concatenate(parts) if parts else np.zeros((0, *layer.output_shape), np.float32)
             return forward_from(model, layer.index, h)
         return run_silenced
@@ -68,7 +69,8 @@ def silencer(model: Sequential, layer, below: np.ndarray, output: np.ndarray) ->
 
 
 def silencer_for(model: Sequential, x: np.ndarray, layer) -> tuple[list[np.ndarray], Callable]:
-    """Every layer's output for x, and the silencer of `layer` on x."""
+    """Every layer's output for x, and the silencer of `layer` on x, both on one snapshot of the weights."""
+    model = model.frozen()
     outputs = layer_outputs(model, x)
     below = np.asarray(x, np.float32) if layer.index == 1 else outputs[layer.index - 2]
     return outputs, silencer(model, layer, below, outputs[layer.index - 1])
@@ -76,6 +78,7 @@ def silencer_for(model: Sequential, x: np.ndarray, layer) -> tuple[list[np.ndarr
 
 def silenced_output(model: Sequential, x: np.ndarray, index: int, units: list[int]) -> np.ndarray:
     """The model's raw output for x with `units` of hidden layer `index` silenced (see silencer)."""
+    model = model.frozen()
     layer = _hidden_layer(model, index)
     return silencer_for(model, x, layer)[1](check_units(layer, units, "unit"))
 
@@ -104,6 +107,7 @@ def ablate(model: Sequential, x: np.ndarray, y: np.ndarray, index: int | None = 
     if y.ndim != (2 if per_step else 1):
         raise PynnError(f"Ablation needs a class label per {'step' if per_step else 'sample'}, as the model "
                         f"predicts; these labels have shape {y.shape}.")
+    model = model.frozen()
     layer = _hidden_layer(model, index)
     groups = [[u] for u in range(layer.units)] if groups is None else [check_units(layer, g, "unit") for g in groups]
     n_classes = max(int(model.loss.n_outputs), int(y.max()) + 1 if y.size else 1)

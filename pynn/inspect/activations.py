@@ -1,6 +1,6 @@
-"""Every layer's output for a batch, and running the rest of a network from a middle layer: the forward pass
-the other inspections share, in inference mode and under the model's lock (a trainer may be running in
-another thread). Also which layers have units to look at: dense layers and LSTMs, whose hidden states are
+"""Every layer's output for a batch, and running the rest of a network from a middle layer: the layers' own
+forward pass, in inference mode, on a frozen copy of the weights (a trainer may be running in another thread,
+and is not held up). Also which layers have units to look at: dense layers and LSTMs, whose hidden states are
 hidden units too."""
 from __future__ import annotations
 
@@ -74,13 +74,13 @@ def layer_outputs(model: Sequential, x: np.ndarray) -> list[np.ndarray]:
     its raw output (the logits under a fused softmax or sigmoid loss); model.loss.predictions turns it into
     probabilities."""
     x = np.asarray(x, dtype=np.float32)
+    model = model.frozen()
     parts: list[list[np.ndarray]] = [[] for _ in model.layers]
-    with model.lock:
-        for start in range(0, len(x), BATCH):
-            out = np.ascontiguousarray(x[start:start + BATCH])
-            for i, layer in enumerate(model.layers):
-                out = layer.forward(out, False)
-                parts[i].append(np.array(out, copy=True))  # a layer may reuse its buffer on the next call
+    for start in range(0, len(x), BATCH):
+        out = np.ascontiguousarray(x[start:start + BATCH])
+        for i, layer in enumerate(model.layers):
+            out = layer.forward(out, False)[0]
+            parts[i].append(out)
     if not len(x):
         return [np.zeros((0, *layer.output_shape), np.float32) for layer in model.layers]
     return [np.concatenate(p) for p in parts]
@@ -95,12 +95,12 @@ def forward_from(model: Sequential, index: int, h: np.ndarray) -> np.ndarray:
     """The model's raw output when layer `index` (1-based) is made to output h (m, n_index): the layers
     after it run as usual."""
     parts = []
-    with model.lock:
-        for start in range(0, len(h), BATCH):
-            out = np.ascontiguousarray(h[start:start + BATCH], dtype=np.float32)
-            for layer in model.layers[index:]:
-                out = layer.forward(out, False)
-            parts.append(np.array(out, copy=True))
+    model = model.frozen()
+    for start in range(0, len(h), BATCH):
+        out = np.ascontiguousarray(h[start:start + BATCH], dtype=np.float32)
+        for layer in model.layers[index:]:
+            out = layer.forward(out, False)[0]
+        parts.append(out)
     return np.concatenate(parts) if parts else np.zeros((0, *model.output_shape), np.float32)
 
 

@@ -47,14 +47,14 @@ def output_reliance(model: Sequential, output: int, x: np.ndarray, top: int = 3,
                     sample_shape: tuple[int, ...] | None = None) -> Reliance:
     """How output neuron `output` of the last layer depends on the hidden layer just below it, measured on
     the samples x; the template is laid out like sample_shape (see input_layout)."""
+    model = model.frozen()
     hidden = hidden_layers(model)
     if not hidden:
         raise PynnError("This model has no hidden layer: its output reads the input directly, so its weight "
                         "maps (pynn weights) are the whole story.")
     out_layer, hidden = unit_layers(model)[-1], hidden[-1]
     (output,) = check_units(out_layer, [output], "output")
-    with model.lock:
-        weights = np.array(out_layer.W[output], copy=True)
+    weights = np.array(out_layer.W[output], copy=True)
     if len(x):
         mean_activation = layer_outputs(model, x)[hidden.index - 1].reshape(-1, hidden.units).mean(axis=0)
     else:

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pynn import core
 from pynn.inspect.activations import dense_layers, layer_input, layer_outputs
 from pynn.lstm import GATES
 from pynn.model import Sequential
@@ -75,6 +74,7 @@ class WeightHistogram:
 def unit_health(model: Sequential, x: np.ndarray) -> list[LayerHealth]:
     """Health of each hidden dense layer's units on the samples x (on every step, for a layer applied at
     every step). An LSTM's units are in gate_health."""
+    model = model.frozen()
     outputs = layer_outputs(model, x)
     report = []
     for layer in dense_layers(model)[:-1]:
@@ -100,6 +100,7 @@ def gate_health(model: Sequential, x: np.ndarray) -> list[GateHealth]:
     """For every LSTM layer, each gate's saturation on the samples x, over every step: a unit whose input
     gate is always shut takes nothing in, one whose forget gate is always open keeps everything, and a gate
     in a flat tail barely learns."""
+    model = model.frozen()
     report = []
     for layer in (l for l in model.layers if l.kind == "lstm"):
         below = layer_input(model, x, layer.index)
@@ -108,9 +109,7 @@ def gate_health(model: Sequential, x: np.ndarray) -> list[GateHealth]:
         floor = np.zeros(4 * U, np.float32)
         floor[2 * U:3 * U] = -1.0                                      # the candidate is a tanh
         for start in range(0, len(below), SEQUENCE_BATCH):
-            with model.lock:
-                gates = core.lstm_forward(np.ascontiguousarray(below[start:start + SEQUENCE_BATCH]), layer.Wx,
-                                          layer.Wh, layer.b)[2].reshape(-1, 4 * U)
+            gates = layer.forward(below[start:start + SEQUENCE_BATCH], False)[1].gates.reshape(-1, 4 * U)
             low += (gates < floor + TAIL).sum(axis=0)
             high += (gates > 1.0 - TAIL).sum(axis=0)
             total += gates.sum(axis=0)
@@ -155,10 +154,10 @@ def weight_histograms(model: Sequential, bins: int = 24) -> list[WeightHistogram
     """A histogram of each dense and LSTM layer's weights (biases left out; an LSTM's Wx and Wh together), on
     the layer's own range."""
     result = []
-    with model.lock:
-        weights = [(layer.index, np.concatenate([np.array(w, np.float64).ravel() for w in
-                                                 ((layer.Wx, layer.Wh) if layer.kind == "lstm" else (layer.W,))]))
-                   for layer in model.layers if layer.kind in ("dense", "lstm")]
+    model = model.frozen()
+    weights = [(layer.index, np.concatenate([np.array(w, np.float64).ravel() for w in
+                                             ((layer.Wx, layer.Wh) if layer.kind == "lstm" else (layer.W,))]))
+               for layer in model.layers if layer.kind in ("dense", "lstm")]
     for index, w in weights:
         counts, edges = np.histogram(w, bins=bins)
         result.append(WeightHistogram(index, counts, edges, float(w.mean()), float(w.std()),

@@ -50,6 +50,7 @@ def sample_journey(model: Sequential, x: np.ndarray, y: np.ndarray | None, index
     """Follow sample `index` of x (with targets y, if any) through the model."""
     if not 0 <= index < len(x):
         raise PynnError(f"There is no sample {index}; the data has {len(x)} (0-{len(x) - 1}).")
+    model = model.frozen()
     hidden = hidden_layers(model)
     if not hidden:
         raise PynnError("This model has no hidden layer, so there is no journey to show between input and "
@@ -70,8 +71,7 @@ def sample_journey(model: Sequential, x: np.ndarray, y: np.ndarray | None, index
     else:
         values = model.loss.predictions(raw).reshape(-1)
     last = layers[-1]
-    with model.lock:
-        W = np.array(unit_layers(model)[-1].W, copy=True)
+    W = unit_layers(model)[-1].W
     # a regression's pushes are on its first output value, so a single output's weight keeps its sign
     push_pred = push_toward(last.values, W, predicted) if classes else last.values * W[0]
     push_true = push_toward(last.values, W, true) if true is not None else None

@@ -1,5 +1,6 @@
 """What makes a unit fire: the examples in the data that excite it most and least, and activation
-maximisation — the input that excites it most, found by gradient ascent through the core's backward pass.
+maximisation — the input that excites it most, found by gradient ascent through the model's own forward and
+backward passes.
 An LSTM unit (or any unit with an output per step) is judged by its output at the last step: the
 sequences that leave it highest are the ones that drive it."""
 from __future__ import annotations
@@ -8,9 +9,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pynn import core
 from pynn.errors import PynnError
-from pynn.inspect.activations import dense_layer, layer_outputs, unit_layer
+from pynn.inspect.activations import dense_layer, dense_layers, layer_outputs, unit_layer
 from pynn.inspect.weights import check_units
 from pynn.model import Sequential
 
@@ -39,6 +39,7 @@ class Maximised:
 def exciting_examples(model: Sequential, index: int, unit: int, x: np.ndarray, k: int = 5) -> Examples:
     """The k samples of x on which unit `unit` of layer `index` (dense or LSTM) outputs the most, and the k
     it outputs the least; a unit with an output per step is read at the last step."""
+    model = model.frozen()
     layer = unit_layer(model, index)
     (unit,) = check_units(layer, [unit], "unit")
     out = layer_outputs(model, x)[index - 1].reshape(len(x), -1, layer.units)
@@ -72,38 +73,29 @@ def maximise_activation(model: Sequential, index: int, unit: int, start: np.ndar
     reason = why_no_maximisation(model, index) if 1 <= index <= len(model.layers) else ""
     if reason:
         raise PynnError(reason)
+    model = model.frozen()  # the whole ascent on one snapshot: a trainer in another thread goes on meanwhile
     target = dense_layer(model, index)
     (unit,) = check_units(target, [unit], "unit")
-    chain = model.layers[:index]
-    with model.lock:  # a snapshot, so a trainer in another thread cannot change the weights mid-ascent
-        params = [(np.array(l.W), np.array(l.b), l.kernel_activation, l.alpha) for l in chain if l.kind == "dense"]
-    scratch = [(np.zeros_like(W), np.zeros_like(b)) for W, b, _, _ in params]
     x = np.array(start, dtype=np.float32).reshape(1, -1)
-    if x.shape[1] != params[0][0].shape[1]:
-        raise PynnError(f"The starting input has {x.shape[1]} values; the model expects {params[0][0].shape[1]}.")
+    n_input = dense_layers(model)[0].n_in
+    if x.shape[1] != n_input:
+        raise PynnError(f"The starting input has {x.shape[1]} values; the model expects {n_input}.")
     trace = []
     for _ in range(steps):
-        value, grad = _unit_gradient(params, scratch, x, unit)
+        value, grad = _unit_gradient(model, index, x, unit)
         trace.append(value)
         x += step_size * (grad - 2.0 * l2 * x)
         if bounds is not None:
             np.clip(x, bounds[0], bounds[1], out=x)
-    trace.append(_unit_gradient(params, scratch, x, unit)[0])
+    trace.append(_unit_gradient(model, index, x, unit)[0])
     return Maximised(index, unit, x.reshape(np.shape(start)), np.array(trace, np.float32), l2)
 
 
-def _unit_gradient(params, scratch, x: np.ndarray, unit: int) -> tuple[float, np.ndarray]:
-    """The unit's output for x (1, n_input) and its gradient wrt x, by the core's forward and backward."""
-    inputs, outputs = [], []
-    h = x
-    for W, b, act, alpha in params:
-        inputs.append(h)
-        h = core.dense_forward(h, W, b, act, alpha)
-        outputs.append(h)
-    value = float(h[0, unit])
-    dout = np.zeros_like(h)
+def _unit_gradient(model: Sequential, index: int, x: np.ndarray, unit: int) -> tuple[float, np.ndarray]:
+    """The output of unit `unit` of layer `index` for x (1, n_input) and its gradient wrt x, by the model's
+    forward and backward passes up to that layer (on a frozen model, whose gradients are scratch: only the
+    gradient wrt the input matters here)."""
+    out, caches = model.forward(x, upto=index)
+    dout = np.zeros_like(out)
     dout[0, unit] = 1.0
-    for (W, b, act, alpha), (dW, db), inp, out in reversed(list(zip(params, scratch, inputs, outputs))):
-        # dW and db accumulate unused: only the gradient wrt the input matters here
-        dout = core.dense_backward(dout, out, inp, W, dW, db, act, alpha)
-    return value, dout
+    return float(out[0, unit]), model.backward(dout, caches, need_dx=True)

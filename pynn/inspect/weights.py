@@ -79,15 +79,15 @@ def back_projection(model: Sequential, index: int) -> np.ndarray:
     """(n_index, n_input): the product of the weight matrices from the first layer up to layer `index`.
     It is what each neuron would respond to if every layer below were linear, so it shows the input
     pattern a deep neuron favours only roughly."""
+    model = model.frozen()
     target = dense_layer(model, index)
     chain = [layer for layer in dense_layers(model) if layer.index <= index]
     reason = why_no_back_projection(model, target)
     if reason:
         raise PynnError(reason)
-    with model.lock:
-        product = np.array(target.W, dtype=np.float64)
-        for layer in reversed(chain[:-1]):
-            product = product @ layer.W
+    product = np.array(target.W, dtype=np.float64)
+    for layer in reversed(chain[:-1]):
+        product = product @ layer.W
     return product.astype(np.float32)
 
 
@@ -95,6 +95,7 @@ def weight_maps(model: Sequential, index: int | None = None, neurons: list[int] 
                 sample_shape: tuple[int, ...] | None = None) -> WeightMaps:
     """The incoming weights of some neurons of dense layer `index` (default: the first) as maps laid out like
     a sample (see input_layout); above an LSTM, only the incoming weights."""
+    model = model.frozen()
     dense = dense_layers(model)
     if not dense:
         raise PynnError("This model has no dense layer to draw.")
@@ -102,8 +103,7 @@ def weight_maps(model: Sequential, index: int | None = None, neurons: list[int] 
         raise PynnError(f"Layer {index} is an LSTM, whose weights come per gate: read them with lstm_weights.")
     layer = unit_layer(model, dense[0].index if index is None else index, dense)
     neurons = check_units(layer, neurons)
-    with model.lock:
-        incoming = np.array(layer.W[neurons], copy=True)
+    incoming = layer.W[neurons]  # a copy: the indexing makes one
     height, width = input_layout(model.input_shape, sample_shape)
     if reads_the_input(model, layer):
         return WeightMaps(layer.index, neurons, incoming, incoming.reshape(len(neurons), height, width), False)
@@ -117,10 +117,10 @@ def weight_maps(model: Sequential, index: int | None = None, neurons: list[int] 
 def lstm_weights(model: Sequential, index: int, units: list[int] | None = None) -> LSTMWeights:
     """Each of some units of LSTM layer `index` (default: all): its weights per gate from the step's input
     features and from the layer's previous hidden state, and its biases."""
+    model = model.frozen()
     layer = unit_layer(model, index, [l for l in model.layers if l.kind == "lstm"])
     units = check_units(layer, units, "unit")
     U = layer.units
-    with model.lock:
-        blocks = [(np.array(layer.Wx[k * U:(k + 1) * U][units]), np.array(layer.Wh[k * U:(k + 1) * U][units]),
-                   np.array(layer.b[k * U:(k + 1) * U][units])) for k in range(len(GATES))]
+    blocks = [(layer.Wx[k * U:(k + 1) * U][units], layer.Wh[k * U:(k + 1) * U][units],
+               layer.b[k * U:(k + 1) * U][units]) for k in range(len(GATES))]
     return LSTMWeights(layer.index, units, GATES, *(np.stack(part) for part in zip(*blocks)))

@@ -140,8 +140,8 @@ class LSTMScreen(InspectScreen):
         key = (model, self.index, self.seed)
         # sampling is not redone at every training batch: it would make the text flicker while it trains
         if self.generated is None or self.generated[:3] != key:
-            text = generate_text(model, self.vocabulary(), length=GENERATE_LENGTH, prime=window,
-                                 temperature=TEMPERATURE, seed=self.seed)
+            text = self.bench.read(lambda frozen: generate_text(frozen, self.vocabulary(), length=GENERATE_LENGTH,
+                                                                prime=window, temperature=TEMPERATURE, seed=self.seed))
             self.generated = (*key, text)
         shown = window.replace("\n", "↵")
         return Group(Text("the sample (the steps above, as characters)", style="bold"), Text(shown),
