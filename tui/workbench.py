@@ -15,15 +15,51 @@ import time
 from pathlib import Path
 from typing import Callable, TypeVar
 
-import pynn.run  # read at call time, not copied: a field added to RunConfig is part of the app's description
-from pynn.data import Dataset
+from pynn.data import Dataset, load_dataset
 from pynn.errors import PynnError
 from pynn.files import load_model, save_model, saved_run
-from pynn.model import Sequential
+from pynn.model import Sequential, build_model
 from pynn.run import RunConfig, data_fields
 from pynn.train import BatchEnd, EpochEnd, EpochRecord, Trainer, history_dicts
+from pynn.run import default_spec, with_dropout  # the library owns what model a run builds
 
 T = TypeVar("T")
+
+DEFAULT_DATA = "digits"
+DEFAULT_SPEC = "784-30-10"
+
+
+@dataclasses.dataclass
+class Settings:
+    """What the Train screen edits before a run (the CLI's defaults: Nielsen's sigmoid net, SGD lr 0.5)."""
+    epochs: int = 10
+    batch_size: int = 10
+    optimizer: str = "sgd"
+    lr: float = 0.5
+    init: str = "lecun"
+    l2: float = 0.0
+    dropout: float = 0.0          # applied by inserting drop layers after each hidden dense layer of the spec
+    activation: str = "sigmoid"   # hidden activation where the spec gives none
+    val_split: float = 0.1
+    seed: int = 0
+
+    def validate(self) -> None:
+        """One sentence for a setting no run could use (the trainer checks the rest)."""
+        self.train_config()
+        if not 0.0 <= self.dropout < 1.0:
+            raise PynnError(f"Dropout must be in [0, 1), not {self.dropout}.")
+        if self.lr is not None and not self.lr > 0:
+            raise PynnError(f"The learning rate must be positive, not {self.lr}.")
+
+    def train_config(self) -> RunConfig:
+        config = RunConfig(epochs=self.epochs, batch=self.batch_size, optimizer=self.optimizer,
+                           lr=self.lr, l2=self.l2, val_split=self.val_split, seed=self.seed)
+        config.validate()
+        return config
+
+
+# Settings that shape the model itself: changing one rebuilds it (fresh weights) from the spec.
+MODEL_SETTINGS = ("init", "activation", "dropout")
 
 
 @dataclasses.dataclass
