@@ -225,7 +225,7 @@ def test_replaying_a_saved_training_ends_on_the_saved_weights(tmp_path, small_di
     history = Trainer(model, config).fit(small_digits.x_train, small_digits.y_train)
     path = save_model(model, tmp_path / "m.npz", history=history_dicts(history),
                       data=dict(small_digits.describe(), load="digits", options=SMALL_DIGITS),
-                      training=dict(vars(config)))
+                      run=config)
     film = replay_training(str(path), small_digits, 1, [0, 5])
     assert film.matches_saved and film.epochs == [0, 1, 2] and film.maps.shape == (3, 2, 28, 28)
     assert np.array_equal(film.maps[-1, 1].ravel(), model.layers[0].W[5])

@@ -181,7 +181,7 @@ def test_a_csv_column_is_scaled_for_training_and_reported_in_its_own_units(tmp_p
 
 
 def test_digits_read_as_sequences_of_rows_train_an_lstm():
-    from tui.commands.common import default_spec
+    from pynn.run import default_spec
 
     data = load_dataset("digits", n=1500, as_sequence=True)
     assert data.meta["kind"] == "sequence" and default_spec(data) == "lstm128-10"
