@@ -211,6 +211,7 @@ def load_model(path: str | os.PathLike):
     model.notes = []
     model.spec = header.get("spec", model.spec)
     model.class_names = header.get("class_names")
+    model.data_summary = header.get("data")
     model.run = saved_run(path, header)
     return model, header
 

@@ -234,3 +234,13 @@ def test_the_build_script_run_from_its_folder_does_not_shadow_the_standard_libra
              "import inspect\nassert callable(inspect.signature), inspect.__file__\n")
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=PYNN_DIR)
     assert result.returncode == 0, result.stderr
+
+
+def test_weight_maps_take_the_shape_of_the_data_the_model_saw(tmp_path):
+    """A 784-30-10 model reads 28x28 digits: its maps are 28x28 without being told, also after a save."""
+    data = pynn.load_dataset("digits", n=300)
+    model = pynn.build("784-6-10", data)
+    assert pynn.inspect.weight_maps(model).maps.shape == (6, 28, 28)
+    pynn.save(model, tmp_path / "m.npz")
+    assert pynn.inspect.weight_maps(pynn.load(tmp_path / "m.npz")).maps.shape == (6, 28, 28)
+    assert pynn.inspect.weight_maps(model, sample_shape=(784,)).maps.shape == (6, 1, 784)

@@ -94,7 +94,10 @@ def back_projection(model: Sequential, index: int) -> np.ndarray:
 def weight_maps(model: Sequential, index: int | None = None, neurons: list[int] | None = None,
                 sample_shape: tuple[int, ...] | None = None) -> WeightMaps:
     """The incoming weights of some neurons of dense layer `index` (default: the first) as maps laid out like
-    a sample (see input_layout); above an LSTM, only the incoming weights."""
+    a sample (see input_layout); above an LSTM, only the incoming weights. sample_shape defaults to that of
+    the data the model was built or trained on, so a 784-30-10 model's maps come out 28x28."""
+    if sample_shape is None and model.data_summary:
+        sample_shape = model.data_summary.get("sample_shape")
     model = model.frozen()
     dense = dense_layers(model)
     if not dense:
