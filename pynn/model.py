@@ -16,7 +16,7 @@ from pynn.data.dataset import CLASSIFICATION, Dataset
 from pynn.errors import PynnError
 from pynn.layers import Dense, Dropout, Layer, activation_name
 from pynn.losses import Loss, loss_name, resolve_head
-from pynn.run import ConfigError, RunConfig
+from pynn.run import ConfigError, RunConfig, data_fields
 from pynn.spec import LayerSpec, ModelSpec, parse_spec
 from pynn.words import plural
 
@@ -468,7 +468,7 @@ def build(spec: str, data: Dataset | None = None, **fields) -> Sequential:
     when the spec does not give it. The model carries the description as model.run."""
     if data is not None:
         _check_dataset(data, "pynn.build")
-        fields = {**fields, "data": data.name}
+        fields = {**(data_fields(data.recipe) if data.recipe else {"data": data.name}), **fields}
     run = RunConfig.from_dict({"model": spec, **fields}, "pynn.build")
     if run.model is None:
         raise ConfigError("spec", "needs a model spec such as '784-30-10'")

@@ -244,3 +244,12 @@ def test_weight_maps_take_the_shape_of_the_data_the_model_saw(tmp_path):
     pynn.save(model, tmp_path / "m.npz")
     assert pynn.inspect.weight_maps(pynn.load(tmp_path / "m.npz")).maps.shape == (6, 28, 28)
     assert pynn.inspect.weight_maps(model, sample_shape=(784,)).maps.shape == (6, 1, 784)
+
+
+def test_a_model_built_on_loaded_data_records_where_the_data_came_from(tmp_path):
+    data = pynn.load_dataset("digits", n=400, standardize=True)
+    model = pynn.build("784-5-10", data)
+    assert model.run.data_recipe() == {"name": "digits", "options": {"n": 400, "standardize": True}}
+    pynn.save(model, tmp_path / "m.npz")
+    again = pynn.load(tmp_path / "m.npz").run.load_data()
+    assert np.array_equal(again.x_train, data.x_train) and np.array_equal(again.y_test, data.y_test)

@@ -44,6 +44,8 @@ def load_dataset(name_or_path: str, *, labels: str | None = None, target: str | 
     """A dataset by name (see list_datasets) or from a file; options go to the synthetic generators
     (e.g. lookback and horizon for sine). as_sequence reads each image as a sequence of its rows."""
     data = _load(name_or_path, labels=labels, target=target, standardize=standardize, seed=seed, n=n, **options)
+    given = dict(labels=labels, target=target, standardize=standardize, n=n, as_sequence=as_sequence, **options)
+    data.recipe = {"name": str(name_or_path), "options": {k: v for k, v in given.items() if v not in (None, False)}}
     return images_as_sequences(data) if as_sequence else data
 
 

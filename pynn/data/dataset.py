@@ -27,6 +27,9 @@ class Dataset:
     source: str = ""                    # where the data came from, with its licence when known
     meta: dict = field(default_factory=dict)  # loader-specific extras (scaling, vocabulary, ...)
     notes: list[str] = field(default_factory=list)  # what the loader decided for the user (columns left out, ...)
+    # how load_dataset made it: {'name': ..., 'options': {keyword: value}}, so a model built on it records where
+    # its data came from (None for arrays put together by hand)
+    recipe: dict | None = None
 
     @property
     def n_features(self) -> int:
