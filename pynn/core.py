@@ -7,7 +7,15 @@ thread and stay responsive.
 """
 from __future__ import annotations
 
+import os
+
 import numpy as np
+
+# OpenMP threads that wait for work by spinning take whole time slices from the thread they wait for when the
+# cores are shared (an SSH server, a test run beside other jobs): an LSTM epoch measured 3-8 s spinning against
+# 0.1 s sleeping on a loaded 2-core box. Read once, when the runtime starts with the core below; a user's own
+# setting wins.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 try:
     from pynn._core import ffi, lib
