@@ -11,8 +11,10 @@ from pynn.errors import PynnError
 from pynn.inspect.ablation import ablate
 from pynn.words import plural
 from tui.commands.common import add_json_arg
-from tui.commands.inspecting import add_model_and_data_args, class_name, load_model_and_data, parse_units, split
+from tui.commands.inspecting import add_model_and_data_args, load_model_and_data, split
+from tui.labels import class_name
 from tui.output import Output
+from tui.parsing import parse_units
 from tui.render.charts import BarChart
 
 

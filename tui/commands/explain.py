@@ -2,19 +2,17 @@
 dense head), with their weight maps, and the class template back-projected onto the input."""
 from __future__ import annotations
 
-import numpy as np
 from rich.console import Group
-from rich.table import Table
 from rich.text import Text
 
 from pynn.inspect.contributions import output_reliance
 from pynn.inspect.weights import reads_the_input, weight_maps
 from pynn.words import plural
 from tui.commands.common import add_json_arg
-from tui.commands.inspecting import add_model_and_data_args, class_index, class_name, load_model_and_data, split
+from tui.commands.inspecting import add_model_and_data_args, class_index, load_model_and_data, split
+from tui.labels import class_name
 from tui.output import Output
-from tui.render.charts import BarChart
-from tui.render.heatmap import HeatMap, Legend, map_grid
+from tui.render.reliance import class_template, rankings, reliance_bars, unit_maps
 
 
 def register(sub) -> None:
@@ -44,18 +42,13 @@ def run(args) -> int:
                    "top_negative_weighted": r.top_negative_weighted, "template": r.template})
     if args.json:
         return 0
-    order = np.argsort(-r.weights, kind="stable")
     hidden_layer = model.layers[r.hidden_layer - 1]
     parts = [
         Text(f"output {cls} ({name!r}) and the {plural(len(r.weights), 'unit')} of layer {r.hidden_layer}"
              f"{_what_is_read(model, hidden_layer)}", style="bold"),
-        _side_by_side(BarChart([(f"#{u}", r.weights[u]) for u in order]),
-                      BarChart([(f"#{u}", r.weighted[u]) for u in order]),
-                      "weight to the output", f"x mean activation on {plural(len(x), f'{args.split} sample')}"),
+        reliance_bars(r, plural(len(x), f"{args.split} sample")),
         Text(""),
-        Text(_ranking("by raw weight", r.top_positive, r.top_negative, r.weights)),
-        Text(_ranking("by weight x mean activation", r.top_positive_weighted, r.top_negative_weighted,
-                      r.weighted)),
+        *rankings(r),
     ]
     units = r.top_positive + r.top_negative
     if units and hidden_layer.kind == "lstm":
@@ -68,16 +61,11 @@ def run(args) -> int:
     elif units:
         maps = weight_maps(model, r.hidden_layer, units, data.sample_shape)
         if maps.maps is not None:
-            kind = "weight maps" if reads_the_input(model, hidden_layer) else "back-projected maps (approximate)"
-            titles = [f"#{u} {r.weights[u]:+.2f}" for u in units]
-            parts += [Text(""), Text(f"the {kind} of those units (by raw weight; positive first)", style="bold"),
-                      map_grid(maps.maps, titles)]
+            parts += [Text(""), *unit_maps(r, maps, reads_the_input(model, hidden_layer))]
     if r.template is None:
         parts += [Text(""), Text(f"No class template: {r.no_template[0].lower()}{r.no_template[1:]}")]
     else:
-        parts += [Text(""), Text(f"template of class {name!r}: the output's weights projected back onto the "
-                                 "input (an approximation: activations and biases ignored)", style="bold"),
-                  HeatMap(r.template), Legend(float(np.abs(r.template).max()) or 1.0)]
+        parts += [Text(""), *class_template(r, name)]
     out.show(Group(*parts))
     return 0
 
@@ -89,18 +77,3 @@ def _what_is_read(model, layer) -> str:
     if layer.return_sequences:
         return " (an LSTM: its h at every step, as the output reads it)"
     return " (an LSTM: its h at the last step)"
-
-
-def _side_by_side(left, right, left_title: str, right_title: str) -> Table:
-    grid = Table.grid(expand=True, padding=(0, 2))
-    grid.add_column(ratio=1)
-    grid.add_column(ratio=1)
-    grid.add_row(Text(left_title, style="italic"), Text(right_title, style="italic"))
-    grid.add_row(left, right)
-    return grid
-
-
-def _ranking(how: str, positive: list[int], negative: list[int], values) -> str:
-    pos = ", ".join(f"#{u} ({values[u]:+.3f})" for u in positive) or "none"
-    neg = ", ".join(f"#{u} ({values[u]:+.3f})" for u in negative) or "none"
-    return f"{how}: most positive {pos}; most negative {neg}"

@@ -1,5 +1,5 @@
 """What the inspection commands share: a saved model with the data it was trained on (or other data), the
-split to look at, and unit lists like 0-9,12. Not a subcommand itself (it has no register)."""
+split to look at, and a class named on the command line. Not a subcommand itself (it has no register)."""
 from __future__ import annotations
 
 import argparse
@@ -11,6 +11,7 @@ from pynn.errors import PynnError
 from pynn.files import load_model
 from pynn.model import Sequential
 from tui.commands.common import add_run_args, given_fields, run_config
+from tui.labels import shown_char
 
 MODEL_DATA = ("the data to look at; by default the data the model was trained on, as its file describes it "
               "(with --data, only the data flags given apply)")
@@ -42,23 +43,6 @@ def split(args, data: Dataset) -> tuple[np.ndarray, np.ndarray]:
     return (data.x_test, data.y_test) if args.split == "test" else (data.x_train, data.y_train)
 
 
-def parse_units(text: str) -> list[int]:
-    """'0-9,12' -> [0, 1, ..., 9, 12], in the order written, without repeats."""
-    units: list[int] = []
-    for part in filter(None, (p.strip() for p in str(text).split(","))):
-        first, dash, last = part.partition("-")
-        try:
-            span = range(int(first), int(last) + 1) if dash else [int(first)]
-        except ValueError:
-            raise PynnError(f"Cannot read {part!r} in {text!r}; write units like 0-9,12.") from None
-        if dash and int(last) < int(first):
-            raise PynnError(f"The range {part!r} runs backwards; write the smaller number first.")
-        units += [u for u in span if u not in units]
-    if not units:
-        raise PynnError(f"{text!r} names no units; write them like 0-9,12.")
-    return units
-
-
 def class_index(model: Sequential, data: Dataset, text: str) -> int:
     """A class given by name (as the data or model calls it) or by index."""
     names = model.class_names or data.class_names or []
@@ -71,30 +55,3 @@ def class_index(model: Sequential, data: Dataset, text: str) -> int:
         return int(text)
     except ValueError:
         raise PynnError(f"There is no class {text!r}; the classes are {', '.join(shown) or 'numbered'}.") from None
-
-
-def class_name(model: Sequential, data: Dataset, index: int) -> str:
-    names = model.class_names or data.class_names
-    return shown_char(names[index]) if names and 0 <= index < len(names) else str(index)
-
-
-def characters(model: Sequential) -> list[str] | None:
-    """A character model's vocabulary (one-hot characters in, the next character out at every step): its
-    class names, which are also its input features; None for any other model."""
-    names = model.class_names
-    if names and len(model.output_shape) == 2 and model.input_shape[-1] == len(names) == model.output_shape[-1]:
-        return list(names)
-    return None
-
-
-LINE_BREAKS = {"\n": "⏎", "\t": "⇥", "\r": "␍"}
-
-
-def shown_char(ch: str) -> str:
-    """A character as a label that can be seen: line breaks and a space get a symbol."""
-    return {**LINE_BREAKS, " ": "␣"}.get(ch, ch)
-
-
-def as_text(sample: np.ndarray, names: list[str]) -> str:
-    """A sequence of one-hot characters (T, vocabulary) as one line of text."""
-    return "".join(LINE_BREAKS.get(names[i], names[i]) for i in np.asarray(sample).argmax(axis=-1))

@@ -10,8 +10,9 @@ from pynn.inspect.activations import unit_layer, unit_layers
 from pynn.inspect.weights import lstm_weights, weight_maps
 from pynn.words import plural
 from tui.commands.common import add_json_arg
-from tui.commands.inspecting import characters, parse_units, shown_char
+from tui.labels import characters, shown_char
 from tui.output import Output
+from tui.parsing import parse_units
 from tui.render.heatmap import LabelledStrips, Legend, map_grid, max_abs
 
 

@@ -22,9 +22,9 @@ from pynn.experiments.sweep import describe_config, rules_of_thumb, summarise, s
 from pynn.experiments.workers import SerialExecutor
 from pynn.model import build_model
 from pynn.words import plural
-from tui.commands.inspecting import parse_units
-from tui.commands.sweep import sweep_chart, sweep_table
+from tui.parsing import parse_units
 from tui.render.charts import LineChart, Series
+from tui.render.sweep import sweep_chart, sweep_table
 from tui.screens.dialogs import FormDialog
 
 KEY = "6"

@@ -4,7 +4,6 @@ output's weights projected back onto the input. The pictures of `pynn explain`, 
 ← → (or h l) change the class."""
 from __future__ import annotations
 
-import numpy as np
 from rich.console import Group
 from rich.text import Text
 from textual.app import ComposeResult
@@ -15,9 +14,7 @@ from pynn.inspect.activations import dense_layers
 from pynn.inspect.contributions import output_reliance
 from pynn.inspect.weights import reads_the_input, weight_maps
 from pynn.words import plural
-from tui.commands.explain import _ranking, _side_by_side  # the CLI's layout, so both look the same
-from tui.render.charts import BarChart
-from tui.render.heatmap import HeatMap, Legend, map_grid
+from tui.render.reliance import class_template, rankings, reliance_bars, unit_maps  # as pynn explain draws them
 from tui.screens.widgets import InspectScreen, has_lstm
 
 KEY = "4"
@@ -81,9 +78,7 @@ class OutputsScreen(InspectScreen):
         head = Text.assemble(("output ", "bold"), (f"{output} ({name!r})", "bold"),
                              f" of {self.n_outputs()} (← →) · leans on the "
                              f"{plural(len(r.weights), 'unit')} of layer {r.hidden_layer}")
-        ranking = Group(Text(_ranking("by raw weight", r.top_positive, r.top_negative, r.weights)),
-                        Text(_ranking("by weight x mean activation", r.top_positive_weighted,
-                                      r.top_negative_weighted, r.weighted)), Text(""))
+        ranking = Group(*rankings(r), Text(""))
         # While a run moves the numbers, every piece keeps its height (as many maps, bars and text lines as
         # before), and skipping the relayout halves the cost of a redraw; anything else lays out again.
         shape = (self.bench.model, output, len(maps.neurons) if maps else 0, self.size.width,
@@ -92,25 +87,14 @@ class OutputsScreen(InspectScreen):
         self.set_head(head, layout)
         self.query_one("#reliance-ranking", Static).update(ranking, layout=layout)
         self.query_one("#reliance-bars", Static).update(self.bars(r, len(x)), layout=layout)
-        parts = []
-        if maps is not None:
-            kind = "weight maps" if direct else "back-projected maps (approximate)"
-            titles = [f"#{u} {r.weights[u]:+.2f}" for u in maps.neurons]
-            parts = [Text(f"the {kind} of those units (by raw weight; positive first)", style="bold"),
-                     map_grid(maps.maps, titles)]
+        parts = unit_maps(r, maps, direct) if maps is not None else []
         self.query_one("#reliance-maps", Static).update(Group(*parts, Text("")), layout=layout)
-        self.query_one("#template", Static).update(Group(
-            Text(f"template of class {name!r}: the output's weights projected back onto the input "
-                 "(an approximation: activations and biases ignored)", style="bold"),
-            HeatMap(r.template), Legend(float(np.abs(r.template).max()) or 1.0)), layout=layout)
+        self.query_one("#template", Static).update(Group(*class_template(r, name)), layout=layout)
 
     def bars(self, r, n_samples: int) -> Group:
         """Every unit's weight to the output and that weight x its mean activation, as bars."""
-        order = np.argsort(-r.weights, kind="stable")
-        grid = _side_by_side(BarChart([(f"#{u}", r.weights[u]) for u in order]),
-                             BarChart([(f"#{u}", r.weighted[u]) for u in order]),
-                             "weight to the output", f"x mean activation on {plural(n_samples, 'sample')}")
-        return Group(Text(""), Text(f"all {plural(len(r.weights), 'unit')}", style="bold"), grid)
+        return Group(Text(""), Text(f"all {plural(len(r.weights), 'unit')}", style="bold"),
+                     reliance_bars(r, plural(n_samples, "sample")))
 
     def action_output(self, step: int) -> None:
         if self.reason:
