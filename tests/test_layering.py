@@ -10,19 +10,20 @@ import pytest
 
 import tui
 
+TOP = tui.__name__  # the name the front end is imported by, whatever its folder is called
 PACKAGE = Path(tui.__file__).parent
-ROOT = PACKAGE.parent
 
 
 def module_name(path: Path) -> str:
-    parts = path.relative_to(ROOT).with_suffix("").parts
+    parts = (TOP, *path.relative_to(PACKAGE).with_suffix("").parts)
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
 def is_module(name: str) -> bool:
     """Whether a dotted name is a module or package of tui (rather than a name inside one)."""
-    path = ROOT.joinpath(*name.split("."))
-    return path.with_suffix(".py").is_file() or (path / "__init__.py").is_file()
+    top, *parts = name.split(".")
+    path = PACKAGE.joinpath(*parts)
+    return top == TOP and (path.with_suffix(".py").is_file() or (path / "__init__.py").is_file())
 
 
 def absolute(node: ast.ImportFrom, module: str, package: bool) -> str:
@@ -65,7 +66,7 @@ class Source:
         imported (import tui.commands.explain as explain; explain._ranking)."""
         problems, aliases = [], {}
         for line, module, name in self.imports():
-            if module.split(".")[0] != "tui" or module == self.module:
+            if module.split(".")[0] != TOP or module == self.module:
                 continue
             if name is not None and name.startswith("_"):
                 problems.append(f"{self.module}:{line} imports {name} from {module}")
@@ -88,7 +89,7 @@ class Source:
                     value = value.value
                 if isinstance(value, ast.Name) and value.id in aliases:
                     owner = ".".join([aliases[value.id], *dotted])
-                    if owner.split(".")[0] == "tui" and is_module(owner) and owner != self.module:
+                    if is_module(owner) and owner != self.module:
                         problems.append(f"{self.module}:{node.lineno} reads {node.attr} of {owner}")
         return problems
 
@@ -100,20 +101,23 @@ def sources(folder: str = "") -> list[Path]:
 def test_the_package_is_read_from_its_folder():
     # guards the checks below against passing on an empty or wrong folder
     names = {module_name(p) for p in sources()}
-    assert {"tui.screens.outputs", "tui.commands.explain", "tui.render.heatmap"} <= names
+    assert {f"{TOP}.screens.outputs", f"{TOP}.commands.explain", f"{TOP}.render.heatmap"} <= names
+    # and imports are read under the name the modules have: the Outputs screen's base class is found
+    outputs = Source.of(PACKAGE / "screens" / "outputs.py")
+    assert (f"{TOP}.screens.widgets", "InspectScreen") in [(m, name) for _, m, name in outputs.imports()]
 
 
 def test_no_screen_imports_a_command():
-    found = [f"{path.relative_to(ROOT)}:{line} imports {module}" + (f".{name}" if name else "")
+    found = [f"{module_name(path)}:{line} imports {module}" + (f".{name}" if name else "")
              for path in sources("screens") for line, module, name in Source.of(path).imports()
-             if module.split(".")[:2] == ["tui", "commands"]]
+             if module.split(".")[:2] == [TOP, "commands"]]
     assert not found, "screens share views from tui/render, not commands:\n" + "\n".join(found)
 
 
 def test_no_view_imports_a_command_or_the_app():
-    found = [f"{path.relative_to(ROOT)}:{line} imports {module}"
+    found = [f"{module_name(path)}:{line} imports {module}"
              for path in sources("render") for line, module, _ in Source.of(path).imports()
-             if module.split(".")[:2] in (["tui", "commands"], ["tui", "screens"], ["tui", "app"])]
+             if module.split(".")[:2] in ([TOP, "commands"], [TOP, "screens"], [TOP, "app"])]
     assert not found, "views sit below the commands and the app:\n" + "\n".join(found)
 
 
@@ -123,19 +127,19 @@ def test_no_module_uses_another_modules_private_names():
 
 
 @pytest.mark.parametrize("text, expected", [
-    ("from tui.commands.explain import _ranking\n", "imports _ranking from tui.commands.explain"),
-    ("from ..commands.explain import _ranking\n", "imports _ranking from tui.commands.explain"),
-    ("import tui.commands.explain as explain\nexplain._ranking\n", "reads _ranking of tui.commands.explain"),
-    ("import tui.commands.explain\ntui.commands.explain._ranking\n", "reads _ranking of tui.commands.explain"),
-    ("from tui.commands import explain\nexplain._ranking\n", "reads _ranking of tui.commands.explain"),
+    ("from {top}.commands.explain import _ranking", "imports _ranking from {top}.commands.explain"),
+    ("from ..commands.explain import _ranking", "imports _ranking from {top}.commands.explain"),
+    ("import {top}.commands.explain as explain\nexplain._ranking", "reads _ranking of {top}.commands.explain"),
+    ("import {top}.commands.explain\n{top}.commands.explain._ranking", "reads _ranking of {top}.commands.explain"),
+    ("from {top}.commands import explain\nexplain._ranking", "reads _ranking of {top}.commands.explain"),
 ])
 def test_the_checks_see_each_way_of_reaching_into_a_command(text, expected):
     # a screen that is not on disk: the checks read it as if it were tui/screens/sample.py
-    screen = Source("tui.screens.sample", text)
-    assert [p for p in screen.private_uses() if expected in p]
-    assert [m for _, m, _ in screen.imports() if m == "tui.commands.explain"]
+    screen = Source(f"{TOP}.screens.sample", text.format(top=TOP))
+    assert [p for p in screen.private_uses() if expected.format(top=TOP) in p]
+    assert [m for _, m, _ in screen.imports() if m == f"{TOP}.commands.explain"]
 
 
 def test_the_checks_let_a_module_use_its_own_and_other_libraries_private_names():
-    assert Source("tui.commands.explain", "from tui.commands.explain import _ranking\nimport os\nos._exit\n"
-                  "from pynn import _build\n").private_uses() == []
+    own = f"from {TOP}.commands.explain import _ranking\nimport os\nos._exit\nfrom pynn import _build\n"
+    assert Source(f"{TOP}.commands.explain", own).private_uses() == []
