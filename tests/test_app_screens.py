@@ -38,7 +38,7 @@ def messages(app) -> list[str]:
 
 
 def trained(bench: Workbench, epochs: int = 1) -> Workbench:
-    bench.settings.epochs = epochs
+    bench.configure(epochs=epochs)
     bench.train()
     return bench
 
@@ -158,7 +158,7 @@ async def test_weights_redraw_is_throttled_while_training_runs(paced_workbench):
     import threading
 
     bench = paced_workbench(data="xor", spec="2-4:tanh-2")
-    bench.settings.epochs = 10_000  # 6 batches an epoch: more than the test lets through
+    bench.configure(epochs=10_000)  # 6 batches an epoch: more than the test lets through
     app = Host(WeightsScreen, bench)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()

@@ -256,4 +256,4 @@ def test_the_apps_workbench_refuses_the_spec_in_one_sentence_and_keeps_its_model
     before = bench.model
     with pytest.raises(PynnError, match=rf"lstm16\*-{v}"):
         bench.set_spec(f"lstm16-{v}")
-    assert bench.model is before and bench.spec_text == f"lstm16*-{v}"
+    assert bench.model is before and bench.run.model == f"lstm16*-{v}"

@@ -113,11 +113,7 @@ class PynnApp(App):
         if self.training:
             self.notify("A run is in progress: p pauses or resumes it, s stops it.", severity="warning")
             return
-        try:
-            self.bench.settings.validate()
-        except PynnError as err:
-            self.notify(str(err), title="not started", severity="error", timeout=8)
-            return
+        # the description was checked when it changed; the worker reports what only training finds
         self._train_worker = self.run_worker(self._train, thread=True, name="training", group="training",
                                              exit_on_error=False)
         self.refresh_bindings()
@@ -171,7 +167,8 @@ class PynnApp(App):
     # -- files ----------------------------------------------------------------------------------------
     def action_save(self) -> None:
         default = self.model_path or re.sub(r"[^A-Za-z0-9_.-]+", "_", self.bench.model.spec) + ".npz"
-        self.push_screen(InputDialog("Save the model (weights, spec, history) to:", default), self._save_to)
+        self.push_screen(InputDialog("Save the model (weights, run description, history) to:", default),
+                         self._save_to)
 
     def _save_to(self, path: str | None) -> None:
         if not path:

@@ -1,4 +1,5 @@
-"""The app's one piece of state: the data, the model and the training run every screen looks at.
+"""The app's one piece of state: the run description (pynn.run.RunConfig, which the model carries as model.run),
+the data and the model it names, and the training run every screen looks at.
 
 Screens never build models or load files themselves; they ask the workbench, which raises PynnError with one
 clear sentence on bad input (the app turns it into a notification) and leaves the previous state untouched.
@@ -15,51 +16,15 @@ import time
 from pathlib import Path
 from typing import Callable, TypeVar
 
-from pynn.data import Dataset, load_dataset
+import pynn.run  # read at call time, not copied: a field added to RunConfig is part of the app's description
+from pynn.data import Dataset
 from pynn.errors import PynnError
 from pynn.files import load_model, save_model, saved_run
-from pynn.model import Sequential, build_model
+from pynn.model import Sequential
 from pynn.run import RunConfig, data_fields
 from pynn.train import BatchEnd, EpochEnd, EpochRecord, Trainer, history_dicts
-from pynn.run import default_spec, with_dropout  # the library owns what model a run builds
 
 T = TypeVar("T")
-
-DEFAULT_DATA = "digits"
-DEFAULT_SPEC = "784-30-10"
-
-
-@dataclasses.dataclass
-class Settings:
-    """What the Train screen edits before a run (the CLI's defaults: Nielsen's sigmoid net, SGD lr 0.5)."""
-    epochs: int = 10
-    batch_size: int = 10
-    optimizer: str = "sgd"
-    lr: float = 0.5
-    init: str = "lecun"
-    l2: float = 0.0
-    dropout: float = 0.0          # applied by inserting drop layers after each hidden dense layer of the spec
-    activation: str = "sigmoid"   # hidden activation where the spec gives none
-    val_split: float = 0.1
-    seed: int = 0
-
-    def validate(self) -> None:
-        """One sentence for a setting no run could use (the trainer checks the rest)."""
-        self.train_config()
-        if not 0.0 <= self.dropout < 1.0:
-            raise PynnError(f"Dropout must be in [0, 1), not {self.dropout}.")
-        if self.lr is not None and not self.lr > 0:
-            raise PynnError(f"The learning rate must be positive, not {self.lr}.")
-
-    def train_config(self) -> RunConfig:
-        config = RunConfig(epochs=self.epochs, batch=self.batch_size, optimizer=self.optimizer,
-                           lr=self.lr, l2=self.l2, val_split=self.val_split, seed=self.seed)
-        config.validate()
-        return config
-
-
-# Settings that shape the model itself: changing one rebuilds it (fresh weights) from the spec.
-MODEL_SETTINGS = ("init", "activation", "dropout")
 
 
 @dataclasses.dataclass
@@ -87,90 +52,95 @@ class RunProgress:
 
 
 class Workbench:
-    """Data + model + settings + history. `version` grows whenever the model or its weights change, so a
-    screen can redraw only when something it shows has changed."""
+    """Data + model + run description + history. `version` grows whenever the model or its weights change, so
+    a screen can redraw only when something it shows has changed."""
 
-    def __init__(self, data: str | None = None, spec: str | None = None, load: str | None = None,
-                 data_options: dict | None = None):
-        """data None: the data a loaded model was trained on (from its file), else the digits."""
-        self.settings = Settings()
+    def __init__(self, run: RunConfig | None = None, *, load: str | Path | None = None, data: str | None = None,
+                 spec: str | None = None, data_options: dict | None = None):
+        """run: the description to work on, its data loaded and its model built (default: the house defaults,
+        or with load and no data given, the loaded model's own). data (a name or path, with load_dataset's
+        data_options) and spec are shorthand for its data and model fields. load opens a saved model, with the
+        description it was saved with, on run's data."""
         self.history: list[EpochRecord] = []
         self.trainer: Trainer | None = None
         self.version = 0
         self._version_lock = threading.Lock()
-        self.spec_text = ""                     # the spec as the user wrote it, before dropout is added
         self.progress = RunProgress()
         self.test_result: dict | None = None    # loss and accuracy on the test set after the last run
         self.last_reason = ""                   # why the last run ended ("finished", "stopped on request"...)
         self._running = threading.Event()       # cleared while paused: the worker waits on it between batches
         self._running.set()
         self._clock = 0.0                       # perf_counter when the run (or its resumption) started
-        if data is None and load:  # the data the model's run description names
-            recipe = saved_run(load).data_recipe()
-            data, data_options = recipe["name"], recipe["options"]
-        data = data or DEFAULT_DATA
-        self.data_name, self.data_options = data, dict(data_options or {})
-        self.data: Dataset = load_dataset(data, **self.data_options)
+        if run is None:
+            run = saved_run(load) if load and data is None else pynn.run.RunConfig()
+        if data is not None or data_options:
+            run = run.replace(**data_fields({"name": data or run.data, "options": data_options or {}}))
+        if spec is not None:
+            run = run.replace(model=spec)
+        self.data: Dataset = run.load_data()
         if load:
-            self.load(load)
+            self._load(load, run)
         else:
-            self.set_spec(spec or default_spec(self.data))
+            self._build(run)
 
-    # --- the model ---------------------------------------------------------------------------------
+    # --- the model and its description -------------------------------------------------------------
     @property
     def model(self) -> Sequential:
         return self._model
 
+    @property
+    def run(self) -> RunConfig:
+        """The run description: the model's spec (as written, before the dropout field adds its layers), the
+        data, the training settings the next run uses. It is the model's own (model.run), so the model, its
+        description and a saved file never disagree."""
+        return self._model.run
+
     def set_spec(self, spec: str) -> Sequential:
         """Build a fresh model from a spec on the current data; on a bad spec the old model stays."""
-        spec = str(spec).strip()
-        model = build_model(with_dropout(spec, self.settings.dropout), self.data, init=self.settings.init,
-                            seed=self.settings.seed, hidden_activation=self.settings.activation)
-        self._replace(model)
-        self.spec_text = spec
-        return model
+        return self._build(self.run.replace(model=str(spec).strip()))
 
     def configure(self, **changes) -> bool:
-        """Change settings (names of Settings' fields); True when the model was rebuilt because an init,
-        activation or dropout change needs fresh weights. Bad values leave every setting as it was."""
-        unknown = [k for k in changes if k not in Settings.__dataclass_fields__]
-        if unknown:
-            raise PynnError(f"There is no setting {unknown[0]!r}.")
+        """Change fields of the run description (RunConfig's names; values as the fields hold them, or text);
+        True when the model was rebuilt with fresh weights because a model field changed (model, activation,
+        init, loss, dropout). A bad value is the field's own sentence and leaves everything as it was."""
         if self.training:
             raise PynnError("A run is in progress; stop it before changing its settings.")
-        old = self.settings
-        new = dataclasses.replace(old, **changes)
-        new.validate()
-        rebuild = any(getattr(new, k) != getattr(old, k) for k in MODEL_SETTINGS)
-        self.settings = new
-        if rebuild:
-            try:
-                self.set_spec(self.spec_text)
-            except PynnError:
-                self.settings = old
-                raise
-        return rebuild
+        data = [f.name for f in pynn.run.fields_of("data") if f.name in changes]
+        if data:
+            raise PynnError(f"The data is chosen when the app opens (pynn tui --{data[0].replace('_', '-')}); "
+                            "it cannot change here.")
+        new = self.run.replace(**changes)
+        if any(getattr(new, f.name) != getattr(self.run, f.name) for f in pynn.run.fields_of("model")):
+            self._build(new)
+            return True
+        self._model.run = new
+        self.touch()
+        return False
+
+    def _build(self, run: RunConfig) -> Sequential:
+        model = run.build_model(self.data)  # carries run as model.run
+        self._replace(model)
+        return model
 
     def load(self, path: str | Path) -> Sequential:
+        """A saved model, its description and history, on the data the workbench holds."""
+        return self._load(path, self.run)
+
+    def _load(self, path: str | Path, on: RunConfig) -> Sequential:
+        """path's model on the data `on` describes (which self.data holds)."""
         model, header = load_model(path)
         model.check_input(self.data.sample_shape, what=f"the data {self.data.name}")
+        model.run = model.run.replace(**{f.name: getattr(on, f.name) for f in pynn.run.fields_of("data")})
         self._replace(model)
-        self.spec_text = model.spec
         self.history = [EpochRecord(**{k: v for k, v in h.items() if k in EpochRecord.__dataclass_fields__})
                         for h in header.get("history", [])]
         return model
 
     def save(self, path: str | Path) -> Path:
+        """The model with its description (model.run), its data's summary and the history."""
         # a snapshot: a run going on is held up for the copy of the weights, not for the writing
-        return save_model(self._model.frozen(), path, history=history_dicts(self.history), run=self.run_config(),
+        return save_model(self._model.frozen(), path, history=history_dicts(self.history), run=self.run,
                           data=self.data.describe())
-
-    def run_config(self) -> RunConfig:
-        """The run description of what the workbench holds: the spec, the data, the settings."""
-        s = self.settings
-        return self.settings.train_config().replace(
-            model=self.spec_text, init=s.init, activation=s.activation, dropout=s.dropout,
-            **data_fields({"name": self.data_name, "options": self.data_options}))
 
     def _replace(self, model: Sequential) -> None:
         if self.training:
@@ -208,12 +178,12 @@ class Workbench:
         return not self._running.is_set()
 
     def train(self, on_event: Callable[[object], None] = lambda event: None) -> list[EpochRecord]:
-        """Run the Settings' training to the end (or until stop()); call from a worker thread. Events are
+        """Train as the run description says, to the end (or until stop()); call from a worker thread. Events are
         the Trainer's (BatchEnd, EpochEnd, TrainEnd); the version grows after every batch. Each finished
         epoch joins `history` as it ends, so screens see the curves grow; epochs continue the numbering."""
         if self.training:
             raise PynnError("A run is already in progress.")
-        config = self.settings.train_config()
+        config = self.run
         first_epoch = len(self.history)
         self.progress = RunProgress(n_epochs=config.epochs)
         self._running.set()

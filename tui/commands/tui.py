@@ -43,17 +43,18 @@ def run(args) -> int:
     from pynn.files import saved_run
 
     own = args.load and "data" not in given_fields(args)  # a loaded model's data, changed by the flags given
-    recipe = run_config(args, saved_run(args.load) if own else None).data_recipe()
-    return open_app(data=recipe["name"], spec=args.model, load=args.load, data_options=recipe["options"],
-                    screen=args.screen)
+    run = run_config(args, saved_run(args.load) if own else None)
+    if args.model:
+        run = run.replace(model=args.model)
+    return open_app(run=run, load=args.load, screen=args.screen)
 
 
-def open_app(data=None, spec=None, load=None, data_options=None, screen: str = "model") -> int:
-    """Builds the workbench first, so a bad data name, spec or file is one sentence before the screen
-    changes, then runs the app until the user quits."""
+def open_app(run=None, load=None, screen: str = "model") -> int:
+    """Builds the workbench on the run description (default: the house defaults) first, so a bad data name,
+    spec or file is one sentence before the screen changes, then runs the app until the user quits."""
     from tui.app import PynnApp  # Textual loads only when the app is really wanted
     from tui.workbench import Workbench
 
-    bench = Workbench(data=data, spec=spec, load=load, data_options=data_options)
+    bench = Workbench(run, load=load)
     PynnApp(bench, first_screen=screen).run()
     return 0

@@ -73,11 +73,11 @@ class ExperimentsScreen(Screen):
     def action_sweep(self) -> None:
         if self._busy():
             return
-        s = self.bench.settings
+        s = self.bench.run
         fields = [("hidden", "hidden sizes", "2,3,5,10,30", None), ("seeds", "seeds per size", "1", None),
                   ("epochs", "epochs per run", str(min(s.epochs, 3)), None)]
         self.app.push_screen(FormDialog(f"Hidden-size sweep on {self.bench.data.name} ({s.optimizer}, batch "
-                                        f"{s.batch_size}, init {s.init}, L2 {s.l2:g})", fields), self.start_sweep)
+                                        f"{s.batch}, init {s.init}, L2 {s.l2:g})", fields), self.start_sweep)
 
     def start_sweep(self, values: dict | None) -> None:
         if values is None:
@@ -86,7 +86,7 @@ class ExperimentsScreen(Screen):
             sizes, seeds, epochs = parse_units(values["hidden"]), _whole(values["seeds"], "seeds"), \
                 _whole(values["epochs"], "epochs")
             # the app's description, its model left to the sweep (one hidden layer of each size)
-            configs = sweep_configs(sizes, seeds, self.bench.run_config().replace(model=None), epochs=epochs)
+            configs = sweep_configs(sizes, seeds, self.bench.run.replace(model=None), epochs=epochs)
             if self.bench.data.task != "classification":
                 raise PynnError(f"A sweep compares accuracy, which {self.bench.data.name}'s {self.bench.data.task} "
                                 "targets do not have.")
@@ -99,8 +99,8 @@ class ExperimentsScreen(Screen):
         if self._busy():
             return
         fields = [("a", "run a", "init=normal", None), ("b", "run b", "init=lecun,l2=5", None),
-                  ("epochs", "epochs", str(min(self.bench.settings.epochs, 5)), None)]
-        self.app.push_screen(FormDialog(f"Compare two trainings of {self.bench.spec_text} (same seed); keys: "
+                  ("epochs", "epochs", str(min(self.bench.run.epochs, 5)), None)]
+        self.app.push_screen(FormDialog(f"Compare two trainings of {self.bench.run.model} (same seed); keys: "
                                         "any setting but the seed, e.g. init, activation, optimizer, lr, l2",
                                         fields), self.start_compare)
 
@@ -110,8 +110,8 @@ class ExperimentsScreen(Screen):
         bench = self.bench
         try:
             epochs = _whole(values["epochs"], "epochs")
-            build_model(bench.spec_text, bench.data)  # a spec that does not fit fails now, in one sentence
-            shared = bench.run_config().replace(epochs=epochs)
+            build_model(bench.run.model, bench.data)  # a spec that does not fit fails now, in one sentence
+            shared = bench.run.replace(epochs=epochs)
             configs = [variant_config(label, parse_variant(values[label]), shared) for label in ("a", "b")]
         except PynnError as err:
             self.app.notify(str(err), title="comparison not started", severity="error", timeout=8)

@@ -105,4 +105,4 @@ class ModelScreen(Screen):
                 self.app.notify(f"new model {self.bench.model.spec}: fresh weights, history cleared.")
 
         self.app.push_screen(InputDialog("Model spec (e.g. 784-100:relu-10, 30-10, 28x28-lstm64-10):",
-                                         self.bench.spec_text), apply)
+                                         self.bench.run.model), apply)

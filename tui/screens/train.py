@@ -1,7 +1,11 @@
 """Screen 2, Train: the run's settings (e edits them before a run), epoch and batch progress with the time
 left, and live charts of the loss, train/validation accuracy and per-layer gradient norms. The run itself
 belongs to the app (t, p, s work on every screen); this screen polls the workbench ten times a second and
-redraws only when its version moved."""
+redraws only when its version moved.
+
+The settings are the workbench's run description (pynn.run.RunConfig): the dialog lists its model and
+training fields as RunConfig describes them, read when the dialog opens, so a field added there is offered
+here with no edit of this screen."""
 from __future__ import annotations
 
 from rich.console import Group
@@ -14,27 +18,83 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
+import pynn.run  # read when the dialog opens, not copied: a field added to RunConfig is offered by itself
 from pynn.errors import PynnError
-from pynn.init import INITIALISERS
-from pynn.layers import activation_name
 from pynn.words import plural
 from tui.render.charts import BarChart, LineChart, Series
-from tui.screens.dialogs import FormDialog
+from tui.screens.dialogs import FormDialog, FormField
 
 KEY = "2"
 TITLE = "Train"
-OPTIMIZERS = ("sgd", "momentum", "adam")
-SGD_LR = 0.5  # `pynn train`'s sgd rate for mini-batches of 10; other optimisers use their own default
 CHART_HEIGHT = 7  # two charts side by side and the norms still fit 80x24 with a little scrolling
+EDITABLE_GROUPS = ("model", "training")  # the data is chosen when the app opens (pynn tui --data)
+# the fields the settings line always shows; any other that differs from the house default follows them
+LINE_FIELDS = ("model", "optimizer", "lr", "batch", "epochs", "init", "activation", "l2", "dropout", "val_split",
+               "seed")
 
 
-def settings_line(settings, spec: str) -> Text:
-    s = settings
-    lr = "default" if s.lr is None else f"{s.lr:g}"
-    return Text.assemble(("settings ", "bold"),
-                         f"{spec} · {s.optimizer} lr {lr} · batch {s.batch_size} · {plural(s.epochs, 'epoch')} · "
-                         f"init {s.init} · {s.activation} · L2 {s.l2:g} · dropout {s.dropout:g} · "
-                         f"val {s.val_split:g} · seed {s.seed}   (e: edit)")
+def settings_line(run, model) -> Text:
+    """The values the next run really uses: the model's spec and hidden activations as built, the learning rate
+    the optimiser will take, then every other model or training field the user changed."""
+    activations = "/".join(hidden_activations(model))
+    editable = {f.name for f in editable_fields()}
+    others = [f"{name} {field_text(value)}" for name, value in run.changed_fields().items()
+              if name in editable and name not in LINE_FIELDS]
+    parts = [model.spec, f"{run.optimizer} lr {run.learning_rate:g}", f"batch {run.batch}",
+             plural(run.epochs, "epoch"), f"init {run.init}", *([activations] if activations else []),
+             f"L2 {run.l2:g}", f"dropout {run.dropout:g}", f"val {run.val_split:g}", f"seed {run.seed}", *others]
+    return Text.assemble(("settings ", "bold"), " · ".join(parts) + "   (e: edit)")
+
+
+def hidden_activations(model) -> list[str]:
+    """The activations of the model's hidden dense layers, each once, in order (the spec may give its own)."""
+    dense = [layer.activation for layer in model.layers if layer.kind == "dense"][:-1]
+    return list(dict.fromkeys(dense))
+
+
+def field_text(value) -> str:
+    """A field's value as the dialog shows it, which parse_value reads back to the same value."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, float):
+        return f"{value:g}" if float(f"{value:g}") == value else repr(value)
+    return str(value)
+
+
+def settings_fields(run) -> list[FormField]:
+    """The dialog's fields: every model and training field of the run description, labelled by its name, with
+    its help; a Select where the field has choices (or is true/false), else free text."""
+    fields = []
+    for f in editable_fields():
+        value, choices = getattr(run, f.name), f.metadata["choices"]
+        if choices is None and pynn.run.field_kind(f.name) is bool:
+            choices = ("false", "true")
+        text = field_text(value)
+        if choices and f.default is None:  # an optional choice: "default" reads back as None
+            choices, text = ("default", *choices), text or "default"
+        fields.append(FormField(f.name, f.name, text, choices, f.metadata["help"],
+                                placeholder="default" if f.default is None else ""))
+    return fields
+
+
+def editable_fields() -> list:
+    return [f for group in EDITABLE_GROUPS for f in pynn.run.fields_of(group)]
+
+
+def settings_changes(run, values: dict[str, str]) -> dict:
+    """The fields the dialog's text changes, read as the description reads any text (a value it cannot read is
+    the field's own sentence). A learning rate left as it was follows a new optimiser, as on the command line:
+    a rate tuned for one optimiser is rarely right for another (sgd's 0.5 wrecks adam)."""
+    changes = {}
+    for name, text in values.items():
+        value = pynn.run.parse_value(name, text, "the settings")
+        if value != getattr(run, name):
+            changes[name] = value
+    if "optimizer" in changes and "lr" not in changes:
+        changes["lr"] = None
+    return changes
 
 
 def _duration(seconds: float | None) -> str:
@@ -153,8 +213,7 @@ class TrainScreen(Screen):
                  any(h.val_loss is not None for h in bench.history[-1:]))
         layout = force or shape != self._shape
         self._shape = shape
-        self.query_one("#train-settings", Static).update(settings_line(bench.settings, bench.model.spec),
-                                                         layout=layout)
+        self.query_one("#train-settings", Static).update(settings_line(bench.run, bench.model), layout=layout)
         self.query_one("#train-progress", Static).update(progress_view(bench), layout=layout)
         self.query_one("#loss-chart", Static).update(loss_chart(bench), layout=layout)
         self.query_one("#accuracy-chart", Static).update(accuracy_chart(bench), layout=layout)
@@ -165,34 +224,14 @@ class TrainScreen(Screen):
         if self.bench.training:
             self.app.notify("Settings apply before a run; stop this one first (s).", severity="warning")
             return
-        s = self.bench.settings
-        fields = [
-            ("lr", "learning rate", "" if s.lr is None else f"{s.lr:g}", None),
-            ("batch_size", "batch size", str(s.batch_size), None),
-            ("epochs", "epochs", str(s.epochs), None),
-            ("optimizer", "optimiser", s.optimizer, OPTIMIZERS),
-            ("init", "initialisation", s.init, tuple(INITIALISERS)),
-            ("activation", "hidden activation", s.activation, ("sigmoid", "tanh", "relu", "leaky_relu", "identity")),
-            ("l2", "L2 lambda", f"{s.l2:g}", None),
-            ("dropout", "dropout p", f"{s.dropout:g}", None),
-            ("val_split", "validation split", f"{s.val_split:g}", None),
-            ("seed", "seed", str(s.seed), None),
-        ]
-        self.app.push_screen(FormDialog("Training settings (empty learning rate: the optimiser's default)",
-                                        fields), self.apply_settings)
+        self.app.push_screen(FormDialog("Run settings (empty: the default; a model field rebuilds the model)",
+                                        settings_fields(self.bench.run)), self.apply_settings)
 
     def apply_settings(self, values: dict | None) -> None:
         if values is None:
             return
-        old = self.bench.settings
         try:
-            changes = parse_settings(values)
-            lr_kept = changes.get("lr") == old.lr
-            if lr_kept and changes.get("optimizer", old.optimizer) != old.optimizer:
-                # a learning rate tuned for one optimiser is rarely right for another (sgd's 0.5 wrecks adam):
-                # an untouched rate follows the optimiser, as on the command line
-                changes["lr"] = SGD_LR if changes["optimizer"] == "sgd" else None
-            rebuilt = self.bench.configure(**changes)
+            rebuilt = self.bench.configure(**settings_changes(self.bench.run, values))
         except PynnError as err:
             self.app.notify(str(err), title="settings not changed", severity="error", timeout=8)
             return
@@ -202,34 +241,10 @@ class TrainScreen(Screen):
 
     def action_reset(self) -> None:
         try:
-            self.bench.set_spec(self.bench.spec_text)
+            self.bench.set_spec(self.bench.run.model)
         except PynnError as err:
             self.app.notify(str(err), severity="error")
             return
         self.bench.test_result = None
-        self.app.notify(f"{self.bench.model.spec}: fresh weights (seed {self.bench.settings.seed}), history cleared.")
+        self.app.notify(f"{self.bench.model.spec}: fresh weights (seed {self.bench.run.seed}), history cleared.")
 
-
-def parse_settings(values: dict) -> dict:
-    """The form's text as Settings fields; one sentence naming the first field that cannot be read."""
-    readers = {"lr": float, "batch_size": int, "epochs": int, "l2": float, "dropout": float,
-               "val_split": float, "seed": int}
-    changes = {}
-    for name, text in values.items():
-        if name == "lr" and text == "":
-            changes["lr"] = None
-        elif name in readers:
-            try:
-                changes[name] = readers[name](text)
-            except ValueError:
-                kind = "a whole number" if readers[name] is int else "a number"
-                raise PynnError(f"{name.replace('_', ' ')} must be {kind}, not {text!r}.") from None
-        elif name == "activation":
-            changes[name] = activation_name(text)
-        elif name in ("optimizer", "init"):
-            changes[name] = text
-    if changes.get("optimizer", "sgd") not in OPTIMIZERS:
-        raise PynnError(f"Unknown optimiser {changes['optimizer']!r}; choose one of {', '.join(OPTIMIZERS)}.")
-    if changes.get("init", "lecun") not in INITIALISERS:
-        raise PynnError(f"Unknown initialisation {changes['init']!r}; choose one of {', '.join(INITIALISERS)}.")
-    return changes
