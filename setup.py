@@ -1,4 +1,12 @@
-# setuptools reads everything else from pyproject.toml; this file only declares the cffi-built core.
-from setuptools import setup
+# setuptools reads everything else from pyproject.toml; this file declares the cffi-built core and the packages.
+from setuptools import find_packages, setup
 
-setup(cffi_modules=["pynn/_build.py:ffibuilder"])
+# The terminal front end lives in the folder tui/ but installs as pynn_tui: "tui" is a name other projects use.
+# Packages are found, not listed, so a new subpackage (tui.screens was one) cannot be left out of the wheel.
+FRONT_END = {"pynn_tui" + name[len("tui"):] for name in find_packages(include=["tui", "tui.*"])}
+
+setup(
+    cffi_modules=["pynn/_build.py:ffibuilder"],
+    packages=sorted(find_packages(include=["pynn", "pynn.*"]) + list(FRONT_END)),
+    package_dir={"pynn_tui": "tui"},
+)

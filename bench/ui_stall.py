@@ -24,8 +24,8 @@ TICK_S = 0.02
 
 async def longest_gap(key: str, spec: str, seconds: float) -> tuple[float, int]:
     """The longest gap between UI ticks while screen `key` follows a run of `spec`, and the number of ticks."""
-    from tui.app import PynnApp
-    from tui.workbench import Workbench
+    from pynn_tui.app import PynnApp
+    from pynn_tui.workbench import Workbench
 
     bench = Workbench(spec=spec)
     bench.configure(epochs=10_000)

@@ -168,7 +168,7 @@ def _pynn_render(w: Workload):
         from rich.console import Console
 
         from pynn.inspect.weights import weight_maps
-        from tui.render.heatmap import map_grid
+        from pynn_tui.render.heatmap import map_grid
     except ImportError as err:
         raise Unavailable(f"the heat-map renderer is not there yet ({err})") from None
     # the input is a 28x28 image, as the numpy peer draws it (without the shape pynn would draw 784-long strips)

@@ -9,7 +9,7 @@ import time
 from rich.console import Console
 
 from pynn.train import BatchEnd
-from tui.workbench import Workbench
+from pynn_tui.workbench import Workbench
 
 # A safety net only: a condition a test waits for arrives in well under a second on an idle machine, and no
 # test's result depends on how long it takes.

@@ -13,12 +13,12 @@ import pytest
 from apptext import plain, screen_text, wait_until
 from pynn.errors import PynnError
 from pynn.files import load_model
-from tui.app import PynnApp
-from tui.render.colour import colour_on
-from tui.screens import SCREENS, UnavailableScreen
-from tui.screens.dialogs import FormDialog, InputDialog
-from tui.screens.help import HelpScreen
-from tui.workbench import Workbench
+from pynn_tui.app import PynnApp
+from pynn_tui.render.colour import colour_on
+from pynn_tui.screens import SCREENS, UnavailableScreen
+from pynn_tui.screens.dialogs import FormDialog, InputDialog
+from pynn_tui.screens.help import HelpScreen
+from pynn_tui.workbench import Workbench
 
 SIZES = [(80, 24), (120, 40), (40, 12)]
 
@@ -415,14 +415,14 @@ async def test_no_color_draws_pictures_in_plain_characters(monkeypatch):
 # -- how `pynn` and `pynn tui` start ----------------------------------------------------------------------
 
 def test_bare_pynn_prints_help_when_not_in_a_terminal(capsys):
-    from tui.cli import main
+    from pynn_tui.cli import main
 
     assert main([]) == 0
     assert "train" in capsys.readouterr().out
 
 
 def test_pynn_tui_outside_a_terminal_or_on_term_dumb_is_one_sentence(capsys, monkeypatch):
-    from tui.cli import main
+    from pynn_tui.cli import main
 
     assert main(["tui"]) == 2
     assert "needs a terminal" in capsys.readouterr().err
@@ -436,8 +436,8 @@ def test_pynn_tui_outside_a_terminal_or_on_term_dumb_is_one_sentence(capsys, mon
 
 
 def test_bare_pynn_in_a_terminal_opens_the_app_on_the_default_experiment(monkeypatch):
-    import tui.commands.tui as command
-    from tui.cli import main
+    import pynn_tui.commands.tui as command
+    from pynn_tui.cli import main
 
     opened = []
     monkeypatch.setenv("TERM", "xterm-256color")
@@ -447,8 +447,8 @@ def test_bare_pynn_in_a_terminal_opens_the_app_on_the_default_experiment(monkeyp
 
 
 def test_pynn_tui_with_a_bad_spec_fails_before_the_screen_changes(monkeypatch, capsys):
-    import tui.commands.tui as command
-    from tui.cli import main
+    import pynn_tui.commands.tui as command
+    from pynn_tui.cli import main
 
     monkeypatch.setattr(command, "terminal_problem", lambda: None)
     assert main(["tui", "--data", "xor", "--model", "2-x-2"]) == 2
@@ -469,7 +469,7 @@ def launch_in_pty(args: list[str], marker: bytes, size=(80, 24), cwd=None) -> tu
     env = {k: v for k, v in os.environ.items() if k != "NO_COLOR"}
     env["TERM"] = "xterm-256color"
     start = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "tui.cli", *args], stdin=slave, stdout=slave, stderr=slave,
+    proc = subprocess.Popen([sys.executable, "-m", "pynn_tui.cli", *args], stdin=slave, stdout=slave, stderr=slave,
                             env=env, cwd=cwd, start_new_session=True)
     os.close(slave)
     drawn, first, quit_sent = b"", None, False
@@ -501,8 +501,8 @@ def launch_in_pty(args: list[str], marker: bytes, size=(80, 24), cwd=None) -> tu
 
 
 def test_pynn_tui_load_opens_the_saved_model_on_its_own_data(monkeypatch, tmp_path):
-    import tui.commands.tui as command
-    from tui.cli import main
+    import pynn_tui.commands.tui as command
+    from pynn_tui.cli import main
 
     bench = Workbench(data="xor", spec="2-8:tanh-2")
     bench.save(tmp_path / "xor.npz")

@@ -9,11 +9,11 @@ from textual.app import App
 
 from apptext import plain, screen_text, wait_until
 from pynn.inspect.activations import layer_outputs, predicted_classes
-from tui.screens.lstm import LSTMScreen
-from tui.screens.outputs import OutputsScreen
-from tui.screens.probe import ProbeScreen
-from tui.screens.weights import WeightsScreen
-from tui.workbench import Workbench
+from pynn_tui.screens.lstm import LSTMScreen
+from pynn_tui.screens.outputs import OutputsScreen
+from pynn_tui.screens.probe import ProbeScreen
+from pynn_tui.screens.weights import WeightsScreen
+from pynn_tui.workbench import Workbench
 
 SIZES = [(80, 24), (120, 40), (40, 12)]
 
@@ -190,8 +190,8 @@ async def test_a_screen_follows_a_run_and_keeps_taking_keys(key, paced_workbench
     holds after each batch until the test lets it on), so it is still going when the keys are pressed; the
     longest UI stall during a free run is measured by bench/ui_stall.py, not bounded here: that would depend
     on the machine's load."""
-    from tui.app import PynnApp
-    from tui.screens.help import HelpScreen
+    from pynn_tui.app import PynnApp
+    from pynn_tui.screens.help import HelpScreen
 
     bench = paced_workbench(spec="784-100-10")
     app = PynnApp(bench)
@@ -400,7 +400,7 @@ async def test_every_screen_draws_and_takes_its_keys_at_every_size(screen_class,
 # -- inside the real app ----------------------------------------------------------------------------------
 
 async def test_the_app_opens_these_screens_by_their_digits():
-    from tui.app import PynnApp
+    from pynn_tui.app import PynnApp
 
     app = PynnApp(Workbench(data="sine", spec="lstm8-1"))
     async with app.run_test(size=(80, 24)) as pilot:
@@ -415,7 +415,7 @@ async def test_the_app_opens_these_screens_by_their_digits():
 
 
 async def test_no_color_draws_the_weight_maps_in_characters(monkeypatch):
-    from tui.app import PynnApp
+    from pynn_tui.app import PynnApp
 
     monkeypatch.setenv("NO_COLOR", "1")
     bench = Workbench()

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from tui.app import PynnApp
-from tui.workbench import Workbench
+from pynn_tui.app import PynnApp
+from pynn_tui.workbench import Workbench
 
 SIZE = (80, 24)
 

@@ -11,7 +11,7 @@ import pytest
 def pynn(*args, env=None, check=True, cwd=None):
     """Run the installed command; from a scratch folder so the source tree cannot shadow the installed package."""
     run_env = dict(os.environ, **(env or {}))
-    proc = subprocess.run([sys.executable, "-m", "tui.cli", *args], capture_output=True, text=True,
+    proc = subprocess.run([sys.executable, "-m", "pynn_tui.cli", *args], capture_output=True, text=True,
                           env=run_env, timeout=600, cwd=cwd or tempfile.gettempdir())
     if check and proc.returncode != 0:
         raise AssertionError(f"pynn {' '.join(args)} exited {proc.returncode}:\n{proc.stderr}")

@@ -16,7 +16,7 @@ from pynn.errors import PynnError
 from pynn.experiments.results import ResultStore, run_saved
 from pynn.experiments.sweep import summarise, sweep_configs, train_one
 from pynn.experiments.workers import ProcessExecutor, SerialExecutor
-from tui.cli import main
+from pynn_tui.cli import main
 
 SMALL_DIGITS = {"limit": 600}  # 480 train / 120 test: quick to load in every worker
 DOOMED = 3                 # the hidden size whose run kills its process in _train_or_die
@@ -253,9 +253,9 @@ def test_compare_on_a_cluster_equals_a_local_compare(cluster, capsys):
 
 
 def test_the_sweep_command_reports_a_dead_run_and_shows_the_rest(capsys, monkeypatch):
-    import tui.commands.sweep
+    import pynn_tui.commands.sweep
 
-    monkeypatch.setattr(tui.commands.sweep, "train_one", _train_or_die)
+    monkeypatch.setattr(pynn_tui.commands.sweep, "train_one", _train_or_die)
     args = ["sweep", "--hidden", f"2,{DOOMED}", "--seeds", "2", "--epochs", "1", "--limit", "600", "--jobs", "2"]
     status, out, err = pynn(capsys, *args, "--json")
     result = json.loads(out)
@@ -297,7 +297,7 @@ def test_a_cluster_without_dask_installed_names_the_extra(capsys, monkeypatch):
 
 
 def test_nothing_imports_dask_without_cluster(tmp_path):
-    code = ("import sys; import pynn; from tui.cli import main; "
+    code = ("import sys; import pynn; from pynn_tui.cli import main; "
             "status = main(['sweep', '--hidden', '2', '--seeds', '1', '--epochs', '1', '--limit', '300', '--json']); "
             "print(status, [m for m in sys.modules if m.split('.')[0] in ('dask', 'distributed')])")
     # cwd away from the checkout, so `-c` imports the installed pynn, not a source tree without its core

@@ -199,7 +199,7 @@ def test_fetch_checks_md5_and_keeps_nothing_wrong(tmp_path, mirror):
 
 
 def test_data_command(capsys):
-    from tui.cli import main
+    from pynn_tui.cli import main
 
     assert main(["data", "list", "--json"]) == 0
     assert "digits" in capsys.readouterr().out
@@ -209,7 +209,7 @@ def test_data_command(capsys):
 
 
 def test_data_list_piped_has_a_header_and_whole_descriptions(capsys):
-    from tui.cli import main
+    from pynn_tui.cli import main
 
     assert main(["data", "list"]) == 0  # captured: not a terminal, so the plain form
     lines = capsys.readouterr().out.splitlines()

@@ -16,8 +16,8 @@ from pynn.model import build_model
 from pynn.summary import model_summary
 from pynn.run import RunConfig
 from pynn.train import Trainer
-from tui.cli import main
-from tui.workbench import Workbench
+from pynn_tui.cli import main
+from pynn_tui.workbench import Workbench
 
 CHARS = 5000  # characters of Shakespeare: about 70 windows of 64 steps, enough for every shape question
 

@@ -18,8 +18,8 @@ from pynn.experiments.workers import SerialExecutor
 from pynn.model import build_model
 from pynn.run import RunConfig
 from pynn.train import Trainer
-import tui.commands.sweep
-from tui.cli import main
+import pynn_tui.commands.sweep
+from pynn_tui.cli import main
 
 
 def pynn_json(capsys, *args):
@@ -123,7 +123,7 @@ def test_a_new_field_reaches_sweeps_and_comparisons_without_touching_them(warmup
     assert seen[2:] == [1, 3] and (a["settings"], b["settings"]) == ({}, settings)
 
     # the commands: runs in this process, where the new field exists (a spawned worker imports pynn afresh)
-    monkeypatch.setattr(tui.commands.sweep, "ProcessExecutor", lambda jobs: SerialExecutor())
+    monkeypatch.setattr(pynn_tui.commands.sweep, "ProcessExecutor", lambda jobs: SerialExecutor())
     seen.clear()
     result = pynn_json(capsys, "sweep", "--data", "xor", "--hidden", "2", "--seeds", "1", "--epochs", "1",
                        "--warmup", "4,5")

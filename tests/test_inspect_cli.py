@@ -12,7 +12,7 @@ import pytest
 
 from pynn.data import load_dataset
 from pynn.files import load_model
-from tui.cli import main
+from pynn_tui.cli import main
 
 LIMIT = "1500"   # digits used for the saved model: 1,200 train / 300 test
 
@@ -233,7 +233,7 @@ def on_terminal(args, **env):
     master, slave = pty.openpty()
     run_env = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "TERM", "COLORTERM")}
     run_env.update(COLUMNS="100", LINES="40", **env)
-    proc = subprocess.Popen([sys.executable, "-m", "tui.cli", *args], stdout=slave, stderr=subprocess.PIPE,
+    proc = subprocess.Popen([sys.executable, "-m", "pynn_tui.cli", *args], stdout=slave, stderr=subprocess.PIPE,
                             cwd=tempfile.gettempdir(), env=run_env)
     os.close(slave)
     chunks = []
@@ -258,6 +258,6 @@ def test_colour_on_a_terminal_and_characters_without_it(model_file):
         plain = on_terminal(args, **env)
         assert "▀" not in plain and "38;2;" not in plain and "(blank near 0)" in plain
         assert any(ch in plain for ch in "#X")
-    piped = subprocess.run([sys.executable, "-m", "tui.cli", *args], capture_output=True, text=True,
+    piped = subprocess.run([sys.executable, "-m", "pynn_tui.cli", *args], capture_output=True, text=True,
                            cwd=tempfile.gettempdir(), env=dict(os.environ, TERM="xterm-256color"))
     assert piped.returncode == 0 and "\x1b[" not in piped.stdout and "(blank near 0)" in piped.stdout

@@ -10,9 +10,11 @@ from pathlib import Path
 import pytest
 
 import pynn
+import pynn_tui
 
 CHECKOUT = Path(__file__).resolve().parent.parent
 INSTALLED = Path(pynn.__file__).resolve().parent  # the pynn this run imported, with its compiled core
+FRONT_END = Path(pynn_tui.__file__).resolve().parent  # the front end it imported (installed as pynn_tui)
 SOURCE_ONLY = shutil.ignore_patterns("_core*", "__pycache__")
 
 WHICH_PYNN = """
@@ -31,10 +33,10 @@ def test_the_installed_pynn_is_imported():
 
 @pytest.fixture
 def clone_and_site(tmp_path):
-    """(a copy of the checkout without a built core, a folder holding an installed pynn and tui)."""
+    """(a copy of the checkout without a built core, a folder holding an installed pynn and pynn_tui)."""
     site = tmp_path / "site"
     shutil.copytree(INSTALLED, site / "pynn", ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copytree(INSTALLED.parent / "tui", site / "tui", ignore=SOURCE_ONLY)
+    shutil.copytree(FRONT_END, site / "pynn_tui", ignore=SOURCE_ONLY)
     clone = tmp_path / "clone"
     for folder in ("pynn", "tui", "bench"):
         shutil.copytree(CHECKOUT / folder, clone / folder, ignore=SOURCE_ONLY)

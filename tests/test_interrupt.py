@@ -19,7 +19,7 @@ PATIENCE_S = 300     # a safety net for each command; none of them takes more th
 
 
 def train(*args):
-    return subprocess.Popen([sys.executable, "-m", "tui.cli", "train", *args], stdout=subprocess.PIPE,
+    return subprocess.Popen([sys.executable, "-m", "pynn_tui.cli", "train", *args], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, cwd=tempfile.gettempdir())
 
 
@@ -61,6 +61,6 @@ def test_resume_of_a_file_without_checkpoint_is_a_clear_error(tmp_path):
     from pynn.model import build_model
 
     path = save_model(build_model("784-30-10"), tmp_path / "bare.npz")
-    proc = subprocess.run([sys.executable, "-m", "tui.cli", "train", "--resume", str(path)],
+    proc = subprocess.run([sys.executable, "-m", "pynn_tui.cli", "train", "--resume", str(path)],
                           capture_output=True, text=True, cwd=tempfile.gettempdir())
     assert proc.returncode == 2 and "no training checkpoint" in proc.stderr

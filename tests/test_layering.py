@@ -1,5 +1,5 @@
 """The front end's layers, read from its source with ast: screens and commands share views from tui/render
-(and neutral helpers beside it), so no screen imports from tui.commands, no view imports a command or a
+(and neutral helpers beside it), so no screen imports from pynn_tui.commands, no view imports a command or a
 screen, and no module reaches for another module's private (leading-underscore) names."""
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-import tui
+import pynn_tui as tui
 
 TOP = tui.__name__  # the name the front end is imported by, whatever its folder is called
 PACKAGE = Path(tui.__file__).parent
@@ -48,7 +48,7 @@ class Source:
 
     def imports(self) -> list[tuple[int, str, str | None]]:
         """(line, module, name) for every import, name None for `import module`; a name that is itself a module
-        of tui (from tui.commands import explain) counts as importing that module."""
+        of tui (from pynn_tui.commands import explain) counts as importing that module."""
         found = []
         for node in ast.walk(self.tree):
             if isinstance(node, ast.Import):

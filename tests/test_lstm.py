@@ -87,7 +87,7 @@ def test_save_load_round_trip_and_gate_trace(tmp_path, rng):
 
 
 def test_train_reports_the_naive_forecast_in_text_and_json():
-    args = [sys.executable, "-m", "tui.cli", "train", "--data", "sine", "--limit", "600", "--epochs", "3",
+    args = [sys.executable, "-m", "pynn_tui.cli", "train", "--data", "sine", "--limit", "600", "--epochs", "3",
             "--optimizer", "adam", "--lr", "0.01", "--batch", "32"]
     text = subprocess.run(args, capture_output=True, text=True, cwd=tempfile.gettempdir())
     assert text.returncode == 0, text.stderr
@@ -122,7 +122,7 @@ def test_text_files_and_their_errors(tmp_path):
 
 
 def cli(*args):
-    return subprocess.run([sys.executable, "-m", "tui.cli", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "pynn_tui.cli", *args], capture_output=True, text=True,
                           cwd=tempfile.gettempdir())
 
 

@@ -21,7 +21,7 @@ from pynn.inspect.triggers import exciting_examples, maximise_activation
 from pynn.inspect.weights import lstm_weights, weight_maps
 from pynn.model import build_model
 from test_inspect_cli import pynn as run, pynn_json as run_json  # the commands, in this process
-from tui.cli import main
+from pynn_tui.cli import main
 
 STEPS, FEATURES, UNITS, CLASSES = 6, 5, 7, 4
 BOTH_HEADS = [f"{STEPS}x{FEATURES}-lstm{UNITS}-{CLASSES}",     # the head reads the last h

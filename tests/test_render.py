@@ -10,10 +10,10 @@ from rich.segment import Segment
 from rich.table import Table
 from rich.text import Text
 
-from tui.output import LAYOUT_WIDTH, Output
-from tui.render.charts import BarChart, Histogram, LineChart, Marker, Series
-from tui.render.colour import NEGATIVE, POSITIVE, ZERO, colour_on, diverging_rgb, plain_char
-from tui.render.heatmap import HeatMap, HeatMapGrid, LabelledStrips, Legend, map_grid
+from pynn_tui.output import LAYOUT_WIDTH, Output
+from pynn_tui.render.charts import BarChart, Histogram, LineChart, Marker, Series
+from pynn_tui.render.colour import NEGATIVE, POSITIVE, ZERO, colour_on, diverging_rgb, plain_char
+from pynn_tui.render.heatmap import HeatMap, HeatMapGrid, LabelledStrips, Legend, map_grid
 
 ANSI = re.compile(r"\x1b\[")
 

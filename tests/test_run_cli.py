@@ -15,7 +15,7 @@ from pynn.files import load_model, read_header, save_model
 from pynn.model import build_model
 from pynn.run import RunConfig, setting
 from pynn.train import Trainer
-from tui.cli import main
+from pynn_tui.cli import main
 
 SMALL = ["--limit", "300", "--model", "784-12-10", "--epochs", "2", "--seed", "4"]  # 240 train / 60 test
 SMALL_TOML = 'model = "784-12-10"\nlimit = 300\nepochs = 2\nseed = 4\n'

@@ -35,7 +35,7 @@ def airline(tmp_path):
 
 
 def cli(*args, cwd):
-    return subprocess.run([sys.executable, "-m", "tui.cli", *args], capture_output=True, text=True, cwd=cwd)
+    return subprocess.run([sys.executable, "-m", "pynn_tui.cli", *args], capture_output=True, text=True, cwd=cwd)
 
 
 def test_the_date_column_is_the_time_axis_and_labels_the_forecast(airline, tmp_path):
@@ -78,7 +78,7 @@ def test_other_text_columns_are_left_out_with_a_note_and_numbers_alone_make_a_se
 
 
 def test_data_info_describes_a_series_csv_with_target(airline, capsys):
-    from tui.cli import main
+    from pynn_tui.cli import main
 
     assert main(["data", "info", str(airline), "--target", "Passengers", "--lookback", "12"]) == 0
     shown = capsys.readouterr().out

@@ -171,7 +171,7 @@ def test_an_analysis_sees_one_set_of_weights_while_the_trainer_goes_on(monkeypat
 def test_the_app_reads_a_snapshot_while_its_run_goes_on():
     """The workbench's read() hands a reader a frozen model: while the reader holds it, the app's own run takes
     steps (the lock free throughout), and what the reader sees stays the weights it was handed."""
-    from tui.workbench import Workbench
+    from pynn_tui.workbench import Workbench
 
     bench = Workbench(data="spiral", spec="2-16:tanh-3")
     x = bench.data.x_test

@@ -22,7 +22,7 @@ XOR = ["--data", "xor", "--model", "2-8:tanh-2", "--optimizer", "adam", "--lr", 
 
 def pynn(*args):
     """The command as a user runs it, from a scratch folder."""
-    return subprocess.run([sys.executable, "-m", "tui.cli", *args], capture_output=True, text=True, timeout=600,
+    return subprocess.run([sys.executable, "-m", "pynn_tui.cli", *args], capture_output=True, text=True, timeout=600,
                           cwd=tempfile.gettempdir())
 
 

@@ -15,10 +15,10 @@ from textual.screen import Screen
 from pynn.errors import PynnError
 from pynn.forecast import series_errors
 from pynn.words import plural
-from tui.screens import SCREENS, ScreenEntry, UnavailableScreen, screen_entries
-from tui.screens.dialogs import InputDialog
-from tui.screens.help import HelpScreen
-from tui.workbench import Workbench
+from pynn_tui.screens import SCREENS, ScreenEntry, UnavailableScreen, screen_entries
+from pynn_tui.screens.dialogs import InputDialog
+from pynn_tui.screens.help import HelpScreen
+from pynn_tui.workbench import Workbench
 
 # Screens where starting a run also shows it: the others (weights, outputs...) are worth watching live.
 SHOW_TRAINING_FROM = ("model", "experiments")

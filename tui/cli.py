@@ -11,8 +11,8 @@ import sys
 from pynn.errors import PynnError
 from pynn.run import ConfigError
 
-import tui.commands
-from tui.commands.common import flag_name
+import pynn_tui.commands
+from pynn_tui.commands.common import flag_name
 
 # Subcommands listed first in `pynn --help`; any other module in tui/commands with register() follows.
 FIRST = ["train", "eval", "summary", "data",
@@ -20,7 +20,7 @@ FIRST = ["train", "eval", "summary", "data",
 
 
 def command_modules() -> list[str]:
-    found = [m.name for m in pkgutil.iter_modules(tui.commands.__path__) if m.name != "common"]
+    found = [m.name for m in pkgutil.iter_modules(pynn_tui.commands.__path__) if m.name != "common"]
     return [n for n in FIRST if n in found] + sorted(n for n in found if n not in FIRST)
 
 EXIT_USER_ERROR = 2
@@ -38,7 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="pynn", description="Build, train and look inside small neural networks.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name in command_modules():
-        module = importlib.import_module(f"tui.commands.{name}")
+        module = importlib.import_module(f"pynn_tui.commands.{name}")
         if hasattr(module, "register"):
             module.register(sub)
     return parser
@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
         if not argv:
             # bare `pynn` opens the app in a terminal (before the parser, which imports every command);
             # piped, scripted or on TERM=dumb it prints the help below
-            from tui.commands.tui import open_app, terminal_problem
+            from pynn_tui.commands.tui import open_app, terminal_problem
             if terminal_problem() is None:
                 return open_app()
         parser = build_parser()

@@ -10,12 +10,12 @@ from rich.text import Text
 from pynn.errors import PynnError
 from pynn.inspect.ablation import ablate
 from pynn.words import plural
-from tui.commands.common import add_json_arg
-from tui.commands.inspecting import add_model_and_data_args, load_model_and_data, split
-from tui.labels import class_name
-from tui.output import Output
-from tui.parsing import parse_units
-from tui.render.charts import BarChart
+from pynn_tui.commands.common import add_json_arg
+from pynn_tui.commands.inspecting import add_model_and_data_args, load_model_and_data, split
+from pynn_tui.labels import class_name
+from pynn_tui.output import Output
+from pynn_tui.parsing import parse_units
+from pynn_tui.render.charts import BarChart
 
 
 def register(sub) -> None:

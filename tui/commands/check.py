@@ -14,9 +14,9 @@ from pynn.files import load_model
 from pynn.inspect.doctor import OK, PROBLEM, check_saved, check_spec
 from pynn.losses import loss_name
 from pynn.run import RunConfig
-from tui.commands.common import add_json_arg, add_run_args, given_fields, run_config
-from tui.commands.inspecting import model_data
-from tui.output import Output
+from pynn_tui.commands.common import add_json_arg, add_run_args, given_fields, run_config
+from pynn_tui.commands.inspecting import model_data
+from pynn_tui.output import Output
 
 EXIT_PROBLEM = 1
 MARKS = {PROBLEM: ("✗ problem", "bold red"), "warning": ("! warning", "bold yellow"), OK: ("✓ ok", "green")}

@@ -15,12 +15,12 @@ from pynn.experiments.results import run_saved
 from pynn.experiments.training import dataset
 from pynn.inspect.weights import input_layout
 from pynn.words import plural
-from tui.commands.common import add_json_arg, add_run_args, run_config
-from tui.commands.sweep import add_runner_args, open_executor, open_store
-from tui.output import Output
-from tui.parsing import parse_units
-from tui.render.charts import Histogram, LineChart, Series
-from tui.render.heatmap import map_grid
+from pynn_tui.commands.common import add_json_arg, add_run_args, run_config
+from pynn_tui.commands.sweep import add_runner_args, open_executor, open_store
+from pynn_tui.output import Output
+from pynn_tui.parsing import parse_units
+from pynn_tui.render.charts import Histogram, LineChart, Series
+from pynn_tui.render.heatmap import map_grid
 
 
 def register(sub) -> None:

@@ -7,8 +7,8 @@ from rich.table import Table
 from pynn.data import list_datasets
 from pynn.data.full import fetch_mnist
 from pynn.run import RunConfig
-from tui.commands.common import add_json_arg, add_run_args, run_config
-from tui.output import Output
+from pynn_tui.commands.common import add_json_arg, add_run_args, run_config
+from pynn_tui.output import Output
 
 
 def register(sub) -> None:

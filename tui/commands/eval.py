@@ -4,10 +4,10 @@ from __future__ import annotations
 import numpy as np
 
 from pynn.words import plural
-from tui.commands.common import add_json_arg
-from tui.commands.inspecting import add_model_and_data_args, load_model_and_data
-from tui.output import Output
-from tui.render.tables import confusion_table
+from pynn_tui.commands.common import add_json_arg
+from pynn_tui.commands.inspecting import add_model_and_data_args, load_model_and_data
+from pynn_tui.output import Output
+from pynn_tui.render.tables import confusion_table
 
 
 def register(sub) -> None:

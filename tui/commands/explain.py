@@ -8,11 +8,11 @@ from rich.text import Text
 from pynn.inspect.contributions import output_reliance
 from pynn.inspect.weights import reads_the_input, weight_maps
 from pynn.words import plural
-from tui.commands.common import add_json_arg
-from tui.commands.inspecting import add_model_and_data_args, class_index, load_model_and_data, split
-from tui.labels import class_name
-from tui.output import Output
-from tui.render.reliance import class_template, rankings, reliance_bars, unit_maps
+from pynn_tui.commands.common import add_json_arg
+from pynn_tui.commands.inspecting import add_model_and_data_args, class_index, load_model_and_data, split
+from pynn_tui.labels import class_name
+from pynn_tui.output import Output
+from pynn_tui.render.reliance import class_template, rankings, reliance_bars, unit_maps
 
 
 def register(sub) -> None:

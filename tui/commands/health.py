@@ -15,11 +15,11 @@ from pynn.inspect.activations import unit_layers
 from pynn.inspect.filmstrip import replay_training, why_no_filmstrip
 from pynn.inspect.health import gate_health, gradient_trend, unit_health, weight_histograms
 from pynn.words import plural
-from tui.commands.common import add_json_arg
-from tui.commands.inspecting import add_model_and_data_args, load_model_and_data, split
-from tui.output import Output
-from tui.render.charts import Histogram, LineChart, Series
-from tui.render.heatmap import map_grid
+from pynn_tui.commands.common import add_json_arg
+from pynn_tui.commands.inspecting import add_model_and_data_args, load_model_and_data, split
+from pynn_tui.output import Output
+from pynn_tui.render.charts import Histogram, LineChart, Series
+from pynn_tui.render.heatmap import map_grid
 
 MAX_LISTED = 12  # units named per layer before the list is cut short
 MAX_FRAMES = 12  # filmstrip frames drawn (evenly spaced, first and last kept); --json has every epoch

@@ -10,8 +10,8 @@ from pynn.data.dataset import Dataset
 from pynn.errors import PynnError
 from pynn.files import load_model
 from pynn.model import Sequential
-from tui.commands.common import add_run_args, given_fields, run_config
-from tui.labels import shown_char
+from pynn_tui.commands.common import add_run_args, given_fields, run_config
+from pynn_tui.labels import shown_char
 
 MODEL_DATA = ("the data to look at; by default the data the model was trained on, as its file describes it "
               "(with --data, only the data flags given apply)")

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from pynn.errors import PynnError
 from pynn.forecast import series_forecasts
-from tui.commands.common import add_json_arg
-from tui.commands.inspecting import add_model_and_data_args, load_model_and_data
-from tui.output import Output
-from tui.render.charts import LineChart, Marker, Series
+from pynn_tui.commands.common import add_json_arg
+from pynn_tui.commands.inspecting import add_model_and_data_args, load_model_and_data
+from pynn_tui.output import Output
+from pynn_tui.render.charts import LineChart, Marker, Series
 
 
 def register(sub) -> None:

@@ -8,11 +8,11 @@ from dataclasses import asdict
 from pynn.errors import PynnError
 from pynn.inspect.activations import per_step_output
 from pynn.inspect.probe import misclassified, sample_journey
-from tui.commands.common import add_json_arg
-from tui.commands.inspecting import add_model_and_data_args, load_model_and_data, split
-from tui.labels import characters, class_name
-from tui.output import Output
-from tui.render.journey import journey_view
+from pynn_tui.commands.common import add_json_arg
+from pynn_tui.commands.inspecting import add_model_and_data_args, load_model_and_data, split
+from pynn_tui.labels import characters, class_name
+from pynn_tui.output import Output
+from pynn_tui.render.journey import journey_view
 
 
 def register(sub) -> None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 from pynn.errors import PynnError
 from pynn.files import load_model
 from pynn.generate import generate_text
-from tui.commands.common import add_json_arg
-from tui.output import Output
+from pynn_tui.commands.common import add_json_arg
+from pynn_tui.output import Output
 
 
 def register(sub) -> None:

@@ -8,10 +8,10 @@ from pynn.files import load_model
 from pynn.model import build_model
 from pynn.spec import parse_spec
 from pynn.summary import model_summary, without_data
-from tui.commands.common import add_json_arg, add_run_args, given_fields, run_config
-from tui.output import Output
-from tui.render.tables import summary_table
-from tui.render.unrolled import unrolled_diagram
+from pynn_tui.commands.common import add_json_arg, add_run_args, given_fields, run_config
+from pynn_tui.output import Output
+from pynn_tui.render.tables import summary_table
+from pynn_tui.render.unrolled import unrolled_diagram
 
 
 def register(sub) -> None:

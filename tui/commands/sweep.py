@@ -22,10 +22,10 @@ from pynn.experiments.sweep import (DEFAULT_SIZES, SIZE, describe_config, rules_
 from pynn.experiments.training import dataset
 from pynn.experiments.workers import ProcessExecutor
 from pynn.words import plural
-from tui.commands.common import add_json_arg, add_run_args, flag_name, run_config
-from tui.output import Output
-from tui.parsing import parse_units
-from tui.render.sweep import sweep_chart, sweep_table
+from pynn_tui.commands.common import add_json_arg, add_run_args, flag_name, run_config
+from pynn_tui.output import Output
+from pynn_tui.parsing import parse_units
+from pynn_tui.render.sweep import sweep_chart, sweep_table
 
 GRID_GROUPS = ("model", "training")   # a comma list on one of their flags varies that field
 

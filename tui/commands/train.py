@@ -14,8 +14,8 @@ from pynn.files import check_destination, load_checkpoint, save_model
 from pynn.forecast import regression_report
 from pynn.train import BatchEnd, EpochEnd, Trainer, history_dicts
 from pynn.words import plural
-from tui.commands.common import add_json_arg, add_run_args, flag_name, given_fields, run_config
-from tui.output import Output, colour_allowed
+from pynn_tui.commands.common import add_json_arg, add_run_args, flag_name, given_fields, run_config
+from pynn_tui.output import Output, colour_allowed
 
 EXIT_INTERRUPTED = 130
 

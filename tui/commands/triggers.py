@@ -11,11 +11,11 @@ from pynn.inspect.activations import unit_layers
 from pynn.inspect.triggers import exciting_examples, maximise_activation, why_no_maximisation
 from pynn.inspect.weights import reads_the_input, weight_maps
 from pynn.words import plural
-from tui.commands.common import add_json_arg
-from tui.commands.inspecting import add_model_and_data_args, load_model_and_data, split
-from tui.labels import as_text, characters, class_name
-from tui.output import Output
-from tui.render.heatmap import HeatMap, Legend, map_grid, max_abs
+from pynn_tui.commands.common import add_json_arg
+from pynn_tui.commands.inspecting import add_model_and_data_args, load_model_and_data, split
+from pynn_tui.labels import as_text, characters, class_name
+from pynn_tui.output import Output
+from pynn_tui.render.heatmap import HeatMap, Legend, map_grid, max_abs
 
 
 def register(sub) -> None:

@@ -7,7 +7,7 @@ import os
 import sys
 
 from pynn.errors import PynnError
-from tui.commands.common import add_run_args, given_fields, run_config
+from pynn_tui.commands.common import add_run_args, given_fields, run_config
 
 SCREEN_NAMES = ("model", "train", "weights", "outputs", "probe", "experiments", "lstm")
 
@@ -52,8 +52,8 @@ def run(args) -> int:
 def open_app(run=None, load=None, screen: str = "model") -> int:
     """Builds the workbench on the run description (default: the house defaults) first, so a bad data name,
     spec or file is one sentence before the screen changes, then runs the app until the user quits."""
-    from tui.app import PynnApp  # Textual loads only when the app is really wanted
-    from tui.workbench import Workbench
+    from pynn_tui.app import PynnApp  # Textual loads only when the app is really wanted
+    from pynn_tui.workbench import Workbench
 
     bench = Workbench(run, load=load)
     PynnApp(bench, first_screen=screen).run()

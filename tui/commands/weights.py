@@ -9,11 +9,11 @@ from pynn.files import load_model
 from pynn.inspect.activations import unit_layer, unit_layers
 from pynn.inspect.weights import lstm_weights, weight_maps
 from pynn.words import plural
-from tui.commands.common import add_json_arg
-from tui.labels import characters, shown_char
-from tui.output import Output
-from tui.parsing import parse_units
-from tui.render.heatmap import LabelledStrips, Legend, map_grid, max_abs
+from pynn_tui.commands.common import add_json_arg
+from pynn_tui.labels import characters, shown_char
+from pynn_tui.output import Output
+from pynn_tui.parsing import parse_units
+from pynn_tui.render.heatmap import LabelledStrips, Legend, map_grid, max_abs
 
 
 def register(sub) -> None:

@@ -13,7 +13,7 @@ from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 
-from tui.render.colour import NEGATIVE, POSITIVE, colour_on
+from pynn_tui.render.colour import NEGATIVE, POSITIVE, colour_on
 
 EIGHTHS = " ▁▂▃▄▅▆▇█"
 SERIES_MARKS = "●○◆×"

@@ -13,7 +13,7 @@ from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 
-from tui.render.colour import (NEGATIVE, PLAIN_NEGATIVE, PLAIN_POSITIVE, POSITIVE, colour_on, diverging_rgb,
+from pynn_tui.render.colour import (NEGATIVE, PLAIN_NEGATIVE, PLAIN_POSITIVE, POSITIVE, colour_on, diverging_rgb,
                               diverging_rgb_array, plain_char)
 
 UPPER_HALF = "▀"

@@ -8,9 +8,9 @@ import numpy as np
 from rich.console import Group
 from rich.text import Text
 
-from tui.labels import as_text
-from tui.render.charts import BarChart
-from tui.render.heatmap import HeatMap, LabelledStrips, Legend, max_abs
+from pynn_tui.labels import as_text
+from pynn_tui.render.charts import BarChart
+from pynn_tui.render.heatmap import HeatMap, LabelledStrips, Legend, max_abs
 
 SQUASHED = {"sigmoid": 1.0, "tanh": 1.0, "lstm": 1.0}  # outputs with a fixed range share it as their colour
                                                        # scale (an LSTM's h is between -1 and 1)

@@ -7,8 +7,8 @@ import numpy as np
 from rich.table import Table
 from rich.text import Text
 
-from tui.render.charts import BarChart
-from tui.render.heatmap import HeatMap, Legend, map_grid
+from pynn_tui.render.charts import BarChart
+from pynn_tui.render.heatmap import HeatMap, Legend, map_grid
 
 
 def rankings(r) -> list[Text]:

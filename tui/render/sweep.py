@@ -6,7 +6,7 @@ from __future__ import annotations
 from rich.table import Table
 
 from pynn.experiments.sweep import show_value
-from tui.render.charts import LineChart, Marker, Series
+from pynn_tui.render.charts import LineChart, Marker, Series
 
 
 def _setting(row: dict, keys) -> str:

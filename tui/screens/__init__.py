@@ -14,13 +14,13 @@ from textual.widgets import Footer, Static
 
 # (mode name, module, class name, digit, title)
 SCREENS = [
-    ("model", "tui.screens.model", "ModelScreen", "1", "Model"),
-    ("train", "tui.screens.train", "TrainScreen", "2", "Train"),
-    ("weights", "tui.screens.weights", "WeightsScreen", "3", "Weights"),
-    ("outputs", "tui.screens.outputs", "OutputsScreen", "4", "Outputs"),
-    ("probe", "tui.screens.probe", "ProbeScreen", "5", "Probe"),
-    ("experiments", "tui.screens.experiments", "ExperimentsScreen", "6", "Experiments"),
-    ("lstm", "tui.screens.lstm", "LSTMScreen", "7", "LSTM"),
+    ("model", "pynn_tui.screens.model", "ModelScreen", "1", "Model"),
+    ("train", "pynn_tui.screens.train", "TrainScreen", "2", "Train"),
+    ("weights", "pynn_tui.screens.weights", "WeightsScreen", "3", "Weights"),
+    ("outputs", "pynn_tui.screens.outputs", "OutputsScreen", "4", "Outputs"),
+    ("probe", "pynn_tui.screens.probe", "ProbeScreen", "5", "Probe"),
+    ("experiments", "pynn_tui.screens.experiments", "ExperimentsScreen", "6", "Experiments"),
+    ("lstm", "pynn_tui.screens.lstm", "LSTMScreen", "7", "LSTM"),
 ]
 
 

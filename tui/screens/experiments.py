@@ -22,10 +22,10 @@ from pynn.experiments.sweep import describe_config, rules_of_thumb, summarise, s
 from pynn.experiments.workers import SerialExecutor
 from pynn.model import build_model
 from pynn.words import plural
-from tui.parsing import parse_units
-from tui.render.charts import LineChart, Series
-from tui.render.sweep import sweep_chart, sweep_table
-from tui.screens.dialogs import FormDialog
+from pynn_tui.parsing import parse_units
+from pynn_tui.render.charts import LineChart, Series
+from pynn_tui.render.sweep import sweep_chart, sweep_table
+from pynn_tui.screens.dialogs import FormDialog
 
 KEY = "6"
 TITLE = "Experiments"

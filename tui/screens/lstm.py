@@ -14,9 +14,9 @@ from textual.widgets import Static
 from pynn.forecast import series_forecasts
 from pynn.generate import generate_text
 from pynn.lstm import gate_trace
-from tui.render.charts import LineChart, Series
-from tui.render.heatmap import HeatMap, HeatMapGrid, Legend, max_abs
-from tui.screens.widgets import InspectScreen
+from pynn_tui.render.charts import LineChart, Series
+from pynn_tui.render.heatmap import HeatMap, HeatMapGrid, Legend, max_abs
+from pynn_tui.screens.widgets import InspectScreen
 
 KEY = "7"
 TITLE = "LSTM"

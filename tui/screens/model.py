@@ -15,10 +15,10 @@ from textual.widgets import Footer, Static
 from pynn.errors import PynnError
 from pynn.summary import model_summary
 from pynn.words import plural
-from tui.render.heatmap import map_grid
-from tui.render.tables import summary_table
-from tui.render.unrolled import unrolled_diagram
-from tui.screens.dialogs import InputDialog
+from pynn_tui.render.heatmap import map_grid
+from pynn_tui.render.tables import summary_table
+from pynn_tui.render.unrolled import unrolled_diagram
+from pynn_tui.screens.dialogs import InputDialog
 
 KEY = "1"
 TITLE = "Model"

@@ -14,8 +14,8 @@ from pynn.inspect.activations import dense_layers
 from pynn.inspect.contributions import output_reliance
 from pynn.inspect.weights import reads_the_input, weight_maps
 from pynn.words import plural
-from tui.render.reliance import class_template, rankings, reliance_bars, unit_maps  # as pynn explain draws them
-from tui.screens.widgets import InspectScreen, has_lstm
+from pynn_tui.render.reliance import class_template, rankings, reliance_bars, unit_maps  # as pynn explain draws them
+from pynn_tui.screens.widgets import InspectScreen, has_lstm
 
 KEY = "4"
 TITLE = "Outputs"

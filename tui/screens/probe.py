@@ -12,8 +12,8 @@ from textual.widgets import Static
 from pynn.errors import PynnError
 from pynn.inspect.activations import dense_layers
 from pynn.inspect.probe import misclassified, sample_journey
-from tui.render.journey import journey_view
-from tui.screens.widgets import InspectScreen, has_lstm
+from pynn_tui.render.journey import journey_view
+from pynn_tui.screens.widgets import InspectScreen, has_lstm
 
 KEY = "5"
 TITLE = "Probe"

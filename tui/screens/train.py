@@ -21,8 +21,8 @@ from textual.widgets import Footer, Static
 import pynn.run  # read when the dialog opens, not copied: a field added to RunConfig is offered by itself
 from pynn.errors import PynnError
 from pynn.words import plural
-from tui.render.charts import BarChart, LineChart, Series
-from tui.screens.dialogs import FormDialog, FormField
+from pynn_tui.render.charts import BarChart, LineChart, Series
+from pynn_tui.screens.dialogs import FormDialog, FormField
 
 KEY = "2"
 TITLE = "Train"

@@ -19,8 +19,8 @@ from pynn.inspect.activations import dense_layers
 from pynn.inspect.triggers import exciting_examples, maximise_activation
 from pynn.inspect.weights import reads_the_input, weight_maps
 from pynn.words import plural
-from tui.render.heatmap import HeatMap, LabelledStrips, Legend, map_grid, max_abs
-from tui.screens.widgets import POLL_SECONDS, InspectScreen, has_lstm
+from pynn_tui.render.heatmap import HeatMap, LabelledStrips, Legend, map_grid, max_abs
+from pynn_tui.screens.widgets import POLL_SECONDS, InspectScreen, has_lstm
 
 KEY = "3"
 TITLE = "Weights"

@@ -14,8 +14,8 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from pynn.errors import PynnError
-from tui.labels import class_name
-from tui.render.colour import colour_on
+from pynn_tui.labels import class_name
+from pynn_tui.render.colour import colour_on
 
 POLL_SECONDS = 0.1  # at most ten redraws a second, however fast the training worker bumps the version
 
