@@ -2,7 +2,9 @@
 
 What counts as an example is read from README.md itself (read_readme):
 - ```python blocks: all of them run in order in one fresh interpreter in an empty folder, as a reader pasting
-  them into one session would. ```text blocks are program output and do not run; any other fence fails.
+  them into one session would. ```text blocks are program output and do not run; a ```toml block is a file the
+  commands read, named by its first line (`# run.toml`), written into the commands' folder; any other fence
+  fails.
 - every line of an indented code block (`# comments` dropped, `\\` continuations joined, `a && b` split in two);
 - the first-column code of every row of the tables of commands, specs and data sets (a row without code: its
   text). Every other table is listed in OTHER_TABLES with what covers it; a new kind of table fails;
@@ -102,7 +104,7 @@ def read_readme(text: str) -> tuple[list[Example], list[tuple[int, str]], list[t
             end = lines.index("```", i + 1)
             if line[3:] == "python":
                 python.append((i + 1, "\n".join(lines[i + 1:end])))
-            elif line[3:] != "text":
+            elif line[3:] not in ("text", "toml"):
                 fences.append(f"line {i + 1}: {line}")
             i = end + 1
         elif line.startswith("    ") and not paragraph:
@@ -143,6 +145,7 @@ def read_readme(text: str) -> tuple[list[Example], list[tuple[int, str]], list[t
 
 
 EXAMPLES_FOUND, PYTHON_BLOCKS, TABLE_HEADERS, OTHER_FENCES = read_readme(README.read_text())
+TOML_FILES = re.findall(r"^```toml\n# (\S+)\n(.*?)^```$", README.read_text(), re.S | re.M)
 FIRST = {}  # each example once, where it first appears
 for _example in EXAMPLES_FOUND:
     FIRST.setdefault(_example.text, _example)
@@ -188,6 +191,7 @@ class Elsewhere:
     why: str
 
 
+SAVED_MODEL = "import pynn\nmodel = pynn.load('digits.npz')\ndata = model.run.load_data()\nevaluate = model.evaluate"
 CI = "the CI's .ci/run installs the checkout with its test extra into a fresh venv, then runs pytest"
 XOR = "--data xor --model 2-8:tanh-2"
 SWEEP_GRID = "--hidden 2,3 --seeds 2 --init lecun,normal --l2 0,1 --lr 0.1,0.5 --epochs 1"
@@ -204,18 +208,22 @@ EXAMPLES = {
     "pynn": Run(pty="784-30-10"),
     "pynn tui [--data D] [--model SPEC | --load FILE] [--screen NAME]": (
         Run(f"pynn tui {XOR}", pty="2-8:tanh-2"), Run("pynn tui --load digits.npz --screen train", pty="784-30-10")),
-    "pynn train [--data D] [--model SPEC] [--epochs N] [--batch B] [--lr X] [--optimizer sgd|momentum|adam] "
+    "pynn train [--config FILE] [--data D] [--model SPEC] [--epochs N] [--batch B] [--lr X] [--optimizer sgd|momentum|adam] "
     "[--init normal|lecun|xavier|he] [--l2 X] [--loss xent|bce|mse] [--clip X] [--val-split F] [--early-stop N] "
     "[--seed S] [--save FILE] [--checkpoint-every N] [--json]":
-        Run(f"pynn train {XOR} --epochs 3 --batch 8 --lr 0.05 --optimizer momentum --init xavier --l2 0.1 "
+        (Run("pynn train --config run.toml --epochs 1"),
+         Run(f"pynn train {XOR} --epochs 3 --batch 8 --lr 0.05 --optimizer momentum --init xavier --l2 0.1 "
             "--loss xent --clip 5 --val-split 0.25 --early-stop 2 --seed 1 --save trained.npz --checkpoint-every 1 "
-            "--json"),
-    "pynn train --resume FILE [--epochs N]": Run("pynn train --resume resume.npz --epochs 2"),
+             "--json")),
+    "pynn train --resume FILE [--epochs N] [--save FILE]": Run("pynn train --resume resume.npz --epochs 2 "
+                                                              "--save resumed.npz"),
     "pynn eval FILE [--data D] [--json]": Run("pynn eval digits.npz --data digits --json"),
     "pynn summary SPEC|FILE [--data D] [--json]": (
         Run("pynn summary 784-30-10 --data digits --json"), Run("pynn summary digits.npz")),
     "pynn data list": Run(),
-    "pynn data info NAME": Run("pynn data info digits"),
+    "pynn data info NAME [--target COL] [--lookback N] [--horizon H] [--difference]": (
+        Run("pynn data info digits"),
+        Run("pynn data info series.csv --target passengers --lookback 12 --horizon 2 --difference")),
     "pynn data fetch NAME": Elsewhere(
         "tests/test_data.py", "def test_fetch_checks_md5_and_keeps_nothing_wrong",
         "it downloads from the internet, which tests do not reach; a local mirror stands in there"),
@@ -237,8 +245,10 @@ EXAMPLES = {
     "pynn sample FILE [--length N] [--temperature T] [--prime TEXT]":
         Run('pynn sample chars.npz --length 40 --temperature 0.5 --prime "ROMEO:"'),
     "pynn predict FILE [--index N]": Run("pynn predict sine.npz --index 3"),
-    "pynn check SPEC|FILE [--data D]": (Run("pynn check 784-30-10 --data digits"), Run("pynn check digits.npz"),
-                                        Run("pynn check 784-30-10:sigmoid --data digits", status=1)),  # a problem
+    "pynn check SPEC|FILE [--data D] [--loss L]": (
+        Run("pynn check 784-30-10 --data digits"), Run("pynn check digits.npz"),
+        Run("pynn check 784-30-10:sigmoid --data digits", status=1),  # a problem
+        Run("pynn check 784-30:sigmoid-10:sigmoid --data digits --loss mse")),  # Nielsen's network: no problem
     # the spec table, each on the data it is written for
     "784-30-10": Run("pynn train --model 784-30-10 --epochs 1 --limit 1000"),
     "30-10": Run("pynn train --model 30-10 --epochs 1 --limit 1000"),
@@ -269,8 +279,9 @@ EXAMPLES = {
     "shakespeare": Run("pynn train --data shakespeare --lookback 8 --limit 1000 --epochs 1"),
     "a path": (Run("pynn train --data points.npz --epochs 1"),
                Run("pynn train --data images.npz --labels labels.npz --epochs 1")),
-    "file.csv --target COL --lookback N --horizon H":
-        Run("pynn train --data series.csv --target passengers --lookback 12 --horizon 2 --model lstm8-2 --epochs 1"),
+    "file.csv [--target COL] [--lookback N] [--horizon H] [--difference]":
+        Run("pynn train --data series.csv --target passengers --lookback 12 --horizon 2 --difference "
+            "--model lstm8-2 --epochs 1"),
     "pynn train --as-sequence": Run(add="--epochs 1 --limit 300"),
     # recurrent networks
     "pynn summary 20x1-lstm300-20": Run(),
@@ -282,6 +293,7 @@ EXAMPLES = {
         Run(changes=(("--epochs 5", "--epochs 1"),), add="--limit 3000"),
     'pynn sample chars.npz --prime "ROMEO:" --temperature 0.8': Run(add="--length 40"),
     "pynn summary": Mention("pynn summary 20x1-lstm300-20"),
+    "pynn summary 20x1-lstm300-20 --data sine --horizon 20": Run(expect="Dense(20, identity)"),
     # the app
     f"pynn tui {XOR}": Run(pty="2-8:tanh-2"),
     "pynn tui --load digits.npz [--screen train]":
@@ -291,9 +303,21 @@ EXAMPLES = {
                                     checkout=True),
     "pynn weights": Mention("pynn weights FILE [--layer L] [--neurons 0-9] [--cols C] [--scale shared|each]"),
     # the library
-    'pynn.load("digits.npz")': Call(
-        "import pynn\nfrom pynn.data import load_dataset\ndata = load_dataset('digits')",
-        "assert {'loss', 'accuracy'} <= set(result.evaluate(data.x_test, data.y_test))"),
+    "pynn.Dense(units, activation=None)": Call("import pynn\nunits = 30", "assert result.units == 30"),
+    "pynn.LSTM(units, return_sequences=False)": Call("import pynn\nunits = 8",
+                                                     "assert result.units == 8 and not result.return_sequences"),
+    "pynn.Dropout(p)": Call("import pynn\np = 0.5", "assert result.p == 0.5"),
+    "evaluate(data)": Call(SAVED_MODEL, "assert 0.5 < result['accuracy'] <= 1 and result['loss'] > 0"),
+    'evaluate(data, split="train")': Call(SAVED_MODEL, "assert result != evaluate(data) and 0.5 < result['accuracy']"),
+    "evaluate(x, y)": Call(SAVED_MODEL + "\nx, y = data.x_test, data.y_test", "assert result == evaluate(data)"),
+    "model.forward(x)": Call(SAVED_MODEL + "\nx = data.x_test[:3]",
+                             "out, caches = result\nassert out.shape == (3, 10) and len(caches) == len(model.layers)"),
+    "model.backward(dout, caches)": Call(
+        SAVED_MODEL + "\nout, caches = model.forward(data.x_test[:3], training=True)\ndout = out - 0.1",
+        "assert abs(model.grads).sum() > 0"),
+    "model.frozen()": Call(SAVED_MODEL, "import numpy as np\n"
+                           "assert np.array_equal(result.params, model.params) and not result.params.flags.writeable"),
+    "model.run.load_data()": Call(SAVED_MODEL, "assert len(result.x_test) == 2000 and result.name == 'digits'"),
     "train_one(config)": Call(
         "from pynn.experiments.sweep import sweep_configs, train_one\n"
         "config = sweep_configs([2], 1, data='xor', epochs=1)[0]",
@@ -302,6 +326,11 @@ EXAMPLES = {
         "from pynn.experiments.compare import train_variant, variant_config\nfrom pynn.run import RunConfig\n"
         "config = variant_config('a', {'init': 'normal'}, RunConfig(model='2-8:tanh-2', data='xor', epochs=1))",
         "assert result['history']"),
+    # run descriptions
+    "pynn train --config run.toml": Run(expect="784-100:relu-10 (79,510 parameters) on digits: 4,000 train"),
+    "pynn train --config run.toml --epochs 5": Run(changes=(("--epochs 5", "--epochs 1"),)),
+    "pynn train --config digits.npz --save again.npz": Run(),
+    "pynn eval": Mention("pynn eval FILE [--data D] [--json]"),
     # sweeps on a cluster
     "pynn sweep --hidden 2,3,4,5,10,30,100 --seeds 5 --init lecun,normal --l2 0,5 --lr 0.1,0.5":
         Run(changes=SHORT_SWEEP, add="--epochs 1 --limit 500 --jobs 2"),
@@ -314,6 +343,10 @@ EXAMPLES = {
     "--out results.jsonl": Run(changes=(*SHORT_SWEEP, ON_THE_CLUSTER), add="--epochs 1 --limit 500"),
     "pynn compare … --cluster":
         Mention('pynn compare [--data D] --model SPEC --a "init=normal" --b "init=lecun,l2=5" [--cluster ADDR]'),
+    "sweep_configs(sizes, seeds, base, **fields)": Call(
+        "from pynn.experiments.sweep import sweep_configs\nfrom pynn.run import RunConfig\n"
+        "sizes, seeds, base, fields = [2, 3], 2, RunConfig(data='xor', epochs=1), {'l2': [0.0, 1.0]}",
+        "assert len(result) == 2 * 2 * 2 and {r['l2'] for r in result} == {0.0, 1.0}"),
     'sweep_configs(sizes, seeds, init=["lecun", "normal"], l2=[0, 5])': Call(
         "from pynn.experiments.sweep import sweep_configs\nsizes, seeds = [2, 30], 3",
         "assert len(result) == 2 * 3 * 2 * 2"),
@@ -335,6 +368,15 @@ EXAMPLES = {
         Run(changes=(("--only W1,W3", "--only W6"), ("--json bench.json", "--json {scratch}/bench.json")),
             add="--reps 1", checkout=True, expect="W6 pynn: ok"),
     # how it is built
+    "python -m pytest": Elsewhere(
+        "tests/test_installed_package.py", "def test_python_m_pytest_in_the_checkout_tests_the_installed_pynn",
+        "a copy of the checkout without a built core runs it there against an installed pynn"),
+    "python -m pynn._build": Elsewhere(
+        ".ci/run", "PYNN_SANITIZE=1 python -m pynn._build", "CI builds the sanitizer core in place with it"),
+    "pynn explain": Mention("pynn explain FILE --class C [--top 3]"),
+    "pynn probe": Mention("pynn probe FILE --index N [--misclassified] [--count K]"),
+    "pynn sweep": Mention("pynn sweep [--data D] --hidden 2,3,4,5,10,30,100 [--seeds 3] [--init A,B] [--l2 X,Y] "
+                          "[--lr R,S] [--epochs N] [--jobs J | --cluster tcp://HOST:8786] [--out FILE [--resume]]"),
     "PYNN_NATIVE=1 pip install .": Elsewhere(
         "pynn/_build.py", '"-march=native"', "not run: a second build of the C core whose one difference is "
         "this compiler flag; CI builds the portable core and the sanitizer one"),
@@ -415,6 +457,8 @@ def models(scratch) -> dict[str, str]:
     assert len(made_by_the_readme) == 2, made_by_the_readme
     for text in made_by_the_readme:
         run_command(runs_of(text)[0], text, values, FIRST[text].where)
+    for name, text in TOML_FILES:
+        (scratch / name).write_text(text)
     run_command(Run("pynn train --epochs 2 --save digits.npz"), "", values, "fixture models")
     run_command(Run(f"pynn train {XOR} --epochs 1 --save resume.npz"), "", values, "fixture models")
 
@@ -588,7 +632,7 @@ def test_the_readme_python_runs(tmp_path):
                           timeout=PATIENCE_S)
     reached = re.findall(r"README line \d+", proc.stdout)
     assert proc.returncode == 0, f"the block at {reached[-1] if reached else '?'} failed:\n{proc.stderr[-3000:]}"
-    assert "'accuracy'" in proc.stdout  # the first block's evaluate
+    assert reached and reached[-1] == f"README line {PYTHON_BLOCKS[-1][0]}"  # every block ran
 
 
 def test_the_test_extra_installs_what_the_dask_extra_adds():
