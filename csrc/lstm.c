@@ -64,7 +64,7 @@ void cell_forward8(v8f *i, v8f *f, v8f *g, v8f *o, v8f cprev, v8f *c, v8f *h) {
     *h = *o * v8_tanh(*c);
 }
 
-/* gate row g (4U) of one sample at one step: nonlinearities in place, then ct and ht (cprev NULL at t = 0).
+/* gate row g (4U) of one sample at one step: nonlinearities in place, then ct and ht (cprev NULL: zero).
  * The units past the last whole vector go through the same code in a zero-padded vector. */
 TILE_CLONES
 static void cells_forward(float *restrict g, float *restrict ct, float *restrict ht, const float *restrict cprev,
@@ -94,9 +94,10 @@ static void cells_forward(float *restrict g, float *restrict ct, float *restrict
 }
 
 void pynn_lstm_forward(float *restrict h, float *restrict c, float *restrict gates, const float *restrict x,
-                       const float *restrict Wx, const float *restrict Wh, const float *restrict b,
-                       int B, int T, int n_in, int U, float *restrict work) {
-    /* x (B, T, n_in); h, c (B, T, U); gates (B, T, 4U); work holds Wh^T packed */
+                       const float *restrict h0, const float *restrict c0, const float *restrict Wx,
+                       const float *restrict Wh, const float *restrict b, int B, int T, int n_in, int U,
+                       float *restrict work) {
+    /* x (B, T, n_in); h0, c0 (B, U) or NULL for zero; h, c (B, T, U); gates (B, T, 4U); work holds Wh^T packed */
     const int G = 4 * U;
     const long BT = (long)B * T;
     pynn_sgemm(0, 1, (int)BT, G, n_in, 1.0f, x, n_in, Wx, n_in, 0.0f, gates, G);
@@ -104,7 +105,7 @@ void pynn_lstm_forward(float *restrict h, float *restrict c, float *restrict gat
         float *restrict row = gates + r * G;
         for (int j = 0; j < G; j++) row[j] += b[j];
     }
-    if (T > 1) pynn_sgemm_pack_b(1, G, U, Wh, U, work);  /* op(B) = Wh^T (U, 4U) */
+    if (T > 1 || h0) pynn_sgemm_pack_b(1, G, U, Wh, U, work);  /* op(B) = Wh^T (U, 4U) */
     int team = recurrence_team(B, T, U);
 #ifdef _OPENMP
     #pragma omp parallel num_threads(team) if (team > 1)
@@ -116,9 +117,13 @@ void pynn_lstm_forward(float *restrict h, float *restrict c, float *restrict gat
             if (t > 0)  /* gates[s, t] += h[s, t-1] Wh^T for this thread's samples, strided views */
                 pynn_sgemm_packed(0, s1 - s0, G, U, 1.0f, h + ((long)s0 * T + t - 1) * U, T * U, work, 1.0f,
                                   gates + ((long)s0 * T + t) * G, T * G);
+            else if (h0)  /* the state carried in: gates[s, 0] += h0[s] Wh^T */
+                pynn_sgemm_packed(0, s1 - s0, G, U, 1.0f, h0 + (long)s0 * U, U, work, 1.0f,
+                                  gates + (long)s0 * T * G, T * G);
             for (int s = s0; s < s1; s++) {
                 long at = (long)s * T + t;
-                cells_forward(gates + at * G, c + at * U, h + at * U, t > 0 ? c + (at - 1) * U : NULL, U);
+                const float *cprev = t > 0 ? c + (at - 1) * U : c0 ? c0 + (long)s * U : NULL;
+                cells_forward(gates + at * G, c + at * U, h + at * U, cprev, U);
             }
         }
     }
@@ -173,11 +178,12 @@ static void cells_backward(float *restrict dg, float *restrict dcn, const float 
 
 void pynn_lstm_backward(float *restrict dx, float *restrict dWx, float *restrict dWh, float *restrict db,
                         float *restrict dgates, float *restrict work, const float *restrict dh,
-                        const float *restrict x, const float *restrict h, const float *restrict c,
-                        const float *restrict gates, const float *restrict Wx, const float *restrict Wh,
-                        int B, int T, int n_in, int U) {
+                        const float *restrict x, const float *restrict h0, const float *restrict c0,
+                        const float *restrict h, const float *restrict c, const float *restrict gates,
+                        const float *restrict Wx, const float *restrict Wh, int B, int T, int n_in, int U) {
     /* work: dh_next (B, U) and dc_next (B, U), the gradients flowing back from step t+1; Wh packed as op(B)
-     * of dgates_t Wh; h_prev (B, T, U), h shifted one step later with zeros at t = 0 */
+     * of dgates_t Wh; h_prev (B, T, U), h shifted one step later with h0 (or zeros) at t = 0. No gradient
+     * flows into h0 and c0: the state carried in is a constant of this window (truncated BPTT). */
     const int G = 4 * U;
     const long BT = (long)B * T;
     float *restrict dh_next = work;
@@ -196,8 +202,9 @@ void pynn_lstm_backward(float *restrict dx, float *restrict dWx, float *restrict
         for (int t = T - 1; t >= 0 && s1 > s0; t--) {
             for (int s = s0; s < s1; s++) {
                 long at = (long)s * T + t;
+                const float *cprev = t > 0 ? c + (at - 1) * U : c0 ? c0 + (long)s * U : NULL;
                 cells_backward(dgates + at * G, dc_next + (long)s * U, dh_next + (long)s * U, dh + at * U,
-                               gates + at * G, c + at * U, t > 0 ? c + (at - 1) * U : NULL, U);
+                               gates + at * G, c + at * U, cprev, U);
             }
             /* gradient wrt h_{t-1} of this thread's samples: dgates_t Wh, (s1 - s0, 4U) x (4U, U) */
             if (t > 0)
@@ -205,10 +212,14 @@ void pynn_lstm_backward(float *restrict dx, float *restrict dWx, float *restrict
                                   dh_next + (long)s0 * U, U);
         }
     }
-    /* dWh += sum over t >= 1 of dgates_t^T h_{t-1}: one multiply over all B*T rows against h shifted by a step */
+    /* dWh += sum over t of dgates_t^T h_{t-1} (h_{-1} = h0): one multiply over all B*T rows against h shifted
+     * by a step */
     for (int s = 0; s < B; s++) {
         float *restrict dst = h_prev + (long)s * T * U;
-        memset(dst, 0, sizeof(float) * U);
+        if (h0)
+            memcpy(dst, h0 + (long)s * U, sizeof(float) * U);
+        else
+            memset(dst, 0, sizeof(float) * U);
         memcpy(dst + U, h + (long)s * T * U, sizeof(float) * (size_t)(T - 1) * U);
     }
     pynn_sgemm(1, 0, G, U, (int)BT, 1.0f, dgates, G, h_prev, U, 1.0f, dWh, U);

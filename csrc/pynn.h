@@ -173,7 +173,10 @@ float pynn_mlp_train_step(const struct pynn_mlp *net, struct pynn_optimizer *opt
 
 /* ---------------------------------------------------------------------------------------------------- */
 /* LSTM over a whole sequence. x is (B, T, n_in), Wx (4U, n_in), Wh (4U, U), b (4U); the 4U gate rows are the
- * blocks [i, f, g, o] (input, forget, candidate, output). The initial h and c are zero.
+ * blocks [i, f, g, o] (input, forget, candidate, output). The state starts from h0 and c0 (B, U), or from zero
+ * where they are NULL: a stateful run hands each window the state its stream's previous window ended in, the
+ * last step of that window's h and c. Backward treats h0 and c0 as constants (truncated backpropagation through
+ * time), so it needs them only for the first step and returns no gradient for them.
  * Forward writes every step's hidden state h (B, T, U), cell state c (B, T, U) and the gates after their
  * nonlinearities (B, T, 4U): sigmoid for i, f, o and tanh for g. The library shows these and backward uses
  * them, so nothing is recomputed. work is scratch of pynn_lstm_workspace(B, T, n_in, U) floats, which the
@@ -181,16 +184,17 @@ float pynn_mlp_train_step(const struct pynn_mlp *net, struct pynn_optimizer *opt
 int64_t pynn_lstm_workspace(int B, int T, int n_in, int U);
 
 void pynn_lstm_forward(float *restrict h, float *restrict c, float *restrict gates, const float *restrict x,
-                       const float *restrict Wx, const float *restrict Wh, const float *restrict b,
-                       int B, int T, int n_in, int U, float *restrict work);
+                       const float *restrict h0, const float *restrict c0, const float *restrict Wx,
+                       const float *restrict Wh, const float *restrict b, int B, int T, int n_in, int U,
+                       float *restrict work);
 
 /* Backward through time. dh (B, T, U) is the loss gradient wrt every h (zero at steps whose output is not
- * used). dWx, dWh, db accumulate; dx (B, T, n_in) is overwritten, or skipped when NULL. dgates (B, T, 4U)
- * and work (pynn_lstm_workspace floats) are scratch the caller provides. */
+ * used); h0 and c0 are forward's (NULL: zero). dWx, dWh, db accumulate; dx (B, T, n_in) is overwritten, or
+ * skipped when NULL. dgates (B, T, 4U) and work (pynn_lstm_workspace floats) are scratch the caller provides. */
 void pynn_lstm_backward(float *restrict dx, float *restrict dWx, float *restrict dWh, float *restrict db,
                         float *restrict dgates, float *restrict work, const float *restrict dh,
-                        const float *restrict x, const float *restrict h, const float *restrict c,
-                        const float *restrict gates, const float *restrict Wx, const float *restrict Wh,
-                        int B, int T, int n_in, int U);
+                        const float *restrict x, const float *restrict h0, const float *restrict c0,
+                        const float *restrict h, const float *restrict c, const float *restrict gates,
+                        const float *restrict Wx, const float *restrict Wh, int B, int T, int n_in, int U);
 
 #endif

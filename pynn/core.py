@@ -399,19 +399,27 @@ def _lstm_work(work: np.ndarray | None, B: int, T: int, n_in: int, U: int):
     return _ptr(work, "work")
 
 
-def lstm_forward(x: np.ndarray, Wx: np.ndarray, Wh: np.ndarray, b: np.ndarray, work: np.ndarray | None = None):
+def _initial_state(state: np.ndarray | None, name: str, B: int, U: int):
+    """The pointer to an initial h0 or c0 (B, U), or NULL for the zero state."""
+    return ffi.NULL if state is None else _ptr(state, name, shape=(B, U))
+
+
+def lstm_forward(x: np.ndarray, Wx: np.ndarray, Wh: np.ndarray, b: np.ndarray, work: np.ndarray | None = None, *,
+                 h0: np.ndarray | None = None, c0: np.ndarray | None = None):
     """(h, c, gates) for x (B, T, n_in): every step's hidden and cell state (B, T, U) and the gates after
-    their nonlinearities (B, T, 4U) in the blocks [i, f, g, o]. work: optional scratch of
+    their nonlinearities (B, T, 4U) in the blocks [i, f, g, o]. The state starts from h0 and c0 (B, U), zero
+    where not given; the state it ends in is the last step's, h[:, -1] and c[:, -1]. work: optional scratch of
     lstm_workspace(...) floats, kept by a caller that runs many batches."""
     if x.ndim != 3:
         raise ValueError(f"x must be (batch, steps, features), not {x.ndim}-D")
     B, T, n_in = x.shape
     U = _matrix(Wh, "Wh")[1]
-    _check_outputs({"work": work}, {"x": x, "Wx": Wx, "Wh": Wh, "b": b})
+    _check_outputs({"work": work}, {"x": x, "h0": h0, "c0": c0, "Wx": Wx, "Wh": Wh, "b": b})
     h = np.empty((B, T, U), np.float32)
     c = np.empty((B, T, U), np.float32)
     gates = np.empty((B, T, 4 * U), np.float32)
     lib.pynn_lstm_forward(_ptr(h, "h"), _ptr(c, "c"), _ptr(gates, "gates"), _ptr(x, "x"),
+                          _initial_state(h0, "h0", B, U), _initial_state(c0, "c0", B, U),
                           _ptr(Wx, "Wx", shape=(4 * U, n_in)), _ptr(Wh, "Wh", shape=(4 * U, U)),
                           _ptr(b, "b", shape=(4 * U,)), B, T, n_in, U, _lstm_work(work, B, T, n_in, U))
     return h, c, gates
@@ -419,19 +427,22 @@ def lstm_forward(x: np.ndarray, Wx: np.ndarray, Wh: np.ndarray, b: np.ndarray, w
 
 def lstm_backward(dh: np.ndarray, x: np.ndarray, h: np.ndarray, c: np.ndarray, gates: np.ndarray,
                   Wx: np.ndarray, Wh: np.ndarray, dWx: np.ndarray, dWh: np.ndarray, db: np.ndarray,
-                  need_dx=True, work: np.ndarray | None = None) -> np.ndarray | None:
-    """Accumulate dWx, dWh, db from dh (B, T, U), the loss gradient wrt every hidden state; return dx."""
+                  need_dx=True, work: np.ndarray | None = None, *, h0: np.ndarray | None = None,
+                  c0: np.ndarray | None = None) -> np.ndarray | None:
+    """Accumulate dWx, dWh, db from dh (B, T, U), the loss gradient wrt every hidden state; return dx.
+    h0 and c0 are the forward's initial state, constants here: no gradient flows into them."""
     B, T, n_in = x.shape
     U = Wh.shape[1]
     _check_outputs({"dWx": dWx, "dWh": dWh, "db": db, "work": work},
-                   {"dh": dh, "x": x, "h": h, "c": c, "gates": gates, "Wx": Wx, "Wh": Wh})
+                   {"dh": dh, "x": x, "h0": h0, "c0": c0, "h": h, "c": c, "gates": gates, "Wx": Wx, "Wh": Wh})
     dgates = np.empty((B, T, 4 * U), np.float32)
     dx = np.empty((B, T, n_in), np.float32) if need_dx else None
     lib.pynn_lstm_backward(_ptr(dx, "dx") if need_dx else ffi.NULL, _ptr(dWx, "dWx", shape=(4 * U, n_in)),
                            _ptr(dWh, "dWh", shape=(4 * U, U)), _ptr(db, "db", shape=(4 * U,)),
                            _ptr(dgates, "dgates"), _lstm_work(work, B, T, n_in, U),
                            _ptr(dh, "dh", shape=(B, T, U)),
-                           _ptr(x, "x"), _ptr(h, "h", shape=(B, T, U)), _ptr(c, "c", shape=(B, T, U)),
+                           _ptr(x, "x"), _initial_state(h0, "h0", B, U), _initial_state(c0, "c0", B, U),
+                           _ptr(h, "h", shape=(B, T, U)), _ptr(c, "c", shape=(B, T, U)),
                            _ptr(gates, "gates", shape=(B, T, 4 * U)), _ptr(Wx, "Wx", shape=(4 * U, n_in)),
                            _ptr(Wh, "Wh", shape=(4 * U, U)), B, T, n_in, U)
     return dx

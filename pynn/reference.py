@@ -145,13 +145,17 @@ def dropout(x, mask, scale):
 # ---------------------------------------------------------------------------------------------------------
 # LSTM, gate blocks [i, f, g, o]
 
-def lstm_forward(x, Wx, Wh, b):
-    """(h, c, gates) as the C kernel returns them, in float64."""
+def _initial(state, B, U):
+    return np.zeros((B, U)) if state is None else np.asarray(state, np.float64)
+
+
+def lstm_forward(x, Wx, Wh, b, h0=None, c0=None):
+    """(h, c, gates) as the C kernel returns them, in float64, from the state h0, c0 (B, U) (None: zero)."""
     x, Wx, Wh, b = (np.asarray(a, np.float64) for a in (x, Wx, Wh, b))
     B, T, _ = x.shape
     U = Wh.shape[1]
     h, c, gates = np.zeros((B, T, U)), np.zeros((B, T, U)), np.zeros((B, T, 4 * U))
-    h_prev, c_prev = np.zeros((B, U)), np.zeros((B, U))
+    h_prev, c_prev = _initial(h0, B, U), _initial(c0, B, U)
     for t in range(T):
         z = x[:, t] @ Wx.T + h_prev @ Wh.T + b
         i, f, g, o = (activate(z[:, k * U:(k + 1) * U], "tanh" if k == 2 else "sigmoid") for k in range(4))
@@ -161,18 +165,19 @@ def lstm_forward(x, Wx, Wh, b):
     return h, c, gates
 
 
-def lstm_backward(dh, x, Wx, Wh, b):
-    """(dx, dWx, dWh, db) for the loss whose gradient wrt every hidden state is dh, by plain BPTT."""
+def lstm_backward(dh, x, Wx, Wh, b, h0=None, c0=None):
+    """(dx, dWx, dWh, db) for the loss whose gradient wrt every hidden state is dh, by plain BPTT; the initial
+    state h0, c0 is a constant (truncated BPTT), so no gradient is returned for it."""
     x, Wx, Wh = (np.asarray(a, np.float64) for a in (x, Wx, Wh))
-    h, c, gates = lstm_forward(x, Wx, Wh, b)
+    h, c, gates = lstm_forward(x, Wx, Wh, b, h0, c0)
     B, T, _ = x.shape
     U = Wh.shape[1]
     dx, dWx, dWh, db = np.zeros_like(x), np.zeros_like(Wx), np.zeros_like(Wh), np.zeros(4 * U)
     dh_next, dc_next = np.zeros((B, U)), np.zeros((B, U))
     for t in reversed(range(T)):
         i, f, g, o = (gates[:, t, k * U:(k + 1) * U] for k in range(4))
-        c_prev = c[:, t - 1] if t > 0 else np.zeros((B, U))
-        h_prev = h[:, t - 1] if t > 0 else np.zeros((B, U))
+        c_prev = c[:, t - 1] if t > 0 else _initial(c0, B, U)
+        h_prev = h[:, t - 1] if t > 0 else _initial(h0, B, U)
         dht = dh[:, t] + dh_next
         tc = np.tanh(c[:, t])
         dc = dc_next + dht * o * (1 - tc ** 2)
