@@ -3,7 +3,8 @@
 An LSTM of U units on n_in features has one weight set, reused at every step: Wx (4U, n_in), Wh (4U, U) and
 b (4U), the four blocks being the input, forget and output gates and the candidate cell value. Its outputs
 are the hidden states h_t, one per step (all of them with return_sequences, else the last); its states are
-the pair (h_t, c_t) carried from one step to the next.
+the pair (h_t, c_t) carried from one step to the next. A window starts from the zero state, or, read statefully
+(a stream's windows one after another), from the state the stream's previous window ended in.
 """
 from __future__ import annotations
 
@@ -33,6 +34,8 @@ class LSTMCache(NamedTuple):
     h: np.ndarray               # (B, T, U) the hidden state after every step
     c: np.ndarray               # (B, T, U) the cell state after every step
     gates: np.ndarray           # (B, T, 4U) after their nonlinearities, in the blocks input, forget, candidate, output
+    h0: np.ndarray | None = None  # (B, U) the state the window started from (None: zero)
+    c0: np.ndarray | None = None
 
 
 class LSTM(Layer):
@@ -75,13 +78,16 @@ class LSTM(Layer):
         # a forget bias of 1 keeps the cell's memory open at the start, so gradients reach early steps
         self.b[self.units:2 * self.units] = self.forget_bias
 
-    def forward(self, x, training):
+    def forward(self, x, training, state=None):
+        """state: (h0, c0), each (B, U), the state to start from (a stateful run's, carried from the window
+        before), else zero. It is a constant of this window: backward sends no gradient into it."""
         x = np.ascontiguousarray(x, dtype=np.float32)
         if x.ndim != 3 or x.shape[2] != self.n_in:
             raise PynnError(f"Layer {self.index} (LSTM) expects {plural(self.n_in, 'feature')} per step; the data has "
                             f"samples of shape {'x'.join(map(str, x.shape[1:]))}.")
-        h, c, gates = core.lstm_forward(x, self.Wx, self.Wh, self.b, work=self._workspace(x.shape))
-        return (h if self.return_sequences else np.ascontiguousarray(h[:, -1])), LSTMCache(x, h, c, gates)
+        h0, c0 = (None, None) if state is None else (np.ascontiguousarray(s, dtype=np.float32) for s in state)
+        h, c, gates = core.lstm_forward(x, self.Wx, self.Wh, self.b, work=self._workspace(x.shape), h0=h0, c0=c0)
+        return (h if self.return_sequences else np.ascontiguousarray(h[:, -1])), LSTMCache(x, h, c, gates, h0, c0)
 
     def backward(self, dy, cache: LSTMCache, need_dx=True):
         if self.return_sequences:
@@ -90,7 +96,8 @@ class LSTM(Layer):
             dh = np.zeros_like(cache.h)
             dh[:, -1] = dy
         return core.lstm_backward(dh, cache.x, cache.h, cache.c, cache.gates, self.Wx, self.Wh, self.dWx,
-                                  self.dWh, self.db, need_dx=need_dx, work=self._workspace(cache.x.shape))
+                                  self.dWh, self.db, need_dx=need_dx, work=self._workspace(cache.x.shape),
+                                  h0=cache.h0, c0=cache.c0)
 
     def silenced(self, units) -> "LSTM":
         """A copy of this layer with `units` silenced: their h and c stay 0 at every step, so the other units
@@ -134,27 +141,59 @@ class LSTM(Layer):
         }
 
 
+def final_state(cache: LSTMCache) -> tuple[np.ndarray, np.ndarray]:
+    """The state a forward ended in, the last step's (h, c), each (B, U): where the next window of each row's
+    stream starts when the stream is read statefully."""
+    return np.ascontiguousarray(cache.h[:, -1]), np.ascontiguousarray(cache.c[:, -1])
+
+
+def carried_states(model, caches: list) -> list:
+    """Per layer of model.layers that the forward ran, the state its LSTM ended in (None for other layers):
+    the `states` of the model's forward on the windows that follow."""
+    return [final_state(cache) if layer.kind == "lstm" else None for layer, cache in zip(model.layers, caches)]
+
+
+def stream_states(model, windows: np.ndarray) -> list | None:
+    """The states a model's LSTMs are in after reading windows (k, T, n_in), one stream's consecutive windows,
+    in order from the zero state (None for no windows): where the window after them starts in a stateful
+    reading. Read as one sequence of k·T steps, which gives the states of k windows chained one by one."""
+    if not len(windows):
+        return None
+    last_lstm = max(i for i, layer in enumerate(model.layers, start=1) if layer.kind == "lstm")
+    stream = np.asarray(windows, np.float32).reshape(1, -1, windows.shape[-1])
+    return carried_states(model, model.forward(stream, upto=last_lstm)[1])
+
+
 @dataclass
 class GateTrace:
-    """One sample's journey through an LSTM layer, each array (T, U)."""
+    """One sample's journey through an LSTM layer, each array (T, U), and the state it started from (U,)."""
     input: np.ndarray
     forget: np.ndarray
     candidate: np.ndarray
     output: np.ndarray
     cell: np.ndarray
     hidden: np.ndarray
+    start_cell: np.ndarray | None = None    # c_0: zero, or carried from the windows before in a stateful reading
+    start_hidden: np.ndarray | None = None  # h_0
 
 
-def gate_trace(model, x: np.ndarray, layer_index: int | None = None) -> GateTrace:
+def gate_trace(model, x: np.ndarray, layer_index: int | None = None, before: np.ndarray | None = None) -> GateTrace:
     """The gates, cell and hidden states of an LSTM layer over time for one sample x (T, n_in): what the
-    model's forward pass keeps for backward, read from its cache, on a frozen copy of the weights."""
+    model's forward pass keeps for backward, read from its cache, on a frozen copy of the weights. before: the
+    windows of x's stream that come before it (k, T, n_in), for a stateful model: the trace then starts from
+    the state they leave, as a stateful run reads the stream; else from the zero state."""
     lstms = [layer for layer in model.layers if layer.kind == "lstm"]
     if not lstms:
         raise PynnError("This model has no LSTM layer.")
     layer = lstms[0] if layer_index is None else next((l for l in lstms if l.index == layer_index), None)
     if layer is None:
         raise PynnError(f"Layer {layer_index} is not an LSTM.")
-    cache = model.frozen().forward(x[None], upto=layer.index)[1][-1]
+    frozen = model.frozen()
+    states = stream_states(frozen, before) if before is not None else None
+    cache = frozen.forward(x[None], states=states, upto=layer.index)[1][-1]
     U = layer.units
     blocks = [cache.gates[0, :, k * U:(k + 1) * U] for k in range(len(GATES))]
-    return GateTrace(*blocks, cell=cache.c[0], hidden=cache.h[0])
+    zero = np.zeros(U, np.float32)
+    return GateTrace(*blocks, cell=cache.c[0], hidden=cache.h[0],
+                     start_cell=zero if cache.c0 is None else cache.c0[0],
+                     start_hidden=zero if cache.h0 is None else cache.h0[0])

@@ -229,14 +229,18 @@ class Sequential:
 
     # -- computing -----------------------------------------------------------------------------------------
 
-    def forward(self, x: np.ndarray, training: bool = False, *, upto: int | None = None) -> tuple[np.ndarray, list]:
+    def forward(self, x: np.ndarray, training: bool = False, *, upto: int | None = None,
+                states: list | None = None) -> tuple[np.ndarray, list]:
         """(output, caches) for a batch x (m, *input_shape): the output layer's raw output (logits for the fused
         losses), or layer `upto`'s (1-based) when given, and one cache per layer run, which backward takes.
         Nothing is kept on the model, so forwards on different batches may interleave; the weights are read
-        as they are, so a reader in another thread than the trainer's runs this on a frozen() copy."""
+        as they are, so a reader in another thread than the trainer's runs this on a frozen() copy. states, for
+        a stateful reading of a stream: per layer of model.layers, the state its LSTM starts from ((h0, c0), as
+        pynn.lstm.carried_states gives them) or None for the zero state, as without states."""
         out, caches = np.ascontiguousarray(x, dtype=np.float32), []
-        for layer in self.layers[:upto]:
-            out, cache = layer.forward(out, training)
+        for i, layer in enumerate(self.layers[:upto]):
+            state = states[i] if states else None
+            out, cache = layer.forward(out, training) if state is None else layer.forward(out, training, state=state)
             caches.append(cache)
         return out, caches
 
