@@ -7,6 +7,8 @@ dataclasses. Nothing here draws; tui/render turns the results into pictures.
                  LSTM's weights per gate
     contributions  which hidden units an output relies on (the "Lego blocks")
     probe        one sample's journey through the layers
+    blame        what decided a prediction: the logit gap to the true class split over the units, and its
+                 saliency over the input
     triggers     the examples that excite a unit most, and activation maximisation
     health       dead and saturated units, LSTM gates stuck shut or open, gradient norms, weight histograms
     filmstrip    one neuron's weights epoch by epoch, recorded while training
@@ -25,6 +27,7 @@ _ANALYSES = {
     "weights": ["weight_maps", "back_projection"],
     "contributions": ["output_reliance", "top_contributors"],
     "probe": ["sample_journey", "misclassified"],
+    "blame": ["logit_gap", "gap_saliency"],
     "triggers": ["exciting_examples", "maximise_activation"],
     "health": ["unit_health", "gradient_trend", "weight_histograms"],
     "filmstrip": ["replay_training"],

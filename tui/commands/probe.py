@@ -1,17 +1,22 @@
 """`pynn probe FILE --index N`: one sample's journey — the input, every hidden layer's activations (an LSTM's h
 at the last step and at every step), the output probabilities (or values, for a regression), and the hidden
-units that pushed toward the predicted and the true class."""
+units that pushed toward the predicted and the true class; with --why (the default for --misclassified) what
+decided it: the logit gap to the true class split over the units, and the saliency of the input."""
 from __future__ import annotations
 
+import argparse
 from dataclasses import asdict
 
 from pynn.errors import PynnError
+from pynn.data.dataset import CLASSIFICATION
 from pynn.inspect.activations import per_step_output
+from pynn.inspect.blame import logit_gap
 from pynn.inspect.probe import misclassified, sample_journey
 from pynn_tui.commands.common import add_json_arg
 from pynn_tui.commands.inspecting import add_model_and_data_args, load_model_and_data, split
 from pynn_tui.labels import characters, class_name
 from pynn_tui.output import Output
+from pynn_tui.render.blame import blame_view
 from pynn_tui.render.journey import journey_view
 
 
@@ -24,6 +29,10 @@ def register(sub) -> None:
     p.add_argument("--misclassified", action="store_true", help="step through the samples the model gets wrong")
     p.add_argument("--count", type=int, default=1, help="how many samples to show from --index on")
     p.add_argument("--top", type=int, default=3, help="units to name per class (default 3)")
+    p.add_argument("--why", action=argparse.BooleanOptionalAction, default=None,
+                   help="show what decided the class: each unit's share of the gap between the predicted and the "
+                        "true logit (the runner-up's, for a sample the model gets right) and the saliency of the "
+                        "input (default: on with --misclassified)")
     add_json_arg(p)
     p.set_defaults(handler=run)
 
@@ -45,10 +54,19 @@ def run(args) -> int:
                  f"{args.index}-{args.index + len(indices) - 1}")
     else:
         indices = list(range(args.index, min(args.index + args.count, len(x)))) or [args.index]
+    why = args.misclassified if args.why is None else args.why
+    if why and model.task != CLASSIFICATION:
+        raise PynnError("--why compares the scores of two classes, and this model predicts values; drop --why.")
     journeys = [sample_journey(model, x, y, i, args.top) for i in indices]
+    gaps = [logit_gap(model, x, y, i, args.top) if why else None for i in indices]
     out.emit_json({"model": model.spec, "split": args.split,
-                   "samples": [dict(asdict(j), layers=[asdict(l) for l in j.layers]) for j in journeys]})
+                   "samples": [dict(asdict(j), layers=[asdict(l) for l in j.layers],
+                                    **({"why": asdict(g)} if g is not None else {}))
+                               for j, g in zip(journeys, gaps)]})
     chars = characters(model)
-    for journey in journeys:
-        out.show(journey_view(journey, lambda c: class_name(model, data, c), chars))
+    name = lambda c: class_name(model, data, c)  # noqa: E731
+    for journey, gap in zip(journeys, gaps):
+        out.show(journey_view(journey, name, chars))
+        if gap is not None:
+            out.show(blame_view(gap, journey.x, name, chars))
     return 0

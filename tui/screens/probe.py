@@ -1,6 +1,7 @@
 """Screen 5, Probe: one test sample's journey through the network — its input, every hidden layer's
 activations, the output probabilities and the units that pushed toward the predicted and the true class (the
-picture of `pynn probe`). n and p step through the test samples; m keeps to the ones the model gets wrong."""
+picture of `pynn probe`). n and p step through the test samples; m keeps to the ones the model gets wrong; w
+shows why the sample got its class instead (the picture of `pynn probe --why`)."""
 from __future__ import annotations
 
 import numpy as np
@@ -9,9 +10,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import Static
 
+from pynn.data.dataset import CLASSIFICATION
 from pynn.errors import PynnError
 from pynn.inspect.activations import dense_layers
+from pynn.inspect.blame import logit_gap
 from pynn.inspect.probe import misclassified, sample_journey
+from pynn_tui.render.blame import blame_view
 from pynn_tui.render.journey import journey_view
 from pynn_tui.screens.widgets import InspectScreen, has_lstm
 
@@ -29,6 +33,7 @@ class ProbeScreen(InspectScreen):
         Binding("right", "step(1)", "sample", key_display="← →", show=False, priority=True),  # before the scroll's
         Binding("left", "step(-1)", "", show=False, priority=True),
         Binding("m", "toggle_misclassified", "wrong only"),
+        Binding("w", "toggle_why", "why"),
     ]
 
     def __init__(self, bench):
@@ -37,6 +42,8 @@ class ProbeScreen(InspectScreen):
         self.misclassified_only = False
         self.errors = np.zeros(0, np.int64)  # the test samples the model gets wrong, as of the last draw
         self.journey = None               # the last pynn.inspect.probe.Journey drawn
+        self.why = False                  # show what decided the class instead of the journey
+        self.gap = None                   # the last pynn.inspect.blame.LogitGap drawn, while why is on
 
     def compose_body(self) -> ComposeResult:
         yield Static(id="journey")
@@ -61,11 +68,14 @@ class ProbeScreen(InspectScreen):
         self.index = min(max(self.index, 0), len(x) - 1)
         index, classes = self.index, self.has_classes()
 
+        why = self.why
+
         def read(model):
             errors = misclassified(model, x, y) if classes else np.zeros(0, np.int64)
-            return sample_journey(model, x, y, index, TOP), errors
+            gap = logit_gap(model, x, y, index, TOP) if why else None
+            return sample_journey(model, x, y, index, TOP), gap, errors
 
-        self.journey, self.errors = self.bench.read(read)
+        self.journey, self.gap, self.errors = self.bench.read(read)
         head = Text.assemble(("sample ", "bold"), (f"{index}", "bold"), f" of {len(x):,} test samples (n p)")
         if classes:
             wrong = f"{len(self.errors):,} wrong"
@@ -74,8 +84,10 @@ class ProbeScreen(InspectScreen):
                 inside = position < len(self.errors) and self.errors[position] == index
                 wrong = f"error {position + 1} of {len(self.errors):,}" if inside else f"{wrong} (no longer this one)"
             head.append(f" · {wrong}" + (" · wrong only (m: all)" if self.misclassified_only else ""))
+        picture = blame_view(self.gap, self.journey.x, self.class_label) if why else \
+            journey_view(self.journey, self.class_label)
         self.set_head(head)
-        self.query_one("#journey", Static).update(journey_view(self.journey, self.class_label))
+        self.query_one("#journey", Static).update(picture)
 
     def action_step(self, step: int) -> None:
         if self.reason:
@@ -91,6 +103,17 @@ class ProbeScreen(InspectScreen):
         else:
             self.index = (self.index + step) % n
         self.attempt(self.redraw)
+        self.query_one("#body").scroll_home(animate=False)
+
+    def action_toggle_why(self) -> None:
+        if self.reason:
+            return
+        if not self.why and (self.bench.model.task != CLASSIFICATION or not self.has_classes()):
+            self.notify("Why a sample got its class is told by the gap between two class scores, and this model "
+                        "predicts values.", severity="error")
+            return
+        self.why = not self.why
+        self.redraw()
         self.query_one("#body").scroll_home(animate=False)
 
     def action_toggle_misclassified(self) -> None:
