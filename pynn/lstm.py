@@ -124,13 +124,14 @@ class LSTM(Layer):
     def describe(self):
         return {"kind": self.kind, "units": self.units, "return_sequences": self.return_sequences}
 
-    def summary_row(self) -> dict:
+    def summary_row(self, stateful: bool = False) -> dict:
+        """stateful: the model trains with its states carried from one batch to the next (RunConfig.stateful)."""
         U, n, T = self.units, self.n_in, self.steps
         counts = lstm_param_counts(n, U)
         out = f"(m, {T}, {U})" if self.return_sequences else f"(m, {U})"
         return {
             "index": self.index, "kind": "lstm", "steps": T, "n_in": n, "units": U,
-            "return_sequences": self.return_sequences,
+            "return_sequences": self.return_sequences, "stateful": bool(stateful),
             "name": f"LSTM({U}{', return_sequences' if self.return_sequences else ''})", "activation": None,
             "params": {"Wx": [4 * U, n], "Wh": [4 * U, U], "b": [4 * U, 1]},
             "math_view": f"per step: x_t (m, {n}) -> gates (m, {4 * U}) -> c_t, h_t (m, {U})",

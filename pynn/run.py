@@ -83,6 +83,9 @@ class RunConfig:
     # -- training ------------------------------------------------------------------------------------------
     epochs: int = setting(10, "training", "epochs to train")
     batch: int = setting(10, "training", "mini-batch size")
+    stateful: bool = setting(False, "training", "carry each LSTM's state (h, c) from one batch to the next without "
+                             "back-propagating through it (truncated BPTT): the training windows are read in order "
+                             "as one stream per batch row, not shuffled, and the state restarts each epoch")
     optimizer: str = setting("sgd", "training", "the optimiser", choices=OPTIMIZERS)
     lr: float | None = setting(None, "training", "learning rate (default: " + ", ".join(
         f"{v:g} for {k}" for k, v in DEFAULT_LR.items()) + ")")

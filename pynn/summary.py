@@ -46,7 +46,7 @@ def model_summary(model: Sequential) -> dict:
     rows = []
     for layer in model.layers:
         if hasattr(layer, "summary_row"):
-            rows.append(layer.summary_row())
+            rows.append(layer.summary_row(stateful=model.run.stateful))
         elif layer.kind == "dense":
             rows.append(dense_row(layer))
         else:

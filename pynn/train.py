@@ -3,6 +3,12 @@
 A front end follows training through `on_event`, called with small dataclasses after each batch and epoch,
 and can ask it to stop from another thread; parameter updates hold the model's lock so readers in other
 threads never see a half-updated layer.
+
+A stateful run (truncated backpropagation through time, as char-rnn trains) reads the training windows in
+order instead: each batch row is a stream of consecutive windows, and each LSTM's state (h, c) at the end of a
+batch is where the same row starts in the next, a constant there that no gradient goes back through. The
+state restarts from zero at each epoch. Scoring (training accuracy, validation, and every evaluation after the
+run) reads each window from the zero state, as it does for any model.
 """
 from __future__ import annotations
 
@@ -16,9 +22,10 @@ import numpy as np
 from pynn import core
 from pynn.errors import PynnError, TrainingDiverged
 from pynn.fused import fused_step
+from pynn.lstm import carried_states
 from pynn.model import Sequential, count_correct
 from pynn.optim import Optimizer
-from pynn.run import RunConfig
+from pynn.run import ConfigError, RunConfig
 from pynn.words import plural
 
 # A loss that grows to this many times the untrained model's (smoothed over batches, so a single unlucky
@@ -93,8 +100,12 @@ class Trainer:
         model.check_targets(y, "the training data")
         if len(x) != len(y):
             raise PynnError(f"The data has {plural(len(x), 'sample')} but {plural(len(y), 'target')}.")
-        # separate streams, so the split and the shuffles can each be reproduced on resume
-        x_train, y_train, x_val, y_val = _split(x, y, cfg.val_split, np.random.default_rng([cfg.seed, 1]))
+        if cfg.stateful:
+            _check_stateful(model, cfg)
+        # separate streams, so the split and the shuffles can each be reproduced on resume; a stateful run holds
+        # out the last windows, so the training ones still follow one another
+        x_train, y_train, x_val, y_val = _split(x, y, cfg.val_split, np.random.default_rng([cfg.seed, 1]),
+                                                in_order=cfg.stateful)
         if len(x_train) == 0:
             raise PynnError("There are no training samples left after the validation split.")
         shuffle_rng = np.random.default_rng(cfg.seed)
@@ -108,19 +119,28 @@ class Trainer:
         last_good = model.params.copy()
         reason = "finished"
         n_batches = -(-len(x_train) // cfg.batch)
+        if cfg.stateful:  # the same order every epoch: no shuffling, or the rows would not be streams
+            stream, restarts = stream_order(len(x_train), cfg.batch, windows_apart(x_train))
+            n_batches = len(stream) // cfg.batch
+            if n_batches == 0:
+                raise ConfigError("stateful", f"reads the training windows as {{batch}} streams, one per batch row, "
+                                  f"and {len(x_train)} windows do not make {cfg.batch}; use a smaller {{batch}}")
         # a plain dense MLP takes the whole step below in one call into C (same kernels, same order)
         fused = fused_step(model, self.optimizer, x_train, y_train, last_good, max_batch=cfg.batch,
                            decay=decay, clip=cfg.clip)
         for epoch in range(st.epoch, cfg.epochs + 1):
             start = time.perf_counter()
             st.epoch, st.rng_state = epoch, shuffle_rng.bit_generator.state
-            order = shuffle_rng.permutation(len(x_train))
+            order = stream if cfg.stateful else shuffle_rng.permutation(len(x_train))
             for b in range(st.batch, n_batches):
                 idx = order[b * cfg.batch:(b + 1) * cfg.batch]
                 limit = _exploded_above(st)
                 with model.lock:  # the step changes the weights; readers copy them under this lock (Sequential.frozen)
                     if fused is not None:
                         loss, norms = fused.step(idx, limit)
+                    elif cfg.stateful:  # each row goes on from where its stream stood after the batch before
+                        loss, st.states = _stateful_step(model, x_train[idx], y_train[idx],
+                                                         None if b in restarts else st.states)
                     else:
                         loss, _ = model.train_step(x_train[idx], y_train[idx])
                     if not loss <= limit:  # NaN, inf, or finite but exploded: the same stop either way
@@ -145,7 +165,7 @@ class Trainer:
                 break
             record = EpochRecord(epoch, float(np.mean(st.losses)), 0.0,
                                  grad_norms=[float(v) for v in np.mean(st.norms, axis=0)])
-            st.epoch, st.batch, st.losses, st.norms = epoch + 1, 0, [], []
+            st.epoch, st.batch, st.losses, st.norms, st.states = epoch + 1, 0, [], [], None
             st.rng_state = shuffle_rng.bit_generator.state
             judged = None  # (loss, accuracy) of the model as it stands, for the chance check
             if self.eval_train:
@@ -200,6 +220,9 @@ class Trainer:
                                  for layer in self.model.layers],
         }
         arrays = {f"optimizer_state_{i}": s for i, s in enumerate(self.optimizer.state)}
+        for i, carried in enumerate(st.states or []):  # a stateful run stopped mid-epoch goes on from these
+            if carried is not None:
+                arrays[f"carried_h_{i}"], arrays[f"carried_c_{i}"] = carried
         if st.best_params is not None:
             arrays["best_params"] = st.best_params
         return state, arrays
@@ -215,6 +238,9 @@ class Trainer:
             # files saved before these were kept measure the start afresh when they resume
             st.start_loss, st.loss_ema = state.get("start_loss"), state.get("loss_ema")
             st.best_params = arrays.get("best_params")
+            carried = [(arrays[f"carried_h_{i}"], arrays[f"carried_c_{i}"]) if f"carried_h_{i}" in arrays else None
+                       for i in range(len(self.model.layers))]
+            st.states = carried if any(state is not None for state in carried) else None
             n_state = len([k for k in arrays if k.startswith("optimizer_state_")])
             self.optimizer.load_state_dict({"t": state["optimizer_t"],
                                             "state": [arrays[f"optimizer_state_{i}"] for i in range(n_state)]})
@@ -239,15 +265,66 @@ class _Progress:
     bad_epochs: int = 0
     start_loss: float | None = None  # the untrained model's loss, the yardstick of an exploding one
     loss_ema: float | None = None    # the batch losses so far, smoothed
+    states: list | None = None       # a stateful run's LSTM states after the last batch (None: zero)
 
 
-def _split(x, y, val_split, rng):
+def _split(x, y, val_split, rng, in_order=False):
+    """(train, validation) arrays: a random val_split of the samples held out, or the last ones in_order."""
     if not val_split:
         return x, y, x[:0], y[:0]
-    order = rng.permutation(len(x))
     n_val = max(1, int(round(len(x) * val_split)))
+    if in_order:
+        return x[:-n_val], y[:-n_val], x[-n_val:], y[-n_val:]
+    order = rng.permutation(len(x))
     val, train = order[:n_val], order[n_val:]
     return x[train], y[train], x[val], y[val]
+
+
+# -- stateful runs ---------------------------------------------------------------------------------------------
+
+def _check_stateful(model: Sequential, cfg: RunConfig) -> None:
+    if not any(layer.kind == "lstm" for layer in model.layers):
+        raise ConfigError("stateful", "carries an LSTM's state from one batch to the next, and this model has no "
+                          "LSTM layer")
+    if cfg.as_sequence:
+        raise ConfigError("stateful", "carries the state from a window to the next of the same stream, and images "
+                          "read as sequences ({as_sequence}) are separate samples, not windows of a stream")
+
+
+def windows_apart(x: np.ndarray) -> int:
+    """How many windows after a window of training data read in order the one that continues it comes: 1 for
+    windows laid end to end (a text's), the window's length for windows that start one step apart (a series',
+    each overlapping the next in all but one step)."""
+    steps = x.shape[1] if x.ndim == 3 else 1
+    if steps > 1 and len(x) > 1 and np.array_equal(x[1:, :-1], x[:-1, 1:]):
+        return steps
+    return 1
+
+
+def stream_order(n_windows: int, rows: int, apart: int = 1) -> tuple[np.ndarray, set[int]]:
+    """The windows of a stateful epoch in the order it reads them, `rows` to a batch, and the batches where the
+    state restarts from zero. Window w + apart continues window w: the windows make `apart` chains (one for a
+    text, one per starting step for a series), and each chain is cut into `rows` streams of equal length read
+    side by side, so batch b's row r is window b of stream r and a row's state passes from each window to the
+    next. Windows past the last whole batch of a chain are left out."""
+    batches, restarts = [], set()
+    for first in range(apart):
+        chain = np.arange(first, n_windows, apart)
+        length = len(chain) // rows
+        if length:
+            restarts.add(len(batches))
+            batches.extend(chain[:rows * length].reshape(rows, length).T)
+    return (np.concatenate(batches) if batches else np.zeros(0, np.int64)), restarts
+
+
+def _stateful_step(model: Sequential, x: np.ndarray, y: np.ndarray, states: list | None) -> tuple[float, list]:
+    """Sequential.train_step with each LSTM starting from the state given (truncated BPTT: an input of this
+    batch, not back-propagated through); returns the mean loss and the states the batch ends in."""
+    model.grads.fill(0.0)
+    out, caches = model.forward(x, training=True, states=states)
+    loss, dout, _ = model.loss(out, y)
+    model.backward(dout, caches)
+    return loss, carried_states(model, caches)
 
 
 def _exploded_above(st: _Progress) -> float:

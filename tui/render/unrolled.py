@@ -37,7 +37,13 @@ def unrolled_diagram(row: dict) -> Group:
                             if seq else f"only the last hidden state h_{T}, shape (m, {U}); the other steps' "
                             "outputs are computed but not passed on."), style="cyan"),
         Text(f"states: the pair (h_t, c_t), each (m, {U}), handed from one step to the next; c_t is the cell's "
-             f"memory and h_t is both that step's output and the state passed on.", style="cyan"),
+             f"memory and h_t is both that step's output and the state passed on. " + (
+                 f"Trained statefully: a window starts from the (h_{T}, c_{T}) that the window before it in its batch "
+                 "row (its stream) ended in, carried from batch to batch but not back-propagated through; it "
+                 "restarts at zero each epoch, and evaluation reads every window from zero."
+                 if row.get("stateful") else
+                 "Every window starts from h_0 = c_0 = 0: nothing is carried from one window to the next "
+                 "(--stateful carries it)."), style="cyan"),
         Text(f"weights: there is one cell{f', not {T}' if T > 1 else ''}: the same Wx, Wh and b are used at every "
              f"step, and its {plural(U, 'unit')} {'is' if U == 1 else 'are'} the width of h_t and c_t.", style="cyan"),
     ]

@@ -1,6 +1,7 @@
 """Screen 7, LSTM: for one test sample, what an LSTM layer does at every step — its input, forget and output
 gates and candidate values, its cell state and hidden state — as heat maps with one column per time step and
-one row per unit. Below them, what the model makes of the sample: the forecast against the truth for a series,
+one row per unit; for a model trained statefully, the state the window starts from, carried from the windows
+before it in the test stream. Below them, what the model makes of the sample: the forecast against the truth for a series,
 text generated from the sample for a character model, the predicted class otherwise."""
 from __future__ import annotations
 
@@ -14,14 +15,18 @@ from textual.widgets import Static
 from pynn.forecast import series_forecasts
 from pynn.generate import generate_text
 from pynn.lstm import gate_trace
+from pynn.train import windows_apart
 from pynn_tui.render.charts import LineChart, Series
-from pynn_tui.render.heatmap import HeatMap, HeatMapGrid, Legend, max_abs
+from pynn_tui.render.heatmap import HeatMap, HeatMapGrid, LabelledStrips, Legend, max_abs
 from pynn_tui.screens.widgets import InspectScreen
 
 KEY = "7"
 TITLE = "LSTM"
 GENERATE_LENGTH = 160   # characters per sample of text: a few lines, quick even for lstm128
 TEMPERATURE = 0.8       # pynn sample's default
+# windows a stateful model reads before the traced one, from the zero state: what it carries from further back
+# has faded, and reading back to the stream's start would cost a redraw a second at the end of a long text
+STREAM_WINDOWS = 16
 
 # what each trace is, in the order drawn; gates and h live in fixed ranges, so they share the scale 1
 # (a gate at 1 is fully open) while the cell state, which is unbounded, gets its own
@@ -72,8 +77,8 @@ class LSTMScreen(InspectScreen):
         if self.layer_index not in layers:
             self.layer_index = layers[0]
         self.index = min(max(self.index, 0), len(data.x_test) - 1)
-        x, layer_index = data.x_test[self.index], self.layer_index
-        trace = self.trace = self.bench.read(lambda model: gate_trace(model, x, layer_index))
+        x, layer_index, before = data.x_test[self.index], self.layer_index, self.stream_before()
+        trace = self.trace = self.bench.read(lambda model: gate_trace(model, x, layer_index, before))
         steps, units = trace.hidden.shape
         lstm = f"LSTM {layer_index} ({layers.index(layer_index) + 1}/{len(layers)}, [ ])" if len(layers) > 1 \
             else f"LSTM layer {layer_index}"
@@ -89,8 +94,29 @@ class LSTMScreen(InspectScreen):
             Legend(1.0, "negative", "positive"),
             Text(f"gates run from 0 (closed, dark) to 1 (open); g and h from -1 to 1; the cell state on its own "
                  f"scale, ±{cell_scale:.3g}", style="italic"),
+            *self.start_view(trace, before),
             Text("")))
         self.query_one("#outcome", Static).update(self.outcome())
+
+    def stream_before(self) -> np.ndarray | None:
+        """For a model trained statefully, the test windows of the sample's stream that come before it (the
+        last STREAM_WINDOWS), which the trace reads first, as a stateful run reads its stream; None otherwise."""
+        if not self.bench.model.run.stateful:
+            return None
+        x_test = self.bench.data.x_test
+        apart = windows_apart(x_test)  # a series' windows start a step apart: its stream goes a lookback at a time
+        first = max(self.index % apart, self.index - apart * STREAM_WINDOWS)
+        return x_test[first:self.index:apart]
+
+    @staticmethod
+    def start_view(trace, before) -> list:
+        """The state the window starts from, when it is carried in (a stateful model)."""
+        if before is None:
+            return []
+        where = (f"carried from the {len(before)} test window{'s' if len(before) != 1 else ''} before it, read in "
+                 "order from zero" if len(before) else "zero: the first window of the test stream")
+        return [Text(f"stateful: the window starts from h_0 and c_0 {where}", style="italic"),
+                LabelledStrips([trace.start_hidden, trace.start_cell], ["h_0", "c_0"])]
 
     # -- what the model makes of the sample -----------------------------------------------------------
     def outcome(self):
