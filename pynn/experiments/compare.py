@@ -57,7 +57,7 @@ def train_variant(config: dict) -> dict:
     model, data = trained.model, trained.data
     test = model.evaluate(data.x_test, data.y_test)
     dense = [layer for layer in model.layers if layer.kind == "dense"]
-    return {"label": config["label"], "settings": config["settings"], "spec": model.spec,
+    return {"label": config["label"], "settings": config["settings"], "spec": model.spec, "n_params": model.n_params,
             "input_shape": list(model.input_shape), "lr": trained.trainer.optimizer.lr,
             "history": history_dicts(trained.history), "test_accuracy": test.get("accuracy"),
             "test_loss": test["loss"], "seconds": trained.seconds, "layers": [layer.index for layer in dense],

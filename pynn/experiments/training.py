@@ -34,6 +34,17 @@ def _load(name: str, options: tuple) -> Dataset:
     return load_dataset(name, **dict(options))
 
 
+def check_models(runs: "list[pynn.run.RunConfig]", data: Dataset) -> None:
+    """Build each model the runs name on the data once, so a spec that does not fit (or cannot be read) is one
+    sentence before anything trains, not a failure in every run."""
+    seen = set()
+    for run in runs:
+        model_fields = tuple(getattr(run, f.name) for f in pynn.run.fields_of("model"))
+        if model_fields not in seen:
+            seen.add(model_fields)
+            run.build_model(data)
+
+
 @dataclass
 class Trained:
     run: "pynn.run.RunConfig"

@@ -1,6 +1,9 @@
 """`pynn compare --a "init=normal" --b "init=lecun,l2=5"`: one run description trained twice with the same seed,
-each time with a few of its fields changed, side by side — accuracy curves, the same neurons' weight maps,
-weight norms and histograms. Every flag of `pynn train` sets the description both runs start from. The two runs
+each time with a few of its fields changed, side by side — accuracy, parameters and time, accuracy curves, the
+same neurons' weight maps, weight norms and histograms. The model may differ too (`--a model=784-25-15-10
+--b model=784-100-10`, or a dense net against 28x28-lstm32-10 on the digits); the neurons of two architectures
+do not correspond, so their maps and weights are then left out. Every flag of `pynn train` sets the
+description both runs start from. The two runs
 go where a sweep's do: local processes (--jobs) or a Dask cluster (--cluster), kept in --out as they finish."""
 from __future__ import annotations
 
@@ -10,10 +13,11 @@ from rich.text import Text
 
 import pynn.run
 from pynn.errors import PynnError
-from pynn.experiments.compare import parse_variant, train_variant, variant_config, weight_differences
+from pynn.experiments.compare import EXTRAS, parse_variant, train_variant, variant_config, weight_differences
 from pynn.experiments.results import run_saved
-from pynn.experiments.training import dataset
+from pynn.experiments.training import dataset, description
 from pynn.inspect.weights import input_layout
+from pynn.spec import parse_spec
 from pynn.words import plural
 from pynn_tui.commands.common import add_json_arg, add_run_args, run_config
 from pynn_tui.commands.sweep import add_runner_args, open_executor, open_store
@@ -28,7 +32,8 @@ def register(sub) -> None:
                        description="Train the same model twice with the same seed, once with the --a settings "
                                    "and once with --b, and compare what they learned. The flags set what both "
                                    "runs share; --a and --b are key=value pairs joined by commas, the keys named "
-                                   "as the flags (init, l2, lr, optimizer, …; any but the seed).")
+                                   "as the flags (init, l2, lr, optimizer, model, …; any but the seed): "
+                                   "--a model=784-25-15-10 --b model=784-100-10 compares two architectures.")
     add_run_args(p, pynn.run.GROUPS)
     p.add_argument("--a", required=True, metavar="SETTINGS", help='e.g. "init=normal"')
     p.add_argument("--b", required=True, metavar="SETTINGS", help='e.g. "init=lecun,l2=5"')
@@ -43,31 +48,45 @@ def run(args) -> int:
     shared = run_config(args)
     data = dataset(shared)
     shared = shared.for_data(data)  # the model spec written out, the same for both runs
-    shared.build_model(data)  # a spec that does not fit the data fails here, in one sentence, before training
     configs = [variant_config(label, parse_variant(text), shared) for label, text in (("a", args.a), ("b", args.b))]
+    # each run's model built here: a spec that does not fit the data fails in one sentence, before training
+    specs = [description(config, EXTRAS).build_model(data).spec for config in configs]
+    same = specs[0] == specs[1]
     neurons = parse_units(args.neurons)
-    spec, seed = shared.model, shared.seed
-    out.line(f"training {spec} on {data.name} twice with seed {seed}: a = {args.a!r}, b = {args.b!r}")
+    seed = shared.seed
+    models = f"{specs[0]} twice" if same else f"a = {specs[0]} and b = {specs[1]}"
+    out.line(f"training {models} on {data.name} with seed {seed}: a = {args.a!r}, b = {args.b!r}")
     a, b = _train_both(configs, args)
-    first = a["weights"][0]
-    bad = [n for n in neurons if n >= first.shape[0]]
-    if bad:
-        raise PynnError(f"The first layer has {plural(first.shape[0], 'neuron')}; there is no neuron {bad[0]}.")
-    diffs = weight_differences(a, b)
-    out.emit_json({"model": spec, "data": data.name, "seed": seed, "run": shared.to_dict(), "neurons": neurons,
+    maps = same and parse_spec(specs[0]).layers[0].kind == "dense"  # a dense first layer reads the input
+    if maps:
+        first = a["weights"][0]
+        bad = [n for n in neurons if n >= first.shape[0]]
+        if bad:
+            raise PynnError(f"The first layer has {plural(first.shape[0], 'neuron')}; there is no neuron {bad[0]}.")
+    diffs = weight_differences(a, b) if same else []
+    out.emit_json({"model": specs[0] if same else specs, "data": data.name, "seed": seed, "run": shared.to_dict(),
+                   "same_architecture": same, "neurons": neurons if maps else [],
                    "runs": [{k: v for k, v in r.items() if k != "weights"} for r in (a, b)],
-                   "first_layer_maps": {"a": a["weights"][0][neurons], "b": b["weights"][0][neurons]},
-                   "weight_differences": [d.__dict__ for d in diffs]})
+                   "first_layer_maps": {"a": a["weights"][0][neurons], "b": b["weights"][0][neurons]} if maps
+                   else None, "weight_differences": [d.__dict__ for d in diffs]})
     if args.json:
         return 0
-    layout = input_layout(a["input_shape"], data.sample_shape)
-    parts = [_settings_table(a, b, args, seed), Text(""),
+    parts = [_settings_table(a, b, args, seed, same), Text(""),
              Text("accuracy per epoch (training set)", style="bold"), _curves(a, b), Text("")]
-    for run_result, text in ((a, args.a), (b, args.b)):
-        maps = run_result["weights"][0][neurons].reshape(len(neurons), *layout)
+    if not same:
+        parts.append(Text(f"a ({specs[0]}) and b ({specs[1]}) are different architectures, so no neuron of one is "
+                          "a neuron of the other: the same neurons' weight maps and the weights per layer are left "
+                          "out."))
+    elif not maps:
+        parts.append(Text(f"The first layer of {specs[0]} is not a dense layer reading the input, so it has no "
+                          "weight maps to draw; the dense layers' weights follow."))
+    for run_result, text in ((a, args.a), (b, args.b)) if maps else ():
+        layout = input_layout(a["input_shape"], data.sample_shape)
+        drawn = run_result["weights"][0][neurons].reshape(len(neurons), *layout)
         parts += [Text(f"{run_result['label']} ({text}): first-layer weight maps", style="bold"),
-                  map_grid(maps, [f"#{n}" for n in neurons], "shared")]
-    parts += [Text(""), _norms_table(diffs), _histograms(diffs)]
+                  map_grid(drawn, [f"#{n}" for n in neurons], "shared")]
+    if diffs:
+        parts += [Text(""), _norms_table(diffs), _histograms(diffs)]
     out.show(Group(*parts))
     return 0
 
@@ -85,14 +104,16 @@ def _train_both(configs: list[dict], args) -> list[dict]:
     return results
 
 
-def _settings_table(a: dict, b: dict, args, seed: int) -> Table:
-    table = Table(title=f"{a['spec']}, seed {seed}", title_justify="left")
-    for column in ("run", "settings", "lr", "test accuracy", "test loss", "seconds"):
+def _settings_table(a: dict, b: dict, args, seed: int, same: bool) -> Table:
+    """Each run's settings, parameters, test score and time; its model too when the two differ."""
+    table = Table(title=f"{a['spec']}, seed {seed}" if same else f"seed {seed}", title_justify="left")
+    for column in ("run", *(() if same else ("model",)), "settings", "lr", "parameters", "test accuracy",
+                   "test loss", "seconds"):
         table.add_column(column)
     for r, text in ((a, args.a), (b, args.b)):
         acc = r["test_accuracy"]
-        table.add_row(r["label"], text, f"{r['lr']:g}", "" if acc is None else f"{acc:.2%}",
-                      f"{r['test_loss']:.4f}", f"{r['seconds']:.1f}")
+        table.add_row(r["label"], *(() if same else (r["spec"],)), text, f"{r['lr']:g}", f"{r['n_params']:,}",
+                      "" if acc is None else f"{acc:.2%}", f"{r['test_loss']:.4f}", f"{r['seconds']:.1f}")
     return table
 
 

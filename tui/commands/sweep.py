@@ -1,8 +1,10 @@
 """`pynn sweep --hidden 2,3,4,5,10,30,100`: "why 25 hidden units and not 100?" — one network per hidden size
 and seed (and per value of any model or training flag given several, e.g. --init lecun,normal --l2 0,5), test
-accuracy (mean and spread), parameters and time, next to the common rules of thumb. Every flag of `pynn train`
-sets the description the runs start from. The runs go to local processes (--jobs) or a Dask cluster
-(--cluster), are saved as they finish (--out) and resume where they stopped (--resume)."""
+accuracy (mean and spread), parameters and time, next to the common rules of thumb. Architectures too: a
+--model template with several placeholders (`--model '784-{h}-{h2}-10' --h 10,25 --h2 5,15`) or a list of
+specs (`--model 784-25-15-10,784-100-10,28x28-lstm32-10`), compared on their parameters. Every flag of
+`pynn train` sets the description the runs start from. The runs go to local processes (--jobs) or a Dask
+cluster (--cluster), are saved as they finish (--out) and resume where they stopped (--resume)."""
 from __future__ import annotations
 
 import argparse
@@ -17,9 +19,9 @@ from rich.text import Text
 import pynn.run
 from pynn.errors import PynnError
 from pynn.experiments.results import ResultStore, run_saved
-from pynn.experiments.sweep import (DEFAULT_SIZES, SIZE, describe_config, rules_of_thumb, show_value, summarise,
-                                    sweep_configs, train_one)
-from pynn.experiments.training import dataset
+from pynn.experiments.sweep import (DEFAULT_SIZES, EXTRAS, PLACEHOLDERS, SIZE, describe_config, describe_run,
+                                    rules_apply, rules_of_thumb, show_value, summarise, sweep_configs, train_one)
+from pynn.experiments.training import check_models, dataset, description
 from pynn.experiments.workers import ProcessExecutor
 from pynn.words import plural
 from pynn_tui.commands.common import add_json_arg, add_run_args, flag_name, run_config
@@ -31,12 +33,14 @@ GRID_GROUPS = ("model", "training")   # a comma list on one of their flags varie
 
 
 def register(sub) -> None:
-    p = sub.add_parser("sweep", help="train one network per hidden size and compare accuracy",
+    p = sub.add_parser("sweep", help="train one network per hidden size or architecture and compare accuracy",
                        description="Train networks with one hidden layer of each size (or the --model template's "
-                                   f"{SIZE}), over several seeds and every value of a model or training flag given "
-                                   "several (e.g. --init lecun,normal --l2 0,5), in parallel processes or on a Dask "
-                                   "cluster; report test accuracy (mean and spread), parameters and time, with "
-                                   "the usual rules of thumb marked. The numbers do not depend on --jobs or "
+                                   f"{SIZE}, {{h2}}... crossed, or each spec of a --model list such as "
+                                   "784-25-15-10,784-100-10,28x28-lstm32-10), over several seeds and every value "
+                                   "of a model or training flag given several (e.g. --init lecun,normal --l2 0,5), "
+                                   "in parallel processes or on a Dask cluster; report test accuracy (mean and "
+                                   "spread), parameters and time, with the usual rules of thumb marked where the "
+                                   "sweep varies one hidden layer's width. The numbers do not depend on --jobs or "
                                    "--cluster: every run is seeded by its own settings and uses one thread.")
     add_run_args(p, ["data"])
     add_grid_args(p)
@@ -56,13 +60,19 @@ def add_grid_args(p) -> None:
     grid = grid_fields()
     add_run_args(p, GRID_GROUPS, exclude=(*(f.name for f in grid), "seed"))  # the switches: no value to list
     g = p.add_argument_group("grid", "one value, or several joined by commas: each is crossed with the others, "
-                                     "the hidden sizes and the seeds")
-    g.add_argument("--hidden", default=",".join(map(str, DEFAULT_SIZES)), metavar="SIZES",
-                   help=f"hidden sizes, e.g. 2,5,10-12,30 (default {','.join(map(str, DEFAULT_SIZES))})")
-    g.add_argument("--seeds", type=int, default=3, metavar="N", help="runs per size, seeds 0..N-1 (default 3)")
+                                     "the sizes and the seeds")
+    g.add_argument("--hidden", "--h", dest="h", metavar="SIZES",
+                   help=f"the sizes of {SIZE}, the hidden layer's width, e.g. 2,5,10-12,30 (default "
+                        f"{','.join(map(str, DEFAULT_SIZES))})")
+    for name in PLACEHOLDERS[1:]:
+        example = ", e.g. --model '784-{h}-{h2}-10' --h 10,25 --h2 5,15" if name == "h2" else ""
+        g.add_argument(f"--{name}", metavar="SIZES", help=f"the sizes of {{{name}}} in the --model template{example}")
+    g.add_argument("--seeds", type=int, default=3, metavar="N",
+                   help="runs per size or architecture, seeds 0..N-1 (default 3)")
     for field in grid:
         meta = field.metadata
-        help_text = (f"the model spec, with {SIZE} where each hidden size goes, e.g. 784-{SIZE}-10 (default: "
+        help_text = (f"the model spec, with {SIZE} where each hidden size goes, e.g. 784-{SIZE}-10, or "
+                     f"{SIZE}, {{h2}}... crossed, or a list of specs, e.g. 784-100-10,28x28-lstm32-10 (default: "
                      f"{SIZE}-<outputs>, one hidden layer)" if field.name == "model" else meta["help"])
         if meta["choices"]:
             help_text += f": {', '.join(meta['choices'])}"
@@ -130,7 +140,10 @@ def run(args) -> int:
     base = run_config(args).replace(**{name: values[0] for name, values in grid.items() if len(values) == 1})
     varied = {name: values for name, values in grid.items() if len(values) > 1}
     data = dataset(base)  # here, so a bad name fails before any worker starts (and the runs here reuse it)
-    configs = sweep_configs(parse_units(args.hidden), args.seeds, base, **varied)
+    given = {p: parse_units(getattr(args, p)) for p in PLACEHOLDERS if getattr(args, p) is not None}
+    configs = sweep_configs(given.get("h"), args.seeds, base, sizes={p: given[p] for p in given if p != "h"},
+                            **varied)
+    check_models([description(c, EXTRAS) for c in configs], data)
     varying = list(varied)
     with open_store(args) as store, open_executor(args) as executor:
         out.line(f"sweep on {data.name} ({len(data.x_train):,} train / {len(data.x_test):,} test): "
@@ -143,9 +156,11 @@ def run(args) -> int:
         raise PynnError(f"All {len(configs)} runs failed; the first ({describe_config(first['config'])}): "
                         f"{first['error']}")
     rows = summarise(results, varying)
-    rules = rules_of_thumb(data.n_features, data.n_outputs)
+    # the rules size one hidden layer: beside other architectures they would mark nothing
+    rules = rules_of_thumb(data.n_features, data.n_outputs) if rules_apply(rows) else {}
     out.emit_json({"data": data.name, "n_in": data.n_features, "n_out": data.n_outputs, "run": base.to_dict(),
-                   "grid": varied, "seeds": args.seeds, "jobs": args.jobs, "cluster": args.cluster,
+                   "grid": varied, "placeholders": given, "seeds": args.seeds, "jobs": args.jobs,
+                   "cluster": args.cluster,
                    "wall_seconds": wall, "resumed": resumed, "sizes": rows, "runs": results,
                    "failed": failed, "rules_of_thumb": rules})
     ran = f"{plural(len(results) - resumed, 'run')} in {wall:.1f} s wall time {executor.where}"
@@ -195,9 +210,9 @@ def _run_all(out: Output, configs, executor, store, varying, path):
                 out.line(f"  {count:>3}/{len(configs)}  failed: {describe_config(run.config)}: {run.error}")
             else:
                 r = run.result
-                grid = "".join(f"  {k} {show_value(r[k])}" for k in varying)
-                out.line(f"  {count:>3}/{len(configs)}  hidden {r['hidden']:>4}  seed {r['seed']}{grid}  "
-                         f"test {r['test_accuracy']:.2%}  {r['seconds']:.1f} s")
+                label = describe_run(r, varying, sep="  ", size_width=4)  # sizes in a column
+                out.line(f"  {count:>3}/{len(configs)}  {label}  test {r['test_accuracy']:.2%}  "
+                         f"{r['seconds']:.1f} s")
     except (KeyboardInterrupt, PynnError):  # Ctrl-C, or the cluster went away
         if store is not None and store.saved:
             out.note(f"{plural(len(store.saved), 'finished run')} saved in {path}; add --resume to carry on.")

@@ -198,7 +198,12 @@ class LineChart:
         yield Segment.line()
         if self.x_ticks:
             label = f"  {self.x_label}" if self.x_label else ""
-            yield Segment(" " * (label_width + 2) + "".join(ticks).rstrip() + label)
+            tick_line = "".join(ticks).rstrip()
+            if len(tick_line) + len(label) > width:  # a tick at the right edge: the label on a line of its own
+                yield Segment(" " * (label_width + 2) + tick_line)
+                yield Segment.line()
+                tick_line, label = "", self.x_label.rjust(width)
+            yield Segment(" " * (label_width + 2) + tick_line + label)
             yield Segment.line()
         if self.markers:
             yield Segment(" " * (label_width + 2) + "".join(keys).rstrip())
