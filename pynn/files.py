@@ -196,7 +196,8 @@ def load_model(path: str | os.PathLike):
                                     d.get("return_sequences", False)) for d in header["layers"]])
         model = build_model(spec, loss=header["loss"], task=header["task"], n_outputs=header["n_outputs"],
                             init=header.get("init", "lecun"), seed=header.get("seed", 0),
-                            expected_params=int(arrays["params"].size))
+                            expected_params=int(arrays["params"].size),
+                            double_softmax=bool((header.get("run") or {}).get("double_softmax", False)))
     except (KeyError, TypeError, ValueError, AttributeError) as err:
         raise PynnError(f"{path} has an incomplete header (missing {err}).") from None
     except PynnError as err:

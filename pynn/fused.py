@@ -2,8 +2,8 @@
 norms, clipping, last-good copy, optimiser update) in one call into C.
 
 A model qualifies when every layer is a Dense on flat input (no dropout, no recurrent layer), the data is
-float32 and the loss and optimiser are ones the C step implements. It calls the same kernels in the same
-order as the general path, so the two agree to float32 rounding.
+float32 and the loss and optimiser are ones the C step implements (a softmax applied twice is not). It calls
+the same kernels in the same order as the general path, so the two agree to float32 rounding.
 """
 from __future__ import annotations
 
@@ -38,6 +38,8 @@ def fused_step(model: Sequential, optimizer: Optimizer, x: np.ndarray, y: np.nda
     if not all(isinstance(layer, Dense) and not layer.per_step for layer in layers):
         return None
     if model.loss.name not in core.LOSS_KINDS or optimizer.name not in core.OPTIMIZER_KINDS:
+        return None
+    if model.loss.double_softmax:  # the C step applies the softmax once; the general path applies it twice
         return None
     if x.dtype != np.float32 or len(x) == 0:
         return None

@@ -2,7 +2,8 @@
 
 The fused kernels take the output layer's pre-activation: softmax runs only inside cross-entropy and the
 sigmoid only inside binary cross-entropy, so a softmax written before cross-entropy is applied once, never
-twice (the classic bug where a network stops learning).
+twice (the classic bug where a network stops learning). Only a run that asks for it by name (double_softmax)
+applies it twice, to show that bug: the output's softmax, then cross-entropy over its probabilities as logits.
 
 One convention for every loss: summed over a sample's outputs, averaged over samples and, when the output
 has a value per step (m, T, k), over steps too, so a sequence's loss does not grow with its length (PyTorch's
@@ -38,11 +39,16 @@ def loss_name(name: str) -> str:
         raise PynnError(f"Unknown loss {name!r}; choose xent (cross-entropy), bce or mse.") from None
 
 
-def resolve_head(task: str, loss: str | None, output_activation: str | None) -> tuple[str, str, list[str]]:
-    """(loss, output activation, notes for the user) from the task and what the user wrote, if anything."""
+def resolve_head(task: str, loss: str | None, output_activation: str | None,
+                 double_softmax: bool = False) -> tuple[str, str, list[str]]:
+    """(loss, output activation, notes for the user) from the task and what the user wrote, if anything;
+    double_softmax: the softmax is applied twice on purpose (only with cross-entropy on class labels)."""
     notes: list[str] = []
     default_loss, default_act = DEFAULT_FOR_TASK[task]
     loss = loss_name(loss) if loss else None
+    if double_softmax:
+        _check_double_softmax(task, loss, output_activation)
+        return "xent", "softmax", [DOUBLE_SOFTMAX_NOTE]
     if loss is None:
         loss = {"softmax": "xent"}.get(output_activation, default_loss)
         if output_activation == "sigmoid" and task != REGRESSION:
@@ -51,7 +57,8 @@ def resolve_head(task: str, loss: str | None, output_activation: str | None) -> 
         output_activation = {"xent": "softmax", "bce": "sigmoid"}.get(loss, "identity")
     elif output_activation == "softmax" and loss == "xent":
         notes.append("The softmax written on the output layer is folded into the fused cross-entropy, so it is "
-                      "applied once, not twice (applying it twice flattens the gradients and stalls learning).")
+                      "applied once, not twice (`pynn freeze` shows how applying it twice flattens the gradients "
+                      "and stalls learning).")
     if loss == "xent" and output_activation != "softmax":
         raise ConfigError("loss", f"xent (cross-entropy) needs a softmax output, but the output layer is "
                           f"{output_activation}; drop the activation from the last layer, or use {{loss}} bce for "
@@ -67,12 +74,39 @@ def resolve_head(task: str, loss: str | None, output_activation: str | None) -> 
     return loss, output_activation, notes
 
 
+DOUBLE_SOFTMAX_NOTE = ("The softmax is applied twice, as asked (double_softmax): on the output layer, then again "
+                       "inside cross-entropy over its probabilities, as nn.Softmax before PyTorch's "
+                       "CrossEntropyLoss does — expect the loss to stall (pynn freeze shows why).")
+
+
+def _check_double_softmax(task: str, loss: str | None, output_activation: str | None) -> None:
+    """One sentence unless a softmax twice makes sense here: class labels, cross-entropy, a softmax output."""
+    if task != CLASSIFICATION:
+        raise ConfigError("double_softmax", f"puts a softmax before cross-entropy, which needs class labels, but "
+                          f"this data's task is {task}")
+    if loss not in (None, "xent"):
+        raise ConfigError("double_softmax", f"puts a softmax before cross-entropy, so it needs {{loss}} xent, not "
+                          f"{loss}")
+    if output_activation not in (None, "softmax"):
+        raise ConfigError("double_softmax", f"applies a softmax on the output layer, but the spec writes "
+                          f"{output_activation} there; leave the last layer bare")
+
+
+def softmax(z: np.ndarray) -> np.ndarray:
+    """Softmax over the last axis, shifted by the row's maximum so it cannot overflow."""
+    e = np.exp(z - z.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
 class Loss:
     """Turns dataset targets into what a kernel needs and returns (mean loss, dout, predictions)."""
 
-    def __init__(self, name: str, n_outputs: int):
+    def __init__(self, name: str, n_outputs: int, double_softmax: bool = False):
+        """double_softmax (cross-entropy only): the output's softmax comes first and cross-entropy then takes
+        its probabilities as logits, applying a second softmax (see __call__)."""
         self.name = loss_name(name)
         self.n_outputs = n_outputs
+        self.double_softmax = double_softmax and self.name == "xent"
 
     def targets(self, y: np.ndarray, per_step: bool = False) -> np.ndarray:
         """One target row per sample, or per sample and step when the output is per step (y is then (m, T)
@@ -94,7 +128,9 @@ class Loss:
         rows = np.ascontiguousarray(out.reshape(-1, out.shape[-1]) if per_step else out.reshape(len(out), -1),
                                     dtype=np.float32)
         t = self.targets(y, per_step)
-        if self.name == "xent":
+        if self.double_softmax:
+            loss, d, pred = _twice(rows, t)
+        elif self.name == "xent":
             loss, d, pred = core.softmax_xent(rows, t)
         elif self.name == "bce":
             loss, d, pred = core.sigmoid_bce(rows, t)
@@ -104,11 +140,23 @@ class Loss:
         return loss, d.reshape(out.shape), pred.reshape(out.shape)
 
     def predictions(self, out: np.ndarray) -> np.ndarray:
-        """What the model outputs to a user: probabilities for the fused heads, the values otherwise."""
+        """What the model outputs to a user: probabilities for the fused heads, the values otherwise. With the
+        softmax applied twice they are the output layer's softmax, what PyTorch's model would return."""
         if self.name == "xent":
-            z = out - out.max(axis=-1, keepdims=True)
-            e = np.exp(z)
-            return e / e.sum(axis=-1, keepdims=True)
+            return softmax(out)
         if self.name == "bce":
             return core.activate(np.ascontiguousarray(out, dtype=np.float32), "sigmoid")
         return out
+
+
+def _twice(z: np.ndarray, labels: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+    """(mean loss, dz, probabilities) for rows of logits z (rows, k) when the output layer applies a softmax,
+    p = softmax(z), and cross-entropy then applies its own to p: loss -log softmax(p)[label].
+
+    Backward, cross-entropy's gradient wrt its logits p is dp = (softmax(p) - onehot) / rows, and it passes
+    through the first softmax's Jacobian, dz = (diag(p) - p pᵀ) dp = p * (dp - <p, dp>). That Jacobian is what
+    squashes the gradient: while p is near uniform every entry is about 1/k."""
+    p = np.ascontiguousarray(softmax(z), dtype=np.float32)
+    loss, dp, _ = core.softmax_xent(p, labels)
+    dz = p * (dp - (p * dp).sum(axis=-1, keepdims=True))
+    return loss, np.ascontiguousarray(dz, dtype=np.float32), p

@@ -34,7 +34,7 @@ class Sequential:
 
     def __init__(self, layers: list[Layer], loss: str | None = None, n_outputs: int | None = None,
                  task: str | None = None, class_names: list[str] | None = None,
-                 hidden_activation: str = DEFAULT_HIDDEN_ACTIVATION):
+                 hidden_activation: str = DEFAULT_HIDDEN_ACTIVATION, double_softmax: bool = False):
         self.layers = checked_layers(layers)
         self.written = ModelSpec(None, [layer_spec(layer) for layer in self.layers])  # before any head is set
         self.task = task
@@ -52,23 +52,24 @@ class Sequential:
         # Held while parameters change, so a reader in another thread never sees a half-updated layer.
         self.lock = threading.RLock()
         if task is not None:
-            self.set_head(task, loss, n_outputs, hidden_activation)
+            self.set_head(task, loss, n_outputs, hidden_activation, double_softmax)
 
     # -- building ------------------------------------------------------------------------------------------
 
     def set_head(self, task: str, loss: str | None = None, n_outputs: int | None = None,
-                 hidden_activation: str = DEFAULT_HIDDEN_ACTIVATION) -> None:
+                 hidden_activation: str = DEFAULT_HIDDEN_ACTIVATION, double_softmax: bool = False) -> None:
         """Settle what the task decides: the output's activation and the loss, fused where the loss kernel
         applies that activation itself (softmax inside cross-entropy, sigmoid inside binary cross-entropy),
-        and the activation of hidden dense layers that name none."""
+        and the activation of hidden dense layers that name none. double_softmax: the loss applies the output's
+        softmax and then cross-entropy's own, as asked (pynn.losses)."""
         output = self.layers[-1]
-        loss, output.activation, self.notes = resolve_head(task, loss, output.activation)
+        loss, output.activation, self.notes = resolve_head(task, loss, output.activation, double_softmax)
         output.fused_into_loss = loss in ("xent", "bce")
         for layer in self.layers[:-1]:
             if layer.kind == "dense" and layer.activation is None:
                 layer.activation = activation_name(hidden_activation)
         _refuse_hidden_softmax(self.layers)
-        self.task, self.loss = task, Loss(loss, n_outputs or output.units)
+        self.task, self.loss = task, Loss(loss, n_outputs or output.units, double_softmax)
 
     @property
     def built(self) -> bool:
@@ -304,7 +305,8 @@ class Sequential:
         with self.lock:
             if self.loss is None:  # a model of layer objects meets its first data
                 self.class_names = data.class_names
-                self.set_head(data.task, run.loss, hidden_activation=run.activation)
+                self.set_head(data.task, run.loss, hidden_activation=run.activation,
+                              double_softmax=run.double_softmax)
             if not self.built:
                 self.build(self.input_shape or data.sample_shape, run.init, run.seed)
                 self.spec = self.spec or str(ModelSpec(self.input_shape, self.written.layers))
@@ -325,7 +327,8 @@ class Sequential:
             if RunConfig.__dataclass_fields__[name].metadata["group"] == "data":
                 raise ConfigError(name, "describes how data is loaded, and fit takes the data itself; give it to "
                                   "pynn.load_dataset")
-            if name == "model" or (name in ("activation", "loss", "dropout") and self.loss is not None):
+            if name == "model" or (name in ("activation", "loss", "dropout", "double_softmax")
+                                   and self.loss is not None):
                 raise ConfigError(name, "shapes the layers, which this model already has; give it to pynn.build")
             if name == "dropout":
                 raise ConfigError(name, "adds dropout to a spec; a model of layers takes pynn.Dropout layers")
@@ -483,24 +486,26 @@ def build(spec: str, data: Dataset | None = None, **fields) -> Sequential:
 
 def build_model(spec: str | ModelSpec, data: Dataset | None = None, *, loss: str | None = None,
                 task: str | None = None, n_outputs: int | None = None, init: str = "lecun", seed: int = 0,
-                hidden_activation: str = DEFAULT_HIDDEN_ACTIVATION, expected_params: int | None = None
-                ) -> Sequential:
+                hidden_activation: str = DEFAULT_HIDDEN_ACTIVATION, expected_params: int | None = None,
+                double_softmax: bool = False) -> Sequential:
     """A built, initialised model from a spec string; the input size comes from the data when not written.
     With data, the data's samples must fit its input and its targets its outputs."""
-    model = plan_model(spec, data, loss=loss, task=task, n_outputs=n_outputs, hidden_activation=hidden_activation)
+    model = plan_model(spec, data, loss=loss, task=task, n_outputs=n_outputs, hidden_activation=hidden_activation,
+                       double_softmax=double_softmax)
     model.build(model.input_shape, init=init, seed=seed, expected_params=expected_params)
     if data is not None:
         model.check_input(data.sample_shape)
         model.check_targets(data.y_train, n_classes=data.n_outputs if model.task == CLASSIFICATION else None)
     hidden = activation_name(hidden_activation)
     model.run = RunConfig(model=model.spec, activation={"leaky_relu": "leaky"}.get(hidden, hidden), init=init,
-                          loss=model.run.loss, seed=seed, **({"data": data.name} if data is not None else {}))
+                          loss=model.run.loss, seed=seed, double_softmax=model.loss.double_softmax,
+                          **({"data": data.name} if data is not None else {}))
     return model
 
 
 def plan_model(spec: str | ModelSpec, data: Dataset | None = None, *, loss: str | None = None,
                task: str | None = None, n_outputs: int | None = None,
-               hidden_activation: str = DEFAULT_HIDDEN_ACTIVATION) -> Sequential:
+               hidden_activation: str = DEFAULT_HIDDEN_ACTIVATION, double_softmax: bool = False) -> Sequential:
     """A model from a spec with every shape worked out and nothing allocated (see Sequential.plan)."""
     parsed = spec if isinstance(spec, ModelSpec) else parse_spec(spec)
     task = task or (data.task if data is not None else CLASSIFICATION)
@@ -519,7 +524,7 @@ def plan_model(spec: str | ModelSpec, data: Dataset | None = None, *, loss: str 
         else:
             layers.append(_recurrent_layer(ls))
     model = Sequential(layers, loss, n_outputs or parsed.layers[-1].units, task,
-                       data.class_names if data is not None else None, hidden_activation)
+                       data.class_names if data is not None else None, hidden_activation, double_softmax)
     model.plan(input_shape)
     model.spec = str(ModelSpec(tuple(input_shape), parsed.layers))
     return model

@@ -107,6 +107,25 @@ def output_loss(name, out, targets):
     raise ValueError(name)
 
 
+def softmax(z):
+    """Softmax over the last axis."""
+    z = np.asarray(z, np.float64)
+    e = np.exp(z - z.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def double_softmax_loss(out, targets):
+    """(loss, dout) of a softmax on the output followed by cross-entropy that applies its own softmax (PyTorch's
+    nn.Softmax before nn.CrossEntropyLoss), for an output (m, k) or (m, T, k) and labels shaped like out without
+    its last axis. Built as the composition it is: p = softmax(out), the "xent" loss with p as its logits, and
+    that loss's gradient carried back through the full Jacobian of the first softmax, d p_j / d out_i =
+    p_j (delta_ij - p_i), written out as a matrix per row."""
+    p = softmax(out)
+    loss, dp = output_loss("xent", p, targets)
+    jacobian = np.einsum("...j,ij->...ij", p, np.eye(p.shape[-1])) - np.einsum("...i,...j->...ij", p, p)
+    return loss, np.einsum("...ij,...j->...i", jacobian, dp)  # the Jacobian is symmetric
+
+
 def _decayed(p, g, n_decay, decay):
     g = np.array(g, np.float64)
     g[:n_decay] += decay * np.asarray(p, np.float64)[:n_decay]

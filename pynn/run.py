@@ -66,6 +66,9 @@ class RunConfig:
     init: str = setting("lecun", "model", "weight initialisation", choices=INITIALISATIONS)
     loss: str | None = setting(None, "model", "the loss (default: follows the task)", choices=LOSSES)
     dropout: float = setting(0.0, "model", "dropout after every hidden dense layer that has none in the spec")
+    double_softmax: bool = setting(False, "model", "apply the softmax twice on purpose, on the output layer and "
+                                   "again inside cross-entropy, as nn.Softmax before PyTorch's CrossEntropyLoss "
+                                   "does: to see learning freeze (pynn freeze shows it beside the single softmax)")
     # -- data ----------------------------------------------------------------------------------------------
     data: str = setting("digits", "data", "a dataset name (see `pynn data list`) or a file", metavar="NAME|PATH")
     labels: str | None = setting(None, "data", "labels in a second file, for data holding only inputs",
@@ -219,7 +222,7 @@ class RunConfig:
         from pynn.model import build_model
 
         model = build_model(self.model_spec(data), data, loss=self.loss, init=self.init, seed=self.seed,
-                            hidden_activation=self.activation)
+                            hidden_activation=self.activation, double_softmax=self.double_softmax)
         model.run = self.for_data(data)
         return model
 

@@ -236,7 +236,8 @@ async def test_the_settings_dialog_is_the_run_descriptions_model_and_training_fi
         assert [f.name for f in dialog.fields] == expected
         for f in pynn.run.fields_of("model") + pynn.run.fields_of("training"):
             widget = dialog.query_one(f"#field-{f.name}")
-            assert isinstance(widget, Select if f.metadata["choices"] else Input), f.name
+            a_choice = f.metadata["choices"] or pynn.run.field_kind(f.name) is bool  # true/false is a choice too
+            assert isinstance(widget, Select if a_choice else Input), f.name
         assert dialog.query_one("#field-loss").value == "default"
         assert dialog.query_one("#field-model").value == "2-8-4:tanh-2"
         before = app.bench.model

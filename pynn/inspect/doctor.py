@@ -37,9 +37,10 @@ def shape_in_words(shape) -> str:
 
 
 def check_spec(text: str, data: Dataset | None = None, *, loss: str | None = None,
-               hidden_activation: str = DEFAULT_HIDDEN_ACTIVATION, init: str = "lecun") -> list[Finding]:
+               hidden_activation: str = DEFAULT_HIDDEN_ACTIVATION, init: str = "lecun",
+               double_softmax: bool = False) -> list[Finding]:
     """Findings for a spec string trained with `loss` (None: the task's default), against the data when
-    given; measures the untrained network on it."""
+    given (double_softmax: with the softmax applied twice, as asked); measures the untrained network on it."""
     try:
         spec = parse_spec(text)
     except PynnError as err:
@@ -48,7 +49,8 @@ def check_spec(text: str, data: Dataset | None = None, *, loss: str | None = Non
     loss = loss_name(loss) if loss else None
     task = data.task if data is not None else CLASSIFICATION
     try:
-        model, unbuildable = plan_model(spec, data, loss=loss, hidden_activation=hidden_activation), ""
+        model, unbuildable = plan_model(spec, data, loss=loss, hidden_activation=hidden_activation,
+                                        double_softmax=double_softmax), ""
     except PynnError as err:
         model, unbuildable = None, str(err)
     findings = [_input_finding(spec, data)] if data is not None else []
@@ -58,7 +60,8 @@ def check_spec(text: str, data: Dataset | None = None, *, loss: str | None = Non
     written = spec.layers[-1].activation
     n_classes = data.n_outputs if data is not None else spec.layers[-1].units
     if model is not None:
-        findings += _head_findings(written, model.layers[-1].activation, model.loss.name, task, n_classes)
+        findings += _head_findings(written, model.layers[-1].activation, model.loss.name, task, n_classes,
+                                   model.loss.double_softmax)
     else:  # the loss the model would have had: the one asked for, or the task's default
         findings += _head_findings(written, written, loss or DEFAULT_FOR_TASK[task][0], task, n_classes)
     if model is None:
@@ -82,7 +85,8 @@ def check_saved(model: Sequential, header: dict, data: Dataset | None = None) ->
                             getattr(l, "return_sequences", False)) for l in model.layers]
         findings += [_input_finding(ModelSpec(model.input_shape, layers), data)] + _target_findings(model, data)
     findings += _head_findings(_written_output(model.spec), model.layers[-1].activation, model.loss.name,
-                               model.task, data.n_outputs if data is not None else model.layers[-1].units)
+                               model.task, data.n_outputs if data is not None else model.layers[-1].units,
+                               model.loss.double_softmax)
     if data is not None:
         findings += _size_findings(model, data)
     dense = [layer for layer in model.layers if layer.kind == "dense"]
@@ -137,16 +141,26 @@ def _hidden_softmax_findings(spec: ModelSpec) -> list[Finding]:
 
 
 def _head_findings(written_output: str | None, output_activation: str | None, loss: str, task: str,
-                   n_classes: int) -> list[Finding]:
+                   n_classes: int, double_softmax: bool = False) -> list[Finding]:
     """The output activation against the loss it is trained with, the task and its number of classes."""
     findings = []
-    if written_output == "softmax" and loss == "xent":
+    if double_softmax:
+        findings.append(Finding(PROBLEM, "softmax applied twice", "The softmax is applied twice, as asked "
+                        "(--double-softmax): on the output layer, then again inside cross-entropy.",
+                        f"Cross-entropy then scores probabilities of at most e/(e+{n_classes}-1) = "
+                        f"{np.e / (np.e + n_classes - 1):.3f} for any class, its loss cannot fall below "
+                        f"ln(e+{n_classes}-1) - 1 = {np.log(np.e + n_classes - 1) - 1:.3f}, and the first "
+                        "softmax squashes the gradient, so the network learns slowly or not at all (the classic "
+                        "bug). `pynn freeze` shows it beside the softmax applied once.",
+                        "Leave --double-softmax out: cross-entropy brings its own softmax."))
+    elif written_output == "softmax" and loss == "xent":
         findings.append(Finding(WARNING, "softmax before cross-entropy", "The output layer is written with a "
                         "softmax and the loss is cross-entropy, which computes the softmax itself.",
                         "Applied twice, the softmax flattens the outputs toward equal probabilities and shrinks "
                         "the gradients, so the network stops learning (the classic bug). pynn folds the two and "
                         "applies it once, but the spec reads as if it ran twice, and frameworks that take "
-                        "logits (PyTorch's CrossEntropyLoss) would apply it twice.",
+                        "logits (PyTorch's CrossEntropyLoss) would apply it twice; `pynn freeze` shows what that "
+                        "does, beside the softmax applied once.",
                         "Leave the output bare (e.g. 784-30-10): cross-entropy brings its own softmax."))
     if loss == "mse" and task == CLASSIFICATION:
         findings.append(Finding(WARNING, "quadratic cost for classes", "Classes are trained with the quadratic "

@@ -55,7 +55,7 @@ def run(args) -> int:
         data = config.load_data()
         subject = f"spec {args.model}"
         findings = check_spec(config.model_spec(data), data, loss=config.loss, hidden_activation=config.activation,
-                              init=config.init)
+                              init=config.init, double_softmax=config.double_softmax)
     problems = sum(f.level == PROBLEM for f in findings)
     out.emit_json({"subject": subject, "data": data.name, "problems": problems,
                    "findings": [asdict(f) for f in findings]})
