@@ -61,7 +61,8 @@ def train_head(config: dict) -> dict:
             "test_accuracy": test.get("accuracy"), "test_loss": test["loss"],
             "layers": [layer.index for layer in model.param_layers],
             "start_grad_norms": start_norms, "last_grad_norms": history[-1].grad_norms if history else [],
-            "measured": len(answered), "answered": probability_summary(answered),
+            "measured": len(answered), "steps": answered.shape[1] if answered.ndim == 3 else None,
+            "answered": probability_summary(answered),
             "scored": probability_summary(scored),
             "example": {"answered": top_classes(_first_output(answered)), "scored": top_classes(_first_output(scored))}}
 

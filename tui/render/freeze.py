@@ -59,7 +59,8 @@ def _top(series: list[Series]) -> float:
 def probabilities_table(result: dict) -> Table:
     once, twice = result["heads"]
     bounds = result["bounds"]
-    table = Table(title=f"output probabilities on the first {once['measured']} test samples (uniform: 1/K = "
+    steps = f" x {once['steps']} steps" if once.get("steps") else ""
+    table = Table(title=f"output probabilities on {once['measured']} test samples{steps} (uniform: 1/K = "
                         f"{bounds['uniform']:.3f})", title_justify="left",
                   caption=f"With the softmax twice the loss scores softmax(p) of the output's p, never more than "
                           f"e/(e+K-1) = {bounds['scored_largest']:.3f} for a class; with it once the two are the "
@@ -71,7 +72,7 @@ def probabilities_table(result: dict) -> Table:
                              ("scored", "largest", "the loss scores: largest probability"),
                              ("scored", "mean_top", "the loss scores: mean of each top probability")):
         table.add_row(words, *(f"{head[what][key]:.3f}" for head in (once, twice)))
-    table.add_row("the same answer for", *(f"{head['answered']['common_share']:.0%} "
+    table.add_row("outputs giving the commonest answer", *(f"{head['answered']['common_share']:.0%} "
                                            f"({_name(head, head['answered']['common_answer'])})"
                                            for head in (once, twice)))
     return table
