@@ -59,9 +59,16 @@ class Layer:
     kind = "layer"
     input_shape: tuple[int, ...] = ()
     output_shape: tuple[int, ...] = ()
-    index = 0  # position in the model, 1-based as in the textbooks' W[l]
+    # Layers with weights are numbered as the course numbers W[l], Z[l], A[l]: 1, 2, ... from the input side.
+    # Dropout has no W of its own and acts on the A[l] below it, so it takes no number (index None); that
+    # number is what users see and type (`--layer 2`). position is the place in model.layers, dropout
+    # counted, which the code indexes lists with and users never see.
+    numbered = True
+    index: int | None = 0   # the course's l, set by the model (Sequential.plan); None when not numbered
+    position = 0            # 1-based place in model.layers, set by the model
 
-    def build(self, input_shape: tuple[int, ...], index: int) -> tuple[int, ...]:
+    def build(self, input_shape: tuple[int, ...], index: int | None) -> tuple[int, ...]:
+        """Work out the shapes for samples of input_shape; index is the layer's number l (None unnumbered)."""
         raise NotImplementedError
 
     def param_specs(self) -> list[ParamSpec]:
@@ -170,6 +177,7 @@ class Dropout(Layer):
     nothing changes at inference. Masks come from the model's seeded generator."""
 
     kind = "dropout"
+    numbered = False  # no weights: it acts on the A[l] of the layer below, as in the course's D[l] masks
 
     def __init__(self, p: float):
         self.p = real_number("p", p)  # the probability of dropping a value

@@ -191,7 +191,7 @@ def gate_trace(model, x: np.ndarray, layer_index: int | None = None, before: np.
         raise PynnError(f"Layer {layer_index} is not an LSTM.")
     frozen = model.frozen()
     states = stream_states(frozen, before) if before is not None else None
-    cache = frozen.forward(x[None], states=states, upto=layer.index)[1][-1]
+    cache = frozen.forward(x[None], states=states, upto=layer.position)[1][-1]
     U = layer.units
     blocks = [cache.gates[0, :, k * U:(k + 1) * U] for k in range(len(GATES))]
     zero = np.zeros(U, np.float32)

@@ -83,8 +83,9 @@ class Sequential:
         if not self.input_shape or min(self.input_shape) < 1:
             raise PynnError(f"An input shape needs positive sizes, not {self.input_shape}.")
         shape, per_step = self.input_shape, False
-        for i, layer in enumerate(self.layers, start=1):
-            shape = layer.build(shape, i, per_step=per_step)
+        for position, (layer, number) in enumerate(zip(self.layers, layer_numbers(self.layers)), start=1):
+            shape = layer.build(shape, number, per_step=per_step)
+            layer.position = position
             per_step = getattr(layer, "return_sequences", per_step)
         self.output_shape = shape
         return self
@@ -135,7 +136,7 @@ class Sequential:
 
     def check_input(self, sample_shape: tuple[int, ...], what: str = "the data") -> None:
         """Raise a PynnError in words when samples of this shape cannot enter the first layer."""
-        first = self.layers[0]
+        first = self.param_layers[0]  # layer 1: a dropout before it passes any shape on as it is
         expected = self.input_shape
         if first.kind == "dense" and not first.per_step:
             have, want = int(np.prod(sample_shape)), int(np.prod(expected))
@@ -233,7 +234,8 @@ class Sequential:
     def forward(self, x: np.ndarray, training: bool = False, *, upto: int | None = None,
                 states: list | None = None) -> tuple[np.ndarray, list]:
         """(output, caches) for a batch x (m, *input_shape): the output layer's raw output (logits for the fused
-        losses), or layer `upto`'s (1-based) when given, and one cache per layer run, which backward takes.
+        losses), or when given the output of the first `upto` layers of model.layers (a layer's position, dropout
+        counted, not its number), and one cache per layer run, which backward takes.
         Nothing is kept on the model, so forwards on different batches may interleave; the weights are read
         as they are, so a reader in another thread than the trainer's runs this on a frozen() copy. states, for
         a stateful reading of a stream: per layer of model.layers, the state its LSTM starts from ((h0, c0), as
@@ -342,6 +344,10 @@ class Sequential:
     def param_layers(self) -> list[Layer]:
         return [layer for layer in self.layers if layer.param_specs()]
 
+    def layer_numbered(self, number: int) -> Layer | None:
+        """The layer the course calls l = number (whose weights are W[number]), or None if there is none."""
+        return next((layer for layer in self.layers if layer.index == number), None)
+
     @property
     def n_params(self) -> int:
         return count_params(self.layers)
@@ -437,10 +443,20 @@ def checked_layers(layers) -> list[Layer]:
     return list(layers)
 
 
+def layer_numbers(layers: list[Layer]) -> list[int | None]:
+    """Each layer's number as the course writes W[l]: the layers with weights counted 1, 2, ... from the input
+    side, and None for one without (dropout)."""
+    numbers, count = [], 0
+    for layer in layers:
+        count += layer.numbered
+        numbers.append(count if layer.numbered else None)
+    return numbers
+
+
 def _refuse_hidden_softmax(layers: list[Layer]) -> None:
-    for i, layer in enumerate(layers[:-1]):
+    for layer, number in list(zip(layers, layer_numbers(layers)))[:-1]:
         if layer.kind == "dense" and layer.activation == "softmax":
-            raise PynnError(f"Layer {i + 1} is a hidden softmax; pynn applies softmax only on the "
+            raise PynnError(f"Layer {number} is a hidden softmax; pynn applies softmax only on the "
                             "output, inside cross-entropy. Use sigmoid, tanh or relu for hidden layers.")
 
 

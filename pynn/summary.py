@@ -1,5 +1,6 @@
-"""The numbers behind `pynn summary`: each layer's parameter shapes, the math and batch views of its output,
-the parameter arithmetic, totals and memory. Pure data; tui/ draws it."""
+"""The numbers behind `pynn summary`: each layer's parameter and gradient shapes, the math and batch views of its
+output and of Z = WX + b with its broadcast bias, the parameter arithmetic, totals and memory. Layers are
+numbered as the course numbers W[l] (dropout, which has no W, takes no number). Pure data; tui/ draws it."""
 from __future__ import annotations
 
 import numpy as np
@@ -14,43 +15,72 @@ def _fmt(n: int) -> str:
     return f"{n:,}"
 
 
+def _shape(*sizes) -> str:
+    return f"({', '.join(map(str, sizes))})"
+
+
 def dense_row(layer) -> dict:
-    n_in, n = layer.n_in, layer.units
+    l, n_in, n = layer.index, layer.n_in, layer.units
     steps = layer.input_shape[:-1] if layer.per_step else ()
     batch = ("m", *steps)
+    W, b, A, Z = f"W[{l}]", f"b[{l}]", f"A[{l - 1}]", f"Z[{l}]"
+    at = "at every step, " if layer.per_step else ""
+    rows = "m rows" if not layer.per_step else f"m·{'·'.join(map(str, steps))} rows"
     return {
-        "index": layer.index,
+        "index": l,
         "kind": "dense",
         "name": f"Dense({n}, {layer.activation})" + (" at every step" if layer.per_step else ""),
         "activation": layer.activation,
         "params": {"W": [n, n_in], "b": [n, 1]},
-        "math_view": f"Z[{layer.index}], A[{layer.index}]: ({n}, m)",
-        "batch_view": f"({', '.join(map(str, batch))}, {n})",
+        # a gradient has the shape of what it is the gradient of: every entry of W and b gets its own
+        "grads": {"dW": [n, n_in], "db": [n, 1]},
+        # the batch view keeps W (n_l, n_(l-1)) and lays samples in rows, so b is a row
+        "batch_params": {"W": [n, n_in], "b": [1, n]},
+        "batch_grads": {"dW": [n, n_in], "db": [1, n]},
+        "math_view": f"{Z}, A[{l}]: ({n}, m)",
+        "batch_view": _shape(*batch, n),
+        "equations": {
+            "math": (f"{at}{Z} = {W}·{A} + {b}: {_shape(n, n_in)}·{_shape(n_in, 'm')} = {_shape(n, 'm')}, plus {b} "
+                     f"{_shape(n, 1)} broadcast across the m columns; d{W} {_shape(n, n_in)} like {W}, d{b} "
+                     f"{_shape(n, 1)} like {b}"),
+            "batch": (f"{at}{Z} = {A}·{W}ᵀ + {b}: {_shape(*batch, n_in)}·{_shape(n_in, n)} = {_shape(*batch, n)}, "
+                      f"plus {b} as a row {_shape(1, n)} broadcast down the {rows}; d{W} {_shape(n, n_in)} like {W}, "
+                      f"d{b} {_shape(1, n)} like {b}"),
+        },
         "output_shape": [*batch, n],
         "n_params": count_params([layer]),
         "arithmetic": f"{n}·{n_in} + {n} = {_fmt(n * n_in + n)}",
     }
 
 
-def dropout_row(layer) -> dict:
+def dropout_row(layer, below: int) -> dict:
+    """below: the number of the layer whose output A[below] it drops (0: the input X = A[0])."""
     shape = ("m", *layer.output_shape)
+    A, keep = f"A[{below}]", 1.0 - layer.p
+    flat = len(layer.output_shape) == 1
     return {
-        "index": layer.index, "kind": "dropout", "name": f"Dropout(p={layer.p:g})", "activation": None,
-        "params": {}, "math_view": "same as its input", "batch_view": f"({', '.join(map(str, shape))})",
+        "index": None, "kind": "dropout", "name": f"Dropout(p={layer.p:g})", "activation": None,
+        "params": {}, "grads": {},
+        "math_view": f"{A} ⊙ D[{below}] / {keep:g}: {_shape(layer.output_shape[0], 'm')}" if flat else
+                     f"{A} ⊙ D[{below}] / {keep:g}, as {A}",
+        "batch_view": _shape(*shape),
         "output_shape": list(shape), "n_params": 0,
-        "arithmetic": f"no parameters; each value dropped with probability {layer.p:g} while training",
+        "arithmetic": (f"no parameters; while training each value of {A} is dropped with probability {layer.p:g} "
+                       f"(the mask D[{below}] holds a 0 there) and the others are divided by {keep:g}"),
     }
 
 
 def model_summary(model: Sequential) -> dict:
-    rows = []
+    rows, below = [], 0
     for layer in model.layers:
         if hasattr(layer, "summary_row"):
             rows.append(layer.summary_row(stateful=model.run.stateful))
         elif layer.kind == "dense":
             rows.append(dense_row(layer))
         else:
-            rows.append(dropout_row(layer))
+            rows.append(dropout_row(layer, below))
+        rows[-1].setdefault("grads", {f"d{name}": shape for name, shape in rows[-1]["params"].items()})
+        below = layer.index if layer.index is not None else below
     n_in = int(np.prod(model.input_shape))
     flat = len(model.input_shape) > 1 and model.layers[0].kind == "dense" and not model.layers[0].per_step
     sequence = model.layers[0].kind == "lstm"

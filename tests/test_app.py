@@ -118,7 +118,7 @@ async def test_editing_the_spec_builds_a_new_model_and_a_bad_spec_is_a_notificat
         assert isinstance(app.screen, InputDialog)
         await fill(pilot, app, {"value": "784-50:relu-10"})
         assert app.bench.model.spec == "784-50:relu-10"
-        await wait_until(pilot, lambda: "W (50, 784)" in screen_text(app), what="the new model on screen")
+        await wait_until(pilot, lambda: "50·784 + 50 = 39,250" in screen_text(app), what="the new model on screen")
         await pilot.press("e")
         await fill(pilot, app, {"value": "784-abc-10"})
         assert app.bench.model.spec == "784-50:relu-10" and app.is_running

@@ -62,7 +62,7 @@ def test_piped_text_and_tables_are_not_wrapped():
     assert any(line.startswith("total: ") and line.endswith("5,756.6 KiB") for line in lines)
     # the table keeps its natural width instead of being folded into 100 columns
     row = next(line for line in lines if "1 LSTM(300)" in line)
-    assert "Wx (1200, 1)  Wh (1200, 300)  b (1200, 1)" in row and "per step: x_t (m, 1) -> gates" in row
+    assert "Wx, dWx (1200, 1)  Wh, dWh (1200, 300)  b, db (1200, 1)" in row and "per step: x_t (m, 1) -> gates" in row
     assert len(row) > 100
 
 

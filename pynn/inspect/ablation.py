@@ -51,20 +51,20 @@ def silencer(model: Sequential, layer, below: np.ndarray, output: np.ndarray) ->
     output is set to zero. An LSTM unit's h and c are held at zero at every step: its h also feeds every unit
     at the next step, so zeroing the layer's output afterwards would not silence it."""
     model = model.frozen()
-    layer = model.layers[layer.index - 1]  # the frozen copy's, whose weights no trainer changes
+    layer = model.layers[layer.position - 1]  # the frozen copy's, whose weights no trainer changes
     if layer.kind == "lstm":
         def run_silenced(units: list[int]) -> np.ndarray:
             quiet = layer.silenced(units)
             parts = [quiet.forward(below[start:start + SEQUENCE_BATCH], False)[0]
                      for start in range(0, len(below), SEQUENCE_BATCH)]
             h = np.concatenate(parts) if parts else np.zeros((0, *layer.output_shape), np.float32)
-            return forward_from(model, layer.index, h)
+            return forward_from(model, layer.position, h)
         return run_silenced
 
     def zero_outputs(units: list[int]) -> np.ndarray:
         silenced = output.copy()
         silenced[..., units] = 0.0
-        return forward_from(model, layer.index, silenced)
+        return forward_from(model, layer.position, silenced)
     return zero_outputs
 
 
@@ -72,8 +72,8 @@ def silencer_for(model: Sequential, x: np.ndarray, layer) -> tuple[list[np.ndarr
     """Every layer's output for x, and the silencer of `layer` on x, both on one snapshot of the weights."""
     model = model.frozen()
     outputs = layer_outputs(model, x)
-    below = np.asarray(x, np.float32) if layer.index == 1 else outputs[layer.index - 2]
-    return outputs, silencer(model, layer, below, outputs[layer.index - 1])
+    below = np.asarray(x, np.float32) if layer.position == 1 else outputs[layer.position - 2]
+    return outputs, silencer(model, layer, below, outputs[layer.position - 1])
 
 
 def silenced_output(model: Sequential, x: np.ndarray, index: int, units: list[int]) -> np.ndarray:

@@ -35,8 +35,9 @@ def _choices(layers) -> str:
 
 
 def dense_layer(model: Sequential, index: int) -> Dense:
-    """The dense layer at 1-based position `index` in the model, or a PynnError naming the ones there are."""
-    layer = model.layers[index - 1] if 1 <= index <= len(model.layers) else None
+    """The dense layer numbered `index` (its W[index], as in the course: dropout takes no number), or a
+    PynnError naming the ones there are."""
+    layer = model.layer_numbered(index)
     if not isinstance(layer, Dense) or layer.per_step:
         choices = [l for l in dense_layers(model) if not l.per_step]
         if not choices:
@@ -48,20 +49,22 @@ def dense_layer(model: Sequential, index: int) -> Dense:
 
 
 def unit_layer(model: Sequential, index: int, layers: list[Layer] | None = None) -> Layer:
-    """The layer at 1-based position `index` among `layers` (default: every unit layer), or a PynnError
+    """The layer numbered `index` (see dense_layer) among `layers` (default: every unit layer), or a PynnError
     naming the ones there are."""
     layers = unit_layers(model) if layers is None else layers
-    layer = model.layers[index - 1] if 1 <= index <= len(model.layers) else None
-    if layer not in layers:
+    layer = model.layer_numbered(index)
+    if layer is None or layer not in layers:
         raise PynnError(f"Layer {index} is {_kind(model, index)}; choose one of {_choices(layers)}.")
     return layer
 
 
 def _kind(model: Sequential, index: int) -> str:
     """'a dense layer', 'an LSTM', ... or 'not in the model', for messages."""
-    if not 1 <= index <= len(model.layers):
-        return f"not in the model (its layers are 1-{len(model.layers)})"
-    layer = model.layers[index - 1]
+    layer = model.layer_numbered(index)
+    if layer is None:
+        numbered = len(model.param_layers)
+        unnumbered = " (dropout, having no weights, takes no number)" if len(model.layers) > numbered else ""
+        return f"not in the model, whose layers are numbered 1-{numbered} as in W[1]-W[{numbered}]{unnumbered}"
     if layer.kind == "lstm":
         return "an LSTM"
     if layer.kind == "dense" and getattr(layer, "per_step", False):
@@ -70,9 +73,9 @@ def _kind(model: Sequential, index: int) -> str:
 
 
 def layer_outputs(model: Sequential, x: np.ndarray) -> list[np.ndarray]:
-    """Each layer's output for x (m, *input_shape), aligned with model.layers. The output layer's entry is
-    its raw output (the logits under a fused softmax or sigmoid loss); model.loss.predictions turns it into
-    probabilities."""
+    """Each layer's output for x (m, *input_shape), aligned with model.layers (a layer's is at its position - 1).
+    The output layer's entry is its raw output (the logits under a fused softmax or sigmoid loss);
+    model.loss.predictions turns it into probabilities."""
     x = np.asarray(x, dtype=np.float32)
     model = model.frozen()
     parts: list[list[np.ndarray]] = [[] for _ in model.layers]
@@ -86,19 +89,20 @@ def layer_outputs(model: Sequential, x: np.ndarray) -> list[np.ndarray]:
     return [np.concatenate(p) for p in parts]
 
 
-def layer_input(model: Sequential, x: np.ndarray, index: int) -> np.ndarray:
-    """What layer `index` (1-based) reads for x: the output of the layer below it, or x itself."""
-    return np.asarray(x, np.float32) if index == 1 else layer_outputs(model, x)[index - 2]
+def layer_input(model: Sequential, x: np.ndarray, position: int) -> np.ndarray:
+    """What the layer at `position` in model.layers (1-based, dropout counted: layer.position) reads for x:
+    the output of the layer below it, or x itself."""
+    return np.asarray(x, np.float32) if position == 1 else layer_outputs(model, x)[position - 2]
 
 
-def forward_from(model: Sequential, index: int, h: np.ndarray) -> np.ndarray:
-    """The model's raw output when layer `index` (1-based) is made to output h (m, n_index): the layers
+def forward_from(model: Sequential, position: int, h: np.ndarray) -> np.ndarray:
+    """The model's raw output when the layer at `position` (layer.position) is made to output h: the layers
     after it run as usual."""
     parts = []
     model = model.frozen()
     for start in range(0, len(h), BATCH):
         out = np.ascontiguousarray(h[start:start + BATCH], dtype=np.float32)
-        for layer in model.layers[index:]:
+        for layer in model.layers[position:]:
             out = layer.forward(out, False)[0]
         parts.append(out)
     return np.concatenate(parts) if parts else np.zeros((0, *model.output_shape), np.float32)

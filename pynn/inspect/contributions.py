@@ -56,7 +56,7 @@ def output_reliance(model: Sequential, output: int, x: np.ndarray, top: int = 3,
     (output,) = check_units(out_layer, [output], "output")
     weights = np.array(out_layer.W[output], copy=True)
     if len(x):
-        mean_activation = layer_outputs(model, x)[hidden.index - 1].reshape(-1, hidden.units).mean(axis=0)
+        mean_activation = layer_outputs(model, x)[hidden.position - 1].reshape(-1, hidden.units).mean(axis=0)
     else:
         mean_activation = np.zeros_like(weights)
     weighted = weights * mean_activation

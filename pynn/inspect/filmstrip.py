@@ -43,9 +43,12 @@ class Filmstrip:
 
 def why_no_filmstrip(model: Sequential, index: int) -> str:
     """Why layer `index` has no filmstrip, in a sentence, or ""."""
-    if 1 <= index <= len(model.layers) and model.layers[index - 1].kind == "lstm":
+    layer = model.layer_numbered(index)
+    if getattr(layer, "kind", None) == "lstm":
         return (f"A filmstrip shows a dense neuron's weight map over the input; layer {index} is an LSTM, whose "
                 "weights are per gate (pynn weights shows them as they are now).")
+    if layer is not None and not reads_the_input(model, layer):
+        return f"Layer {index} does not read the input directly; a filmstrip shows first-layer maps."
     return ""
 
 
@@ -58,8 +61,6 @@ def replay_training(path: str, data: Dataset, index: int, neurons: list[int]) ->
         raise PynnError(reason)
     if not header.get("history"):
         raise PynnError(f"{path} records no training, so there is none to replay.")
-    if not reads_the_input(model, dense_layer(model, index)):
-        raise PynnError(f"Layer {index} does not read the input directly; a filmstrip shows first-layer maps.")
     saved = model.snapshot()
     model.build(model.input_shape, init=model.init, seed=model.seed)  # the very initialisation it started from
     recorder = EpochWeights(model, index, neurons)

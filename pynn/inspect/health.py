@@ -78,7 +78,7 @@ def unit_health(model: Sequential, x: np.ndarray) -> list[LayerHealth]:
     outputs = layer_outputs(model, x)
     report = []
     for layer in dense_layers(model)[:-1]:
-        a = outputs[layer.index - 1].reshape(-1, layer.units)
+        a = outputs[layer.position - 1].reshape(-1, layer.units)
         if layer.activation in ("relu", "leaky_relu"):
             alive = a > 0
             dead = [int(u) for u in np.flatnonzero(~alive.any(axis=0))]
@@ -103,7 +103,7 @@ def gate_health(model: Sequential, x: np.ndarray) -> list[GateHealth]:
     model = model.frozen()
     report = []
     for layer in (l for l in model.layers if l.kind == "lstm"):
-        below = layer_input(model, x, layer.index)
+        below = layer_input(model, x, layer.position)
         U = layer.units
         low, high, total = np.zeros(4 * U), np.zeros(4 * U), np.zeros(4 * U)
         floor = np.zeros(4 * U, np.float32)

@@ -56,7 +56,7 @@ def sample_journey(model: Sequential, x: np.ndarray, y: np.ndarray | None, index
         raise PynnError("This model has no hidden layer, so there is no journey to show between input and "
                         "output.")
     outputs = layer_outputs(model, x[index:index + 1])
-    layers = [_activation(model, layer, x[index], outputs[layer.index - 1][0]) for layer in hidden]
+    layers = [_activation(model, layer, x[index], outputs[layer.position - 1][0]) for layer in hidden]
     per_step = per_step_output(model)
     raw = outputs[-1][:, -1] if per_step else outputs[-1]          # (1, n_outputs)
     target = None if y is None else np.asarray(y[index])

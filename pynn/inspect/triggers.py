@@ -42,7 +42,7 @@ def exciting_examples(model: Sequential, index: int, unit: int, x: np.ndarray, k
     model = model.frozen()
     layer = unit_layer(model, index)
     (unit,) = check_units(layer, [unit], "unit")
-    out = layer_outputs(model, x)[index - 1].reshape(len(x), -1, layer.units)
+    out = layer_outputs(model, x)[layer.position - 1].reshape(len(x), -1, layer.units)
     values = out[:, -1, unit]
     order = np.argsort(-values, kind="stable")
     k = min(k, len(x))
@@ -53,11 +53,14 @@ def exciting_examples(model: Sequential, index: int, unit: int, x: np.ndarray, k
 
 def why_no_maximisation(model: Sequential, index: int) -> str:
     """Why activation maximisation cannot run for a unit of layer `index`, in a sentence, or ""."""
-    below = next((l for l in model.layers[:index] if l.kind not in ("dense", "dropout")), None)
+    layer = model.layer_numbered(index)
+    if layer is None:
+        return ""  # not a layer at all: the caller's lookup says so
+    below = next((l for l in model.layers[:layer.position] if l.kind not in ("dense", "dropout")), None)
     if below is not None:
         return (f"Activation maximisation runs through dense layers only, and layer {below.index} is an "
                 f"{below.kind.upper()}: the sequences in the data that excite the unit most show what drives it.")
-    if getattr(model.layers[index - 1], "per_step", False):
+    if getattr(layer, "per_step", False):
         return (f"Activation maximisation runs on whole samples, and layer {index} works at every step: the "
                 "sequences in the data that excite the unit most show what drives it.")
     return ""
@@ -70,7 +73,7 @@ def maximise_activation(model: Sequential, index: int, unit: int, start: np.ndar
     unit's output. The penalty keeps the input from growing without limit, which would only show that
     large inputs give large sums; `bounds` clips every value to the data's range after each step. For the
     output layer a is the pre-softmax score, since the softmax would make the classes compete."""
-    reason = why_no_maximisation(model, index) if 1 <= index <= len(model.layers) else ""
+    reason = why_no_maximisation(model, index)
     if reason:
         raise PynnError(reason)
     model = model.frozen()  # the whole ascent on one snapshot: a trainer in another thread goes on meanwhile
@@ -82,20 +85,20 @@ def maximise_activation(model: Sequential, index: int, unit: int, start: np.ndar
         raise PynnError(f"The starting input has {x.shape[1]} values; the model expects {n_input}.")
     trace = []
     for _ in range(steps):
-        value, grad = _unit_gradient(model, index, x, unit)
+        value, grad = _unit_gradient(model, target.position, x, unit)
         trace.append(value)
         x += step_size * (grad - 2.0 * l2 * x)
         if bounds is not None:
             np.clip(x, bounds[0], bounds[1], out=x)
-    trace.append(_unit_gradient(model, index, x, unit)[0])
+    trace.append(_unit_gradient(model, target.position, x, unit)[0])
     return Maximised(index, unit, x.reshape(np.shape(start)), np.array(trace, np.float32), l2)
 
 
-def _unit_gradient(model: Sequential, index: int, x: np.ndarray, unit: int) -> tuple[float, np.ndarray]:
-    """The output of unit `unit` of layer `index` for x (1, n_input) and its gradient wrt x, by the model's
-    forward and backward passes up to that layer (on a frozen model, whose gradients are scratch: only the
-    gradient wrt the input matters here)."""
-    out, caches = model.forward(x, upto=index)
+def _unit_gradient(model: Sequential, position: int, x: np.ndarray, unit: int) -> tuple[float, np.ndarray]:
+    """The output of unit `unit` of the layer at `position` (layer.position) for x (1, n_input) and its
+    gradient wrt x, by the model's forward and backward passes up to that layer (on a frozen model, whose
+    gradients are scratch: only the gradient wrt the input matters here)."""
+    out, caches = model.forward(x, upto=position)
     dout = np.zeros_like(out)
     dout[0, unit] = 1.0
     return float(out[0, unit]), model.backward(dout, caches, need_dx=True)

@@ -16,7 +16,7 @@ from pynn.words import plural
 
 @dataclass
 class WeightMaps:
-    layer: int               # 1-based position of the layer in the model
+    layer: int               # the layer's number l, as in W[l] (dropout takes none)
     neurons: list[int]
     incoming: np.ndarray     # (k, n_in): each neuron's weights from the layer below it
     maps: np.ndarray | None  # (k, H, W): the same laid out like the input, or back-projected onto it; None
@@ -62,12 +62,12 @@ def check_units(layer, units, what: str = "neuron") -> list[int]:
 
 def reads_the_input(model: Sequential, layer) -> bool:
     """True when nothing with parameters (an LSTM, another dense layer) sits between the input and layer."""
-    return not any(l.param_specs() for l in model.layers[:layer.index - 1])
+    return not any(l.param_specs() for l in model.layers[:layer.position - 1])
 
 
 def why_no_back_projection(model: Sequential, layer) -> str:
     """Why layer's weights cannot be projected back onto the input, in a sentence, or "" when they can."""
-    below = next((l for l in model.layers[:layer.index - 1] if l.param_specs() and l.kind != "dense"), None)
+    below = next((l for l in model.layers[:layer.position - 1] if l.param_specs() and l.kind != "dense"), None)
     if below is None:
         return ""
     return (f"Layer {layer.index} sits above layer {below.index} ({below.kind.upper()}), whose units read the "
@@ -76,9 +76,9 @@ def why_no_back_projection(model: Sequential, layer) -> str:
 
 
 def back_projection(model: Sequential, index: int) -> np.ndarray:
-    """(n_index, n_input): the product of the weight matrices from the first layer up to layer `index`.
-    It is what each neuron would respond to if every layer below were linear, so it shows the input
-    pattern a deep neuron favours only roughly."""
+    """(n_index, n_input): the product W[index]·…·W[1] of the weight matrices from the first layer up to
+    layer `index`. It is what each neuron would respond to if every layer below were linear, so it shows
+    the input pattern a deep neuron favours only roughly."""
     model = model.frozen()
     target = dense_layer(model, index)
     chain = [layer for layer in dense_layers(model) if layer.index <= index]
@@ -102,7 +102,7 @@ def weight_maps(model: Sequential, index: int | None = None, neurons: list[int] 
     dense = dense_layers(model)
     if not dense:
         raise PynnError("This model has no dense layer to draw.")
-    if index is not None and 1 <= index <= len(model.layers) and model.layers[index - 1].kind == "lstm":
+    if index is not None and getattr(model.layer_numbered(index), "kind", None) == "lstm":
         raise PynnError(f"Layer {index} is an LSTM, whose weights come per gate: read them with lstm_weights.")
     layer = unit_layer(model, dense[0].index if index is None else index, dense)
     neurons = check_units(layer, neurons)

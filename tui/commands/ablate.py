@@ -24,7 +24,8 @@ def register(sub) -> None:
                                    "--together), and report how much accuracy the model loses, overall and for "
                                    "each class.")
     add_model_and_data_args(p)
-    p.add_argument("--layer", type=int, help="the hidden layer (1-based; default: the last hidden layer)")
+    p.add_argument("--layer", type=int, help="the hidden layer, numbered as in W[l] and pynn summary "
+                   "(dropout takes no number; default: the last hidden layer)")
     p.add_argument("--units", metavar="LIST", help="which units, e.g. 0-9,12 (default: all)")
     p.add_argument("--together", action="store_true", help="silence the --units as one set instead of in turn")
     p.add_argument("--top", type=int, default=10, help="rows in the table, costliest first (default 10)")
@@ -50,7 +51,7 @@ def run(args) -> int:
         return 0
     label = [_units_label(g) for g in result.groups]
     order = np.argsort(-result.drop, kind="stable")[:max(args.top, 1)]
-    silenced = model.layers[result.layer - 1]
+    silenced = model.layer_numbered(result.layer)
     how = " (an LSTM: their h and c held at 0 at every step)" if silenced.kind == "lstm" else ""
     counted = f"{plural(y.size, 'step')} of {plural(len(x), f'{args.split} sequence')}" if y.ndim == 2 else \
         plural(len(x), f"{args.split} sample")

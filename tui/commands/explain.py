@@ -42,7 +42,7 @@ def run(args) -> int:
                    "top_negative_weighted": r.top_negative_weighted, "template": r.template})
     if args.json:
         return 0
-    hidden_layer = model.layers[r.hidden_layer - 1]
+    hidden_layer = model.layer_numbered(r.hidden_layer)
     parts = [
         Text(f"output {cls} ({name!r}) and the {plural(len(r.weights), 'unit')} of layer {r.hidden_layer}"
              f"{_what_is_read(model, hidden_layer)}", style="bold"),

@@ -11,7 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from pynn.errors import PynnError
-from pynn.inspect.activations import unit_layers
+from pynn.inspect.activations import unit_layer, unit_layers
 from pynn.inspect.filmstrip import replay_training, why_no_filmstrip
 from pynn.inspect.health import gate_health, gradient_trend, unit_health, weight_histograms
 from pynn.words import plural
@@ -31,9 +31,11 @@ def register(sub) -> None:
                                    "again from its saved initialisation and settings (same seed and data, so "
                                    "the same run) to record neuron N's weights after every epoch.")
     add_model_and_data_args(p)
+    p.add_argument("--layer", type=int, help="only this layer's units, gates and weights, numbered as in W[l] and "
+                   "pynn summary (dropout takes no number; default: every layer)")
     p.add_argument("--bins", type=int, default=24, help="histogram bins (default 24)")
-    p.add_argument("--filmstrip", type=int, metavar="NEURON", help="show this first-layer neuron's weight map "
-                   "after every epoch, by replaying the training")
+    p.add_argument("--filmstrip", type=int, metavar="NEURON", help="show this neuron's weight map after every "
+                   "epoch, by replaying the training (a neuron of the first layer, or of --layer)")
     add_json_arg(p)
     p.set_defaults(handler=run)
 
@@ -42,13 +44,14 @@ def run(args) -> int:
     out = Output(json=args.json)
     model, header, data = load_model_and_data(args)
     x, _ = split(args, data)
-    health = unit_health(model, x)
-    gates = gate_health(model, x)
+    chosen = unit_layer(model, args.layer).index if args.layer is not None else None  # a bad number: one sentence
+    health = [h for h in unit_health(model, x) if chosen in (None, h.layer)]
+    gates = [g for g in gate_health(model, x) if chosen in (None, g.layer)]
     trend = gradient_trend(header.get("history") or [], [layer.index for layer in model.param_layers])
-    histograms = weight_histograms(model, args.bins)
+    histograms = [h for h in weight_histograms(model, args.bins) if chosen in (None, h.layer)]
     film = None
     if args.filmstrip is not None:
-        first = unit_layers(model)[0].index
+        first = chosen or unit_layers(model)[0].index
         if why_no_filmstrip(model, first):
             raise PynnError(why_no_filmstrip(model, first))
         out.note(f"replaying {plural(model.run.epochs, 'epoch')} of training to record neuron {args.filmstrip}'s "

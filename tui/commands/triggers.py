@@ -25,7 +25,8 @@ def register(sub) -> None:
                                    "minus an L2 penalty, through the core's backward pass.")
     add_model_and_data_args(p)
     p.add_argument("--unit", type=int, required=True, help="the unit (neuron) index")
-    p.add_argument("--layer", type=int, help="its layer (1-based; default: the first, dense or LSTM)")
+    p.add_argument("--layer", type=int, help="its layer, numbered as in W[l] and pynn summary (dropout "
+                   "takes no number; default: the first, dense or LSTM)")
     p.add_argument("--top", type=int, default=5, help="examples to show on each side (default 5)")
     p.add_argument("--steps", type=int, default=200, help="gradient-ascent steps (default 200)")
     p.add_argument("--step-size", type=float, default=0.5, help="gradient-ascent step size (default 0.5)")
@@ -62,7 +63,7 @@ def run(args) -> int:
     def titled(indices, values):
         return [f"#{i}{label(i)} {v:.2f}" for i, v in zip(indices, values)]
 
-    layer = model.layers[index - 1]
+    layer = model.layer_numbered(index)
     output = "output at the last step" if examples.last_step else "output"
     what = "sequences" if examples.last_step else "samples"
     parts = [Text(f"layer {index}, unit {args.unit}: mean {output} {examples.mean:.3f} on {len(x):,} {args.split} "

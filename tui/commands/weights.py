@@ -22,7 +22,8 @@ def register(sub) -> None:
                                    "above the first, the incoming weights are a strip over the layer below, and "
                                    "the map at the input is a back-projection (an approximation).")
     p.add_argument("file", metavar="FILE", help="a model saved by `pynn train --save`")
-    p.add_argument("--layer", type=int, help="the layer (1-based; default: the first, dense or LSTM)")
+    p.add_argument("--layer", type=int, help="the layer, numbered as in W[l] and pynn summary (dropout takes "
+                   "no number; default: the first, dense or LSTM)")
     p.add_argument("--neurons", metavar="LIST", help="which neurons, e.g. 0-9,12 (default: all)")
     p.add_argument("--cols", type=int, help="maps per row (default: as many as fit)")
     p.add_argument("--scale", choices=["shared", "each"], default="shared",
@@ -72,7 +73,7 @@ def show_lstm(out: Output, model, w, args) -> int:
     (then per unit of its own previous h), and the biases."""
     out.emit_json({"model": model.spec, "layer": w.layer, "neurons": w.units, "gates": list(w.gates),
                    "input": w.input, "recurrent": w.recurrent, "bias": w.bias})
-    layer = model.layers[w.layer - 1]
+    layer = model.layer_numbered(w.layer)
     chars = characters(model) if w.layer == 1 else None
     rows = f"a row per unit ({_listed(w.units)} down)"
     below = [l for l in unit_layers(model) if l.index < w.layer]

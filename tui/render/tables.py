@@ -11,23 +11,34 @@ def _shape(shape) -> str:
 
 
 def summary_table(summary: dict) -> Group:
+    """Layers numbered as the course numbers W[l]; dropout, which has no W, sits between them unnumbered."""
     inp = summary["input"]
     table = Table(title=f"model {summary['spec']}", title_justify="left", expand=False)
-    for col, justify in (("layer", "left"), ("W / b", "left"), ("output: math view", "left"),
+    for col, justify in (("layer", "left"), ("W, dW / b, db", "left"), ("output: math view", "left"),
                          ("batch view", "left"), ("parameters", "right")):
-        table.add_column(col, justify=justify)
-    table.add_row("0 input", "", inp["math_view"], inp["batch_view"], "0")
+        table.add_column(col, justify=justify, overflow="fold")  # squeezed (the app at 80 columns), cut nothing
+    table.add_row(f"{0:>{_width(summary)}} input", "", inp["math_view"], inp["batch_view"], "0")
     for row in summary["layers"]:
-        params = "  ".join(f"{k} {_shape(v)}" for k, v in row["params"].items())
-        table.add_row(f"{row['index']} {row['name']}", params, row["math_view"], row["batch_view"],
-                      f"{row['n_params']:,}")
+        # a gradient beside its parameter: they have one shape
+        params = "  ".join(f"{k}, {g} {_shape(v)}" for (k, v), g in zip(row["params"].items(), row["grads"]))
+        number = "" if row["index"] is None else row["index"]
+        table.add_row(Text(f"{number:>{_width(summary)}} {row['name']}", style="dim" if number == "" else ""),
+                      params, row["math_view"], row["batch_view"], f"{row['n_params']:,}")
     lines = [Text(f"input: {inp['note']}")]
-    lines += [Text(f"layer {r['index']}: {r['arithmetic']}") for r in summary["layers"] if r["n_params"]]
+    for r in summary["layers"]:
+        if r["n_params"]:
+            lines.append(Text(f"layer {r['index']}: {r['arithmetic']}"))
+            lines += [Text(f"  {view} view: {text}") for view, text in r.get("equations", {}).items()]
     lines += [Text(extra) for r in summary["layers"] for extra in r.get("notes", [])]
     mem = summary["memory_bytes"]
     lines.append(Text(f"total: {summary['total_arithmetic']} parameters; "
                       + "; ".join(f"{k}: {v / 1024:,.1f} KiB" for k, v in mem.items()), style="bold"))
     return Group(table, *lines)
+
+
+def _width(summary: dict) -> int:
+    """The digits of the largest layer number, so names line up and dropout's blank takes as much room."""
+    return max(len(str(r["index"])) for r in summary["layers"] if r["index"] is not None)
 
 
 def history_table(history: list[dict]) -> Table:

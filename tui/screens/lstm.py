@@ -50,7 +50,7 @@ class LSTMScreen(InspectScreen):
     def __init__(self, bench):
         super().__init__(bench)
         self.index = 0              # the test sample traced
-        self.layer_index = 0        # 1-based model position of the LSTM traced; 0 until the first draw
+        self.layer_index = 0        # the number l of the LSTM traced (as in W[l]); 0 until the first draw
         self.trace = None           # the last pynn.lstm.GateTrace drawn
         self.maps: list[HeatMap] = []
         self.seed = 0               # g draws a new sample of text with the next seed

@@ -70,7 +70,7 @@ class OutputsScreen(InspectScreen):
             r = output_reliance(model, output, x, TOP, data.sample_shape)
             units = r.top_positive + r.top_negative
             maps = weight_maps(model, r.hidden_layer, units, data.sample_shape) if units else None
-            return r, maps, reads_the_input(model, model.layers[r.hidden_layer - 1])
+            return r, maps, reads_the_input(model, model.layer_numbered(r.hidden_layer))
 
         r, maps, direct = self.bench.read(read)
         self.reliance = r

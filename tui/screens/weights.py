@@ -81,7 +81,7 @@ class WeightsScreen(InspectScreen):
 
     def __init__(self, bench):
         super().__init__(bench)
-        self.layer_index = 0            # 1-based model position of the dense layer drawn; 0 until the first draw
+        self.layer_index = 0      # the number l (W[l]) of the dense layer drawn; 0 until the first draw
         self.cursor = 0           # the selected neuron
         self.zoomed = False
         self.columns = 1          # grid cells per row, from the screen's width
@@ -188,7 +188,7 @@ class WeightsScreen(InspectScreen):
 
         def read(model):
             maps = weight_maps(model, layer, [neuron], data.sample_shape)
-            bias = float(model.layers[layer - 1].b[neuron])
+            bias = float(model.layer_numbered(layer).b[neuron])
             return maps, bias, exciting_examples(model, layer, neuron, x, EXAMPLES)
 
         maps, bias, examples = self.bench.read(read)
@@ -246,7 +246,7 @@ class WeightsScreen(InspectScreen):
 
     # -- keys -----------------------------------------------------------------------------------------
     def neuron_count(self) -> int:
-        return self.bench.model.layers[self.layer_index - 1].units if self.layer_index else 0
+        return self.bench.model.layer_numbered(self.layer_index).units if self.layer_index else 0
 
     def action_move(self, rows: int, cols: int) -> None:
         if self.reason:
