@@ -63,5 +63,15 @@ def run_config(args: argparse.Namespace, base: "pynn.run.RunConfig | None" = Non
     return base.replace(**given)
 
 
+def shared_run(args: argparse.Namespace):
+    """(description, data) for commands that train several runs on one model and data (compare, freeze): the
+    flags' description with the model spec written out for the data, so every run builds the same model."""
+    from pynn.experiments.training import dataset  # the data loaders only when a command needs them
+
+    config = run_config(args)
+    data = dataset(config)
+    return config.for_data(data), data
+
+
 def add_json_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON object with the results, nothing else")

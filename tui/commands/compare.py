@@ -15,11 +15,11 @@ import pynn.run
 from pynn.errors import PynnError
 from pynn.experiments.compare import EXTRAS, parse_variant, train_variant, variant_config, weight_differences
 from pynn.experiments.results import run_saved
-from pynn.experiments.training import dataset, description
+from pynn.experiments.training import description
 from pynn.inspect.weights import input_layout
 from pynn.spec import parse_spec
 from pynn.words import plural
-from pynn_tui.commands.common import add_json_arg, add_run_args, run_config
+from pynn_tui.commands.common import add_json_arg, add_run_args, shared_run
 from pynn_tui.commands.sweep import add_runner_args, open_executor, open_store
 from pynn_tui.output import Output
 from pynn_tui.parsing import parse_units
@@ -45,9 +45,7 @@ def register(sub) -> None:
 
 def run(args) -> int:
     out = Output(json=args.json)
-    shared = run_config(args)
-    data = dataset(shared)
-    shared = shared.for_data(data)  # the model spec written out, the same for both runs
+    shared, data = shared_run(args)
     configs = [variant_config(label, parse_variant(text), shared) for label, text in (("a", args.a), ("b", args.b))]
     # each run's model built here: a spec that does not fit the data fails in one sentence, before training
     specs = [description(config, EXTRAS).build_model(data).spec for config in configs]

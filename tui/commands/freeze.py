@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import pynn.run
 from pynn.experiments.freeze import softmax_freeze
-from pynn.experiments.training import dataset
-from pynn_tui.commands.common import add_json_arg, add_run_args, run_config
+from pynn_tui.commands.common import add_json_arg, add_run_args, shared_run
 from pynn_tui.output import Output
 from pynn_tui.render.freeze import freeze_view
 
@@ -27,9 +26,7 @@ def register(sub) -> None:
 
 def run(args) -> int:
     out = Output(json=args.json)
-    shared = run_config(args)
-    data = dataset(shared)
-    shared = shared.for_data(data)  # the model spec written out, the same for both runs
+    shared, data = shared_run(args)
     shared.replace(double_softmax=True).build_model(data)  # what cannot take a softmax twice fails here, in words
     out.line(f"training {shared.model} on {data.name} twice with seed {shared.seed}: the softmax once, then twice")
     result = softmax_freeze(shared)
