@@ -177,7 +177,7 @@ class Trainer:
                 judged = judged or val
             new_warnings = []
             if chance is not None and judged and not any(w.startswith(CHANCE_WARNING) for w in self.warnings):
-                warning = _chance_warning(judged, chance, st.start_loss, epoch, self._smaller_lr())
+                warning = _chance_warning(judged, chance, st.start_loss, epoch, self._chance_advice())
                 new_warnings = [warning] if warning else []
                 self.warnings += new_warnings
             record.seconds = time.perf_counter() - start
@@ -201,6 +201,14 @@ class Trainer:
         self.reason = reason
         self.on_event(TrainEnd(self.history, reason != "finished", reason, list(self.warnings)))
         return self.history
+
+    def _chance_advice(self) -> str:
+        """What to change when the run is stuck at chance: a softmax applied twice on purpose is the cause
+        itself, so a smaller step would be the wrong advice there."""
+        if getattr(self.config, "double_softmax", False):
+            return (f"a single softmax ({self.field_name('double_softmax')} off): the second one squashes the "
+                    "gradient, which is the freeze pynn freeze shows")
+        return self._smaller_lr()
 
     def _smaller_lr(self) -> str:
         """The advice for steps too large to learn from, naming the setting to change."""

@@ -287,3 +287,13 @@ def test_pynn_freeze_shows_both_heads_and_why():
     result = json.loads(proc.stdout)
     assert [h["double_softmax"] for h in result["heads"]] == [False, True]
     assert pynn_cli("freeze", "--double-softmax").returncode == 2
+
+
+def test_a_run_stuck_at_chance_with_the_softmax_twice_is_told_the_cause_not_a_smaller_step():
+    from pynn.train import Trainer
+
+    data = load_dataset("digits", n=200)
+    twice = Trainer(pynn.build("784-5-10", data, double_softmax=True), RunConfig(double_softmax=True))
+    once = Trainer(pynn.build("784-5-10", data), RunConfig())
+    assert "double_softmax" in twice._chance_advice() and "smaller learning rate" not in twice._chance_advice()
+    assert "smaller learning rate" in once._chance_advice()
