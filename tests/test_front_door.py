@@ -211,7 +211,7 @@ def test_a_saved_model_loads_with_the_same_predictions(tmp_path, small_digits):
     assert np.array_equal(loaded.predict(small_digits.x_test), model.predict(small_digits.x_test))
 
 
-def test_import_pynn_loads_neither_numpy_nor_the_compiled_core():
+def test_import_pynn_loads_neither_numpy_nor_the_compiled_core(tmp_path):
     probe = ("import sys, pynn\n"
              "assert not [m for m in sys.modules if m.startswith(('numpy', 'pynn.'))], sorted(sys.modules)\n"
              "assert pynn.inspect.__name__ == 'pynn.inspect' and 'pynn._core' not in sys.modules\n"
@@ -219,7 +219,9 @@ def test_import_pynn_loads_neither_numpy_nor_the_compiled_core():
              "pynn.Sequential\n"
              "assert 'pynn._core' in sys.modules\n")
     env = dict(os.environ, PYTHONPATH=str(PYNN_DIR.parent))
-    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env)
+    # from a folder of its own: in the checkout, `python -c` would import the checkout's pynn, whose core exists
+    # only in an editable install
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     with pytest.raises(AttributeError, match="has no attribute 'Conv9'"):
         pynn.Conv9
