@@ -155,10 +155,11 @@ def _run_of(header: dict, path):
 
 def _model_fields(header: dict) -> dict:
     """The model fields of a description from a header's own record of the model."""
+    from pynn.layers import written_activation
     from pynn.run import HIDDEN_ACTIVATIONS
 
     hidden = {d.get("activation") for d in header.get("layers", [])[:-1] if d.get("kind") == "dense"}
-    hidden = {{"leaky_relu": "leaky"}.get(a, a) for a in hidden}
+    hidden = {written_activation(a) for a in hidden}
     values = {"model": header.get("spec"), "init": header.get("init", "lecun"), "seed": header.get("seed", 0),
               "loss": header.get("loss")}
     if len(hidden) == 1 and next(iter(hidden)) in HIDDEN_ACTIVATIONS:  # every hidden layer's, so the field's
@@ -185,15 +186,14 @@ def _format1_run(header: dict):
 def load_model(path: str | os.PathLike):
     """(model, header) from a file written by save_model; model.run is the run description that made it, whose
     data_recipe() and load_data() give its data."""
-    from pynn.model import build_model
-    from pynn.spec import LayerSpec, ModelSpec
+    from pynn.model import build_model, spec_of_record
+    from pynn.spec import ModelSpec
 
     header, arrays = read_header(path)
     try:
         # rebuilt from the explicit layer list, not by re-parsing the spec, whose input token can be implicit
         spec = ModelSpec(tuple(int(v) for v in header["input_shape"]),
-                         [LayerSpec(d["kind"], d.get("units", 0), d.get("activation"), d.get("p", 0.0),
-                                    d.get("return_sequences", False)) for d in header["layers"]])
+                         [spec_of_record(d) for d in header["layers"]])
         model = build_model(spec, loss=header["loss"], task=header["task"], n_outputs=header["n_outputs"],
                             init=header.get("init", "lecun"), seed=header.get("seed", 0),
                             expected_params=int(arrays["params"].size),

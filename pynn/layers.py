@@ -23,6 +23,11 @@ ACTIVATION_NAMES = {
 }
 
 
+def written_activation(kernel_name: str) -> str:
+    """The name a spec and the run description write for a kernel activation (leaky_relu is written leaky)."""
+    return "leaky" if kernel_name == "leaky_relu" else kernel_name
+
+
 def activation_name(name: str) -> str:
     try:
         return ACTIVATION_NAMES[name.lower()]

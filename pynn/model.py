@@ -14,7 +14,7 @@ import numpy as np
 
 from pynn.data.dataset import CLASSIFICATION, Dataset
 from pynn.errors import PynnError
-from pynn.layers import Dense, Dropout, Layer, activation_name
+from pynn.layers import Dense, Dropout, Layer, activation_name, written_activation
 from pynn.losses import Loss, loss_name, resolve_head
 from pynn.run import ConfigError, RunConfig, data_fields
 from pynn.spec import LayerSpec, ModelSpec, parse_spec
@@ -462,7 +462,11 @@ def _refuse_hidden_softmax(layers: list[Layer]) -> None:
 
 def layer_spec(layer: Layer) -> LayerSpec:
     """A layer as its spec token says it (with the activation written, if any)."""
-    d = layer.describe()
+    return spec_of_record(layer.describe())
+
+
+def spec_of_record(d: dict) -> LayerSpec:
+    """A layer's record (Layer.describe(), as a model file's header keeps it) as its spec token."""
     return LayerSpec(d["kind"], d.get("units", 0), d.get("activation"), d.get("p", 0.0),
                      d.get("return_sequences", False))
 
@@ -512,8 +516,8 @@ def build_model(spec: str | ModelSpec, data: Dataset | None = None, *, loss: str
     if data is not None:
         model.check_input(data.sample_shape)
         model.check_targets(data.y_train, n_classes=data.n_outputs if model.task == CLASSIFICATION else None)
-    hidden = activation_name(hidden_activation)
-    model.run = RunConfig(model=model.spec, activation={"leaky_relu": "leaky"}.get(hidden, hidden), init=init,
+    model.run = RunConfig(model=model.spec, activation=written_activation(activation_name(hidden_activation)),
+                          init=init,
                           loss=model.run.loss, seed=seed, double_softmax=model.loss.double_softmax,
                           **({"data": data.name} if data is not None else {}))
     return model
