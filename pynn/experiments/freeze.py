@@ -51,12 +51,11 @@ def train_head(config: dict) -> dict:
     test = model.evaluate(data.x_test, data.y_test)
     answered = model.predict(data.x_test[:OUTPUT_SAMPLES])  # the output layer's softmax
     scored = softmax(answered.astype(np.float64)) if run.double_softmax else answered  # what cross-entropy scores
-    targets = data.y_train.ravel()
     k = data.n_outputs
+    counts = np.bincount(data.y_train.ravel(), minlength=k)  # how often each class is the target
     return {"label": config["label"], "double_softmax": run.double_softmax, "spec": model.spec, "classes": k,
             "class_names": data.class_names,
-            "majority_class": int(np.bincount(targets, minlength=k).argmax()),
-            "majority_share": float(np.bincount(targets, minlength=k).max() / len(targets)),
+            "majority_class": int(counts.argmax()), "majority_share": float(counts.max() / counts.sum()),
             "history": history_dicts(history), "loss_curve": loss_curve(losses, len(losses) / max(len(history), 1)),
             "test_accuracy": test.get("accuracy"), "test_loss": test["loss"],
             "layers": [layer.index for layer in model.param_layers],
