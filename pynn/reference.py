@@ -208,3 +208,62 @@ def lstm_backward(dh, x, Wx, Wh, b, h0=None, c0=None):
         dx[:, t] = dz @ Wx
         dh_next, dc_next = dz @ Wh, dc * f
     return dx, dWx, dWh, db
+
+
+# ---------------------------------------------------------------------------------------------------------
+# convolution and max pooling, activations (N, H, W, C), kernels w (K, K, C, F), bias (F); pads is
+# ((top, bottom), (left, right)) as pynn.conv.padding_amounts gives it
+
+def _patches(x, K, stride, pads):
+    """(N, Ho, Wo, K, K, C) view of the padded input's K x K windows, stride apart."""
+    xp = np.pad(np.asarray(x, np.float64), ((0, 0), *pads, (0, 0)))
+    windows = np.lib.stride_tricks.sliding_window_view(xp, (K, K), axis=(1, 2))  # (N, H', W', C, K, K)
+    return windows[:, ::stride, ::stride].transpose(0, 1, 2, 4, 5, 3), xp.shape
+
+
+def conv2d_forward(x, w, b, stride, pads, activation="identity", alpha=0.01):
+    """y = f(conv(x, w) + b): y[n, i, j, f] = sum over (kh, kw, c) of xpad[n, i*s + kh, j*s + kw, c] w[kh, kw, c, f]."""
+    w = np.asarray(w, np.float64)
+    patches, _ = _patches(x, w.shape[0], stride, pads)
+    return activate(np.einsum("nijabc,abcf->nijf", patches, w) + np.asarray(b, np.float64), activation, alpha)
+
+
+def conv2d_backward(dy, x, w, b, stride, pads, activation="identity", alpha=0.01):
+    """(dx, dw, db) for y = conv2d_forward(x, w, b, ...), given dy, the gradient wrt y."""
+    w = np.asarray(w, np.float64)
+    K = w.shape[0]
+    y = conv2d_forward(x, w, b, stride, pads, activation, alpha)
+    dz = activate_backward(dy, y, activation, alpha)
+    patches, padded_shape = _patches(x, K, stride, pads)
+    dw = np.einsum("nijabc,nijf->abcf", patches, dz)
+    dpatches = np.einsum("nijf,abcf->nijabc", dz, w)
+    dxp = np.zeros(padded_shape)
+    Ho, Wo = dz.shape[1:3]
+    for kh in range(K):
+        for kw in range(K):
+            dxp[:, kh:kh + stride * (Ho - 1) + 1:stride, kw:kw + stride * (Wo - 1) + 1:stride] += dpatches[:, :, :, kh, kw]
+    (top, _), (left, _) = pads
+    H, W = np.shape(x)[1:3]
+    return dxp[:, top:top + H, left:left + W], dw, dz.sum(axis=(0, 1, 2))
+
+
+def maxpool_forward(x, p):
+    """(y, argmax): the max of each P x P window, stride P, trailing rows and columns dropped; argmax is the
+    window's first maximum in row-major order (0 .. P*P-1), as PyTorch picks it."""
+    x = np.asarray(x, np.float64)
+    N, H, W, C = x.shape
+    Ho, Wo = H // p, W // p
+    windows = x[:, :Ho * p, :Wo * p].reshape(N, Ho, p, Wo, p, C).transpose(0, 1, 3, 5, 2, 4).reshape(N, Ho, Wo, C, p * p)
+    argmax = windows.argmax(axis=-1)
+    return np.take_along_axis(windows, argmax[..., None], axis=-1)[..., 0], argmax
+
+
+def maxpool_backward(dy, argmax, x_shape, p):
+    """dx: each output's gradient goes to its window's argmax, zero elsewhere."""
+    N, H, W, C = x_shape
+    Ho, Wo = argmax.shape[1:3]
+    windows = np.zeros((N, Ho, Wo, C, p * p))
+    np.put_along_axis(windows, argmax[..., None], np.asarray(dy, np.float64)[..., None], axis=-1)
+    dx = np.zeros(x_shape)
+    dx[:, :Ho * p, :Wo * p] = windows.reshape(N, Ho, Wo, C, p, p).transpose(0, 1, 4, 2, 5, 3).reshape(N, Ho * p, Wo * p, C)
+    return dx
