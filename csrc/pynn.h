@@ -197,4 +197,33 @@ void pynn_lstm_backward(float *restrict dx, float *restrict dWx, float *restrict
                         const float *restrict h, const float *restrict c, const float *restrict gates,
                         const float *restrict Wx, const float *restrict Wh, int B, int T, int n_in, int U);
 
+/* ---------------------------------------------------------------------------------------------------- */
+/* convolution and max pooling (conv.c). Activations are (N, H, W, C), channels last; a conv kernel w is
+ * (K, K, C, F) (Keras's HWIO) and its bias b (F). The input is read as if padded with pad_top rows above and
+ * pad_left columns on the left (and zeros below and to the right as far as the output needs); the output is
+ * (N, Ho, Wo, F) with y[n, i, j, f] = act(b[f] + sum over kh, kw, c of xpad[n, i*stride + kh, j*stride + kw, c]
+ * w[kh, kw, c, f]). Each call allocates its scratch once. */
+
+void pynn_conv2d_forward(float *restrict y, const float *restrict x, const float *restrict w,
+                         const float *restrict b, int N, int H, int W, int C, int K, int F, int stride,
+                         int pad_top, int pad_left, int Ho, int Wo, int act, float alpha);
+
+/* Backward through act and the convolution. dy (N, Ho, Wo, F), the gradient wrt y, is overwritten with the
+ * gradient wrt the pre-activation; y is forward's output and x its input. dw (K, K, C, F) and db (F)
+ * accumulate; dx (N, H, W, C) is overwritten, and skipped when NULL. */
+void pynn_conv2d_backward(float *restrict dx, float *restrict dw, float *restrict db, float *restrict dy,
+                          const float *restrict y, const float *restrict x, const float *restrict w,
+                          int N, int H, int W, int C, int K, int F, int stride, int pad_top, int pad_left,
+                          int Ho, int Wo, int act, float alpha);
+
+/* P x P max pooling, stride P; trailing rows and columns that fill no window are dropped: y and argmax are
+ * (N, H / P, W / P, C). argmax holds where in its window each maximum was, a * P + q for window row a and
+ * column q, the first in row-major order on a tie (a NaN wins, so it reaches the loss). */
+void pynn_maxpool_forward(float *restrict y, int32_t *restrict argmax, const float *restrict x, int N, int H,
+                          int W, int C, int P);
+
+/* dx (N, H, W, C) = each dy at its window's argmax, zero elsewhere (overwritten). */
+void pynn_maxpool_backward(float *restrict dx, const float *restrict dy, const int32_t *restrict argmax,
+                           int N, int H, int W, int C, int P);
+
 #endif

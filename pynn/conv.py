@@ -27,7 +27,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from pynn import reference
+from pynn import core
 from pynn.errors import PynnError
 
 PADDINGS = ("valid", "same")
@@ -106,26 +106,23 @@ def _check_conv(x: np.ndarray, w: np.ndarray, b: np.ndarray, stride, padding) ->
 def conv2d_forward(x, w, b, stride=1, padding="valid", *, activation="identity", alpha=0.01):
     """(y, cache): y = f(conv(x, w) + b), (N, Ho, Wo, F) for x (N, H, W, C), w (K, K, C, F), b (F,)."""
     x = _activations(x, "x")
-    _check_conv(x, w, b, stride, padding)
-    pads = padding_amounts(*x.shape[1:3], w.shape[0], stride, padding)
-    # numpy stand-in until the C kernels land (same contract)
-    y = reference.conv2d_forward(x, w, b, stride, pads, activation, alpha).astype(np.float32)
+    Ho, Wo = _check_conv(x, w, b, stride, padding)
+    w, b = np.ascontiguousarray(w, dtype=np.float32), np.ascontiguousarray(b, dtype=np.float32)
+    (top, _), (left, _) = padding_amounts(*x.shape[1:3], w.shape[0], stride, padding)
+    y = core.conv2d_forward(x, w, b, int(stride), top, left, Ho, Wo, activation, alpha)
     return y, ConvCache(x, y, w, int(stride), padding, activation, alpha)
 
 
 def conv2d_backward(dy, cache: ConvCache, dw: np.ndarray, db: np.ndarray, need_dx=True):
     """Accumulate dw (K, K, C, F) and db (F,) from dy, the gradient wrt the forward's output; return dx
     (N, H, W, C), or None when need_dx is False."""
-    dy = np.ascontiguousarray(dy, dtype=np.float32)
-    if dy.shape != cache.y.shape:
+    if np.shape(dy) != cache.y.shape:
         raise PynnError(f"dy has shape {dy.shape}; the convolution's output has {cache.y.shape}.")
     x, w = cache.x, cache.w
-    pads = padding_amounts(*x.shape[1:3], w.shape[0], cache.stride, cache.padding)
-    dz = reference.activate_backward(dy, cache.y, cache.activation, cache.alpha)
-    dx, dw_, db_ = reference.conv2d_backward(dz, x, w, np.zeros(w.shape[3]), cache.stride, pads)
-    dw += dw_.astype(np.float32)
-    db += db_.astype(np.float32)
-    return dx.astype(np.float32) if need_dx else None
+    (top, _), (left, _) = padding_amounts(*x.shape[1:3], w.shape[0], cache.stride, cache.padding)
+    dz = np.array(dy, dtype=np.float32, order="C")  # the kernel overwrites it with the pre-activation's gradient
+    return core.conv2d_backward(dz, cache.y, x, w, dw, db, cache.stride, top, left, cache.activation,
+                                cache.alpha, need_dx=need_dx)
 
 
 def maxpool_forward(x, p):
@@ -134,8 +131,8 @@ def maxpool_forward(x, p):
     p = _whole("pool size", p)
     if p > x.shape[1] or p > x.shape[2]:
         raise PynnError(f"a {p}x{p} pool does not fit in a {x.shape[1]}x{x.shape[2]} input.")
-    y, argmax = reference.maxpool_forward(x, p)
-    return y.astype(np.float32), PoolCache(argmax.astype(np.int32), x.shape, p)
+    y, argmax = core.maxpool_forward(x, p)
+    return y, PoolCache(argmax, x.shape, p)
 
 
 def maxpool_backward(dy, cache: PoolCache) -> np.ndarray:
@@ -143,4 +140,4 @@ def maxpool_backward(dy, cache: PoolCache) -> np.ndarray:
     dy = np.ascontiguousarray(dy, dtype=np.float32)
     if dy.shape != cache.argmax.shape:
         raise PynnError(f"dy has shape {dy.shape}; the pool's output has {cache.argmax.shape}.")
-    return reference.maxpool_backward(dy, cache.argmax, cache.x_shape, cache.p).astype(np.float32)
+    return core.maxpool_backward(dy, cache.argmax, cache.x_shape, cache.p)

@@ -446,3 +446,88 @@ def lstm_backward(dh: np.ndarray, x: np.ndarray, h: np.ndarray, c: np.ndarray, g
                            _ptr(gates, "gates", shape=(B, T, 4 * U)), _ptr(Wx, "Wx", shape=(4 * U, n_in)),
                            _ptr(Wh, "Wh", shape=(4 * U, U)), B, T, n_in, U)
     return dx
+
+
+# ---------------------------------------------------------------------------------------------------------
+# convolution and max pooling, activations (N, H, W, C) channels last (pynn/conv.py explains the conventions)
+
+def _images(a: np.ndarray, name: str) -> tuple[int, int, int, int]:
+    if not isinstance(a, np.ndarray) or a.ndim != 4:
+        raise ValueError(f"{name} must be a 4-D (N, H, W, C) array, not shape {np.shape(a)}")
+    return a.shape
+
+
+def _conv_sizes(x, w, stride, pad_top, pad_left, Ho, Wo):
+    """(N, H, W, C, K, F) after checking the geometry: every output position's window starts inside the
+    padded input and the padding is smaller than the kernel, so C never reads outside x."""
+    N, H, W, C = _images(x, "x")
+    if not isinstance(w, np.ndarray) or w.ndim != 4 or w.shape[:3] != (w.shape[0], w.shape[0], C):
+        raise ValueError(f"w must be (K, K, {C}, F) for an input of {C} channels, not shape {np.shape(w)}")
+    K, F = w.shape[0], w.shape[3]
+    if stride < 1 or not 0 <= pad_top < K or not 0 <= pad_left < K or Ho < 1 or Wo < 1 or K < 1:
+        raise ValueError(f"stride {stride}, padding ({pad_top}, {pad_left}) and output {Ho}x{Wo} do not make a "
+                         f"convolution with a {K}x{K} kernel")
+    if (Ho - 1) * stride - pad_top >= H or (Wo - 1) * stride - pad_left >= W:
+        raise ValueError(f"an output of {Ho}x{Wo} at stride {stride} reads past a {H}x{W} input")
+    return N, H, W, C, K, F
+
+
+def conv2d_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray, stride: int, pad_top: int, pad_left: int,
+                   Ho: int, Wo: int, activation: str = "identity", alpha=0.01,
+                   out: np.ndarray | None = None) -> np.ndarray:
+    """f(conv(x, w) + b): x (N, H, W, C), w (K, K, C, F), b (F) -> (N, Ho, Wo, F)."""
+    N, H, W, C, K, F = _conv_sizes(x, w, stride, pad_top, pad_left, Ho, Wo)
+    _check_outputs({"out": out}, {"x": x, "w": w, "b": b})
+    out = np.empty((N, Ho, Wo, F), np.float32) if out is None else out
+    lib.pynn_conv2d_forward(_ptr(out, "out", shape=(N, Ho, Wo, F)), _ptr(x, "x"), _ptr(w, "w"),
+                            _ptr(b, "b", shape=(F,)), N, H, W, C, K, F, stride, pad_top, pad_left, Ho, Wo,
+                            _act(activation), alpha)
+    return out
+
+
+def conv2d_backward(dy: np.ndarray, y: np.ndarray, x: np.ndarray, w: np.ndarray, dw: np.ndarray,
+                    db: np.ndarray, stride: int, pad_top: int, pad_left: int, activation: str = "identity",
+                    alpha=0.01, dx: np.ndarray | None = None, need_dx=True) -> np.ndarray | None:
+    """Accumulate dw, db; overwrite dy with the pre-activation's gradient; return dx (None when need_dx is
+    False). y is the forward's output, x its input."""
+    N, Ho, Wo, _ = _images(y, "y")
+    N, H, W, C, K, F = _conv_sizes(x, w, stride, pad_top, pad_left, Ho, Wo)
+    _check_outputs({"dx": dx if need_dx else None, "dw": dw, "db": db, "dy": dy}, {"y": y, "x": x, "w": w})
+    if need_dx and dx is None:
+        dx = np.empty((N, H, W, C), np.float32)
+    dx_ptr = _ptr(dx, "dx", shape=(N, H, W, C)) if need_dx else ffi.NULL
+    lib.pynn_conv2d_backward(dx_ptr, _ptr(dw, "dw", shape=w.shape), _ptr(db, "db", shape=(F,)),
+                             _ptr(dy, "dy", shape=(N, Ho, Wo, F)), _ptr(y, "y", shape=(N, Ho, Wo, F)),
+                             _ptr(x, "x"), _ptr(w, "w"), N, H, W, C, K, F, stride, pad_top, pad_left, Ho, Wo,
+                             _act(activation), alpha)
+    return dx if need_dx else None
+
+
+def _check_pool(shape: tuple, p: int) -> None:
+    if p < 1 or p > shape[1] or p > shape[2]:
+        raise ValueError(f"a {p}x{p} pool does not fit in a {shape[1]}x{shape[2]} input")
+
+
+def maxpool_forward(x: np.ndarray, p: int) -> tuple[np.ndarray, np.ndarray]:
+    """(y, argmax): the max of each p x p window, stride p, trailing rows and columns dropped; argmax (int32)
+    is where in its window (a * p + q, row-major, first on a tie) each maximum was."""
+    N, H, W, C = _images(x, "x")
+    _check_pool(x.shape, p)
+    y = np.empty((N, H // p, W // p, C), np.float32)
+    argmax = np.empty(y.shape, np.int32)
+    lib.pynn_maxpool_forward(_ptr(y, "y"), _ptr(argmax, "argmax", np.int32), _ptr(x, "x"), N, H, W, C, p)
+    return y, argmax
+
+
+def maxpool_backward(dy: np.ndarray, argmax: np.ndarray, x_shape: tuple, p: int) -> np.ndarray:
+    """dx of x_shape: each dy at its window's argmax, zero elsewhere."""
+    N, H, W, C = x_shape
+    _check_pool(x_shape, p)
+    pooled = (N, H // p, W // p, C)
+    if not isinstance(argmax, np.ndarray) or argmax.shape != pooled or argmax.size and (
+            argmax.min() < 0 or argmax.max() >= p * p):
+        raise ValueError(f"argmax must be {pooled} with values in [0, {p * p})")
+    dx = np.empty(x_shape, np.float32)
+    lib.pynn_maxpool_backward(_ptr(dx, "dx"), _ptr(dy, "dy", shape=pooled), _ptr(argmax, "argmax", np.int32),
+                              N, H, W, C, p)
+    return dx
