@@ -708,7 +708,7 @@ def write_onnx(model, path: str | os.PathLike) -> Path:
         return f"{stem}_{next(names)}"
 
     def init(name: str, array) -> str:
-        inits.append(numpy_helper.from_array(np.ascontiguousarray(array, np.float32), name))
+        inits.append(numpy_helper.from_array(np.array(array, np.float32, order="C"), name))  # 0-d stays 0-d
         return name
 
     def ints(name: str, values) -> str:
