@@ -8,6 +8,7 @@ import sys
 
 from pynn.errors import PynnError
 from pynn_tui.commands.common import add_run_args, given_fields, run_config
+from pynn_tui.render.pixels import add_pixels_arg, use_pixels
 
 SCREEN_NAMES = ("model", "train", "weights", "outputs", "probe", "experiments", "lstm")
 
@@ -16,6 +17,13 @@ def register(sub) -> None:
     p = sub.add_parser("tui", help="open the full-screen app (also: `pynn` with no arguments)",
                        description="Open the keyboard-driven app: the model's shapes, live training, weight "
                                    "maps, probes, experiments. ? in the app lists every key.")
+    add_app_args(p)
+    add_pixels_arg(p)
+    p.set_defaults(handler=run)
+
+
+def add_app_args(p) -> None:
+    """The app's own options (data, model or file, first screen), which `pynn serve` takes and hands on too."""
     add_run_args(p, ["data"], show_defaults=False, description="the data to work on (default: a loaded model's "
                  "own, as its file describes it, else the digits; with --data, only the data flags given apply)")
     g = p.add_mutually_exclusive_group()
@@ -24,11 +32,12 @@ def register(sub) -> None:
     g.add_argument("--load", metavar="FILE", help="open a saved model (.npz), on the data it was trained on "
                                                   "unless --data is given")
     p.add_argument("--screen", choices=SCREEN_NAMES, default="model", help="the screen to open on (default model)")
-    p.set_defaults(handler=run)
 
 
 def terminal_problem() -> str | None:
     """Why a full-screen app cannot run here, or None: it needs a real terminal that can move the cursor."""
+    if os.environ.get("TEXTUAL_DRIVER", "").startswith("textual.drivers.web_driver"):
+        return None  # `pynn serve` runs the app over pipes, with textual-serve's driver speaking to the browser
     if os.environ.get("TERM") == "dumb":
         return "TERM=dumb cannot show a full-screen app; the pynn subcommands print plain text (see `pynn --help`)."
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
@@ -40,18 +49,24 @@ def run(args) -> int:
     problem = terminal_problem()
     if problem:
         raise PynnError(problem)
+    return open_app(run=app_run(args), load=args.load, screen=args.screen, pixels=args.pixels)
+
+
+def app_run(args):
+    """The run description the app's options ask for (a bad one is one sentence, before any screen)."""
     from pynn.files import saved_run
 
     own = args.load and "data" not in given_fields(args)  # a loaded model's data, changed by the flags given
     run = run_config(args, saved_run(args.load) if own else None)
     if args.model:
         run = run.replace(model=args.model)
-    return open_app(run=run, load=args.load, screen=args.screen)
+    return run
 
 
-def open_app(run=None, load=None, screen: str = "model") -> int:
+def open_app(run=None, load=None, screen: str = "model", pixels: str | None = None) -> int:
     """Builds the workbench on the run description (default: the house defaults) first, so a bad data name,
     spec or file is one sentence before the screen changes, then runs the app until the user quits."""
+    use_pixels(pixels)  # asks the terminal what it can draw before Textual takes its input over
     from pynn_tui.app import PynnApp  # Textual loads only when the app is really wanted
     from pynn_tui.workbench import Workbench
 
