@@ -5,6 +5,7 @@ The front door, for people who know Keras:
     import pynn
     data = pynn.load_dataset("digits")
     model = pynn.build("784-30-10", data)      # or pynn.Sequential([pynn.Dense(30, "sigmoid"), pynn.Dense(10)])
+                                               # or "28x28-conv8k5-pool2-30-10": pynn.Conv2D(8, 5), pynn.MaxPool2D(2)
     model.fit(data, epochs=3, seed=1)          # keywords are the run description's fields (pynn.RunConfig)
     model.evaluate(data)["accuracy"]
     pynn.save(model, "m.npz"); model = pynn.load("m.npz")
@@ -24,6 +25,8 @@ _EXPORTS = {
     "Dense": "pynn.layers",
     "Dropout": "pynn.layers",
     "LSTM": "pynn.lstm",
+    "Conv2D": "pynn.convolution",
+    "MaxPool2D": "pynn.convolution",
     "RunConfig": "pynn.run",
     "PynnError": "pynn.errors",
 }

@@ -138,7 +138,7 @@ class Sequential:
         """Raise a PynnError in words when samples of this shape cannot enter the first layer."""
         first = self.param_layers[0]  # layer 1: a dropout before it passes any shape on as it is
         expected = self.input_shape
-        if first.kind == "dense" and not first.per_step:
+        if first.kind in ("dense", "conv") and not first.per_step:  # both read a sample whole, in their own shape
             have, want = int(np.prod(sample_shape)), int(np.prod(expected))
             if have != want:
                 raise PynnError(f"Layer 1 expects {plural(want, 'feature')} per sample; {what} has {have} "
@@ -467,8 +467,9 @@ def layer_spec(layer: Layer) -> LayerSpec:
 
 def spec_of_record(d: dict) -> LayerSpec:
     """A layer's record (Layer.describe(), as a model file's header keeps it) as its spec token."""
-    return LayerSpec(d["kind"], d.get("units", 0), d.get("activation"), d.get("p", 0.0),
-                     d.get("return_sequences", False))
+    return LayerSpec(d["kind"], d.get("units", d.get("filters", 0)), d.get("activation"), d.get("p", 0.0),
+                     d.get("return_sequences", False), d.get("kernel", d.get("size", 0)), d.get("stride", 1),
+                     d.get("padding", "valid"))
 
 
 def _check_dataset(data, what: str) -> None:
@@ -541,6 +542,9 @@ def plan_model(spec: str | ModelSpec, data: Dataset | None = None, *, loss: str 
             layers.append(Dense(ls.units, ls.activation))  # unwritten: the model settles it (set_head)
         elif ls.kind == "dropout":
             layers.append(Dropout(ls.p))
+        elif ls.kind in ("conv", "pool"):
+            from pynn.convolution import layer_of_spec  # loads the conv kernels only for a model that has one
+            layers.append(layer_of_spec(ls))
         else:
             layers.append(_recurrent_layer(ls))
     model = Sequential(layers, loss, n_outputs or parsed.layers[-1].units, task,

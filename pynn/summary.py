@@ -70,13 +70,116 @@ def dropout_row(layer, below: int) -> dict:
     }
 
 
+def _layouts(h, w, c) -> tuple[str, str]:
+    """A batch of (h, w, c) maps as Keras lays it out (N, H, W, C) and as PyTorch does (N, C, H, W)."""
+    return f"NHWC (m, {h}, {w}, {c})", f"NCHW (m, {c}, {h}, {w})"
+
+
+def _sides(h, w, c=1) -> str:
+    return f"{h}x{w}" + (f"x{c}" if c > 1 else "")
+
+
+def conv_row(layer) -> dict:
+    """A conv layer: its weights W (K, K, C_in, F) as Keras keeps them and PyTorch's (F, C_in, K, K), its output in
+    both layouts, and the sentence on what one filter sees against a dense unit."""
+    l, K, S = layer.index, layer.kernel, layer.stride
+    (H, W, C), (Ho, Wo, F) = layer.image, layer.output_shape
+    nhwc, nchw = _layouts(Ho, Wo, F)
+    in_nhwc, in_nchw = _layouts(H, W, C)
+    n_in, patch = H * W * C, K * K * C
+    how = f"stride {S}, {layer.padding} padding"
+    source = "image" if l == 1 else f"{_sides(H, W, C)} maps of the layer below"
+    seen = (f"the whole {_sides(H, W)} image" if l == 1 and C == 1 else f"the whole {_sides(H, W, C)} "
+            + ("image" if l == 1 else "maps of the layer below"))
+    sentence = (f"each of the {F} filters sees {seen}, one {_sides(K, K, C)} "
+                f"patch at a time, at {Ho * Wo:,} positions, with the same {patch:,} weights; a dense unit sees all "
+                f"{n_in:,} inputs at once with {n_in:,} weights of its own")
+    if F == 1:
+        sentence = sentence.replace("each of the 1 filters sees", "the one filter sees", 1)
+    W_, b_ = f"W[{l}]", f"b[{l}]"
+    return {
+        "index": l, "kind": "conv",
+        "name": f"Conv2D({F}, {K}x{K}" + (f", stride {S}" if S != 1 else "") +
+                (f", {layer.padding}" if layer.padding != "valid" else "") + f", {layer.activation})",
+        "activation": layer.activation, "filters": F, "kernel": K, "stride": S, "padding": layer.padding,
+        "params": {"W": [K, K, C, F], "b": [F]},
+        "grads": {"dW": [K, K, C, F], "db": [F]},
+        "pytorch_params": {"weight": [F, C, K, K], "bias": [F]},
+        "math_view": nchw,
+        "batch_view": nhwc,
+        "layouts": {"keras": ["m", Ho, Wo, F], "pytorch": ["m", F, Ho, Wo]},
+        "input_layouts": {"keras": ["m", H, W, C], "pytorch": ["m", C, H, W]},
+        "output_shape": ["m", Ho, Wo, F],
+        "positions": Ho * Wo, "patch": patch, "source": source,
+        "n_params": count_params([layer]),
+        "arithmetic": f"{F}·({K}·{K}·{C}) + {F} = {_fmt(count_params([layer]))}",
+        "equations": {
+            "Keras (N, H, W, C)": (f"A[{l}] {nhwc} = {layer.activation}(conv(A[{l - 1}] {in_nhwc}, {W_} "
+                                   f"{_shape(K, K, C, F)} HWIO, {how}) + {b_} {_shape(F)}); d{W_} {_shape(K, K, C, F)} "
+                                   f"like {W_}, d{b_} {_shape(F)} like {b_}"),
+            "PyTorch (N, C, H, W)": (f"A[{l}] {nchw} = {layer.activation}(conv2d(A[{l - 1}] {in_nchw}, weight "
+                                     f"{_shape(F, C, K, K)} OIHW, {how}) + bias {_shape(F)})"),
+        },
+        "notes": [f"layer {l}: {sentence}"],
+        "sees": sentence,
+    }
+
+
+def pool_row(layer, below: int) -> dict:
+    """A max pool: no parameters; it keeps the largest of each P x P window of A[below]."""
+    P = layer.size
+    (H, W, C), (Ho, Wo, _) = layer.image, layer.output_shape
+    nhwc, nchw = _layouts(Ho, Wo, C)
+    dropped = " (the rows and columns that fill no window are dropped)" if H % P or W % P else ""
+    return {
+        "index": None, "kind": "pool", "name": f"MaxPool2D({P})", "activation": None, "size": P,
+        "params": {}, "grads": {},
+        "math_view": nchw, "batch_view": nhwc,
+        "layouts": {"keras": ["m", Ho, Wo, C], "pytorch": ["m", C, Ho, Wo]},
+        "output_shape": ["m", Ho, Wo, C], "n_params": 0,
+        "arithmetic": f"no parameters; the largest value of each {P}x{P} window of A[{below}], {P} apart",
+        "notes": [f"max pool after layer {below}: the largest value of each {P}x{P} window, {P} apart: "
+                  f"{_shape(H, W, C)} -> {_shape(Ho, Wo, C)} = {Ho * Wo * C:,} values per sample{dropped}; no "
+                  "parameters"],
+    }
+
+
+def _flattening_note(layer) -> str:
+    """A dense layer reading maps: in which order it flattens them."""
+    H, W, C = layer.input_shape
+    return (f"layer {layer.index}: reads the {_shape(H, W, C)} maps flattened to {layer.n_in:,} features in H, W, C "
+            f"order, as Keras's Flatten does; PyTorch's nn.Flatten on (m, {C}, {H}, {W}) reads C, H, W order, so "
+            "its weight columns come in another order")
+
+
+def _input_summary(model: Sequential) -> dict | None:
+    """The input of a model whose first layer with weights is a conv: an image, in both layouts."""
+    first = model.param_layers[0]
+    if first.kind != "conv":
+        return None
+    H, W, C = first.image
+    nhwc, nchw = _layouts(H, W, C)
+    n_in = int(np.prod(model.input_shape))
+    channels = "one channel" if C == 1 else plural(C, "channel")
+    sample = f"each sample of {plural(n_in, 'value')} is read as" if len(model.input_shape) == 1 else \
+        f"each {_sides(H, W)} sample is"
+    return {"shape": list(model.input_shape), "math_view": f"X = A[0]: {nchw}", "batch_view": nhwc,
+            "layouts": {"keras": ["m", H, W, C], "pytorch": ["m", C, H, W]},
+            "note": (f"{sample} an image of {channels}, {_shape(H, W, C)}; maps are NHWC (m, H, W, C) as in "
+                     "Keras, which pynn computes in, and NCHW (m, C, H, W) as in PyTorch")}
+
+
 def model_summary(model: Sequential) -> dict:
     rows, below = [], 0
     for layer in model.layers:
-        if hasattr(layer, "summary_row"):
+        if layer.kind == "pool":
+            rows.append(pool_row(layer, below))
+        elif hasattr(layer, "summary_row"):
             rows.append(layer.summary_row(stateful=model.run.stateful))
         elif layer.kind == "dense":
             rows.append(dense_row(layer))
+            if len(layer.input_shape) == 3 and not layer.per_step and layer.position > 1:
+                rows[-1]["notes"] = [_flattening_note(layer)]
         else:
             rows.append(dropout_row(layer, below))
         rows[-1].setdefault("grads", {f"d{name}": shape for name, shape in rows[-1]["params"].items()})
@@ -85,9 +188,10 @@ def model_summary(model: Sequential) -> dict:
     flat = len(model.input_shape) > 1 and model.layers[0].kind == "dense" and not model.layers[0].per_step
     sequence = model.layers[0].kind == "lstm"
     total = model.n_params
+    image = _input_summary(model)
     return {
         "spec": model.spec,
-        "input": {
+        "input": image or {
             "shape": list(model.input_shape),
             "math_view": (f"x_t: ({model.input_shape[-1]}, m) at each of {plural(model.input_shape[0], 'step')}"
                           if sequence else f"X = A[0]: ({n_in}, m)"),

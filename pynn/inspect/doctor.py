@@ -10,7 +10,7 @@ from pynn.data.dataset import CLASSIFICATION, Dataset
 from pynn.errors import PynnError
 from pynn.inspect.health import gradient_trend, unit_health
 from pynn.losses import DEFAULT_FOR_TASK, loss_name
-from pynn.model import DEFAULT_HIDDEN_ACTIVATION, Sequential, plan_model
+from pynn.model import DEFAULT_HIDDEN_ACTIVATION, Sequential, layer_spec, plan_model
 from pynn.spec import LayerSpec, ModelSpec, parse_spec
 from pynn.words import plural
 
@@ -52,7 +52,7 @@ def check_spec(text: str, data: Dataset | None = None, *, loss: str | None = Non
         model, unbuildable = plan_model(spec, data, loss=loss, hidden_activation=hidden_activation,
                                         double_softmax=double_softmax), ""
     except PynnError as err:
-        model, unbuildable = None, str(err)
+        model, unbuildable = None, err
     findings = [_input_finding(spec, data)] if data is not None else []
     if model is not None and data is not None:
         findings += _target_findings(model, data)
@@ -66,7 +66,7 @@ def check_spec(text: str, data: Dataset | None = None, *, loss: str | None = Non
         findings += _head_findings(written, written, loss or DEFAULT_FOR_TASK[task][0], task, n_classes)
     if model is None:
         if not _has_problem(findings):
-            findings.append(Finding(PROBLEM, "build", unbuildable, "The model cannot be built for this data."))
+            findings.append(_unbuildable_finding(unbuildable))
         return findings
     if data is not None:
         findings += _size_findings(model, data)
@@ -81,7 +81,8 @@ def check_saved(model: Sequential, header: dict, data: Dataset | None = None) ->
     training history."""
     findings = []
     if data is not None:
-        layers = [LayerSpec(l.kind, getattr(l, "units", 0), None, getattr(l, "p", 0.0),
+        layers = [layer_spec(l) if l.kind in ("conv", "pool") else
+                  LayerSpec(l.kind, getattr(l, "units", 0), None, getattr(l, "p", 0.0),
                             getattr(l, "return_sequences", False)) for l in model.layers]
         findings += [_input_finding(ModelSpec(model.input_shape, layers), data)] + _target_findings(model, data)
     findings += _head_findings(_written_output(model.spec), model.layers[-1].activation, model.loss.name,
@@ -178,16 +179,29 @@ def _input_finding(spec: ModelSpec, data: Dataset) -> Finding:
         return Finding(OK, "input size", f"The input size comes from the data: {have}.")
     first = spec.layers[0]
     want, got = int(np.prod(spec.input_shape)), data.n_features
-    flattens = first.kind == "dense"
+    flattens = first.kind in ("dense", "conv")  # a conv reads a whole sample too, as an image of its own shape
     fits = want == got if flattens else tuple(spec.input_shape)[-1:] == tuple(data.sample_shape)[-1:]
     if fits:
         return Finding(OK, "input size", f"Layer 1 expects {shape_in_words(spec.input_shape)}; the data has "
                        f"{have}.")
+    why = (f"Layer 1's filters slide over a {'x'.join(map(str, spec.input_shape))} image of {want} values; the "
+           f"data's samples of {got} values are another image, or none." if first.kind == "conv" else
+           f"The first weight matrix W[1] has one column per input feature ({want}); it has no "
+           f"place for the data's {plural(got, 'feature')}, so nothing can be computed.")
     return Finding(PROBLEM, "input size", f"Layer 1 expects {shape_in_words(spec.input_shape)}, but the data has "
-                   f"{have}.", f"The first weight matrix W[1] has one column per input feature ({want}); it has no "
-                   f"place for the data's {plural(got, 'feature')}, so nothing can be computed.",
+                   f"{have}.", why,
                    f"Start the spec with {'x'.join(map(str, data.sample_shape))}, or leave the input size out "
                    f"(e.g. {'-'.join(l.token() for l in spec.layers)}) to take it from the data.")
+
+
+def _unbuildable_finding(err: PynnError) -> Finding:
+    from pynn.convolution import ImageShapeError  # loads the conv kernels only when a model could not be built
+
+    if isinstance(err, ImageShapeError):
+        return Finding(PROBLEM, "image shape", str(err), "A conv layer slides its K x K filters over the rows and "
+                       "columns of an image, and a pool its windows over the maps below it: each needs an image, at "
+                       "least as large as its kernel or window.")
+    return Finding(PROBLEM, "build", str(err), "The model cannot be built for this data.")
 
 
 def _sigmoid_multiclass(loss: str | None, n_classes: int) -> Finding:
