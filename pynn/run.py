@@ -83,6 +83,15 @@ class RunConfig:
                                "the last value plus the predicted change): for a series that trends")
     as_sequence: bool = setting(False, "data", "read each image as a sequence of its rows (a digit: 28 steps "
                                 "of 28 pixels), for LSTMs")
+    noise: float | None = setting(None, "data", "noise of a generated set, 0 to 1 as Playground's 0-100% (default: "
+                                  "0; 0.1 for sine)")
+    points: int | None = setting(None, "data", "points of a generated 2-D set, train and test (default: 500)",
+                                 metavar="N")
+    test_ratio: float | None = setting(None, "data", "share of a generated 2-D set's points kept for testing "
+                                       "(default: 0.5)")
+    features: str | None = setting(None, "data", "input features computed from a 2-D set's x1 and x2, as "
+                                   "Playground's: any of x1,x2,x1^2,x2^2,x1*x2,sin(x1),sin(x2) (default: x1,x2)",
+                                   metavar="LIST")
     # -- training ------------------------------------------------------------------------------------------
     epochs: int = setting(10, "training", "epochs to train")
     batch: int = setting(10, "training", "mini-batch size")

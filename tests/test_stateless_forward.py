@@ -173,7 +173,7 @@ def test_the_app_reads_a_snapshot_while_its_run_goes_on():
     steps (the lock free throughout), and what the reader sees stays the weights it was handed."""
     from pynn_tui.workbench import Workbench
 
-    bench = Workbench(data="spiral", spec="2-16:tanh-3")
+    bench = Workbench(data="spiral3", spec="2-16:tanh-3")
     x = bench.data.x_test
 
     def analysis(frozen):

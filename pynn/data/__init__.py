@@ -1,6 +1,7 @@
 """Datasets: the bundled digits, synthetic sets, and files, all returned as one Dataset type."""
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 
 import numpy as np
@@ -9,6 +10,7 @@ from pynn.data.dataset import BINARY, CLASSIFICATION, REGRESSION, TASKS, Dataset
 from pynn.data.idx import read_idx
 from pynn.data.files import csv_dataset, dataset_from_file
 from pynn.data.full import FILES, SOURCES, find_idx, load_full, search_dirs
+from pynn.data.playground import PLAYGROUND, on_the_plane
 from pynn.data.synthetic import GENERATORS
 from pynn.data.text import SHAKESPEARE, text_dataset
 from pynn.errors import PynnError
@@ -33,7 +35,8 @@ def digits(seed: int = 0, n: int | None = None) -> Dataset:
                    [str(d) for d in range(10)], source=DIGITS_SOURCE)
 
 
-NAMED = {"digits": digits, **GENERATORS}
+NAMED = {"digits": digits, **PLAYGROUND, **GENERATORS}
+GENERATED_OPTIONS = ("noise", "points", "test_ratio")  # what the generated sets take and files do not
 FULL_SETS = ("mnist", "fashion-mnist")
 FILE_SUFFIXES = (".csv", ".npz", ".npy", ".gz", ".idx", "-ubyte", ".txt")
 
@@ -42,9 +45,13 @@ def load_dataset(name_or_path: str, *, labels: str | None = None, target: str | 
                  standardize: bool = False, seed: int = 0, n: int | None = None, as_sequence: bool = False,
                  **options) -> Dataset:
     """A dataset by name (see list_datasets) or from a file; options go to the synthetic generators
-    (e.g. lookback and horizon for sine). as_sequence reads each image as a sequence of its rows."""
-    data = _load(name_or_path, labels=labels, target=target, standardize=standardize, seed=seed, n=n, **options)
-    given = dict(labels=labels, target=target, standardize=standardize, n=n, as_sequence=as_sequence, **options)
+    (e.g. lookback and horizon for sine, noise and points for xor). as_sequence reads each image as a sequence of
+    its rows; features (e.g. 'x1,x2,x1*x2') computes Playground's features from a 2-D set's two coordinates."""
+    features = options.pop("features", None)
+    data = on_the_plane(_load(name_or_path, labels=labels, target=target, standardize=standardize, seed=seed, n=n,
+                              **options), features)
+    given = dict(labels=labels, target=target, standardize=standardize, n=n, as_sequence=as_sequence,
+                 features=features, **options)
     data.recipe = {"name": str(name_or_path), "options": {k: v for k, v in given.items() if v not in (None, False)}}
     return images_as_sequences(data) if as_sequence else data
 
@@ -65,6 +72,11 @@ def _load(name_or_path: str, *, labels, target, standardize, seed, n, **options)
     if options.get("difference") and not (key == "sine" or (path.suffix.lower() == ".csv" and labels is None)):
         raise ConfigError("difference", f"models the change from a series' last value; {name_or_path} is not a "
                           "series (a column of a .csv file, or sine, is)")
+    takes = inspect.signature(NAMED[key]).parameters if key in NAMED else {}
+    generated = [k for k in GENERATED_OPTIONS if options.get(k) is not None and k not in takes]
+    if generated:
+        raise ConfigError(generated[0], "applies to the generated sets (xor, circles, spiral, moons, plane, bump), "
+                          f"not to {name_or_path}")
     if key in NAMED:
         try:
             return NAMED[key](seed=seed, n=n, **options)
