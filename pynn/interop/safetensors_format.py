@@ -1,0 +1,451 @@
+"""PyTorch state dicts as safetensors, read into pynn and written from it, by PyTorch's own names.
+
+A safetensors file is 8 bytes (the header's length, little-endian), a JSON header naming each tensor's dtype,
+shape and byte range, then the bytes: pynn reads it itself, checking every range against the file before
+reading, and never unpickles anything.
+
+Reading: a Linear is `<name>.weight` (out, in) and `<name>.bias`; an nn.LSTM `<name>.weight_ih_l0` (4U, n_in),
+`weight_hh_l0` (4U, U), `bias_ih_l0` and `bias_hh_l0`, gates in the order i, f, g, o, pynn's own; its two biases
+are summed into pynn's one (PyTorch counts both). Layers are ordered by their names when they are indices
+(torch.nn.Sequential's `0.`, `2.`), else by how their shapes chain. The tensors do not say the activations: a
+spec (`--model 784-25:relu-15:relu-10`) does; without one pynn assumes relu between Linear layers and logits
+out of the last (for CrossEntropyLoss), and says so in model.origin's notes.
+
+Writing (write_safetensors): the state dict of the torch.nn.Sequential that computes what pynn's model does,
+one module per index, so `torch_model.load_state_dict(load_file(path))` loads it:
+  - a Dense layer is nn.Linear at its index, followed by its activation module (nn.ReLU, nn.Sigmoid, nn.Tanh,
+    nn.LeakyReLU) at the next one unless it is linear; the output layer under cross-entropy (or binary
+    cross-entropy) gives logits, for nn.CrossEntropyLoss (nn.BCEWithLogitsLoss), so no module follows it;
+  - a Dropout layer is nn.Dropout at its index;
+  - an LSTM is nn.LSTM(n_in, U, batch_first=True) at its index (bias_ih_l0 = pynn's b, bias_hh_l0 = 0),
+    followed by a module that takes its output: the last step's h (out[0][:, -1]) or every step's (out[0]);
+  - a model whose input has several axes and starts with a Dense layer starts with nn.Flatten at index 0.
+  784-25:relu-15:relu-10 is nn.Sequential(Linear(784, 25), ReLU(), Linear(25, 15), ReLU(), Linear(15, 10)):
+  names 0.weight, 0.bias, 2.weight, 2.bias, 4.weight, 4.bias.
+"""
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import re
+import secrets
+import struct
+from pathlib import Path
+
+import numpy as np
+
+from pynn.errors import PynnError
+from pynn.interop.assemble import assemble, origin
+
+DTYPES = {"F64": np.dtype("<f8"), "F32": np.dtype("<f4"), "F16": np.dtype("<f2"), "BF16": np.dtype("<u2")}
+MAX_HEADER_BYTES = 100 << 20
+_LSTM_PARAM = re.compile(r"^(weight_ih|weight_hh|bias_ih|bias_hh)_l(\d+)$")
+TORCH_ACTIVATIONS = {"relu": "ReLU", "sigmoid": "Sigmoid", "tanh": "Tanh", "leaky_relu": "LeakyReLU"}
+WRITES = "Dense, Dropout and LSTM layers"
+
+
+# -- the file format ----------------------------------------------------------------------------------------
+
+def read_tensors(path) -> tuple[dict[str, np.ndarray], dict]:
+    """({name: float32 array}, the header's __metadata__) of a safetensors file, every range checked first."""
+    path = Path(path)
+    if not path.is_file():
+        raise PynnError(f"No model file at {path}.")
+    size = path.stat().st_size
+    with open(path, "rb") as f:
+        head = f.read(8)
+        if len(head) != 8:
+            raise PynnError(f"{path} is not a safetensors file (it is shorter than its 8-byte header length).")
+        n = struct.unpack("<Q", head)[0]
+        if n > min(size - 8, MAX_HEADER_BYTES):
+            raise PynnError(f"{path} is not a safetensors file (its header says it is {n:,} bytes long, more than "
+                            "the file holds).")
+        try:
+            header = json.loads(f.read(n).decode("utf-8"))
+        except (ValueError, UnicodeDecodeError):
+            raise PynnError(f"{path} is not a safetensors file (its header is not JSON).") from None
+        if not isinstance(header, dict):
+            raise PynnError(f"{path} is not a safetensors file (its header is not a table of tensors).")
+        metadata = header.pop("__metadata__", None) or {}
+        data_start, data_size = 8 + n, size - 8 - n
+        plan = {name: _checked_entry(path, name, entry, data_size) for name, entry in header.items()}
+        tensors = {}
+        for name, (dtype, shape, start, end) in plan.items():
+            f.seek(data_start + start)
+            raw = np.frombuffer(f.read(end - start), dtype=dtype)
+            if dtype == DTYPES["BF16"]:  # bfloat16: the upper half of a float32
+                raw = (raw.astype(np.uint32) << 16).view(np.float32)
+            tensors[name] = raw.astype(np.float32).reshape(shape)
+    if not tensors:
+        raise PynnError(f"{path} holds no tensors.")
+    return tensors, metadata if isinstance(metadata, dict) else {}
+
+
+def _checked_entry(path, name, entry, data_size):
+    if not isinstance(entry, dict):
+        raise PynnError(f"{path}: the header's entry for {name!r} is damaged.")
+    dtype, shape, offsets = entry.get("dtype"), entry.get("shape"), entry.get("data_offsets")
+    if dtype not in DTYPES:
+        raise PynnError(f"{path}: tensor {name!r} is of type {dtype}; pynn reads floating-point tensors "
+                        f"({', '.join(DTYPES)}).")
+    if not (isinstance(shape, list) and all(isinstance(v, int) and not isinstance(v, bool) and v >= 0
+                                            for v in shape) and len(shape) <= 8):
+        raise PynnError(f"{path}: tensor {name!r} has a damaged shape {shape!r}.")
+    if not (isinstance(offsets, list) and len(offsets) == 2 and all(isinstance(v, int) for v in offsets)):
+        raise PynnError(f"{path}: tensor {name!r} has damaged data offsets {offsets!r}.")
+    start, end = offsets
+    nbytes = int(np.prod(shape, dtype=object)) * DTYPES[dtype].itemsize
+    if not 0 <= start <= end <= data_size or end - start != nbytes:
+        raise PynnError(f"{path}: tensor {name!r} of shape {tuple(shape)} does not fit the bytes the file holds "
+                        "for it (the file is damaged or cut short).")
+    return DTYPES[dtype], tuple(shape), start, end
+
+
+def write_tensors(tensors: dict[str, np.ndarray], path, metadata: dict[str, str] | None = None) -> Path:
+    """Write float32 tensors as a safetensors file, atomically (a temporary file beside it, then renamed)."""
+    path = Path(path)
+    header, offset, blobs = {}, 0, []
+    for name, array in tensors.items():
+        blob = np.ascontiguousarray(array, dtype="<f4").tobytes()
+        header[name] = {"dtype": "F32", "shape": list(array.shape), "data_offsets": [offset, offset + len(blob)]}
+        offset += len(blob)
+        blobs.append(blob)
+    if metadata:
+        header["__metadata__"] = {k: str(v) for k, v in metadata.items()}
+    text = json.dumps(header, separators=(",", ":")).encode()
+    text += b" " * (-len(text) % 8)  # the data starts 8-byte aligned, as safetensors writes it
+    if path.is_dir():
+        raise PynnError(f"Cannot write {path}: it is a folder; give a file name, e.g. {path / 'model.safetensors'}.")
+    tmp = path.parent / f".{path.name}.{secrets.token_hex(4)}.tmp"
+    try:
+        with open(tmp, "xb") as f:
+            f.write(struct.pack("<Q", len(text)) + text)
+            for blob in blobs:
+                f.write(blob)
+        os.replace(tmp, path)
+    except OSError as err:
+        raise PynnError(f"Cannot write {path}: {err.strerror or err}.") from None
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return path
+
+
+# -- reading a state dict -------------------------------------------------------------------------------------
+
+class _Module:
+    """One Linear, or one layer (l0, l1 ...) of an nn.LSTM, with its tensors by PyTorch's names."""
+
+    def __init__(self, name: str, kind: str, tensors: dict[str, np.ndarray], depth: int = 0):
+        self.name, self.kind, self.tensors, self.depth = name, kind, tensors, depth
+
+    @property
+    def label(self) -> str:
+        return f"{self.name}.weight" if self.kind == "linear" else \
+            f"{self.name + '.' if self.name else ''}weight_ih_l{self.depth}"
+
+    @property
+    def n_in(self) -> int:
+        return (self.tensors["weight"] if self.kind == "linear" else self.tensors["weight_ih"]).shape[1]
+
+    @property
+    def n_out(self) -> int:
+        return self.tensors["weight"].shape[0] if self.kind == "linear" else self.tensors["weight_hh"].shape[1]
+
+    @property
+    def n_params(self) -> int:
+        return sum(t.size for t in self.tensors.values())
+
+
+def _modules(path, tensors: dict[str, np.ndarray]) -> list[_Module]:
+    """The state dict's Linear and LSTM modules, each checked to hold what its kind needs, in no order yet."""
+    linear: dict[str, dict] = {}
+    lstm: dict[tuple[str, int], dict] = {}
+    for key, tensor in tensors.items():
+        prefix, _, param = key.rpartition(".")
+        if m := _LSTM_PARAM.match(param):
+            lstm.setdefault((prefix, int(m.group(2))), {})[m.group(1)] = tensor
+        elif param in ("weight", "bias"):
+            linear.setdefault(prefix, {})[param] = tensor
+        else:
+            raise PynnError(f"{path} holds the tensor {key!r}, which is not a Linear's or an LSTM's; pynn reads "
+                            "state dicts of nn.Linear and nn.LSTM layers (weight, bias, weight_ih_l0 ...).")
+    modules = []
+    for name, params in linear.items():
+        weight = params.get("weight")
+        if weight is None:
+            raise PynnError(f"{path} holds {name}.bias without {name}.weight.")
+        if weight.ndim != 2:
+            what = {4: "a 2-D convolution's", 3: "a 1-D convolution's", 1: "a normalisation layer's"}.get(
+                weight.ndim, f"a {weight.ndim}-D")
+            raise PynnError(f"{path} holds {name}.weight of shape {tuple(weight.shape)}, {what} weights; pynn reads "
+                            "state dicts of nn.Linear and nn.LSTM layers.")
+        bias = params.get("bias", np.zeros(weight.shape[0], np.float32))
+        if bias.shape != (weight.shape[0],):
+            raise PynnError(f"{path}: {name}.bias has shape {tuple(bias.shape)}; {name}.weight "
+                            f"{tuple(weight.shape)} needs ({weight.shape[0]},).")
+        modules.append(_Module(name, "linear", {"weight": weight, "bias": bias}))
+    for (name, depth), params in sorted(lstm.items()):
+        label = f"{name + '.' if name else ''}weight_hh_l{depth}"
+        if "weight_ih" not in params or "weight_hh" not in params:
+            raise PynnError(f"{path} lacks {label.replace('hh', 'ih') if 'weight_ih' not in params else label}, "
+                            "which an nn.LSTM layer holds.")
+        wih, whh = params["weight_ih"], params["weight_hh"]
+        if whh.ndim != 2 or wih.ndim != 2 or whh.shape[0] != 4 * whh.shape[1] or wih.shape[0] != whh.shape[0]:
+            raise PynnError(f"{path}: {label} has shape {tuple(whh.shape)} and the input weights "
+                            f"{tuple(wih.shape)}; an nn.LSTM's are (4U, U) and (4U, n_in) — a GRU or RNN is not "
+                            "an LSTM, and pynn reads only LSTMs (without proj_size).")
+        units = whh.shape[1]
+        for b in ("bias_ih", "bias_hh"):
+            params.setdefault(b, np.zeros(4 * units, np.float32))
+            if params[b].shape != (4 * units,):
+                raise PynnError(f"{path}: {name}.{b}_l{depth} has shape {tuple(params[b].shape)}, not "
+                                f"({4 * units},).")
+        modules.append(_Module(name, "lstm", params, depth))
+    return modules
+
+
+def _ordered(path, modules: list[_Module]) -> list[_Module]:
+    """The modules in the order data flows through them: by their names when those are indices (an nn.LSTM's
+    layers by depth), else the one order in which every module's input size is the output size before it."""
+    def index_key(m: _Module):
+        parts = m.name.split(".") if m.name else []
+        return tuple(int(p) for p in parts) + (m.depth,) if all(p.isdigit() for p in parts) else None
+
+    keys = [index_key(m) for m in modules]
+    if all(k is not None for k in keys) and len(set(keys)) == len(keys):
+        order = [m for _, m in sorted(zip(keys, modules), key=lambda pair: pair[0])]
+        _check_chain(path, order)
+        return order
+    if len(modules) > 7:
+        raise PynnError(f"{path} has {len(modules)} layers with names that do not give their order; name them by "
+                        "index, as torch.nn.Sequential does (0.weight, 2.weight ...).")
+    # an nn.LSTM's own layers keep their depth order, and LSTMs come before the Linear layers reading them
+    chains = [list(p) for p in itertools.permutations(modules) if _chains(p) and _depths_in_order(p)]
+    lstm_first = [c for c in chains if [m.kind for m in c] == sorted((m.kind for m in c), key=lambda k: k != "lstm")]
+    chains = lstm_first or chains
+    if not chains:
+        _check_chain(path, sorted(modules, key=lambda m: (m.kind != "lstm", m.name, m.depth)))
+    if len({tuple(id(m) for m in c) for c in chains}) > 1:
+        names = ", ".join(m.label for m in modules)
+        raise PynnError(f"{path}: the shapes of {names} chain in more than one order; name the layers by index, "
+                        "as torch.nn.Sequential does (0.weight, 2.weight ...), so pynn knows their order.")
+    return chains[0]
+
+
+def _chains(order) -> bool:
+    return all(a.n_out == b.n_in for a, b in zip(order, order[1:]))
+
+
+def _depths_in_order(order) -> bool:
+    seen: dict[str, int] = {}
+    for m in order:
+        if m.kind == "lstm":
+            if seen.get(m.name, -1) != m.depth - 1:
+                return False
+            seen[m.name] = m.depth
+    return True
+
+
+def _check_chain(path, order: list[_Module]) -> None:
+    for a, b in zip(order, order[1:]):
+        if a.n_out != b.n_in:
+            raise PynnError(f"{path}: {a.label} gives {a.n_out} outputs but {b.label}, which follows it, takes "
+                            f"{b.n_in}; pynn reads a chain of layers, each taking the output of the one before.")
+
+
+def read_safetensors(path, *, spec: str | None = None):
+    """The PyTorch state dict at path as a pynn Sequential; spec (a pynn model spec) gives the activations, the
+    input shape and whether an LSTM returns every step, which tensors cannot say. A file pynn exported carries
+    its spec in the header's metadata and needs none."""
+    from pynn.spec import parse_spec
+
+    path = Path(path)
+    tensors, metadata = read_tensors(path)
+    modules = _ordered(path, _modules(path, tensors))
+    framework_params = sum(m.n_params for m in modules)
+    notes: list[str] = []
+    written = spec or metadata.get("pynn_spec")
+    if written:
+        parsed = parse_spec(written)
+        layers, arrays, input_shape, loss, output_softmax = _from_spec(path, parsed, modules, written, notes)
+        if not spec and metadata.get("pynn_loss") in ("xent", "bce", "mse"):  # pynn's own export says its loss
+            loss = metadata["pynn_loss"]
+    else:
+        layers, arrays, input_shape, loss, output_softmax = _assumed(path, modules, notes)
+    return assemble(path, layers, arrays, input_shape, loss=loss,
+                    origin=origin("PyTorch", "safetensors", framework_params, notes, output_softmax))
+
+
+def _arrays(module: _Module) -> dict[str, np.ndarray]:
+    t = module.tensors
+    if module.kind == "linear":
+        return {"W": t["weight"], "b": t["bias"]}
+    return {"Wx": t["weight_ih"], "Wh": t["weight_hh"], "b": t["bias_ih"] + t["bias_hh"]}
+
+
+def _head_of(activation: str | None, units: int) -> tuple[str, str | None, bool]:
+    """(loss, the output layer's activation, whether the output applies a softmax) for the output a spec writes
+    (None: bare, as a spec leaves a classifier's)."""
+    if activation in (None, "softmax"):
+        if units == 1 and activation is None:
+            return "mse", "identity", False
+        return "xent", activation, activation == "softmax"
+    if activation == "sigmoid":
+        return "bce", "sigmoid", False
+    return "mse", activation, False
+
+
+def _from_spec(path, parsed, modules: list[_Module], written: str, notes: list[str]):
+    from pynn.layers import Dense, Dropout
+    from pynn.lstm import LSTM
+
+    weighted = [ls for ls in parsed.layers if ls.kind != "dropout"]
+    kinds = {"dense": "linear", "lstm": "lstm"}
+    if len(weighted) != len(modules) or any(kinds.get(ls.kind) != m.kind or ls.units != m.n_out
+                                            for ls, m in zip(weighted, modules)):
+        held = "-".join(f"{'lstm' if m.kind == 'lstm' else ''}{m.n_out}" for m in modules)
+        raise PynnError(f"The spec {written} does not fit {path}, whose layers are {modules[0].n_in}-{held} "
+                        f"({', '.join(m.label for m in modules)}).")
+    first = modules[0]
+    input_shape = parsed.input_shape
+    if input_shape is None:
+        if first.kind == "lstm":
+            notes.append("The tensors do not say how many steps a sequence has; pynn reads them from the data.")
+        input_shape = (1, first.n_in) if first.kind == "lstm" else (first.n_in,)
+    elif (first.kind == "lstm" and input_shape[-1] != first.n_in) or \
+            (first.kind == "linear" and int(np.prod(input_shape)) != first.n_in):
+        raise PynnError(f"The spec {written} gives an input of {'x'.join(map(str, input_shape))}, but {first.label} "
+                        f"takes {first.n_in} features.")
+    layers, arrays, queue = [], [], iter(modules)
+    for ls in parsed.layers:
+        if ls.kind == "dropout":
+            layers.append(Dropout(ls.p))
+            arrays.append({})
+            continue
+        module = next(queue)
+        if ls.kind == "lstm":
+            layers.append(LSTM(ls.units, return_sequences=ls.return_sequences))
+        elif ls is weighted[-1]:
+            loss, act, output_softmax = _head_of(ls.activation, ls.units)
+            layers.append(Dense(ls.units, act))
+        else:
+            act = ls.activation
+            if act is None:
+                notes.append(f"The spec writes no activation for layer {weighted.index(ls) + 1}; pynn's default, "
+                             "sigmoid, applies.")
+                act = "sigmoid"
+            layers.append(Dense(ls.units, act))
+        arrays.append(_arrays(module))
+    return layers, arrays, tuple(input_shape), loss, output_softmax
+
+
+def _assumed(path, modules: list[_Module], notes: list[str]):
+    """Layers from the shapes alone: relu between Linear layers, logits out of the last, an LSTM read at its
+    last step by a Linear that follows it (or at every step by another LSTM)."""
+    from pynn.layers import Dense
+    from pynn.lstm import LSTM
+
+    layers, arrays = [], []
+    hidden_linear = [m for m in modules[:-1] if m.kind == "linear"]
+    for i, module in enumerate(modules):
+        last = i == len(modules) - 1
+        if module.kind == "lstm":
+            feeds_lstm = not last and modules[i + 1].kind == "lstm"
+            layers.append(LSTM(module.n_out, return_sequences=feeds_lstm))
+        else:
+            layers.append(Dense(module.n_out, None if last else "relu"))
+        arrays.append(_arrays(module))
+    if modules[-1].kind != "linear":
+        raise PynnError(f"{path} ends with an LSTM ({modules[-1].label}); pynn's models end with a Linear (Dense) "
+                        "output layer.")
+    units = modules[-1].n_out
+    loss, _, _ = _head_of(None, units)
+    if hidden_linear:
+        notes.append(f"The tensors do not say the activations; pynn assumed relu after "
+                     f"{'each hidden Linear layer' if len(hidden_linear) > 1 else 'the hidden Linear layer'} "
+                     "(give --model SPEC to say otherwise, e.g. --model "
+                     f"{_example_spec(modules)}).")
+    if loss == "xent":
+        notes.append(f"pynn assumed the last layer's {units} outputs are logits for softmax cross-entropy "
+                     "(nn.CrossEntropyLoss).")
+    else:
+        notes.append("pynn assumed the last layer's one output is a value for the mean squared error.")
+    if any(m.kind == "lstm" for m in modules):
+        notes.append("pynn assumed the Linear layer reads the LSTM's last step (out[:, -1]) and that a sequence's "
+                     "steps come from the data (batch_first).")
+    first = modules[0]
+    input_shape = (1, first.n_in) if first.kind == "lstm" else (first.n_in,)
+    return layers, arrays, input_shape, loss, False
+
+
+def _example_spec(modules: list[_Module]) -> str:
+    tokens = [str(modules[0].n_in)]
+    for i, m in enumerate(modules):
+        last = i == len(modules) - 1
+        tokens.append(f"lstm{m.n_out}" if m.kind == "lstm" else str(m.n_out) if last else f"{m.n_out}:relu")
+    return "-".join(tokens)
+
+
+# -- writing --------------------------------------------------------------------------------------------------
+
+def torch_state_dict(model) -> dict[str, np.ndarray]:
+    """pynn's parameters under the names of the equivalent torch.nn.Sequential's state dict (see the module's
+    docstring for the layout), in the order torch lists them."""
+    model = model.frozen()
+    tensors: dict[str, np.ndarray] = {}
+    first = model.layers[0]
+    index = 1 if first.kind == "dense" and len(model.input_shape) > 1 and not first.per_step else 0
+    for layer in model.layers:
+        if layer.kind == "dense":
+            tensors[f"{index}.weight"], tensors[f"{index}.bias"] = layer.W, layer.b
+            index += 1 + (layer.kernel_activation != "identity")
+        elif layer.kind == "dropout":
+            index += 1
+        elif layer.kind == "lstm":
+            tensors[f"{index}.weight_ih_l0"], tensors[f"{index}.weight_hh_l0"] = layer.Wx, layer.Wh
+            tensors[f"{index}.bias_ih_l0"] = layer.b
+            tensors[f"{index}.bias_hh_l0"] = np.zeros_like(layer.b)
+            index += 2
+        else:
+            raise PynnError(f"Layer {layer.index} is a {layer.kind} layer; pynn's safetensors export writes "
+                            f"{WRITES}.")
+    for layer in model.layers:
+        if layer.kind == "dense" and layer.kernel_activation not in ("identity", *TORCH_ACTIVATIONS):
+            raise PynnError(f"Layer {layer.index} applies {layer.kernel_activation}, which has no torch.nn module "
+                            "pynn's export names.")
+    return tensors
+
+
+def torch_modules(model) -> list[str]:
+    """The torch.nn.Sequential, module by module, whose state dict torch_state_dict gives (for the README and
+    the export's note)."""
+    mods = []
+    first = model.layers[0]
+    if first.kind == "dense" and len(model.input_shape) > 1 and not first.per_step:
+        mods.append("Flatten()")
+    for layer in model.layers:
+        if layer.kind == "dense":
+            mods.append(f"Linear({layer.n_in}, {layer.units})")
+            act = layer.kernel_activation
+            if act == "leaky_relu":
+                mods.append(f"LeakyReLU({layer.alpha:g})")
+            elif act != "identity":
+                mods.append(f"{TORCH_ACTIVATIONS.get(act, act)}()")
+        elif layer.kind == "dropout":
+            mods.append(f"Dropout({layer.p:g})")
+        elif layer.kind == "lstm":
+            mods.append(f"LSTM({layer.n_in}, {layer.units}, batch_first=True)")
+            mods.append("EveryStep()" if layer.return_sequences else "LastStep()")
+    return mods
+
+
+def write_safetensors(model, path) -> Path:
+    """Write model's parameters as the state dict of the equivalent torch.nn.Sequential (torch_modules), with its
+    pynn spec in the metadata so pynn reads the file back with its activations."""
+    if not getattr(model, "built", False):
+        raise PynnError("The model has no weights yet to export; fit it first (or make it with pynn.build).")
+    tensors = torch_state_dict(model)
+    return write_tensors(tensors, path, {"format": "pt", "pynn_spec": model.spec, "pynn_loss": model.loss.name,
+                                         "torch_modules": ", ".join(torch_modules(model))})
