@@ -49,6 +49,10 @@ class Sequential:
         self.history: list = []      # the last fit's epoch records
         self.data_summary: dict | None = None  # what the data it was built or last trained on looked like
         self.weights_from_init = False  # until trained or restored, fit may draw them again for its seed
+        # None for pynn's own models; for one read from another framework (pynn.interop), a dict: "framework"
+        # (Keras, PyTorch ...), "format" (keras, h5, onnx, safetensors), "framework_params" (its own count),
+        # "notes" (sentences on what pynn assumed in reading it) and "output_softmax" (its output applies one)
+        self.origin: dict | None = None
         # Held while parameters change, so a reader in another thread never sees a half-updated layer.
         self.lock = threading.RLock()
         if task is not None:
