@@ -18,10 +18,14 @@ from pynn.words import plural
 from pynn_tui.screens import SCREENS, ScreenEntry, UnavailableScreen, screen_entries
 from pynn_tui.screens.dialogs import InputDialog
 from pynn_tui.screens.help import HelpScreen
+from pynn_tui.screens.playground import playground_entries
+from pynn_tui.screens.widgets import ScreenTabs
 from pynn_tui.workbench import Workbench
 
 # Screens where starting a run also shows it: the others (weights, outputs...) are worth watching live.
 SHOW_TRAINING_FROM = ("model", "experiments")
+# Toasts on screen at once: a newer one pushes the oldest out, so a burst never covers the screen.
+MOST_NOTIFICATIONS = 3
 
 
 class PynnApp(App):
@@ -29,9 +33,10 @@ class PynnApp(App):
     TITLE = "pynn"
     # below 110 columns the footer drops the palette's key (ctrl+p still works, and ? lists it)
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
-    # The footer shows the seven digits as one "1-7 screens" entry (the first digit's), so every key the
-    # app has still fits one 80-column line beside a screen's own; ? lists each digit.
-    BINDINGS = [Binding(key, f"show('{name}')", "screens", key_display="1-7") if i == 0
+    NOTIFICATION_TIMEOUT = 4  # seconds; errors ask for longer
+    # The footer shows the digits as one "1-7 screens" entry (the first digit's), so every key the app has
+    # still fits one 80-column line beside a screen's own; ? lists each digit, the tab strip names them.
+    BINDINGS = [Binding(key, f"show('{name}')", "screens", key_display=f"1-{len(SCREENS)}") if i == 0
                 else Binding(key, f"show('{name}')", title, show=False)
                 for i, (name, _module, _cls, key, title) in enumerate(SCREENS)] + [
         Binding("t", "train", "Train", tooltip="start a run with the Train screen's settings"),
@@ -46,7 +51,7 @@ class PynnApp(App):
     def __init__(self, bench: Workbench | None = None, first_screen: str = "model"):
         super().__init__()
         self.bench = bench if bench is not None else Workbench()
-        self.entries: list[ScreenEntry] = screen_entries()
+        self.entries: list[ScreenEntry] = screen_entries() + playground_entries(self)  # 8 on 2-D data
         self.first_screen = first_screen
         self.model_path = ""        # the last file saved or loaded, offered again by ctrl+s / ctrl+o
         self._train_worker = None
@@ -65,11 +70,12 @@ class PynnApp(App):
         """The entry's screen on this workbench; one whose constructor fails becomes a placeholder naming the
         problem, so one broken screen never takes the app down."""
         try:
-            return entry.factory(self.bench)
+            screen = entry.factory(self.bench)
         except Exception as err:  # noqa: BLE001
             problem = f"{type(err).__name__}: {err}"
             self.notify(f"The {entry.title} screen could not open ({problem}).", severity="error", timeout=10)
-            return UnavailableScreen(self.bench, entry.title, problem)
+            screen = UnavailableScreen(self.bench, entry.title, problem)
+        return _with_tabs(screen, ScreenTabs(self.entries, entry.name))
 
     def action_show(self, name: str) -> None:
         # a dialog or the key list on top closes first, so the digit always lands on the screen asked for
@@ -82,11 +88,24 @@ class PynnApp(App):
             return
         self.push_screen(HelpScreen(self.key_rows()))
 
+    def action_show_help_panel(self) -> None:
+        # Textual's own keys panel squeezes the screen beside it and ignores Escape: the key list stands in
+        self.action_help()
+
+    def _on_notify(self, event) -> None:
+        super()._on_notify(event)
+        for old in list(self._notifications)[:-MOST_NOTIFICATIONS]:
+            self._unnotify(old)
+
     def key_rows(self) -> list[tuple[str, str, str]]:
-        """(where, key, what) for every key: the app's, then each screen's."""
+        """(where, key, what) for every key: the app's, then each screen's. An app key a screen takes for
+        itself (p is "previous" on Probe and LSTM) says where it does not apply."""
         rows = [("everywhere", entry.key, f"the {entry.title} screen") for entry in self.entries]
-        rows += [("everywhere", self.get_key_display(b), _what(b))
-                 for b in Binding.make_bindings(self.BINDINGS) if not b.action.startswith("show(")]
+        for b in Binding.make_bindings(self.BINDINGS):
+            if not b.action.startswith("show("):
+                taken = [entry.title for entry in self.entries if b.key in _screen_keys(entry.factory)]
+                where = f"everywhere but {_listed(taken)} (there ctrl+p offers it)" if taken else "everywhere"
+                rows.append((where, self.get_key_display(b), _what(b)))
         rows.append(("everywhere", "ctrl+p", "command palette (train, stop, save, load, sweep...)"))
         for entry in self.entries:
             for b in Binding.make_bindings(getattr(entry.factory, "BINDINGS", [])):
@@ -203,7 +222,8 @@ class PynnApp(App):
 
     # -- command palette ------------------------------------------------------------------------------
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
-        yield from super().get_system_commands(screen)
+        # Textual's "Keys" opens its own panel; ours (the ? list) is the one Keys entry
+        yield from (command for command in super().get_system_commands(screen) if command.title != "Keys")
         yield SystemCommand("Train", "Start a training run with the Train screen's settings (t)", self.action_train)
         yield SystemCommand("Pause or resume", "Hold the run after this batch, or carry on (p)", self.action_pause)
         yield SystemCommand("Stop training", "Stop the run after this batch (s)", self.action_stop)
@@ -228,6 +248,26 @@ class PynnApp(App):
             self.action_show(name)
             self.call_after_refresh(lambda: getattr(self.screen, f"action_{action}")())
         return run
+
+
+def _with_tabs(screen: Screen, tabs: ScreenTabs) -> Screen:
+    """The screen with the tab strip at its top: added here, once, so every screen has it (a placeholder and
+    screens registered by others too) without each composing it."""
+    compose = screen.compose
+
+    def compose_with_tabs():
+        yield tabs
+        yield from compose()
+    screen.compose = compose_with_tabs
+    return screen
+
+
+def _screen_keys(factory) -> set[str]:
+    return {b.key for b in Binding.make_bindings(getattr(factory, "BINDINGS", []))}
+
+
+def _listed(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
 def _what(binding: Binding) -> str:

@@ -1,6 +1,6 @@
-"""Terminal charts drawn with Unicode blocks: signed horizontal bars, line charts (accuracy curves, sweeps
-with rules marked on the x axis, gradient norms on a log scale) and histograms. Colour tells series and
-signs apart; without it every series still has its own mark and every bar its side of the axis."""
+"""Terminal charts drawn with Unicode blocks: signed horizontal bars, line charts in braille (accuracy curves,
+sweeps with rules marked on the x axis, gradient norms on a log scale) and histograms. Colour tells series and
+signs apart; without it every series still has its own dash and mark, and every bar its side of the axis."""
 from __future__ import annotations
 
 import math
@@ -69,6 +69,7 @@ class Series:
     y: list[float]
     low: list[float] | None = None    # optional spread around each y, drawn as a vertical line
     high: list[float] | None = None
+    marks: bool | None = None         # a mark on each point: None decides by how far apart the points fall
 
 
 @dataclass
@@ -78,13 +79,23 @@ class Marker:
     label: str                        # what the key stands for, listed below the chart
 
 
+# A braille cell is 2 dots wide and 4 tall: the bit of the dot at (row, column) within the cell.
+BRAILLE = 0x2800
+DOT_BITS = ((0x01, 0x08), (0x02, 0x10), (0x04, 0x20), (0x40, 0x80))
+# Without colour the series' lines tell themselves apart by their dash: on/off dots along the line.
+DASHES = ((1,), (1, 1, 0, 0), (1, 0, 0), (1, 1, 1, 0, 0, 0, 1, 0, 0, 0))
+MARK_SPACING = 3  # cells between points, at least, for each point to get its mark
+
+
 @dataclass
 class LineChart:
-    """Series of (x, y) points joined by dotted lines, with optional spreads, ticks and vertical markers.
-    x and y may each be on a log scale. The x range stretches to include every marker."""
+    """Series of (x, y) points joined by lines drawn in braille (2x4 dots per cell, so a curve moves in quarter
+    rows), with marks on points far enough apart, optional spreads, ticks and vertical markers. x and y may each
+    be on a log scale; the x range stretches to include every marker. Without x_ticks the x axis gets round
+    ones. height None fills the height the chart is given (a Textual widget's), legend and axis included."""
 
     series: list[Series]
-    height: int = 12
+    height: int | None = 12
     x_log: bool = False
     y_log: bool = False
     y_range: tuple[float, float] | None = None
@@ -120,71 +131,125 @@ class LineChart:
         y0, y1 = self._y_bounds()
         if y1 - y0 < 1e-12:
             y0, y1 = y0 - 0.5, y1 + 0.5
-        labels = [self.y_format.format(10 ** v if self.y_log else v) for v in (y1, (y0 + y1) / 2, y0)]
-        label_width = max(len(l) for l in labels)
-        width = max(10, options.max_width - label_width - 2)
         x0, x1 = self._x_bounds()
         if x1 - x0 < 1e-12:
             x0, x1 = x0 - 0.5, x1 + 0.5
-        h = max(3, self.height)
-        grid = [[" "] * width for _ in range(h)]
-        styles: list[list] = [[None] * width for _ in range(h)]
+        probe = [self.y_format.format(10 ** v if self.y_log else v) for v in (y0, y1, (y0 + y1) / 2)]
+        label_width = max(len(l) for l in probe)
+        # one column kept free on the right, so a point at the last x never touches what stands beside
+        width = max(10, options.max_width - label_width - 3)
+        ticks = self.x_ticks if self.x_ticks is not None else self._round_ticks(x0, x1, width)
 
-        def col(x):
-            return int(round((self._fx(x) - x0) / (x1 - x0) * (width - 1)))
+        def dot_x(x):
+            return (self._fx(x) - x0) / (x1 - x0) * (2 * width - 1)
 
-        def row(y):
+        def dot_y(y):
             y = min(max(self._fy(y), y0), y1)
-            return int(round((y1 - y) / (y1 - y0) * (h - 1)))
+            return (y1 - y) / (y1 - y0) * (4 * h - 1)
 
-        def put(r, c, ch, style):
-            if 0 <= r < h and 0 <= c < width:
-                grid[r][c], styles[r][c] = ch, style
+        h = 1
+        columns = [[dot_x(x) / 2 for x, y in zip(s.x, s.y) if self._valid(x, self.x_log)
+                    and self._valid(y, self.y_log)] for s in self.series]
+        marked = [self._marked(s, c) for s, c in zip(self.series, columns)]
+        legend = self._legend(colour, options.max_width, marked)
+        # the axis, its ticks (and a label that may need its own line), marker keys, the legend
+        below = 2 + (1 if ticks else 0) + (1 if self.markers else 0) + len(legend) + len(self.markers)
+        h = max(3, self.height if self.height is not None else (options.height or 12) - below)
+        canvas = _Canvas(width, h)
 
         for m in self.markers:
             if self._valid(m.x, self.x_log):
                 for r in range(h):
-                    put(r, col(m.x), "┊", DIM)
-        drawn = []
+                    canvas.glyph(r, int(round(dot_x(m.x))) // 2, "┊", DIM, under=True)
         for i, s in enumerate(self.series):
-            style = Style(color=SERIES_COLOURS[i % len(SERIES_COLOURS)])
-            points = [(col(x), row(y), self._fy(y)) for x, y in zip(s.x, s.y)
+            dash = (1,) if colour else DASHES[i % len(DASHES)]
+            points = [(dot_x(x), dot_y(y)) for x, y in zip(s.x, s.y)
                       if self._valid(x, self.x_log) and self._valid(y, self.y_log)]
-            drawn.append((SERIES_MARKS[i % len(SERIES_MARKS)], style, points))
-            for (c0, _, v0), (c1, _, v1) in zip(points, points[1:]):
-                for c in range(c0 + 1, c1):
-                    v = v0 + (v1 - v0) * (c - c0) / (c1 - c0)
-                    put(int(round((y1 - v) / (y1 - y0) * (h - 1))), c, "·", style)
+            canvas.polyline(points, i, dash)
             if s.low is not None and s.high is not None:
                 for x, lo, hi in zip(s.x, s.low, s.high):
                     if self._valid(x, self.x_log) and self._valid(lo, self.y_log) and self._valid(hi, self.y_log):
-                        for r in range(row(hi), row(lo) + 1):
-                            put(r, col(x), "│", style)
-        for mark, style, points in drawn:  # the points last, so no line hides a measurement
-            for c, r, _ in points:
-                put(r, c, mark, style)
+                        canvas.polyline([(dot_x(x), dot_y(hi)), (dot_x(x), dot_y(lo))], i, (1,))
+        # the marks last, so no line hides a measurement; the first series' on top where two fall in one cell
+        # (a forecast's truth stays visible under the forecast and the naive guess)
+        for i, s in reversed(list(enumerate(self.series))):
+            points = [(dot_x(x), dot_y(y)) for x, y in zip(s.x, s.y)
+                      if self._valid(x, self.x_log) and self._valid(y, self.y_log)]
+            if marked[i]:
+                for px, py in points:
+                    canvas.glyph(int(round(py)) // 4, int(round(px)) // 2, SERIES_MARKS[i % len(SERIES_MARKS)], i)
 
-        label_rows = {0: labels[0], (h - 1) // 2: labels[1], h - 1: labels[2]}
+        label_rows = {int(round(k * (h - 1) / (n - 1))): k for n in [min(5, max(2, h // 3 + 1))] for k in range(n)}
+        n_labels = len(label_rows)
         for r in range(h):
-            yield Segment(label_rows.get(r, "").rjust(label_width) + (" ┤" if r in label_rows else " │"))
-            for ch, style in zip(grid[r], styles[r]):
+            if r in label_rows:
+                v = y1 - (y1 - y0) * label_rows[r] / (n_labels - 1)
+                yield Segment(self.y_format.format(10 ** v if self.y_log else v).rjust(label_width) + " ┤")
+            else:
+                yield Segment(" " * label_width + " │")
+            for ch, style in canvas.row(r):
+                if isinstance(style, int):
+                    style = Style(color=SERIES_COLOURS[style % len(SERIES_COLOURS)])
                 yield Segment(ch, style if colour else None)
             yield Segment.line()
-        yield from self._x_axis(width, label_width, col)
-        for i, s in enumerate(self.series):
-            style = Style(color=SERIES_COLOURS[i % len(SERIES_COLOURS)]) if colour else None
-            spread = "  (│ spread)" if s.low is not None else ""
-            yield Text.assemble((SERIES_MARKS[i % len(SERIES_MARKS)] + " " + s.name, style), spread)
+        yield from self._x_axis(width, label_width, lambda x: int(round(dot_x(x))) // 2, ticks)
+        yield from legend
         for m in self.markers:
             yield Text(f"┊{m.key} {m.label}", style=DIM if colour else "")
 
-    def _x_axis(self, width: int, label_width: int, col):
+    @staticmethod
+    def _marked(s: Series, columns: list[float]) -> bool:
+        """Whether the series' points get marks: asked for, or far enough apart that marks do not crowd."""
+        if s.marks is not None:
+            return s.marks
+        columns = sorted(columns)
+        return len(columns) <= 1 or min(b - a for a, b in zip(columns, columns[1:])) >= MARK_SPACING
+
+    def _legend(self, colour: bool, width: int, marked: list[bool]) -> list[Text]:
+        """The series' names, each after its mark or a piece of its line (its dash, without colour), on as
+        few lines as the width allows."""
+        items = []
+        for i, s in enumerate(self.series):
+            style = Style(color=SERIES_COLOURS[i % len(SERIES_COLOURS)]) if colour else None
+            key = SERIES_MARKS[i % len(SERIES_MARKS)] if marked[i] else _dash_sample((1,) if colour
+                                                                                    else DASHES[i % len(DASHES)])
+            spread = " (│ spread)" if s.low is not None else ""
+            items.append(Text.assemble((key, style), " " + s.name + spread))
+        lines, line = [], Text()
+        for item in items:
+            if line.cell_len and line.cell_len + 2 + item.cell_len > width:
+                lines.append(line)
+                line = Text()
+            if line.cell_len:
+                line.append("  ")
+            line.append_text(item)
+        if line.cell_len:
+            lines.append(line)
+        return lines
+
+    def _round_ticks(self, x0: float, x1: float, width: int) -> list[float]:
+        """Round x values across the axis, about one per 10 columns (whole numbers when the x are)."""
+        if self.x_log:
+            return [10.0 ** k for k in range(math.ceil(x0 - 1e-9), math.floor(x1 + 1e-9) + 1)]
+        wanted = max(2, width // 10)
+        raw = (x1 - x0) / wanted
+        step = min((f * 10 ** math.floor(math.log10(raw)) for f in (1, 2, 2.5, 5, 10)
+                    if f * 10 ** math.floor(math.log10(raw)) >= raw), default=raw)
+        whole = all(float(x).is_integer() for s in self.series for x in s.x)
+        if whole:
+            step = max(1.0, round(step))
+        first = math.ceil(x0 / step - 1e-9) * step
+        return [round(first + k * step, 10) for k in range(int((x1 - first) / step + 1e-9) + 1)]
+
+    def _x_axis(self, width: int, label_width: int, col, tick_values):
         axis = ["─"] * width
         ticks = [" "] * width
-        for x in self.x_ticks or []:
+        for x in tick_values or []:
             if not self._valid(x, self.x_log):
                 continue
             c = col(x)
+            if not 0 <= c < width:
+                continue
             axis[c] = "┬"
             text = f"{x:g}"
             start = min(max(0, c - len(text) // 2), width - len(text))
@@ -193,10 +258,10 @@ class LineChart:
         keys = [" "] * width
         for m in self.markers:
             if self._valid(m.x, self.x_log):
-                keys[col(m.x)] = m.key
+                keys[min(col(m.x), width - 1)] = m.key
         yield Segment(" " * label_width + " └" + "".join(axis))
         yield Segment.line()
-        if self.x_ticks:
+        if tick_values:
             label = f"  {self.x_label}" if self.x_label else ""
             tick_line = "".join(ticks).rstrip()
             if len(tick_line) + len(label) > width:  # a tick at the right edge: the label on a line of its own
@@ -208,6 +273,58 @@ class LineChart:
         if self.markers:
             yield Segment(" " * (label_width + 2) + "".join(keys).rstrip())
             yield Segment.line()
+
+
+class _Canvas:
+    """A width x height grid of cells, each braille dots (with the series that drew last there) or a glyph."""
+
+    def __init__(self, width: int, height: int):
+        self.width, self.height = width, height
+        self.dots = [[0] * width for _ in range(height)]
+        self.owner: list[list] = [[None] * width for _ in range(height)]
+        self.glyphs: dict[tuple[int, int], tuple[str, object]] = {}
+        self.under: dict[tuple[int, int], tuple[str, object]] = {}  # shown only where no dot is
+
+    def glyph(self, r: int, c: int, ch: str, style, under: bool = False) -> None:
+        if 0 <= r < self.height and 0 <= c < self.width:
+            (self.under if under else self.glyphs)[(r, c)] = (ch, style)
+
+    def dot(self, px: int, py: int, owner) -> None:
+        c, r = px // 2, py // 4
+        if 0 <= r < self.height and 0 <= c < self.width and px >= 0 and py >= 0:
+            self.dots[r][c] |= DOT_BITS[py % 4][px % 2]
+            self.owner[r][c] = owner
+
+    def polyline(self, points, owner, dash) -> None:
+        """Dots along the segments joining the points, one per dot step along the longer axis; a lone point
+        is one dot. dash: the on/off pattern, carried across segments."""
+        step = 0
+        if len(points) == 1:
+            self.dot(int(round(points[0][0])), int(round(points[0][1])), owner)
+        for (ax, ay), (bx, by) in zip(points, points[1:]):
+            n = max(1, int(round(max(abs(bx - ax), abs(by - ay)))))
+            for k in range(n + 1):
+                if dash[step % len(dash)]:
+                    self.dot(int(round(ax + (bx - ax) * k / n)), int(round(ay + (by - ay) * k / n)), owner)
+                step += 1
+
+    def row(self, r: int):
+        for c in range(self.width):
+            if (r, c) in self.glyphs:
+                yield self.glyphs[(r, c)]
+            elif self.dots[r][c]:
+                yield chr(BRAILLE + self.dots[r][c]), self.owner[r][c]
+            elif (r, c) in self.under:
+                yield self.under[(r, c)]
+            else:
+                yield " ", None
+
+
+def _dash_sample(dash, cells: int = 2) -> str:
+    """A short horizontal piece of a line with this dash, in braille (the legend's key to it)."""
+    canvas = _Canvas(cells, 1)
+    canvas.polyline([(0, 1), (2 * cells - 1, 1)], 0, dash)
+    return "".join(ch for ch, _ in canvas.row(0))
 
 
 class Histogram:

@@ -20,13 +20,14 @@ from textual.widgets import Footer, Static
 
 import pynn.run  # read when the dialog opens, not copied: a field added to RunConfig is offered by itself
 from pynn.errors import PynnError
+from pynn.layers import written_activation
+from pynn.spec import parse_spec
 from pynn.words import plural
 from pynn_tui.render.charts import BarChart, LineChart, Series
 from pynn_tui.screens.dialogs import FormDialog, FormField
 
 KEY = "2"
 TITLE = "Train"
-CHART_HEIGHT = 7  # two charts side by side and the norms still fit 80x24 with a little scrolling
 EDITABLE_GROUPS = ("model", "training")  # the data is chosen when the app opens (pynn tui --data)
 # the fields the settings line always shows; any other that differs from the house default follows them
 LINE_FIELDS = ("model", "optimizer", "lr", "batch", "epochs", "init", "activation", "l2", "dropout", "val_split",
@@ -47,9 +48,30 @@ def settings_line(run, model) -> Text:
 
 
 def hidden_activations(model) -> list[str]:
-    """The activations of the model's hidden dense layers, each once, in order (the spec may give its own)."""
-    dense = [layer.activation for layer in model.layers if layer.kind == "dense"][:-1]
+    """The activations of the model's hidden dense layers, each once, in order (the spec may give its own), as
+    a spec writes them (leaky, not the kernel's leaky_relu)."""
+    dense = [written_activation(layer.activation) for layer in model.layers if layer.kind == "dense"][:-1]
     return list(dict.fromkeys(dense))
+
+
+def spec_names_every_activation(spec: str) -> bool:
+    """Whether the spec gives every hidden dense layer its own activation, so the activation field, which
+    applies only where the spec gives none, would change nothing."""
+    try:
+        hidden = [layer for layer in parse_spec(spec).layers if layer.kind == "dense"][:-1]
+    except PynnError:  # a model read from another framework's file may carry no spec of pynn's
+        return False
+    return bool(hidden) and all(layer.activation for layer in hidden)
+
+
+def without_hidden_activations(spec: str) -> str:
+    """The spec with its hidden dense layers' own activations dropped (the output's kept), so the activation
+    field decides them."""
+    parsed = parse_spec(spec)
+    dense = [layer for layer in parsed.layers if layer.kind == "dense"]
+    for layer in dense[:-1]:
+        layer.activation = None
+    return str(parsed)
 
 
 def field_text(value) -> str:
@@ -63,19 +85,26 @@ def field_text(value) -> str:
     return str(value)
 
 
-def settings_fields(run) -> list[FormField]:
+def settings_fields(run, model=None) -> list[FormField]:
     """The dialog's fields: every model and training field of the run description, labelled by its name, with
-    its help; a Select where the field has choices (or is true/false), else free text."""
+    its help; a Select where the field has choices (or is true/false), else free text. With the model, the
+    activation shown is the one its hidden layers really use where the spec names it for all of them, and an
+    empty learning rate says the value it stands for."""
     fields = []
     for f in editable_fields():
         value, choices = getattr(run, f.name), f.metadata["choices"]
         if choices is None and pynn.run.field_kind(f.name) is bool:
             choices = ("false", "true")
         text = field_text(value)
+        if f.name == "activation" and model is not None and spec_names_every_activation(model.spec):
+            used = hidden_activations(model)
+            text = used[0] if len(used) == 1 and used[0] in choices else text
         if choices and f.default is None:  # an optional choice: "default" reads back as None
             choices, text = ("default", *choices), text or "default"
-        fields.append(FormField(f.name, f.name, text, choices, f.metadata["help"],
-                                placeholder="default" if f.default is None else ""))
+        placeholder = "default" if f.default is None else ""
+        if f.name == "lr":
+            placeholder = f"default: {run.learning_rate:g} for {run.optimizer}"
+        fields.append(FormField(f.name, f.name, text, choices, f.metadata["help"], placeholder=placeholder))
     return fields
 
 
@@ -83,17 +112,25 @@ def editable_fields() -> list:
     return [f for group in EDITABLE_GROUPS for f in pynn.run.fields_of(group)]
 
 
-def settings_changes(run, values: dict[str, str]) -> dict:
-    """The fields the dialog's text changes, read as the description reads any text (a value it cannot read is
-    the field's own sentence). A learning rate left as it was follows a new optimiser, as on the command line:
-    a rate tuned for one optimiser is rarely right for another (sgd's 0.5 wrecks adam)."""
+def settings_changes(run, values: dict[str, str], model=None) -> dict:
+    """The fields the dialog's text changes (from what settings_fields showed), read as the description reads
+    any text (a value it cannot read is the field's own sentence). A learning rate left as it was follows a new
+    optimiser, as on the command line: a rate tuned for one optimiser is rarely right for another (sgd's 0.5
+    wrecks adam). A hidden activation chosen for a model whose spec names every one of its own drops the spec's
+    (2-8:tanh-2 with relu becomes 2-8-2, built with relu), else the choice would change nothing."""
+    shown = {f.name: f.value for f in settings_fields(run, model)}
     changes = {}
     for name, text in values.items():
+        if name in shown and text == shown[name]:
+            continue
         value = pynn.run.parse_value(name, text, "the settings")
-        if value != getattr(run, name):
+        if value != getattr(run, name) or name == "activation":
             changes[name] = value
     if "optimizer" in changes and "lr" not in changes:
         changes["lr"] = None
+    spec = changes.get("model", run.model) or (model.spec if model is not None else None)
+    if "activation" in changes and spec and spec_names_every_activation(spec):
+        changes["model"] = without_hidden_activations(spec)
     return changes
 
 
@@ -140,7 +177,7 @@ def loss_chart(bench) -> LineChart | Text:
         series.append(Series("last batch", [len(history) + p.batch / p.n_batches], [p.loss]))
     if not any(s.x for s in series):
         return Text("loss: no epoch finished yet (t trains)", style="dim")
-    return LineChart(series, height=CHART_HEIGHT, y_format="{:.3g}")
+    return LineChart(series, height=None, y_format="{:.3g}", x_label="epoch")  # as tall as its panel
 
 
 def accuracy_chart(bench) -> LineChart | Text:
@@ -157,7 +194,7 @@ def accuracy_chart(bench) -> LineChart | Text:
             return Text(f"accuracy: not measured for {bench.data.task} targets; the loss is the score",
                         style="dim")
         return Text("accuracy: no epoch finished yet", style="dim")
-    return LineChart(series, height=CHART_HEIGHT, y_format="{:.1%}")
+    return LineChart(series, height=None, y_format="{:.1%}", x_label="epoch")
 
 
 def norms_view(bench) -> Group | Text:
@@ -225,13 +262,13 @@ class TrainScreen(Screen):
             self.app.notify("Settings apply before a run; stop this one first (s).", severity="warning")
             return
         self.app.push_screen(FormDialog("Run settings (empty: the default; a model field rebuilds the model)",
-                                        settings_fields(self.bench.run)), self.apply_settings)
+                                        settings_fields(self.bench.run, self.bench.model)), self.apply_settings)
 
     def apply_settings(self, values: dict | None) -> None:
         if values is None:
             return
         try:
-            rebuilt = self.bench.configure(**settings_changes(self.bench.run, values))
+            rebuilt = self.bench.configure(**settings_changes(self.bench.run, values, self.bench.model))
         except PynnError as err:
             self.app.notify(str(err), title="settings not changed", severity="error", timeout=8)
             return

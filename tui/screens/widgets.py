@@ -11,6 +11,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import Screen
+from textual.widget import Widget
 from textual.widgets import Footer, Static
 
 from pynn.errors import PynnError
@@ -18,6 +19,42 @@ from pynn_tui.labels import class_name
 from pynn_tui.render.colour import colour_on
 
 POLL_SECONDS = 0.1  # at most ten redraws a second, however fast the training worker bumps the version
+
+
+class ScreenTabs(Widget):
+    """The strip at the top of every screen naming the screens by digit, the one open marked: where am I, and
+    where can I go. Where the titles do not all fit, the others' are shortened (down to the digit alone)."""
+
+    DEFAULT_CSS = """
+    ScreenTabs {
+        dock: top;
+        height: 1;
+        width: 1fr;
+        background: $panel;
+        color: $text-muted;
+    }
+    """
+
+    def __init__(self, entries, current: str):
+        super().__init__()
+        self.entries, self.current = entries, current  # the app's ScreenEntry list, the mode name of this one
+
+    def render(self) -> Text:
+        width = max(self.size.width, 1)
+        longest = max(len(e.title) for e in self.entries)
+        for room in range(longest, -1, -1):  # the longest titles that fit, the current one always whole
+            line = self.line(room)
+            if line.cell_len <= width:
+                return line
+        return line
+
+    def line(self, room: int) -> Text:
+        text = Text(no_wrap=True, overflow="ellipsis")
+        for entry in self.entries:
+            here = entry.name == self.current
+            title = entry.title if here else entry.title[:room]
+            text.append(f" {entry.key}{' ' + title if title else ''} ", style="bold reverse" if here else "")
+        return text
 
 
 class InspectScreen(Screen):
