@@ -279,3 +279,79 @@ def test_core_wrappers_check_what_c_trusts(rng):
     p, argmax = core.maxpool_forward(x, 2)
     with pytest.raises(ValueError, match="argmax must be"):
         core.maxpool_backward(p, argmax + 4, x.shape, 2)
+
+
+# -- PyTorch parity --------------------------------------------------------------------------------------------
+
+PARITY = Path(__file__).resolve().parent / "fixtures" / "conv" / "parity.npz"
+
+
+def parity_pass(f, ops):
+    """Loss and gradients of tests/fixtures/conv/make_parity.py's model through pynn's operations: conv, relu,
+    pool, conv at stride 2 with "same" padding, relu, flatten (NHWC order), dense, softmax cross-entropy."""
+    conv_forward, conv_backward, pool_forward, pool_backward, dense, xent = ops
+    a1, c1 = conv_forward(f["x"], f["w1"], f["b1"], 1, "valid")
+    p1, cp = pool_forward(a1)
+    a2, c2 = conv_forward(p1, f["w2"], f["b2"], 2, "same")
+    flat = a2.reshape(len(a2), -1)
+    logits = dense(flat)
+    loss, dlogits = xent(logits)
+    dflat, dw3, db3 = dlogits @ f["w3"], dlogits.T @ flat, dlogits.sum(axis=0)
+    dp1, dw2, db2 = conv_backward(dflat.reshape(a2.shape), c2)
+    dx, dw1, db1 = conv_backward(pool_backward(dp1, cp), c1)
+    return dict(loss=loss, logits=logits, a1=a1, p1=p1, a2=a2, dx=dx, dw1=dw1, db1=db1, dw2=dw2, db2=db2,
+                dw3=dw3, db3=db3)
+
+
+def c_core_ops(f):
+    def forward(x, w, b, stride, padding):
+        return conv.conv2d_forward(x.astype(np.float32), w.astype(np.float32), b.astype(np.float32), stride,
+                                   padding, activation="relu")
+
+    def backward(dy, cache):
+        dw, db = np.zeros(cache.w.shape, np.float32), np.zeros(cache.w.shape[3], np.float32)
+        return conv.conv2d_backward(dy.astype(np.float32), cache, dw, db), dw, db
+
+    def dense(flat):
+        return core.dense_forward(np.ascontiguousarray(flat), f["w3"].astype(np.float32),
+                                  f["b3"].astype(np.float32), "identity")
+
+    def xent(logits):
+        loss, dlogits, _ = core.softmax_xent(logits, f["labels"])
+        return loss, dlogits
+
+    return (forward, backward, lambda a: conv.maxpool_forward(a, 2), conv.maxpool_backward, dense, xent)
+
+
+def reference_ops(f):
+    def forward(x, w, b, stride, padding):
+        pads = conv.padding_amounts(*x.shape[1:3], w.shape[0], stride, padding)
+        return ref.conv2d_forward(x, w, b, stride, pads, "relu"), (x, w, b, stride, pads)
+
+    def backward(dy, cache):
+        return ref.conv2d_backward(dy, *cache, "relu")
+
+    def pool_forward(a):
+        y, argmax = ref.maxpool_forward(a, 2)
+        return y, (argmax, a.shape)
+
+    def xent(logits):
+        loss, dlogits, _ = ref.softmax_xent(logits, f["labels"])
+        return loss, dlogits
+
+    return (forward, backward, pool_forward, lambda dy, c: ref.maxpool_backward(dy, c[0], c[1], 2),
+            lambda flat: flat @ f["w3"].T + f["b3"], xent)
+
+
+@pytest.mark.parametrize("ops,rtol", [(c_core_ops, 1e-5), (reference_ops, 1e-10)])
+def test_loss_and_gradients_match_pytorch(ops, rtol):
+    """Same weights, same inputs -> PyTorch's loss and every gradient: float32 C within 1e-5 of the largest
+    value, the float64 reference within 1e-10 (so the conventions, not only the rounding, agree)."""
+    with np.load(PARITY) as f:
+        f = dict(f)
+    ours = parity_pass(f, ops(f))
+    assert ours["a1"].shape == (6, 13, 12, 4) and ours["p1"].shape == (6, 6, 6, 4)  # the pool's floor
+    for name, value in ours.items():
+        want = np.asarray(f[name], np.float64)
+        err = float(np.abs(np.asarray(value, np.float64) - want).max())
+        assert err <= rtol * float(np.abs(want).max()), f"{name}: largest difference {err:.3g}"
