@@ -52,7 +52,7 @@ def variant_config(label: str, settings: dict, base: "pynn.run.RunConfig | None"
 
 
 def train_variant(config: dict) -> dict:
-    """Train one variant; its history, test score, time and every dense layer's weights."""
+    """Train one variant; its history, test score, time, every dense layer's weights and all its parameters."""
     trained = train(description(config, EXTRAS))
     model, data = trained.model, trained.data
     test = model.evaluate(data.x_test, data.y_test)
@@ -61,7 +61,7 @@ def train_variant(config: dict) -> dict:
             "input_shape": list(model.input_shape), "lr": trained.trainer.optimizer.lr,
             "history": history_dicts(trained.history), "test_accuracy": test.get("accuracy"),
             "test_loss": test["loss"], "seconds": trained.seconds, "layers": [layer.index for layer in dense],
-            "weights": [np.array(layer.W) for layer in dense]}
+            "weights": [np.array(layer.W) for layer in dense], "params": model.snapshot()}
 
 
 @dataclass

@@ -55,17 +55,24 @@ def why_no_filmstrip(model: Sequential, index: int) -> str:
 def replay_training(path: str, data: Dataset, index: int, neurons: list[int]) -> Filmstrip:
     """Train the model saved at path again from its initialisation with its saved settings, recording the
     neurons' weights each epoch; says whether the replay reproduced the saved weights exactly."""
-    model, header = load_model(path)
-    reason = why_no_filmstrip(model, index)
+    reason = why_no_filmstrip(load_model(path)[0], index)
     if reason:
         raise PynnError(reason)
+    model, recorder, matches = replay_saved_run(path, data, lambda model: EpochWeights(model, index, neurons))
+    height, width = input_layout(model.input_shape, data.sample_shape)
+    maps = np.stack(recorder.frames).reshape(len(recorder.frames), len(recorder.neurons), height, width)
+    return Filmstrip(index, recorder.neurons, recorder.epochs, maps, matches)
+
+
+def replay_saved_run(path: str, data: Dataset, recorder_for):
+    """(model, recorder, matches_saved): the model saved at path trained again from its very initialisation
+    with its saved settings, recorder_for(model) following the run (an on_event callback); matches_saved says
+    whether the replay ended on exactly the saved weights."""
+    model, header = load_model(path)
     if not header.get("history"):
         raise PynnError(f"{path} records no training, so there is none to replay.")
     saved = model.snapshot()
     model.build(model.input_shape, init=model.init, seed=model.seed)  # the very initialisation it started from
-    recorder = EpochWeights(model, index, neurons)
+    recorder = recorder_for(model)
     Trainer(model, model.run, recorder).fit(data.x_train, data.y_train)  # the run that made it, as saved
-    height, width = input_layout(model.input_shape, data.sample_shape)
-    maps = np.stack(recorder.frames).reshape(len(recorder.frames), len(recorder.neurons), height, width)
-    return Filmstrip(index, recorder.neurons, recorder.epochs, maps,
-                     bool(np.array_equal(model.snapshot(), saved)))
+    return model, recorder, bool(np.array_equal(model.snapshot(), saved))

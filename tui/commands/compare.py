@@ -21,10 +21,11 @@ from pynn.spec import parse_spec
 from pynn.words import plural
 from pynn_tui.commands.common import add_json_arg, add_run_args, shared_run
 from pynn_tui.commands.sweep import add_runner_args, open_executor, open_store
-from pynn_tui.output import Output
+from pynn_tui.output import Output, colour_allowed
 from pynn_tui.parsing import parse_units
 from pynn_tui.render.charts import Histogram, LineChart, Series
 from pynn_tui.render.heatmap import map_grid
+from pynn_tui.commands.surface import compared_surfaces
 
 
 def register(sub) -> None:
@@ -48,7 +49,8 @@ def run(args) -> int:
     shared, data = shared_run(args)
     configs = [variant_config(label, parse_variant(text), shared) for label, text in (("a", args.a), ("b", args.b))]
     # each run's model built here: a spec that does not fit the data fails in one sentence, before training
-    specs = [description(config, EXTRAS).build_model(data).spec for config in configs]
+    built = [description(config, EXTRAS).build_model(data) for config in configs]
+    specs = [model.spec for model in built]
     same = specs[0] == specs[1]
     neurons = parse_units(args.neurons)
     seed = shared.seed
@@ -64,13 +66,15 @@ def run(args) -> int:
     diffs = weight_differences(a, b) if same else []
     out.emit_json({"model": specs[0] if same else specs, "data": data.name, "seed": seed, "run": shared.to_dict(),
                    "same_architecture": same, "neurons": neurons if maps else [],
-                   "runs": [{k: v for k, v in r.items() if k != "weights"} for r in (a, b)],
+                   "runs": [{k: v for k, v in r.items() if k not in ("weights", "params")} for r in (a, b)],
                    "first_layer_maps": {"a": a["weights"][0][neurons], "b": b["weights"][0][neurons]} if maps
                    else None, "weight_differences": [d.__dict__ for d in diffs]})
     if args.json:
         return 0
     parts = [_settings_table(a, b, args, seed, same), Text(""),
              Text("accuracy per epoch (training set)", style="bold"), _curves(a, b), Text("")]
+    if "plane" in data.meta:  # 2-D data: the two decision surfaces side by side, as Playground draws one
+        parts += compared_surfaces(built, (a, b), data, (args.a, args.b), out.rich and colour_allowed())
     if not same:
         parts.append(Text(f"a ({specs[0]}) and b ({specs[1]}) are different architectures, so no neuron of one is "
                           "a neuron of the other: the same neurons' weight maps and the weights per layer are left "
