@@ -52,10 +52,16 @@ def save_model(model, path: str | os.PathLike, *, history: list[dict] | None = N
     }
     arrays = {"params": model.snapshot(), "header": np.frombuffer(json.dumps(header).encode(), np.uint8)}
     arrays.update({f"checkpoint_{k}": v for k, v in (checkpoint[1] if checkpoint else {}).items()})
+    return write_atomically(path, lambda f: np.savez(f, **arrays))
+
+
+def write_atomically(path: Path, write) -> Path:
+    """Call write(f) on a new temporary file beside path, then rename it over path: an interrupted save leaves
+    the previous file intact. Every model file pynn writes (its own, and exported ones) goes through here."""
     fd, tmp = _create_temporary(path)
     try:
         with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
+            write(f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -135,6 +141,10 @@ def read_header(path: str | os.PathLike) -> tuple[dict, dict[str, np.ndarray]]:
 def saved_run(path: str | os.PathLike, header: dict | None = None):
     """The run description of a model file (its data recipe included), without building the model: what
     made it, so it can be run again and its data loaded."""
+    from pynn.interop import is_foreign
+
+    if header is None and is_foreign(path):  # another framework's model: the description pynn reads it with
+        return load_model(path)[0].run
     header = read_header(path)[0] if header is None else header
     try:
         return _run_of(header, path)
@@ -183,12 +193,21 @@ def _format1_run(header: dict):
     return RunConfig.from_dict(values, "its format-1 header")
 
 
-def load_model(path: str | os.PathLike):
+def load_model(path: str | os.PathLike, *, spec: str | None = None):
     """(model, header) from a file written by save_model; model.run is the run description that made it, whose
-    data_recipe() and load_data() give its data."""
+    data_recipe() and load_data() give its data. A model file of another framework (.onnx, .keras, .h5,
+    .safetensors) is read through pynn.interop, with spec for what a safetensors file cannot say; its header
+    holds no history and no data, and model.origin says where it came from."""
+    from pynn.interop import foreign_header, is_foreign, read_foreign
     from pynn.model import build_model, spec_of_record
     from pynn.spec import ModelSpec
 
+    if is_foreign(path):
+        model = read_foreign(path, spec=spec)
+        return model, foreign_header(model)
+    if spec is not None:
+        raise PynnError(f"{path} is a pynn model file, which describes its own layers; a spec is for a safetensors "
+                        "state dict.")
     header, arrays = read_header(path)
     try:
         # rebuilt from the explicit layer list, not by re-parsing the spec, whose input token can be implicit

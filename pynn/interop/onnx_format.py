@@ -102,7 +102,9 @@ class _Chain:
     def __init__(self, proto, path: Path):
         self.path, self.folder = path, path.resolve().parent
         self.graph = proto.graph
-        self.producer = (proto.producer_name or "unknown").strip() or "unknown"
+        producer = proto.producer_name  # bytes when a damaged file's name is not UTF-8
+        producer = producer.decode(errors="replace") if isinstance(producer, bytes) else producer
+        self.producer = producer.strip() or "unknown"
         self.opset = next((int(o.version) for o in proto.opset_import if o.domain in ("", "ai.onnx")), 1)
         self.consts: dict[str, object] = {}
         for tensor in self.graph.initializer:
@@ -175,7 +177,7 @@ class _Chain:
     def _input(self) -> tuple[str, tuple]:
         inputs = [i for i in self.graph.input if i.name not in self.consts]
         if len(inputs) != 1:
-            raise PynnError(f"{self.path} has {len(inputs)} inputs ({', '.join(i.name for i in inputs) or 'none'}); "
+            raise PynnError(f"{self.path} has {len(inputs)} inputs ({', '.join(repr(i.name) for i in inputs) or 'none'}); "
                             "pynn reads models with one input.")
         tensor_type = inputs[0].type.tensor_type
         dims = tensor_type.shape.dim
@@ -244,6 +246,8 @@ class _Chain:
         return live
 
     def refuse(self, node, reason: str):
+        # names come from the file: a damaged one may hold line breaks, which a one-line message must not
+        reason = "".join(c if c.isprintable() else "?" for c in reason)
         raise PynnError(f"{self.path}: node {node.name or node.op_type!r} {reason}; {READS}.")
 
     def _out(self, node, axes, shape, k: int = 0, cell: bool = False) -> None:
@@ -263,31 +267,47 @@ class _Chain:
             self.refuse(node, f"takes its {what} from {name!r}, a value pynn cannot work out")
         return value
 
-    def attr(self, node, name: str, default=None):
-        from onnx import helper
+    def weights(self, node, k: int, what: str, required: bool = True):
+        """Input k of node as float64 parameters (None when absent and not required), finite."""
+        value = self.const(node, k, what, required)
+        if value is None:
+            return None
+        if isinstance(value, _Zeros) or value.dtype.kind != "f":
+            self.refuse(node, f"has {what} that are not a tensor of floating-point numbers")
+        if not np.all(np.isfinite(value)):
+            self.refuse(node, f"has {what} that are not all finite numbers")
+        return value.astype(np.float64)
+
+    def attr(self, node, name: str, default=None, kind: str | None = None):
+        """Attribute name of node (default when absent); kind (INT, INTS, FLOAT, STRING, STRINGS, TENSOR) is the
+        type it must have, else the file is damaged."""
+        from onnx import AttributeProto, helper
 
         for a in node.attribute:
             if a.name == name:
+                if kind is not None and a.type != getattr(AttributeProto, kind):
+                    self.refuse(node, f"has an attribute {name!r} of the wrong type")
                 try:
                     value = helper.get_attribute_value(a)
-                except Exception:  # an attribute of no known type: damaged
+                except Exception:  # an attribute of no type onnx knows: a damaged file
                     self.refuse(node, f"has a damaged attribute {name!r}")
-                if a.type == a.TENSOR:
+                if a.type == AttributeProto.TENSOR:
                     return self.tensor(value, f"node {node.name!r}'s {name}")
                 return value
         return default
 
     def int_attr(self, node, name: str, default: int) -> int:
-        value = self.attr(node, name, default)
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-            self.refuse(node, f"has a non-integer {name} {value!r}")
-        return int(value)
+        return int(self.attr(node, name, default, "INT"))
 
     def float_attr(self, node, name: str, default: float) -> float:
-        value = self.attr(node, name, default)
-        if not isinstance(value, (int, float)) or not np.isfinite(value):
-            self.refuse(node, f"has a non-numeric {name} {value!r}")
-        return float(value)
+        value = float(self.attr(node, name, default, "FLOAT"))
+        if not np.isfinite(value):
+            self.refuse(node, f"has a {name} of {value}")
+        return value
+
+    def text_attr(self, node, name: str, default: str) -> str:
+        value = self.attr(node, name, default, "STRING")
+        return value.decode(errors="replace") if isinstance(value, bytes) else value
 
     def axis(self, node, value, flow: _Flow) -> int:
         rank = len(flow.axes)
@@ -302,12 +322,12 @@ class _Chain:
         inputs = [self.consts.get(name) for name in node.input]
         value = None
         if op == "Constant":
-            value = self.attr(node, "value")
-            ints, floats = self.attr(node, "value_ints"), self.attr(node, "value_floats")
+            value = self.attr(node, "value", kind="TENSOR")
+            ints, floats = self.attr(node, "value_ints", kind="INTS"), self.attr(node, "value_floats", kind="FLOATS")
             if value is None and (ints is not None or floats is not None):
                 value = np.array(ints, np.int64) if ints is not None else np.array(floats, np.float32)
         elif op == "ConstantOfShape":  # its shape may hold the batch size: kept as its fill, never allocated
-            fill = self.attr(node, "value")
+            fill = self.attr(node, "value", kind="TENSOR")
             value = _Zeros(float(np.asarray(fill).ravel()[0]) if fill is not None and np.size(fill) else 0.0)
         elif any(v is None or isinstance(v, _Zeros) for v in inputs) or not inputs:
             value = None  # computed from something unknown: unknown itself
@@ -369,13 +389,14 @@ class _Chain:
                           "flatten to (batch, features)")
 
     def _op_Transpose(self, node, flow):
-        perm = self.attr(node, "perm", list(reversed(range(len(flow.axes)))))
+        perm = self.attr(node, "perm", list(reversed(range(len(flow.axes)))), "INTS")
         if sorted(int(p) for p in perm) != list(range(len(flow.axes))):
             self.refuse(node, f"has a permutation {list(perm)} that does not fit its {len(flow.axes)} axes")
         self._out(node, [flow.axes[p] for p in perm], [flow.shape[p] for p in perm])
 
     def _op_Squeeze(self, node, flow):
-        axes = self.const(node, 1, "axes", required=False) if self.opset >= 13 else self.attr(node, "axes")
+        axes = self.const(node, 1, "axes", required=False) if self.opset >= 13 else \
+            self.attr(node, "axes", kind="INTS")
         if axes is None:
             self.refuse(node, "squeezes without naming its axes")
         axes = {self.axis(node, a, flow) for a in np.asarray(axes).ravel()}
@@ -446,8 +467,8 @@ class _Chain:
     def _op_Gemm(self, node, flow):
         if self.int_attr(node, "transA", 0):
             self.refuse(node, "multiplies its input transposed (transA)")
-        B = self.const(node, 1, "weights")
-        C = self.const(node, 2, "bias", required=False)
+        B = self.weights(node, 1, "weights")
+        C = self.weights(node, 2, "bias", required=False)
         alpha, beta = self.float_attr(node, "alpha", 1.0), self.float_attr(node, "beta", 1.0)
         if B.ndim != 2:
             self.refuse(node, f"has weights of shape {_sizes(B.shape)}, not a matrix")
@@ -466,16 +487,18 @@ class _Chain:
     def _op_MatMul(self, node, flow):
         if node.input[0] not in self.flows:
             self.refuse(node, "multiplies its input from the left")
-        B = self.const(node, 1, "weights")
+        B = self.weights(node, 1, "weights")
         if B.ndim != 2:
             self.refuse(node, f"has weights of shape {_sizes(B.shape)}, not a matrix")
-        self._dense(node, flow, B.T.astype(np.float64), np.zeros(B.shape[1]), B.size)
+        self._dense(node, flow, B.T, np.zeros(B.shape[1]), B.size)
         self.open_dense.arrays["matmul"] = True  # its bias may follow as an Add
 
     def _op_Add(self, node, flow):
         layer = self.open_dense
-        other = next(k for k, name in enumerate(node.input) if name not in self.flows)
-        C = self.const(node, other, "addend")
+        other = next((k for k, name in enumerate(node.input) if name not in self.flows), None)
+        if other is None:
+            self.refuse(node, "adds nothing to its input")
+        C = self.weights(node, other, "addend")
         if layer is None or not layer.arrays.pop("matmul", False) or layer is not self.layers[-1]:
             self.refuse(node, "adds a constant other than a MatMul's bias")
         C = np.asarray(C, np.float64)
@@ -528,11 +551,10 @@ class _Chain:
         if node.input[0] not in self.flows:
             self.refuse(node, "reads its sequence from a constant")
         self._settle_sequences(flow)
-        direction = self.attr(node, "direction", b"forward")
-        direction = direction.decode(errors="replace") if isinstance(direction, bytes) else str(direction)
+        direction = self.text_attr(node, "direction", "forward")
         if direction != "forward":
             self.refuse(node, f"is a {direction} LSTM; pynn's LSTM reads its steps forward, one way")
-        activations = self.attr(node, "activations")
+        activations = self.attr(node, "activations", kind="STRINGS")
         if activations is not None and [a.decode(errors="replace") if isinstance(a, bytes) else str(a)
                                         for a in activations] != ["Sigmoid", "Tanh", "Tanh"]:
             self.refuse(node, "uses other activations than sigmoid gates and tanh cells")
@@ -542,8 +564,8 @@ class _Chain:
         if flow.axes != (("B", "T", "F") if layout else ("T", "B", "F")):
             self.refuse(node, "reads a sequence laid out other than (steps, batch, features)"
                               if not layout else "reads a sequence laid out other than (batch, steps, features)")
-        W, R = self.const(node, 1, "input weights W"), self.const(node, 2, "recurrent weights R")
-        B = self.const(node, 3, "biases B", required=False)
+        W, R = self.weights(node, 1, "input weights W"), self.weights(node, 2, "recurrent weights R")
+        B = self.weights(node, 3, "biases B", required=False)
         if len(node.input) > 4 and node.input[4]:
             self.refuse(node, "takes sequence lengths; pynn's LSTM reads every step of every sequence")
         for k, what in ((5, "initial hidden state"), (6, "initial cell state"), (7, "peephole weights")):
@@ -634,7 +656,11 @@ class _Chain:
         with model.lock:
             for layer, pynn_layer in zip(self.layers, model.layers):
                 for name, value in pynn_layer.param_views.items():
-                    value[...] = layer.arrays[name].astype(np.float32)
+                    with np.errstate(over="ignore"):
+                        value[...] = layer.arrays[name].astype(np.float32)
+                    if not np.all(np.isfinite(value)):
+                        raise PynnError(f"{self.path}: node {layer.node!r} has parameters too large for pynn's "
+                                        "32-bit floats.")
         model.weights_from_init = False
         model.notes = []
         if self.ending:
@@ -695,7 +721,7 @@ def write_onnx(model, path: str | os.PathLike) -> Path:
     returns (probabilities for a softmax or sigmoid head). Atomic: a temporary file renamed over path."""
     from onnx import TensorProto, helper, numpy_helper
 
-    from pynn.files import _create_temporary
+    from pynn.files import write_atomically
 
     if not getattr(model, "built", False):
         raise PynnError("The model has no weights yet to export; fit it first (or make it with pynn.build).")
@@ -769,16 +795,4 @@ def write_onnx(model, path: str | os.PathLike) -> Path:
     proto = helper.make_model(graph, producer_name="pynn", producer_version=__version__,
                               opset_imports=[helper.make_opsetid("", OPSET)], ir_version=IR_VERSION,
                               doc_string=f"pynn model {model.spec}")
-    fd, tmp = _create_temporary(path)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(proto.SerializeToString())
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except OSError as err:
-        raise PynnError(f"Cannot save to {path}: {err.strerror or err}.") from None
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
+    return write_atomically(path, lambda f: f.write(proto.SerializeToString()))
