@@ -13,7 +13,8 @@ from pynn_tui.commands.common import add_json_arg
 from pynn_tui.labels import characters, shown_char
 from pynn_tui.output import Output
 from pynn_tui.parsing import parse_units
-from pynn_tui.render.heatmap import LabelledStrips, Legend, map_grid, max_abs
+from pynn_tui.render.heatmap import LabelledStrips, Legend, max_abs
+from pynn_tui.render.pixels import add_pixels_arg, map_grid, use_pixels
 
 
 def register(sub) -> None:
@@ -29,11 +30,13 @@ def register(sub) -> None:
     p.add_argument("--scale", choices=["shared", "each"], default="shared",
                    help="one colour scale for all maps (they compare) or one per map (weak maps show too)")
     add_json_arg(p)
+    add_pixels_arg(p)
     p.set_defaults(handler=run)
 
 
 def run(args) -> int:
     out = Output(json=args.json)
+    use_pixels("off" if args.json else args.pixels)
     model, header = load_model(args.file)
     neurons = parse_units(args.neurons) if args.neurons else None
     layer = unit_layer(model, args.layer or unit_layers(model)[0].index)

@@ -15,12 +15,27 @@ on. The browser (xterm.js, `pynn serve`) has no images.
 """
 from __future__ import annotations
 
+import base64
+import io
+import logging
 import os
 import sys
+from collections import deque
 from dataclasses import dataclass
 from typing import Mapping
 
+import numpy as np
+from rich.console import Console, ConsoleOptions, Group, RenderResult
+from rich.measure import Measurement
+from rich.segment import ControlType, Segment
+
 from pynn.errors import PynnError
+from pynn_tui.render import heatmap
+from pynn_tui.render.colour import diverging_rgb_array
+from pynn_tui.render.heatmap import HeatMap, Legend, TITLE_STYLE, max_abs
+
+# textual-image logs a terminal's odd answer with its traceback; without a handler Python would print it
+logging.getLogger("textual_image").addHandler(logging.NullHandler())
 
 PROTOCOLS = ("kitty", "sixel", "iterm2")
 CHARACTERS = "characters"
@@ -64,13 +79,15 @@ def known_terminal(env: Mapping[str, str]) -> str | None:
 
 def choose_renderer(setting: str, env: Mapping[str, str], facts: TerminalFacts) -> str:
     """"kitty", "sixel", "iterm2" or "characters" for a setting (auto, on, off or a protocol's name), the
-    environment and the terminal's answers. A protocol named outright is used as it is; "on" draws images
-    even where the terminal gave no answer (sixel, the most widely spoken, then), but never into a pipe or the
-    browser; "auto" draws them only where the terminal is known or said it can."""
+    environment and the terminal's answers. Never into a pipe, the browser, TERM=dumb or NO_COLOR (images
+    are colour). Otherwise a protocol named outright is used as it is; "on" draws images even where the
+    terminal gave no answer (sixel, the most widely spoken, then); "auto" draws them only where the terminal
+    is known or said it can."""
+    if (setting == "off" or not facts.tty or in_browser(env) or env.get("TERM") == "dumb"
+            or "NO_COLOR" in env):
+        return CHARACTERS
     if setting in PROTOCOLS:
         return setting
-    if setting == "off" or not facts.tty or in_browser(env) or env.get("TERM") == "dumb":
-        return CHARACTERS
     known = known_terminal(env)
     if known:
         return known
@@ -101,8 +118,12 @@ def use_pixels(flag: str | None = None, env: Mapping[str, str] | None = None) ->
     setting = pixel_setting(flag, env)
     tty = bool(sys.stdout.isatty())
     facts = TerminalFacts(tty)
-    if setting in ("auto", "on") and tty and not in_browser(env) and known_terminal(env) is None:
-        facts = ask_terminal()
+    if (setting in ("auto", "on") and tty and sys.stdin.isatty() and not in_browser(env)
+            and known_terminal(env) is None):
+        try:
+            facts = ask_terminal()
+        except Exception:  # a terminal that answers nonsense draws characters, as one that does not answer
+            pass
     _renderer = choose_renderer(setting, env, facts)
     return _renderer
 
@@ -117,3 +138,184 @@ def add_pixels_arg(parser) -> None:
                         help="draw maps as images where the terminal can (kitty, sixel, iTerm2): auto (default) "
                              "detects it, on insists, off keeps characters, or name the protocol; the "
                              f"environment variable {ENV} says the same when the flag is not given")
+
+
+# -- the images ---------------------------------------------------------------------------------------------
+
+def map_rgb(values, scale: float) -> np.ndarray:
+    """A map's colours, one pixel per value: uint8 (H, W, 3) on the diverging scale of render/colour.py
+    (a 1-D map is one row)."""
+    values = np.asarray(values, dtype=np.float64)
+    return diverging_rgb_array(values.reshape(1, -1) if values.ndim == 1 else values, scale).astype(np.uint8)
+
+
+def map_image(values, scale: float | None = None, size: tuple[int, int] | None = None):
+    """The map as a PIL image at its real resolution (one pixel per value), or enlarged to size (width,
+    height in pixels) with every value a block of one colour (nearest neighbour: no blending of values)."""
+    from PIL import Image
+
+    values = np.asarray(values, dtype=np.float64)
+    image = Image.fromarray(map_rgb(values, max_abs(values) if scale is None else scale), "RGB")
+    return image if size is None or size == image.size else image.resize(size, Image.Resampling.NEAREST)
+
+
+def cell_pixels() -> tuple[int, int]:
+    """A terminal cell's (width, height) in pixels, as the terminal reports it (textual-image asks once), or
+    10x20 where it does not say."""
+    if not sys.stdout.isatty():
+        return 10, 20
+    from textual_image._terminal import get_cell_size
+
+    try:
+        size = get_cell_size()
+    except (ArithmeticError, OSError):  # a terminal that reports no size at all (0 columns)
+        return 10, 20
+    return (size.width, size.height) if size.width > 0 and size.height > 0 else (10, 20)
+
+
+def cells_of(values) -> tuple[int, int]:
+    """The (columns, rows) a map takes: as its half-block drawing does, so a layout fits either way."""
+    h, w = np.shape(values) if np.ndim(values) == 2 else (1, np.size(values))
+    return w, -(-h // 2)
+
+
+def _png_base64(image) -> str:
+    buffer = io.BytesIO()
+    image.save(buffer, format="png")
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def image_escape(protocol: str, image, columns: int, rows: int) -> str:
+    """The escape sequence that draws image at the cursor over columns x rows cells: kitty graphics (PNG, in
+    chunks of 4096, the cursor left where it was), iTerm2's inline image (PNG) or sixel (textual-image's
+    encoder; at most 256 colours, so very close values may share one)."""
+    if protocol == "kitty":
+        data = _png_base64(image)
+        chunks = [data[i:i + 4096] for i in range(0, len(data), 4096)] or [""]
+        first = f"a=T,f=100,c={columns},r={rows},C=1,q=2,"
+        return "".join(f"\x1b_G{first if i == 0 else ''}m={int(i < len(chunks) - 1)};{chunk}\x1b\\"
+                       for i, chunk in enumerate(chunks))
+    if protocol == "iterm2":
+        data = _png_base64(image)
+        return (f"\x1b]1337;File=inline=1;size={len(base64.b64decode(data))};width={columns};height={rows};"
+                f"preserveAspectRatio=0:{data}\a")
+    if protocol == "sixel":
+        from textual_image._sixel import image_to_sixels
+        return image_to_sixels(image)
+    raise ValueError(f"no image protocol {protocol!r}")
+
+
+_RAW = [(ControlType.CURSOR_FORWARD, 0)]  # marks a segment Rich writes as it is (an escape sequence)
+
+
+class PixelMapGrid:
+    """Maps side by side in rows, each drawn as an image in the terminal's protocol, with its title above it
+    in text: the image counterpart of heatmap.HeatMapGrid, taking the same cells. A row is written as blank
+    lines first, then each image is drawn into its place from a saved cursor, so the images sit beside each
+    other whatever the protocol does with the cursor."""
+
+    def __init__(self, maps, titles: list[str], scales: list[float], protocol: str,
+                 cols: int | None = None, gap: int = 2):
+        self.maps = [np.asarray(m, dtype=np.float64) for m in maps]
+        self.titles = titles
+        self.scales = scales
+        self.protocol = protocol
+        self.cols = cols
+        self.gap = gap
+
+    def cell_width(self) -> int:
+        return max((max(cells_of(m)[0], len(t)) for m, t in zip(self.maps, self.titles)), default=1)
+
+    def columns(self, max_width: int) -> int:
+        fit = max(1, (max_width + self.gap) // (self.cell_width() + self.gap))
+        return max(1, min(self.cols or fit, len(self.maps) or 1))
+
+    def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
+        cell, cols = self.cell_width(), self.columns(options.max_width)
+        return Measurement(cell, cols * cell + (cols - 1) * self.gap)
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        cols, cell = self.columns(options.max_width), self.cell_width()
+        cw, ch = cell_pixels()
+        for start in range(0, len(self.maps), cols):
+            row = range(start, min(start + cols, len(self.maps)))
+            width = len(row) * cell + (len(row) - 1) * self.gap
+            titles = (" " * self.gap).join(self.titles[i][:cell].center(cell) for i in row)
+            yield Segment(titles, TITLE_STYLE)
+            yield Segment.line()
+            height = max(cells_of(self.maps[i])[1] for i in row)
+            for _ in range(height):
+                yield Segment(" " * width)
+                yield Segment.line()
+            yield Segment("\x1b7", control=_RAW)  # saved: the line below the row, where writing goes on
+            for k, i in enumerate(row):
+                columns, rows = cells_of(self.maps[i])
+                image = map_image(self.maps[i], self.scales[i], (columns * cw, rows * ch))
+                right = k * (cell + self.gap) + (cell - columns) // 2
+                yield Segment(f"\x1b8\x1b[{height}A\r" + (f"\x1b[{right}C" if right else ""), control=_RAW)
+                yield Segment(image_escape(self.protocol, image, columns, rows), control=_RAW)
+            yield Segment("\x1b8", control=_RAW)
+            if row.stop < len(self.maps):
+                yield Segment.line()
+
+
+def map_grid(maps, titles: list[str], scale: str = "shared", cols: int | None = None,
+             negative: str = "dislikes", positive: str = "likes") -> Group:
+    """heatmap.map_grid (maps (k, H, W), titles, a shared scale or one each, a legend), drawn as images where
+    this process draws images (see use_pixels), else in characters exactly as heatmap.map_grid."""
+    if _renderer == CHARACTERS:
+        return heatmap.map_grid(maps, titles, scale, cols, negative, positive)
+    if scale == "each":
+        scales = [max_abs(m) for m in maps]
+        titles = [f"{t} ±{s:.2g}" for t, s in zip(titles, scales)]
+        legend = Legend(None, negative, positive)
+    else:
+        shared = max_abs(maps)
+        scales = [shared] * len(maps)
+        legend = Legend(shared, negative, positive)
+    return Group(PixelMapGrid(maps, titles, scales, _renderer, cols), legend)
+
+
+# -- inside the app -----------------------------------------------------------------------------------------
+
+class KittyMap(HeatMap):
+    """A HeatMap (same cells, title, values and scale) drawn as a kitty-graphics image through textual-image's
+    Unicode placeholders: ordinary characters whose colour names the image, so Textual lays them out like any
+    text. Only kitty's protocol works inside the app; sixel and iTerm2 draw at the cursor, which Textual owns."""
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        if self.values.shape[0] == 1:  # a strip wraps to the width: characters
+            yield from super().__rich_console__(console, options)
+            return
+        from textual_image.renderable.tgp import Image as TGPImage
+
+        columns, rows = cells_of(self.values)
+        width = min(self.width, options.max_width)
+        if self.title:
+            yield Segment(self.title[:width].center(width), TITLE_STYLE)
+            yield Segment.line()
+        cw, ch = cell_pixels()
+        image = TGPImage(map_image(self.values, self.scale, (columns * cw, rows * ch)), columns, rows)
+        _forget_oldest(image)
+        pad = Segment(" " * (width - columns)) if width > columns else None
+        for line in console.render_lines(image, options.update(width=columns, height=rows), pad=False):
+            yield from line
+            if pad:
+                yield pad
+            yield Segment.line()
+
+
+_shown: deque = deque()   # kitty images sent to the terminal, oldest first
+SHOWN_AT_MOST = 256       # a live grid sends its maps ten times a second; older ones are deleted in the terminal
+
+
+def _forget_oldest(image) -> None:
+    _shown.append(image)
+    while len(_shown) > SHOWN_AT_MOST:
+        _shown.popleft().cleanup()
+
+
+def map_view(values, scale: float | None = None, title: str | None = None) -> HeatMap:
+    """One map for a screen or a command: a KittyMap where this process draws kitty images, else the
+    HeatMap of characters. Both take the same cells and carry values, scale and title."""
+    return (KittyMap if _renderer == "kitty" else HeatMap)(values, scale, title)

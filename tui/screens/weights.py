@@ -20,6 +20,7 @@ from pynn.inspect.triggers import exciting_examples, maximise_activation
 from pynn.inspect.weights import reads_the_input, weight_maps
 from pynn.words import plural
 from pynn_tui.render.heatmap import HeatMap, LabelledStrips, Legend, map_grid, max_abs
+from pynn_tui.render.pixels import map_view  # an image where the terminal draws kitty graphics
 from pynn_tui.screens.widgets import POLL_SECONDS, InspectScreen, has_lstm
 
 KEY = "3"
@@ -144,7 +145,7 @@ class WeightsScreen(InspectScreen):
 
     def draw_grid(self, result) -> None:
         scale = max_abs(result.maps)
-        views = [HeatMap(m, scale, self.cell_title(n)) for n, m in zip(result.neurons, result.maps)]
+        views = [map_view(m, scale, self.cell_title(n)) for n, m in zip(result.neurons, result.maps)]
         width = max(v.width for v in views)
         height = views[0].height(self.colour)
         grid = self.query_one("#weights-grid", Grid)
@@ -270,7 +271,7 @@ class WeightsScreen(InspectScreen):
     def select(self, old: int) -> None:
         for i in (old, self.cursor):
             view = self.views[i]
-            self.views[i] = HeatMap(view.values, view.scale, self.cell_title(i))
+            self.views[i] = map_view(view.values, view.scale, self.cell_title(i))
             self.cells[i].update(self.views[i], layout=False)
             self.cells[i].set_class(i == self.cursor, "-selected")
         self.set_head(self.head_text())

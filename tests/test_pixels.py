@@ -1,0 +1,169 @@
+"""True pixels (tui/render/pixels.py): which renderer each terminal gets, decided from facts alone, and images
+whose pixels are the map's values under the same colour scale as the character maps."""
+from __future__ import annotations
+
+import base64
+import io
+import re
+
+import numpy as np
+import pytest
+from PIL import Image
+from rich.console import Console
+
+from pynn.errors import PynnError
+from pynn_tui.render import heatmap, pixels
+from pynn_tui.render.colour import ZERO, diverging_rgb_array
+from pynn_tui.render.pixels import (CHARACTERS, KittyMap, PixelMapGrid, TerminalFacts, choose_renderer,
+                                    map_image, map_view, pixel_setting)
+
+TTY = TerminalFacts(tty=True)
+
+
+# -- the choice -----------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("env, facts, expected", [
+    ({"TERM": "xterm-kitty"}, TTY, "kitty"),                                  # kitty, also over ssh (TERM goes)
+    ({"TERM": "xterm-ghostty"}, TTY, "kitty"),
+    ({"TERM": "xterm-256color", "KITTY_WINDOW_ID": "1"}, TTY, "kitty"),
+    ({"TERM": "xterm-256color", "TERM_PROGRAM": "iTerm.app"}, TTY, "iterm2"),
+    ({"TERM": "xterm-256color", "LC_TERMINAL": "iTerm2"}, TTY, "iterm2"),      # iTerm2 over ssh (LC_* is sent)
+    ({"TERM": "xterm-256color", "TERM_PROGRAM": "WezTerm"}, TTY, "iterm2"),
+    ({"TERM": "xterm-256color"}, TerminalFacts(True, sixel=True), "sixel"),   # xterm -ti vt340, foot, mlterm
+    ({"TERM": "xterm-256color"}, TerminalFacts(True, sixel=True, kitty=True), "sixel"),  # Konsole answers both
+    ({"TERM": "xterm-256color"}, TerminalFacts(True, kitty=True), "kitty"),
+    ({"TERM": "xterm-256color"}, TTY, CHARACTERS),                            # no answer: characters
+    # tmux answers the queries itself and passes iTerm2's and kitty's images to no one
+    ({"TERM": "tmux-256color", "TMUX": "/tmp/t,1,0", "LC_TERMINAL": "iTerm2"}, TTY, CHARACTERS),
+    ({"TERM": "tmux-256color", "TMUX": "/tmp/t,1,0", "TERM_PROGRAM": "tmux"}, TerminalFacts(True, sixel=True),
+     "sixel"),
+    # the browser (pynn serve), a pipe, TERM=dumb and NO_COLOR keep characters even in a kitty
+    ({"TERM": "xterm-kitty", "TERM_PROGRAM": "textual"}, TTY, CHARACTERS),
+    ({"TERM": "xterm-kitty", "TEXTUAL_DRIVER": "textual.drivers.web_driver:WebDriver"}, TTY, CHARACTERS),
+    ({"TERM": "xterm-kitty"}, TerminalFacts(tty=False, kitty=True), CHARACTERS),
+    ({"TERM": "dumb"}, TerminalFacts(True, sixel=True), CHARACTERS),
+    ({"TERM": "xterm-kitty", "NO_COLOR": "1"}, TTY, CHARACTERS),
+])
+def test_auto_picks_the_terminals_protocol(env, facts, expected):
+    assert choose_renderer("auto", env, facts) == expected
+
+
+def test_off_keeps_characters_and_on_insists_and_a_name_is_taken_as_it_is():
+    kitty = {"TERM": "xterm-kitty"}
+    assert choose_renderer("off", kitty, TTY) == CHARACTERS
+    assert choose_renderer("on", {"TERM": "xterm-256color"}, TTY) == "sixel"  # no answer: the commonest
+    assert choose_renderer("on", kitty, TTY) == "kitty"
+    assert choose_renderer("iterm2", kitty, TTY) == "iterm2"
+    assert choose_renderer("on", {"TERM_PROGRAM": "textual"}, TTY) == CHARACTERS  # not even `on` in the browser
+    assert choose_renderer("kitty", kitty, TerminalFacts(tty=False)) == CHARACTERS  # nor into a pipe
+
+
+def test_the_flag_wins_over_the_environment_variable_which_wins_over_auto():
+    assert pixel_setting(None, {}) == "auto"
+    assert pixel_setting(None, {"PYNN_PIXELS": "off"}) == "off"
+    assert pixel_setting("on", {"PYNN_PIXELS": "off"}) == "on"
+    assert pixel_setting(None, {"PYNN_PIXELS": " Sixel "}) == "sixel"
+    with pytest.raises(PynnError, match="PYNN_PIXELS must be one of"):
+        pixel_setting(None, {"PYNN_PIXELS": "maybe"})
+
+
+def test_a_bad_environment_variable_is_one_sentence_from_the_command(monkeypatch, capsys):
+    from pynn_tui.cli import main
+
+    monkeypatch.setenv("PYNN_PIXELS", "maybe")
+    assert main(["weights", "no-such-model.npz"]) == 2
+    err = capsys.readouterr().err
+    assert "PYNN_PIXELS" in err and err.count("\n") == 1
+
+
+# -- the images -----------------------------------------------------------------------------------------------
+
+def test_an_images_pixels_are_the_maps_values_under_the_colour_scale():
+    rng = np.random.default_rng(0)
+    values = rng.normal(size=(28, 28))
+    values[3, 4], values[5, 6] = np.nan, 0.0
+    image = map_image(values, 2.0)
+    assert image.size == (28, 28) and image.mode == "RGB"
+    assert np.array_equal(np.asarray(image), diverging_rgb_array(values, 2.0))
+    assert tuple(np.asarray(image)[3, 4]) == ZERO == tuple(np.asarray(image)[5, 6])
+    strip = rng.normal(size=30)  # a 1-D map is one row
+    assert np.array_equal(np.asarray(map_image(strip, 1.0))[0], diverging_rgb_array(strip, 1.0))
+
+
+def test_an_enlarged_image_makes_every_value_a_block_of_its_colour():
+    values = np.arange(-6, 6, dtype=float).reshape(3, 4)
+    big = np.asarray(map_image(values, 6.0, (40, 30)))  # 10x10 pixels per value
+    expected = diverging_rgb_array(values, 6.0)
+    for r in range(3):
+        for c in range(4):
+            block = big[r * 10:(r + 1) * 10, c * 10:(c + 1) * 10]
+            assert (block == expected[r, c]).all(), (r, c)
+
+
+def png_payloads(text: str, pattern: str) -> list[np.ndarray]:
+    return [np.asarray(Image.open(io.BytesIO(base64.b64decode(data))).convert("RGB"))
+            for data in re.findall(pattern, text)]
+
+
+def rendered(renderable, width: int = 120) -> str:
+    console = Console(file=io.StringIO(), force_terminal=True, color_system="truecolor", width=width)
+    console.print(renderable)
+    return console.file.getvalue()
+
+
+def kitty_images(text: str) -> list[np.ndarray]:
+    """The images of kitty graphics commands, their chunks (m=1 ... m=0) joined."""
+    images, pending = [], ""
+    for keys, chunk in re.findall(r"\x1b_G([^;]*);([^\x1b]*)\x1b\\", text):
+        pending += chunk
+        if "m=0" in keys:
+            images.append(np.asarray(Image.open(io.BytesIO(base64.b64decode(pending))).convert("RGB")))
+            pending = ""
+    return images
+
+
+@pytest.mark.parametrize("protocol", ["kitty", "iterm2"])
+def test_a_grid_draws_each_map_as_an_image_of_its_values(protocol):
+    rng = np.random.default_rng(1)
+    maps = rng.normal(size=(3, 28, 28))
+    scale = heatmap.max_abs(maps)
+    text = rendered(PixelMapGrid(maps, ["#0", "#1", "#2"], [scale] * 3, protocol))
+    images = kitty_images(text) if protocol == "kitty" else \
+        png_payloads(text, r"\x1b\]1337;File=inline=1;[^:]*:([A-Za-z0-9+/=]+)\x07")
+    assert len(images) == 3
+    for values, image in zip(maps, images):
+        # off a terminal a cell counts as 10x20 pixels: a 28x28 map takes 28x14 cells, each value 10x10 pixels
+        assert image.shape == (280, 280, 3)
+        assert np.array_equal(image[::10, ::10], diverging_rgb_array(values, scale))
+    # each image goes to its own cell of the row: up 14 lines from the saved cursor, then right by the cell
+    assert re.findall(r"\x1b8\x1b\[14A\r(?:\x1b\[(\d+)C)?", text) == ["", "30", "60"]
+    assert "#0" in text and "#2" in text
+
+
+def test_sixel_draws_at_the_maps_size():
+    text = rendered(PixelMapGrid(np.ones((1, 4, 6)), ["#0"], [1.0], "sixel"))
+    # raster attributes: aspect 1:1, then 6 cells x 10 pixels wide, 2 rows x 20 pixels high
+    assert re.search(r'\x1bP[0-9;]*q"1;1;60;40', text)
+
+
+def test_characters_stay_exactly_the_heat_map_grid(monkeypatch):
+    maps = np.random.default_rng(2).normal(size=(4, 8, 8))
+    monkeypatch.setattr(pixels, "_renderer", CHARACTERS)
+    assert rendered(pixels.map_grid(maps, list("abcd"))) == rendered(heatmap.map_grid(maps, list("abcd")))
+    assert type(map_view(maps[0])) is heatmap.HeatMap
+    monkeypatch.setattr(pixels, "_renderer", "sixel")
+    assert "\x1bP" in rendered(pixels.map_grid(maps, list("abcd")))
+
+
+def test_in_the_app_a_kitty_map_is_placeholders_for_an_image_of_its_values(monkeypatch):
+    sent = io.StringIO()  # textual-image sends the image itself, straight to the terminal
+    monkeypatch.setattr("sys.__stdout__", sent)
+    monkeypatch.setattr(pixels, "_renderer", "kitty")
+    values = np.random.default_rng(3).normal(size=(28, 28))
+    view = map_view(values, 1.5, "#7")
+    assert isinstance(view, KittyMap) and view.height(True) == heatmap.HeatMap(values, 1.5, "#7").height(True)
+    lines = rendered(view).splitlines()
+    assert "#7" in lines[0] and len(lines) == 1 + 14
+    assert all(line.count("\U0010eeee") == 28 for line in lines[1:])  # one placeholder per cell
+    (image,) = kitty_images(sent.getvalue())
+    assert np.array_equal(image[::10, ::10], diverging_rgb_array(values, 1.5))
