@@ -117,6 +117,21 @@ class Workbench:
         self.touch()
         return False
 
+    def change_data(self, **changes) -> Sequential:
+        """Load the data again with some data fields changed (the Playground screen's feature toggles) and build
+        a fresh model on it, its input size taken from the new data; on a bad value nothing changes."""
+        if self.training:
+            raise PynnError("A run is in progress; stop it before changing the data.")
+        from pynn.spec import parse_spec
+
+        new = self.run.replace(**changes)
+        new = new.replace(model=str(dataclasses.replace(parse_spec(new.model), input_shape=None)))
+        data = new.load_data()
+        model = new.build_model(data)
+        self.data = data
+        self._replace(model)
+        return model
+
     def _build(self, run: RunConfig) -> Sequential:
         model = run.build_model(self.data)  # carries run as model.run
         self._replace(model)
