@@ -213,3 +213,15 @@ def test_the_app_in_a_browser_shows_the_model_takes_keys_and_trains(browser, ser
     found = wait_for(browser, r"test accuracy (\d+\.\d\d)%", TRAINING_SECONDS, log)
     accuracy = float(found.group(1))
     assert 10.0 < accuracy <= 100.0  # better than guessing among ten digits
+
+
+def test_the_page_connects_back_through_the_address_the_browser_used(served):
+    # through `ssh -L 9999:localhost:PORT HOST` the browser asks for localhost:9999; the page's websocket must
+    # go there too, not to the port the server listens on (which the laptop does not have)
+    import urllib.request
+
+    url, _ = served
+    request = urllib.request.Request(url, headers={"Host": "localhost:9999"})
+    with urllib.request.urlopen(request, timeout=PAGE_SECONDS) as page:
+        html = page.read().decode()
+    assert 'data-session-websocket-url="ws://localhost:9999/ws"' in html
