@@ -59,9 +59,11 @@ def save(model, path):
     return save_model(model, path, history=history_dicts(model.history), data=model.data_summary)
 
 
-def load(path):
+def load(path, *, spec=None):
     """The model saved at path by pynn.save or pynn.files.save_model (pynn.files.load_model also gives the file's
-    header)."""
+    header), or one another framework wrote: .onnx, .keras, .h5, or a PyTorch state dict as .safetensors, whose
+    activations spec gives (pynn.load("lab.safetensors", spec="784-25:relu-15:relu-10")); model.origin then says
+    where it came from and what pynn assumed in reading it."""
     from pynn.files import load_model
 
-    return load_model(path)[0]
+    return load_model(path, spec=spec)[0]

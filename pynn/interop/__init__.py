@@ -79,5 +79,28 @@ def write_foreign(model, path) -> Path:
 def foreign_header(model) -> dict:
     """What a pynn model file's header says, for a model read from another framework: no history, no data
     summary, and its origin, so the commands that read a header treat both alike."""
-    return {"format": "foreign", "spec": model.spec, "history": [], "data": None, "checkpoint": None,
-            "origin": model.origin, "loss": model.loss.name, "n_params": model.n_params}
+    return {"format": "foreign", "spec": model.spec, "history": [], "data": _drawn_as(model.input_shape),
+            "checkpoint": None, "origin": model.origin, "loss": model.loss.name, "n_params": model.n_params}
+
+
+def _drawn_as(input_shape) -> dict | None:
+    """A flat input of a square number of features (784) is drawn as a square image (28x28) in weight maps, as
+    the lab's Keras Input((784,)) holds flattened digits; None otherwise."""
+    n = int(input_shape[0]) if len(input_shape) == 1 else 0
+    side = int(round(n ** 0.5))
+    return {"sample_shape": [side, side]} if n > 1 and side * side == n else None
+
+
+def take_steps_from(model, sample_shape) -> None:
+    """An imported model whose first LSTM's steps its file leaves open (a PyTorch state dict, a Keras input of
+    (None, n)) takes them from the data's samples, so its summary and traces show the steps it reads."""
+    first = model.layers[0]
+    if model.origin is None or first.kind != "lstm" or len(sample_shape) != 2:
+        return
+    if tuple(model.input_shape) != tuple(sample_shape) and model.input_shape[0] == 1 \
+            and sample_shape[-1] == model.input_shape[-1]:
+        old = "x".join(map(str, model.input_shape))
+        model.plan(tuple(sample_shape))
+        new = "x".join(map(str, model.input_shape))
+        model.spec = new + model.spec[len(old):] if model.spec.startswith(old) else model.spec
+        model.run = model.run.replace(model=model.spec)

@@ -27,9 +27,7 @@ from __future__ import annotations
 
 import itertools
 import json
-import os
 import re
-import secrets
 import struct
 from pathlib import Path
 
@@ -115,20 +113,14 @@ def write_tensors(tensors: dict[str, np.ndarray], path, metadata: dict[str, str]
         header["__metadata__"] = {k: str(v) for k, v in metadata.items()}
     text = json.dumps(header, separators=(",", ":")).encode()
     text += b" " * (-len(text) % 8)  # the data starts 8-byte aligned, as safetensors writes it
-    if path.is_dir():
-        raise PynnError(f"Cannot write {path}: it is a folder; give a file name, e.g. {path / 'model.safetensors'}.")
-    tmp = path.parent / f".{path.name}.{secrets.token_hex(4)}.tmp"
-    try:
-        with open(tmp, "xb") as f:
-            f.write(struct.pack("<Q", len(text)) + text)
-            for blob in blobs:
-                f.write(blob)
-        os.replace(tmp, path)
-    except OSError as err:
-        raise PynnError(f"Cannot write {path}: {err.strerror or err}.") from None
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    from pynn.files import write_atomically
+
+    def write(f):
+        f.write(struct.pack("<Q", len(text)) + text)
+        for blob in blobs:
+            f.write(blob)
+
+    write_atomically(path, write)
     return path
 
 

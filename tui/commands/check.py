@@ -10,12 +10,11 @@ from rich.padding import Padding
 from rich.text import Text
 
 from pynn.errors import PynnError
-from pynn.files import load_model
 from pynn.inspect.doctor import OK, PROBLEM, check_saved, check_spec
 from pynn.losses import loss_name
 from pynn.run import RunConfig
 from pynn_tui.commands.common import add_json_arg, add_run_args, given_fields, run_config
-from pynn_tui.commands.inspecting import model_data
+from pynn_tui.commands.inspecting import FOREIGN_SPEC, load_model_file, model_data
 from pynn_tui.output import Output
 
 EXIT_PROBLEM = 1
@@ -31,6 +30,7 @@ def register(sub) -> None:
                                    "exploding gradients (from a file's training history, or measured on a batch "
                                    "for a spec). Exits 1 if it finds a problem.")
     p.add_argument("model", metavar="SPEC|FILE")
+    p.add_argument("--model", dest="model_spec", metavar="SPEC", help=FOREIGN_SPEC)
     add_run_args(p, ["data"], show_defaults=False, description="the data to check against (default: a saved "
                  "model's own, as its file describes it; digits for a spec)")
     add_run_args(p, ["model"], exclude=("model",), description="how the spec is built; a saved model is checked "
@@ -42,7 +42,7 @@ def register(sub) -> None:
 def run(args) -> int:
     out = Output(json=args.json)
     if args.model.endswith(".npz") or Path(args.model).is_file():
-        model, header = load_model(args.model)
+        model, header = load_model_file(args.model, args)
         loss = given_fields(args).get("loss")
         if loss and loss_name(loss) != model.loss.name:
             raise PynnError(f"{args.model} was trained with the {model.loss.name} loss and is checked with it; "

@@ -2,16 +2,16 @@
 from __future__ import annotations
 
 from pynn.errors import PynnError
-from pynn.files import load_model
 from pynn.generate import generate_text
 from pynn_tui.commands.common import add_json_arg
+from pynn_tui.commands.inspecting import add_model_file_arg, load_model_file
 from pynn_tui.output import Output
 
 
 def register(sub) -> None:
     p = sub.add_parser("sample", help="generate text from a character model",
                        description="Generate text one character at a time from a saved character model.")
-    p.add_argument("file", metavar="FILE")
+    add_model_file_arg(p)
     p.add_argument("--length", type=int, default=300, help="characters to generate (default 300)")
     p.add_argument("--temperature", type=float, default=0.8,
                    help="0: always the likeliest character; below 1: safer, above 1: wilder (default 0.8)")
@@ -23,7 +23,7 @@ def register(sub) -> None:
 
 def run(args) -> int:
     out = Output(json=args.json)
-    model, header = load_model(args.file)
+    model, header = load_model_file(args.file, args)
     vocab = model.class_names
     if not vocab or model.layers[0].kind != "lstm" or model.loss.name != "xent":
         raise PynnError(f"{args.file} is not a character model (train one with --data shakespeare or a .txt).")
