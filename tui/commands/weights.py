@@ -5,11 +5,11 @@ from __future__ import annotations
 from rich.console import Group
 from rich.text import Text
 
-from pynn.files import load_model
 from pynn.inspect.activations import unit_layer, unit_layers
 from pynn.inspect.weights import lstm_weights, weight_maps
 from pynn.words import plural
 from pynn_tui.commands.common import add_json_arg
+from pynn_tui.commands.inspecting import add_model_file_arg, load_model_file
 from pynn_tui.labels import characters, shown_char
 from pynn_tui.output import Output
 from pynn_tui.parsing import parse_units
@@ -22,7 +22,7 @@ def register(sub) -> None:
                        description="Blue where a neuron likes its input, red where it dislikes it. For layers "
                                    "above the first, the incoming weights are a strip over the layer below, and "
                                    "the map at the input is a back-projection (an approximation).")
-    p.add_argument("file", metavar="FILE", help="a model saved by `pynn train --save`")
+    add_model_file_arg(p)
     p.add_argument("--layer", type=int, help="the layer, numbered as in W[l] and pynn summary (dropout takes "
                    "no number; default: the first, dense or LSTM)")
     p.add_argument("--neurons", metavar="LIST", help="which neurons, e.g. 0-9,12 (default: all)")
@@ -37,7 +37,7 @@ def register(sub) -> None:
 def run(args) -> int:
     out = Output(json=args.json)
     use_pixels("off" if args.json else args.pixels)
-    model, header = load_model(args.file)
+    model, header = load_model_file(args.file, args)
     neurons = parse_units(args.neurons) if args.neurons else None
     layer = unit_layer(model, args.layer or unit_layers(model)[0].index)
     if layer.kind == "lstm":
