@@ -57,7 +57,9 @@ def test_pytorch_mlp_accuracy_on_the_digits_equals_torchs(digits):
 
 def test_trailing_softmax_is_the_outputs_and_says_so():
     model = read_onnx(FIXTURES / "softmax.onnx")
-    assert model.spec == "28x28-12:sigmoid-8:leaky-6:tanh-10:softmax"  # eval mode exports no Dropout
+    # eval mode exports no Dropout
+    assert [(layer.units, layer.activation) for layer in model.layers] == [
+        (12, "sigmoid"), (8, "leaky_relu"), (6, "tanh"), (10, "softmax")]
     assert_close(model.predict(EXPECTED["softmax_x"]), EXPECTED["softmax_y"])
     assert model.loss.name == "xent" and model.origin["output_softmax"] is True
     assert "ends in Softmax" in model.origin["notes"][0]
@@ -67,7 +69,7 @@ def test_trailing_softmax_is_the_outputs_and_says_so():
 def test_lstm_gate_order_is_onnxs_i_o_f_c():
     model = read_onnx(FIXTURES / "lstm_gates.onnx")
     x, y = EXPECTED["lstm_gates_x"], EXPECTED["lstm_gates_y"]
-    assert model.spec == "6x3-lstm4-2:identity"
+    assert model.spec == "6x3-lstm4-2"
     assert_close(model.forward(x)[0], y)
     # the fixture's gates differ enough that every other order of the four blocks misses torch's outputs
     lstm = model.layers[0]
@@ -92,13 +94,13 @@ def test_lstm_biases_are_summed_and_counted_twice_for_pytorch():
 
 def test_lstm_returning_every_step():
     model = read_onnx(FIXTURES / "lstm_seq.onnx")
-    assert model.spec == "7x2-lstm5*-3:identity" and model.layers[0].return_sequences
+    assert model.spec == "7x2-lstm5*-3" and model.layers[0].return_sequences
     assert_close(model.forward(EXPECTED["lstm_seq_x"])[0], EXPECTED["lstm_seq_y"])
 
 
 def test_stacked_lstms_read_through_the_final_state():
     model = read_onnx(FIXTURES / "lstm_stack.onnx")
-    assert model.spec == "5x2-lstm5*-lstm4-1:identity"
+    assert model.spec == "5x2-lstm5*-lstm4-1"
     assert_close(model.forward(EXPECTED["lstm_stack_x"])[0], EXPECTED["lstm_stack_y"])
     assert model.origin["framework_params"] == torch_params("lstm_stack") == model.n_params + 4 * 5 + 4 * 4
 

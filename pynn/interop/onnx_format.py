@@ -84,6 +84,7 @@ class _Layer:
     node: str = ""
     p: float = 0.0
     return_sequences: bool | None = None  # an LSTM's, known once what reads it is seen
+    bias_to_come: bool = False  # a MatMul's dense layer, whose bias an Add may still bring
     framework_params: int = 0
 
 
@@ -491,7 +492,7 @@ class _Chain:
         if B.ndim != 2:
             self.refuse(node, f"has weights of shape {_sizes(B.shape)}, not a matrix")
         self._dense(node, flow, B.T, np.zeros(B.shape[1]), B.size)
-        self.open_dense.arrays["matmul"] = True  # its bias may follow as an Add
+        self.open_dense.bias_to_come = True  # a MatMul's bias follows as an Add
 
     def _op_Add(self, node, flow):
         layer = self.open_dense
@@ -499,12 +500,13 @@ class _Chain:
         if other is None:
             self.refuse(node, "adds nothing to its input")
         C = self.weights(node, other, "addend")
-        if layer is None or not layer.arrays.pop("matmul", False) or layer is not self.layers[-1]:
+        if layer is None or not layer.bias_to_come or layer is not self.layers[-1]:
             self.refuse(node, "adds a constant other than a MatMul's bias")
         C = np.asarray(C, np.float64)
         if C.ndim > len(flow.axes) or any(s != 1 for s in C.shape[:-1]):
             self.refuse(node, f"adds a constant of shape {_sizes(C.shape)} that is not one bias per unit")
         layer.arrays["b"] = layer.arrays["b"] + self._bias(node, C, layer.units)
+        layer.bias_to_come = False
         layer.framework_params += C.size
         self._out(node, flow.axes, flow.shape)
 
@@ -513,8 +515,7 @@ class _Chain:
         if layer is None or layer is not self.layers[-1] or layer.activation is not None:
             self.refuse(node, f"applies {node.op_type} other than right after a dense layer; pynn applies "
                               "activations inside dense layers")
-        layer.activation = name
-        layer.arrays.pop("matmul", None)
+        layer.activation, layer.bias_to_come = name, False
         self._out(node, flow.axes, flow.shape)
 
     def _op_Relu(self, node, flow):
@@ -618,9 +619,9 @@ class _Chain:
 
     def model(self, task: str | None):
         from pynn.data.dataset import BINARY, CLASSIFICATION, REGRESSION, TASKS
-        from pynn.model import build_model
-        from pynn.run import HIDDEN_ACTIVATIONS
-        from pynn.spec import LayerSpec, ModelSpec
+        from pynn.interop.assemble import assemble, origin
+        from pynn.layers import Dense, Dropout
+        from pynn.lstm import LSTM
 
         output = self.layers[-1]
         if task is not None and task not in TASKS:
@@ -635,44 +636,27 @@ class _Chain:
         elif guessed and task != guessed:
             raise PynnError(f"{self.path} ends in {self.ending[0] if self.ending else 'Sigmoid'}, which makes it a "
                             f"{guessed} model, not {task}.")
-        if ends is None and task != CLASSIFICATION:
-            output.activation = "identity"
         if task == CLASSIFICATION and ends not in (None, "softmax"):
             raise PynnError(f"{self.path} ends in {ends}, not in class scores: it is not a classification model.")
-        hidden = {layer.activation for layer in self.layers[:-1] if layer.kind == "dense"}
-        for layer in self.layers[:-1]:
-            if layer.kind == "dense" and layer.activation is None:
-                layer.activation = "identity"
-        hidden = {("leaky" if a == "leaky_relu" else a or "identity") for a in hidden}
-        specs = [LayerSpec(layer.kind, layer.units, _written(layer.activation), layer.p,
-                           bool(layer.return_sequences)) for layer in self.layers]
-        try:
-            model = build_model(ModelSpec(self.input_shape, specs), task=task,
-                                loss={BINARY: "bce", REGRESSION: "mse"}.get(task),
-                                hidden_activation=hidden.pop() if len(hidden) == 1 and
-                                next(iter(hidden)) in HIDDEN_ACTIVATIONS else "sigmoid")
-        except PynnError as err:
-            raise PynnError(f"{self.path} describes a model pynn cannot build: {err}") from None
-        with model.lock:
-            for layer, pynn_layer in zip(self.layers, model.layers):
-                for name, value in pynn_layer.param_views.items():
-                    with np.errstate(over="ignore"):
-                        value[...] = layer.arrays[name].astype(np.float32)
-                    if not np.all(np.isfinite(value)):
-                        raise PynnError(f"{self.path}: node {layer.node!r} has parameters too large for pynn's "
-                                        "32-bit floats.")
-        model.weights_from_init = False
-        model.notes = []
+        if task != CLASSIFICATION:
+            output.activation = ends or "identity"
+        layers, arrays = [], []
+        for layer in self.layers:
+            if layer.kind == "dense":  # a hidden layer no activation followed is linear, not pynn's default
+                layers.append(Dense(layer.units, layer.activation or ("identity" if layer is not output else None)))
+            elif layer.kind == "lstm":
+                layers.append(LSTM(layer.units, return_sequences=bool(layer.return_sequences)))
+            else:
+                layers.append(Dropout(layer.p))
+            if any(np.abs(a).max(initial=0) > np.finfo(np.float32).max for a in layer.arrays.values()):
+                raise PynnError(f"{self.path}: node {layer.node!r} has parameters too large for 32-bit floats.")
+            arrays.append(layer.arrays)
         if self.ending:
             self.notes.insert(0, _ending_note(*self.ending))
-        model.origin = {
-            "framework": self.producer,
-            "format": "onnx",
-            "framework_params": sum(layer.framework_params for layer in self.layers),
-            "notes": self.notes,
-            "output_softmax": self.ending is not None,
-        }
-        return model
+        framework_params = sum(layer.framework_params for layer in self.layers)
+        return assemble(self.path, layers, arrays, self.input_shape,
+                        loss={CLASSIFICATION: "xent", BINARY: "bce", REGRESSION: "mse"}[task],
+                        origin=origin(self.producer, "onnx", framework_params, self.notes, self.ending is not None))
 
     def _guess_note(self, task: str, ends: str | None) -> str:
         if task == "classification":
@@ -692,10 +676,6 @@ def _ending_note(op: str, node: str) -> str:
     return (f"The graph ends in Softmax (node {node!r}): pynn reads it as the output's softmax, which its "
             "cross-entropy applies once; if it was trained with a loss that applies its own softmax (PyTorch's "
             "CrossEntropyLoss), it was applied twice, and training on in pynn applies it once.")
-
-
-def _written(activation: str | None) -> str | None:
-    return "leaky" if activation == "leaky_relu" else activation
 
 
 def _gates(blocks: np.ndarray, order=ONNX_TO_PYNN_GATES) -> np.ndarray:
