@@ -125,6 +125,11 @@ def use_pixels(flag: str | None = None, env: Mapping[str, str] | None = None) ->
         except Exception:  # a terminal that answers nonsense draws characters, as one that does not answer
             pass
     _renderer = choose_renderer(setting, env, facts)
+    if _renderer == "kitty" and tty:
+        # textual-image asks the terminal when its renderers are first imported, and for the cell size when
+        # first drawn: both now, while stdin is still ours, not from inside the app
+        import textual_image.renderable  # noqa: F401
+        cell_pixels()
     return _renderer
 
 
