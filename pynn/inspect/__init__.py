@@ -14,6 +14,7 @@ dataclasses. Nothing here draws; tui/render turns the results into pictures.
     filmstrip    one neuron's weights epoch by epoch, recorded while training
     ablation     accuracy lost when hidden units are silenced (an LSTM's inside its recurrence)
     doctor       findings about a model or spec that explain common mistakes
+    filters      a conv layer's filters, one sample's feature maps, the image patches that excite a filter most
 
 The runners of sweeps and comparisons live in pynn.experiments: they train; these only look.
 
@@ -33,6 +34,7 @@ _ANALYSES = {
     "filmstrip": ["replay_training"],
     "ablation": ["ablate"],
     "doctor": ["check_spec", "check_saved"],
+    "filters": ["filter_maps", "feature_maps", "exciting_patches"],
 }
 _MODULE_OF = {name: module for module, names in _ANALYSES.items() for name in names}
 __all__ = sorted(_MODULE_OF)

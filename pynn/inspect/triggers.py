@@ -57,6 +57,10 @@ def why_no_maximisation(model: Sequential, index: int) -> str:
     if layer is None:
         return ""  # not a layer at all: the caller's lookup says so
     below = next((l for l in model.layers[:layer.position] if l.kind not in ("dense", "dropout")), None)
+    if below is not None and below.kind in ("conv", "pool"):
+        return ("Activation maximisation runs through dense layers only, and this one reads the feature maps of "
+                "conv layers: the samples in the data that excite the unit most show what drives it (and "
+                "`--layer 1` the image patches that excite a filter).")
     if below is not None:
         return (f"Activation maximisation runs through dense layers only, and layer {below.index} is an "
                 f"{below.kind.upper()}: the sequences in the data that excite the unit most show what drives it.")

@@ -70,6 +70,10 @@ def why_no_back_projection(model: Sequential, layer) -> str:
     below = next((l for l in model.layers[:layer.position - 1] if l.param_specs() and l.kind != "dense"), None)
     if below is None:
         return ""
+    if below.kind == "conv":
+        return (f"Layer {layer.index} sits above conv layer {below.index}, whose filters slide over the image: "
+                "there is no single weight matrix to project back onto the input (pynn "
+                f"weights --layer {below.index} draws the filters).")
     return (f"Layer {layer.index} sits above layer {below.index} ({below.kind.upper()}), whose units read the "
             "input through four gates at every step: there is no single weight matrix to project back onto the "
             "input.")

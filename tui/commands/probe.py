@@ -11,19 +11,22 @@ from pynn.errors import PynnError
 from pynn.data.dataset import CLASSIFICATION
 from pynn.inspect.activations import per_step_output
 from pynn.inspect.blame import logit_gap
+from pynn.inspect.filters import feature_maps
 from pynn.inspect.probe import misclassified, sample_journey
 from pynn_tui.commands.common import add_json_arg
 from pynn_tui.commands.inspecting import add_model_and_data_args, load_model_and_data, split
 from pynn_tui.labels import characters, class_name
 from pynn_tui.output import Output
 from pynn_tui.render.blame import blame_view
+from pynn_tui.render.filters import feature_map_view
 from pynn_tui.render.journey import journey_view
 
 
 def register(sub) -> None:
     p = sub.add_parser("probe", help="follow one sample through the network",
                        description="The input, each hidden layer's activations, the output probabilities, "
-                                   "predicted versus true, and which hidden units pushed toward each.")
+                                   "predicted versus true, and which hidden units pushed toward each; for a conv "
+                                   "model, its feature maps after each conv and pool.")
     add_model_and_data_args(p)
     p.add_argument("--index", type=int, default=0, help="the sample (with --misclassified: the n-th error)")
     p.add_argument("--misclassified", action="store_true", help="step through the samples the model gets wrong")
@@ -59,14 +62,19 @@ def run(args) -> int:
         raise PynnError("--why compares the scores of two classes, and this model predicts values; drop --why.")
     journeys = [sample_journey(model, x, y, i, args.top) for i in indices]
     gaps = [logit_gap(model, x, y, i, args.top) if why else None for i in indices]
+    convolves = any(layer.kind == "conv" for layer in model.layers)
+    stages = [feature_maps(model, x[i]) if convolves else None for i in indices]
     out.emit_json({"model": model.spec, "split": args.split,
                    "samples": [dict(asdict(j), layers=[asdict(l) for l in j.layers],
-                                    **({"why": asdict(g)} if g is not None else {}))
-                               for j, g in zip(journeys, gaps)]})
+                                    **({"why": asdict(g)} if g is not None else {}),
+                                    **({"feature_maps": [asdict(s) for s in f]} if f is not None else {}))
+                               for j, g, f in zip(journeys, gaps, stages)]})
     chars = characters(model)
     name = lambda c: class_name(model, data, c)  # noqa: E731
-    for journey, gap in zip(journeys, gaps):
+    for journey, gap, maps in zip(journeys, gaps, stages):
         out.show(journey_view(journey, name, chars))
+        if maps is not None:
+            out.show(feature_map_view(maps))
         if gap is not None:
             out.show(blame_view(gap, journey.x, name, chars))
     return 0

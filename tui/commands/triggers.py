@@ -8,6 +8,7 @@ from rich.text import Text
 
 from pynn.errors import PynnError
 from pynn.inspect.activations import unit_layers
+from pynn.inspect.filters import exciting_patches, filter_maps
 from pynn.inspect.triggers import exciting_examples, maximise_activation, why_no_maximisation
 from pynn.inspect.weights import reads_the_input, weight_maps
 from pynn.words import plural
@@ -15,6 +16,7 @@ from pynn_tui.commands.common import add_json_arg
 from pynn_tui.commands.inspecting import add_model_and_data_args, load_model_and_data, split
 from pynn_tui.labels import as_text, characters, class_name
 from pynn_tui.output import Output
+from pynn_tui.render.filters import filter_view, patches_view
 from pynn_tui.render.heatmap import HeatMap, Legend, map_grid, max_abs
 
 
@@ -24,9 +26,10 @@ def register(sub) -> None:
                                    "that excites it most: gradient ascent on the input of the unit's output "
                                    "minus an L2 penalty, through the core's backward pass.")
     add_model_and_data_args(p)
-    p.add_argument("--unit", type=int, required=True, help="the unit (neuron) index")
-    p.add_argument("--layer", type=int, help="its layer, numbered as in W[l] and pynn summary (dropout "
-                   "takes no number; default: the first, dense or LSTM)")
+    p.add_argument("--unit", type=int, required=True, help="the unit (neuron) index; a conv layer's filter")
+    p.add_argument("--layer", type=int, help="its layer, numbered as in W[l] and pynn summary (dropout and pool "
+                   "take no number; default: the first, dense, conv or LSTM); for a conv layer, the image patches "
+                   "that excite the filter most")
     p.add_argument("--top", type=int, default=5, help="examples to show on each side (default 5)")
     p.add_argument("--steps", type=int, default=200, help="gradient-ascent steps (default 200)")
     p.add_argument("--step-size", type=float, default=0.5, help="gradient-ascent step size (default 0.5)")
@@ -39,6 +42,8 @@ def run(args) -> int:
     out = Output(json=args.json)
     model, _, data = load_model_and_data(args)
     x, y = split(args, data)
+    if getattr(model.layer_numbered(args.layer or 1), "kind", None) == "conv":
+        return show_patches(out, model, exciting_patches(model, args.layer or 1, args.unit, x, args.top), args)
     index = args.layer or unit_layers(model)[0].index
     examples = exciting_examples(model, index, args.unit, x, args.top)
     if not len(x):
@@ -92,4 +97,18 @@ def run(args) -> int:
                        f"{bounds[0]:g}..{bounds[1]:g})", style="italic"),
                   HeatMap(found.x), Legend(max_abs(found.x), "negative", "positive")]
     out.show(Group(*parts))
+    return 0
+
+
+def show_patches(out: Output, model, patches, args) -> int:
+    """A conv filter's triggers: the image patches (with their positions) it responds to most, beside its weights."""
+    out.emit_json({"model": model.spec, "layer": patches.layer, "unit": patches.filter, "split": args.split,
+                   "kind": "conv", "samples": patches.samples, "positions": patches.positions,
+                   "corners": patches.corners, "values": patches.values, "field": patches.field,
+                   "patches": patches.patches, "mean_value": patches.mean})
+    if args.json:
+        return 0
+    weights = filter_maps(model, patches.layer, [patches.filter])
+    out.show(Group(Text(f"filter {patches.filter} of layer {patches.layer}: its weights", style="italic"),
+                   filter_view(weights, heading=False), patches_view(patches)))
     return 0

@@ -6,6 +6,7 @@ from rich.console import Group
 from rich.text import Text
 
 from pynn.inspect.activations import unit_layer, unit_layers
+from pynn.inspect.filters import filter_maps
 from pynn.inspect.weights import lstm_weights, weight_maps
 from pynn.words import plural
 from pynn_tui.commands.common import add_json_arg
@@ -13,6 +14,7 @@ from pynn_tui.commands.inspecting import add_model_file_arg, load_model_file
 from pynn_tui.labels import characters, shown_char
 from pynn_tui.output import Output
 from pynn_tui.parsing import parse_units
+from pynn_tui.render.filters import filter_view
 from pynn_tui.render.heatmap import LabelledStrips, Legend, max_abs
 from pynn_tui.render.pixels import add_pixels_arg, map_grid, use_pixels
 
@@ -24,8 +26,9 @@ def register(sub) -> None:
                                    "the map at the input is a back-projection (an approximation).")
     add_model_file_arg(p)
     p.add_argument("--layer", type=int, help="the layer, numbered as in W[l] and pynn summary (dropout takes "
-                   "no number; default: the first, dense or LSTM)")
-    p.add_argument("--neurons", metavar="LIST", help="which neurons, e.g. 0-9,12 (default: all)")
+                   "no number; default: the first, dense, conv or LSTM)")
+    p.add_argument("--neurons", metavar="LIST", help="which neurons (a conv layer's filters), e.g. 0-9,12 (default: "
+                   "all)")
     p.add_argument("--cols", type=int, help="maps per row (default: as many as fit)")
     p.add_argument("--scale", choices=["shared", "each"], default="shared",
                    help="one colour scale for all maps (they compare) or one per map (weak maps show too)")
@@ -39,6 +42,8 @@ def run(args) -> int:
     use_pixels("off" if args.json else args.pixels)
     model, header = load_model_file(args.file, args)
     neurons = parse_units(args.neurons) if args.neurons else None
+    if getattr(model.layer_numbered(args.layer or 1), "kind", None) == "conv":
+        return show_filters(out, model, filter_maps(model, args.layer or 1, neurons), args)
     layer = unit_layer(model, args.layer or unit_layers(model)[0].index)
     if layer.kind == "lstm":
         return show_lstm(out, model, lstm_weights(model, layer.index, neurons), args)
@@ -68,6 +73,15 @@ def run(args) -> int:
                        "the activations and biases in between", style="bold"),
                   map_grid(result.maps, titles, args.scale, args.cols)]
     out.show(Group(*parts))
+    return 0
+
+
+def show_filters(out: Output, model, fm, args) -> int:
+    """A conv layer's filters: each K x K, a map per input channel (--neurons picks filters)."""
+    out.emit_json({"model": model.spec, "layer": fm.layer, "neurons": fm.filters, "kind": "conv",
+                   "filter_shape": list(fm.maps.shape[1:]), "filters": fm.maps, "bias": fm.bias,
+                   "reads_the_input": fm.reads_the_input})
+    out.show(filter_view(fm, args.scale, args.cols))
     return 0
 
 

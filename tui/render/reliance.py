@@ -30,6 +30,8 @@ def reliance_bars(r, measured_on: str) -> Table:
 def unit_maps(r, maps, direct: bool) -> list:
     """The named units' weight maps (pynn.inspect.weights.WeightMaps), titled with their weights; direct when
     the units read the input itself, so the maps are their weights rather than a back-projection."""
+    if maps.maps is None:  # above a layer that has no single weight matrix (an LSTM, a conv): say why
+        return [Text(maps.no_map)]
     kind = "weight maps" if direct else "back-projected maps (approximate)"
     titles = [f"#{u} {r.weights[u]:+.2f}" for u in maps.neurons]
     return [Text(f"the {kind} of those units (by raw weight; positive first)", style="bold"),
@@ -37,7 +39,9 @@ def unit_maps(r, maps, direct: bool) -> list:
 
 
 def class_template(r, name: str) -> list:
-    """The output's weights projected back onto the input, with its scale."""
+    """The output's weights projected back onto the input, with its scale (or why there is none)."""
+    if r.template is None:
+        return [Text(f"No class template: {r.no_template[0].lower()}{r.no_template[1:]}")]
     return [Text(f"template of class {name!r}: the output's weights projected back onto the input (an "
                  "approximation: activations and biases ignored)", style="bold"),
             HeatMap(r.template), Legend(float(np.abs(r.template).max()) or 1.0)]

@@ -5,6 +5,7 @@ shows why the sample got its class instead (the picture of `pynn probe --why`)."
 from __future__ import annotations
 
 import numpy as np
+from rich.console import Group
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -14,8 +15,10 @@ from pynn.data.dataset import CLASSIFICATION
 from pynn.errors import PynnError
 from pynn.inspect.activations import dense_layers
 from pynn.inspect.blame import logit_gap
+from pynn.inspect.filters import feature_maps
 from pynn.inspect.probe import misclassified, sample_journey
 from pynn_tui.render.blame import blame_view
+from pynn_tui.render.filters import conv_choices, feature_map_view
 from pynn_tui.render.journey import journey_view
 from pynn_tui.screens.widgets import InspectScreen, has_lstm
 
@@ -68,14 +71,15 @@ class ProbeScreen(InspectScreen):
         self.index = min(max(self.index, 0), len(x) - 1)
         index, classes = self.index, self.has_classes()
 
-        why = self.why
+        why, convolves = self.why, bool(conv_choices(self.bench.model))
 
         def read(model):
             errors = misclassified(model, x, y) if classes else np.zeros(0, np.int64)
             gap = logit_gap(model, x, y, index, TOP) if why else None
-            return sample_journey(model, x, y, index, TOP), gap, errors
+            maps = feature_maps(model, x[index]) if convolves and not why else None  # issue 17
+            return sample_journey(model, x, y, index, TOP), gap, errors, maps
 
-        self.journey, self.gap, self.errors = self.bench.read(read)
+        self.journey, self.gap, self.errors, maps = self.bench.read(read)
         head = Text.assemble(("sample ", "bold"), (f"{index}", "bold"), f" of {len(x):,} test samples (n p)")
         if classes:
             wrong = f"{len(self.errors):,} wrong"
@@ -86,6 +90,8 @@ class ProbeScreen(InspectScreen):
             head.append(f" · {wrong}" + (" · wrong only (m: all)" if self.misclassified_only else ""))
         picture = blame_view(self.gap, self.journey.x, self.class_label) if why else \
             journey_view(self.journey, self.class_label)
+        if maps is not None:
+            picture = Group(picture, feature_map_view(maps))
         self.set_head(head)
         self.query_one("#journey", Static).update(picture)
 

@@ -16,9 +16,11 @@ from textual.containers import Grid
 from textual.widgets import Static
 
 from pynn.inspect.activations import dense_layers
+from pynn.inspect.filters import filter_maps
 from pynn.inspect.triggers import exciting_examples, maximise_activation
 from pynn.inspect.weights import reads_the_input, weight_maps
 from pynn.words import plural
+from pynn_tui.render.filters import conv_choices, filter_view
 from pynn_tui.render.heatmap import HeatMap, LabelledStrips, Legend, map_grid, max_abs
 from pynn_tui.render.pixels import map_view  # an image where the terminal draws kitty graphics
 from pynn_tui.screens.widgets import POLL_SECONDS, InspectScreen, has_lstm
@@ -105,6 +107,8 @@ class WeightsScreen(InspectScreen):
     def dense_choices(self) -> list[int]:
         """The dense layers whose maps can be drawn over the input."""
         model = self.bench.model
+        if conv_choices(model):  # a conv model's filters are what reads the input (issue 17)
+            return conv_choices(model)
         dense = dense_layers(model)
         return [l.index for l in dense if not l.per_step] if dense and reads_the_input(model, dense[0]) else []
 
@@ -119,6 +123,8 @@ class WeightsScreen(InspectScreen):
 
     # -- drawing --------------------------------------------------------------------------------------
     def draw(self) -> None:
+        if conv_choices(self.bench.model):
+            return self.draw_filters()
         layers = self.dense_choices()
         if self.layer_index not in layers:
             self.layer_index, self.cursor = layers[0], 0
@@ -134,6 +140,18 @@ class WeightsScreen(InspectScreen):
             self.draw_zoom()
         else:
             self.draw_grid(result)
+
+    def draw_filters(self) -> None:
+        """A conv layer's filters, as `pynn weights` draws them; [ ] change the conv layer."""
+        layers = conv_choices(self.bench.model)
+        if self.layer_index not in layers:
+            self.layer_index, self.cursor = layers[0], 0
+        fm = self.bench.read(lambda model: filter_maps(model, self.layer_index))
+        self.set_head(Text.assemble((f"layer {self.layer_index}", "bold"), f" ({layers.index(self.layer_index) + 1}"
+                                    f"/{len(layers)}) · {plural(len(fm.filters), 'filter')} · [ ]: layer"))
+        self.query_one("#weights-grid").display = False
+        self.query_one("#zoom-body").display = True
+        self.query_one("#zoom-body", Static).update(filter_view(fm))
 
     def head_text(self) -> Text:
         layers = self.dense_choices()
@@ -252,6 +270,9 @@ class WeightsScreen(InspectScreen):
     def action_move(self, rows: int, cols: int) -> None:
         if self.reason:
             return
+        if conv_choices(self.bench.model):  # the filters are one picture: up and down read it
+            self.query_one("#body").scroll_relative(y=3 * rows, animate=False)
+            return
         if self.zoomed and rows:
             # the close-up is taller than the screen: up and down read it, left and right change the neuron
             self.query_one("#body").scroll_relative(y=3 * rows, animate=False)
@@ -286,7 +307,7 @@ class WeightsScreen(InspectScreen):
         self.query_one("#body").scroll_home(animate=False)
 
     def action_zoom(self) -> None:
-        if not self.reason:
+        if not self.reason and not conv_choices(self.bench.model):
             self.zoomed = not self.zoomed  # enter again goes back to the grid, as escape does
             self.attempt(self.redraw)
             if not self.zoomed and self.cells:
