@@ -58,6 +58,14 @@ def test_off_keeps_characters_and_on_insists_and_a_name_is_taken_as_it_is():
     assert choose_renderer("kitty", kitty, TerminalFacts(tty=False)) == CHARACTERS  # nor into a pipe
 
 
+def test_in_the_app_only_kitty_images_are_drawn():
+    # sixel and iTerm2 images are drawn at the cursor, which Textual owns; kitty's placeholders are text
+    assert choose_renderer("auto", {"TERM": "xterm-kitty"}, TTY, app=True) == "kitty"
+    assert choose_renderer("auto", {"TERM_PROGRAM": "iTerm.app"}, TTY, app=True) == CHARACTERS
+    assert choose_renderer("sixel", {}, TerminalFacts(True, sixel=True), app=True) == CHARACTERS
+    assert choose_renderer("auto", {}, TerminalFacts(True, sixel=True), app=False) == "sixel"
+
+
 def test_the_flag_wins_over_the_environment_variable_which_wins_over_auto():
     assert pixel_setting(None, {}) == "auto"
     assert pixel_setting(None, {"PYNN_PIXELS": "off"}) == "off"
@@ -167,3 +175,14 @@ def test_in_the_app_a_kitty_map_is_placeholders_for_an_image_of_its_values(monke
     assert all(line.count("\U0010eeee") == 28 for line in lines[1:])  # one placeholder per cell
     (image,) = kitty_images(sent.getvalue())
     assert np.array_equal(image[::10, ::10], diverging_rgb_array(values, 1.5))
+
+
+def test_in_the_app_a_grid_is_kitty_maps_laid_out_as_text(monkeypatch):
+    monkeypatch.setattr("sys.__stdout__", io.StringIO())
+    monkeypatch.setattr(pixels, "_renderer", "kitty")
+    monkeypatch.setattr(pixels, "_in_app", True)
+    maps = np.random.default_rng(4).normal(size=(3, 6, 6))
+    text = rendered(pixels.map_grid(maps, ["a", "b", "c"], cols=3))
+    assert "\x1b7" not in text  # no drawing at the cursor
+    first_row = text.splitlines()[1]
+    assert first_row.count("\U0010eeee") == 3 * 6  # three maps side by side, a placeholder per cell

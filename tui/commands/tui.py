@@ -66,7 +66,7 @@ def app_run(args):
 def open_app(run=None, load=None, screen: str = "model", pixels: str | None = None) -> int:
     """Builds the workbench on the run description (default: the house defaults) first, so a bad data name,
     spec or file is one sentence before the screen changes, then runs the app until the user quits."""
-    use_pixels(pixels)  # asks the terminal what it can draw before Textual takes its input over
+    use_pixels(pixels, app=True)  # asks the terminal what it can draw before Textual takes its input over
     from pynn_tui.app import PynnApp  # Textual loads only when the app is really wanted
     from pynn_tui.workbench import Workbench
 

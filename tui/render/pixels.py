@@ -77,12 +77,18 @@ def known_terminal(env: Mapping[str, str]) -> str | None:
     return None
 
 
-def choose_renderer(setting: str, env: Mapping[str, str], facts: TerminalFacts) -> str:
+def choose_renderer(setting: str, env: Mapping[str, str], facts: TerminalFacts, app: bool = False) -> str:
     """"kitty", "sixel", "iterm2" or "characters" for a setting (auto, on, off or a protocol's name), the
     environment and the terminal's answers. Never into a pipe, the browser, TERM=dumb or NO_COLOR (images
     are colour). Otherwise a protocol named outright is used as it is; "on" draws images even where the
     terminal gave no answer (sixel, the most widely spoken, then); "auto" draws them only where the terminal
-    is known or said it can."""
+    is known or said it can. In the app (app=True) only kitty's images: sixel and iTerm2's are drawn at the
+    cursor, which Textual owns, so there they stay characters."""
+    chosen = _protocol_for(setting, env, facts)
+    return CHARACTERS if app and chosen in ("sixel", "iterm2") else chosen
+
+
+def _protocol_for(setting: str, env: Mapping[str, str], facts: TerminalFacts) -> str:
     if (setting == "off" or not facts.tty or in_browser(env) or env.get("TERM") == "dumb"
             or "NO_COLOR" in env):
         return CHARACTERS
@@ -109,11 +115,12 @@ def ask_terminal() -> TerminalFacts:
 
 
 _renderer = CHARACTERS  # what maps are drawn with in this process; characters until use_pixels() says more
+_in_app = False         # the process runs the Textual app: grids are laid out by Textual, not at the cursor
 
 
-def use_pixels(flag: str | None = None, env: Mapping[str, str] | None = None) -> str:
-    """Decides once, at a command's start, how this process draws maps, and returns it."""
-    global _renderer
+def use_pixels(flag: str | None = None, env: Mapping[str, str] | None = None, app: bool = False) -> str:
+    """Decides once, at a command's start (app: the app's), how this process draws maps, and returns it."""
+    global _renderer, _in_app
     env = os.environ if env is None else env
     setting = pixel_setting(flag, env)
     tty = bool(sys.stdout.isatty())
@@ -124,7 +131,7 @@ def use_pixels(flag: str | None = None, env: Mapping[str, str] | None = None) ->
             facts = ask_terminal()
         except Exception:  # a terminal that answers nonsense draws characters, as one that does not answer
             pass
-    _renderer = choose_renderer(setting, env, facts)
+    _renderer, _in_app = choose_renderer(setting, env, facts, app), app
     if _renderer == "kitty" and tty:
         # textual-image asks the terminal when its renderers are first imported, and for the cell size when
         # first drawn: both now, while stdin is still ours, not from inside the app
@@ -278,7 +285,11 @@ def map_grid(maps, titles: list[str], scale: str = "shared", cols: int | None = 
         shared = max_abs(maps)
         scales = [shared] * len(maps)
         legend = Legend(shared, negative, positive)
-    return Group(PixelMapGrid(maps, titles, scales, _renderer, cols), legend)
+    if _in_app:  # kitty's placeholders are text, which Textual lays out like the characters
+        grid = heatmap.HeatMapGrid([KittyMap(m, s, t) for m, s, t in zip(maps, scales, titles)], cols)
+    else:
+        grid = PixelMapGrid(maps, titles, scales, _renderer, cols)
+    return Group(grid, legend)
 
 
 # -- inside the app -----------------------------------------------------------------------------------------
