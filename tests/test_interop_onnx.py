@@ -129,11 +129,40 @@ def dense_inits(rng, n_in=4, n_out=3, stem="l"):
     return {f"{stem}.W": rng.normal(size=(n_out, n_in)), f"{stem}.b": rng.normal(size=n_out)}
 
 
-def test_conv_is_refused_naming_op_and_node():
+def test_pytorch_conv_net_gives_torchs_outputs_and_accuracy(digits):
+    model = read_onnx(FIXTURES / "conv.onnx")
+    assert model.spec == "28x28-conv4k3psame-pool2-conv6k3s2:tanh-10"
+    # one channel: PyTorch's (m, 1, 28, 28) and pynn's 28x28 images hold the same numbers
+    assert_close(model.forward(EXPECTED["conv_x"][:, 0])[0], EXPECTED["conv_y"])
+    assert model.origin["framework_params"] == torch_params("conv") == model.n_params
+    assert model.evaluate(digits)["accuracy"] == pytest.approx(float(EXPECTED["conv_accuracy"]), abs=1e-9)
+
+
+def edited_conv(tmp_path, node_name, **changes):
+    """conv.onnx with one node's op or attributes changed."""
+    proto = onnx.load(FIXTURES / "conv.onnx")
+    node = next(n for n in proto.graph.node if n.name == node_name)
+    for key, value in changes.items():
+        if key == "op_type":
+            node.op_type = value
+            continue
+        kept = [a for a in node.attribute if a.name != key]
+        del node.attribute[:]
+        node.attribute.extend(kept + [helper.make_attribute(key, value)])
+    onnx.save(proto, tmp_path / "edited.onnx")
+    return tmp_path / "edited.onnx"
+
+
+@pytest.mark.parametrize("node, changes, words", [
+    ("/0/Conv", {"dilations": [2, 2]}, "dilated"),
+    ("/3/Conv", {"pads": [1, 1, 1, 1]}, "pads its input by [1, 1, 1, 1]"),  # PyTorch's padding=1 at stride 2
+    ("/2/MaxPool", {"op_type": "AveragePool"}, "AveragePool operation"),
+])
+def test_convolutions_pynn_has_no_layer_for_are_refused(tmp_path, node, changes, words):
     with pytest.raises(PynnError) as err:
-        read_onnx(FIXTURES / "conv.onnx")
+        read_onnx(edited_conv(tmp_path, node, **changes))
     text = one_sentence(err)
-    assert "Conv" in text and "'/0/Conv'" in text and "pynn reads" in text
+    assert words in text and repr(node) in text and "pynn reads" in text
 
 
 def test_branching_graph_is_refused(tmp_path, rng):
@@ -301,6 +330,7 @@ def test_truncated_and_wrong_proto_files_are_one_sentence(tmp_path):
         one_sentence(err)
 
 
-@pytest.mark.parametrize("fixture, seed", [("lstm_gates.onnx", 1), ("softmax.onnx", 2), ("lstm_stack.onnx", 3)])
+@pytest.mark.parametrize("fixture, seed", [("lstm_gates.onnx", 1), ("softmax.onnx", 2), ("lstm_stack.onnx", 3),
+                                           ("conv.onnx", 4)])
 def test_onnx_reader_under_mutation(tmp_path, fixture, seed):
     only_clear_errors(read_onnx, tmp_path / "fuzzed.onnx", (FIXTURES / fixture).read_bytes(), seed)

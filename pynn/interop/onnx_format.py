@@ -24,7 +24,7 @@ ONNX_TO_PYNN_GATES = (0, 2, 3, 1)  # ONNX blocks (i, o, f, c) -> pynn's (i, f, g
 PYNN_TO_ONNX_GATES = (0, 3, 1, 2)
 ACTIVATION_OPS = {"Relu": "relu", "Sigmoid": "sigmoid", "Tanh": "tanh", "LeakyRelu": "leaky_relu"}
 READS = ("pynn reads chains of dense layers (Gemm, or MatMul + Add), Relu, Sigmoid, Tanh, LeakyRelu, "
-         "Softmax/LogSoftmax, Identity, Flatten/Reshape, Dropout and one-way LSTMs")
+         "Softmax/LogSoftmax, Identity, Flatten/Reshape, Dropout, one-way LSTMs, Conv and MaxPool")
 KERAS_PRODUCERS = ("tf2onnx", "keras2onnx", "keras")  # one LSTM bias in their own convention
 
 
@@ -73,11 +73,12 @@ class _Flow:
     shape: tuple
     source: str
     cell: bool = False  # an LSTM's cell state, which pynn's LSTM does not output
+    maps: tuple | None = None  # (C, H, W) of feature maps flattened in ONNX's order, which pynn's dense reorders
 
 
 @dataclass
 class _Layer:
-    kind: str                       # dense | lstm | dropout
+    kind: str                       # dense | lstm | dropout | conv | pool
     units: int = 0
     activation: str | None = None
     arrays: dict = field(default_factory=dict)
@@ -85,6 +86,9 @@ class _Layer:
     p: float = 0.0
     return_sequences: bool | None = None  # an LSTM's, known once what reads it is seen
     bias_to_come: bool = False  # a MatMul's dense layer, whose bias an Add may still bring
+    kernel: int = 0             # a conv's K (K x K filters), a pool's P
+    stride: int = 1
+    padding: str = "valid"
     framework_params: int = 0
 
 
@@ -113,7 +117,7 @@ class _Chain:
         self.flows: dict[str, _Flow] = {}
         self.consumed: set[str] = set()   # nodes whose outputs a node on the data path has read
         self.layers: list[_Layer] = []
-        self.open_dense: _Layer | None = None  # the dense layer an activation or bias may still join
+        self.open_layer: _Layer | None = None  # the dense or conv layer an activation or bias may still join
         self.ending: tuple[str, str] | None = None  # (op, node) of a trailing Softmax / LogSoftmax
         self.notes: list[str] = []
         self.input_name, self.input_shape = self._input()
@@ -192,7 +196,14 @@ class _Chain:
                                 f"({d.dim_param or 'unknown'}); pynn needs every size but the batch's, so export "
                                 "with only the batch axis dynamic.")
             sizes.append(int(d.dim_value))
-        axes = ("B", "T", "F") if len(sizes) == 2 else ("B", *(["F"] if len(sizes) == 1 else ["X"] * len(sizes)))
+        if len(sizes) == 3:  # images (C, H, W), which pynn reads as (H, W, C): 28x28 for one channel
+            self.flows[inputs[0].name] = _Flow(("B", "C", "H", "W"), (BATCH, *sizes), "input")
+            C, H, W = sizes
+            if C > 1:
+                self.notes.append(f"The graph reads images as (channels, height, width), {C}x{H}x{W}; pynn reads "
+                                  f"them as (height, width, channels), {H}x{W}x{C}, so give it images in that order.")
+            return inputs[0].name, (H, W) if C == 1 else (H, W, C)
+        axes = ("B", "T", "F") if len(sizes) == 2 else ("B", "F")
         self.flows[inputs[0].name] = _Flow(axes, (BATCH, *sizes), "input")
         return inputs[0].name, tuple(sizes)
 
@@ -251,8 +262,12 @@ class _Chain:
         reason = "".join(c if c.isprintable() else "?" for c in reason)
         raise PynnError(f"{self.path}: node {node.name or node.op_type!r} {reason}; {READS}.")
 
-    def _out(self, node, axes, shape, k: int = 0, cell: bool = False) -> None:
-        self.flows[node.output[k]] = _Flow(tuple(axes), tuple(shape), node.name or node.output[0], cell)
+    def _out(self, node, axes, shape, k: int = 0, cell: bool = False, maps: tuple | None = None) -> None:
+        self.flows[node.output[k]] = _Flow(tuple(axes), tuple(shape), node.name or node.output[0], cell, maps)
+
+    def _same(self, node, flow) -> None:
+        """node passes its input on unchanged."""
+        self._out(node, flow.axes, flow.shape, maps=flow.maps)
 
     def const(self, node, k: int, what: str, required: bool = True):
         """Input k of node as a constant (None when absent and not required)."""
@@ -349,7 +364,7 @@ class _Chain:
     # -- on the data path ---------------------------------------------------------------------------------
 
     def _op_Identity(self, node, flow):
-        self._out(node, flow.axes, flow.shape)
+        self._same(node, flow)
 
     def _op_Dropout(self, node, flow):
         if len(node.output) > 1 and node.output[1]:
@@ -363,7 +378,7 @@ class _Chain:
         if not 0.0 <= p < 1.0:
             self.refuse(node, f"drops a share {p} of its values, outside [0, 1)")
         self.layers.append(_Layer("dropout", p=p, node=node.name))
-        self._out(node, flow.axes, flow.shape)
+        self._same(node, flow)
 
     def _op_Flatten(self, node, flow):
         axis = self.axis(node, self.int_attr(node, "axis", 1), flow) if len(flow.axes) > 1 else 1
@@ -375,7 +390,8 @@ class _Chain:
         if len(flow.axes) > 2 and self.layers and self.layers[-1].kind == "lstm":
             self.refuse(node, "flattens an LSTM's steps into one vector; pynn's dense layers after an LSTM that "
                               "returns every step act at each step")
-        self._out(node, ("B", "F"), (BATCH, int(np.prod(flow.shape[1:]))))
+        maps = flow.shape[1:] if flow.axes == ("B", "C", "H", "W") else None
+        self._out(node, ("B", "F"), (BATCH, int(np.prod(flow.shape[1:]))), maps=maps)
 
     def _op_Reshape(self, node, flow):
         target = self.const(node, 1, "shape")
@@ -385,7 +401,7 @@ class _Chain:
         if resolved in ([BATCH, -1], [-1, rest], [BATCH, rest]):
             return self._flatten(node, flow, 1)
         if tuple(resolved) == flow.shape:
-            return self._out(node, flow.axes, flow.shape)
+            return self._same(node, flow)
         self.refuse(node, f"reshapes {_sizes(flow.shape)} to {_sizes(resolved)}; pynn reads a reshape only as a "
                           "flatten to (batch, features)")
 
@@ -432,7 +448,7 @@ class _Chain:
         size, start, end = flow.shape[axis], int(starts[0]), int(ends[0])
         start, end = (start + size if start < 0 else start), min(end + size if end < 0 else end, size)
         if (start, end) == (0, size):
-            return self._out(node, flow.axes, flow.shape)
+            return self._same(node, flow)
         if flow.axes[axis] != "T" or (start, end) != (size - 1, size):
             self.refuse(node, "keeps a part of an axis other than an LSTM's last step")
         self._last_step(node)
@@ -460,10 +476,12 @@ class _Chain:
                               "features) or (batch, steps, features)")
         if W.shape[1] != flow.shape[-1]:
             self.refuse(node, f"has weights for {W.shape[1]} inputs but receives {flow.shape[-1]}")
+        if flow.maps:  # ONNX flattened the maps channel by channel (C, H, W); pynn's dense reads (H, W, C)
+            W = W.reshape(W.shape[0], *flow.maps).transpose(0, 2, 3, 1).reshape(W.shape[0], -1)
         layer = _Layer("dense", W.shape[0], None, {"W": W, "b": b}, node.name, framework_params=framework_params)
         self.layers.append(layer)
         self._out(node, flow.axes, (*flow.shape[:-1], W.shape[0]))
-        self.open_dense = layer
+        self.open_layer = layer
 
     def _op_Gemm(self, node, flow):
         if self.int_attr(node, "transA", 0):
@@ -492,10 +510,10 @@ class _Chain:
         if B.ndim != 2:
             self.refuse(node, f"has weights of shape {_sizes(B.shape)}, not a matrix")
         self._dense(node, flow, B.T, np.zeros(B.shape[1]), B.size)
-        self.open_dense.bias_to_come = True  # a MatMul's bias follows as an Add
+        self.open_layer.bias_to_come = True  # a MatMul's bias follows as an Add
 
     def _op_Add(self, node, flow):
-        layer = self.open_dense
+        layer = self.open_layer
         other = next((k for k, name in enumerate(node.input) if name not in self.flows), None)
         if other is None:
             self.refuse(node, "adds nothing to its input")
@@ -508,15 +526,19 @@ class _Chain:
         layer.arrays["b"] = layer.arrays["b"] + self._bias(node, C, layer.units)
         layer.bias_to_come = False
         layer.framework_params += C.size
-        self._out(node, flow.axes, flow.shape)
+        self._same(node, flow)
 
     def _activation(self, node, flow, name: str) -> None:
-        layer = self.open_dense
-        if layer is None or layer is not self.layers[-1] or layer.activation is not None:
-            self.refuse(node, f"applies {node.op_type} other than right after a dense layer; pynn applies "
-                              "activations inside dense layers")
+        layer = self.open_layer
+        pooled = layer is not None and layer.kind == "conv" and self.layers[-1].kind == "pool" \
+            and self.layers[-2] is layer and name != "softmax"  # max pooling commutes with a rising activation
+        if layer is None or (layer is not self.layers[-1] and not pooled) or layer.activation is not None:
+            self.refuse(node, f"applies {node.op_type} other than right after a dense or conv layer; pynn applies "
+                              "activations inside those layers")
+        if layer.kind == "conv" and name == "softmax":
+            self.refuse(node, "applies a softmax to feature maps; pynn applies softmax only on the output")
         layer.activation, layer.bias_to_come = name, False
-        self._out(node, flow.axes, flow.shape)
+        self._same(node, flow)
 
     def _op_Relu(self, node, flow):
         self._activation(node, flow, "relu")
@@ -547,6 +569,68 @@ class _Chain:
             self.refuse(node, f"takes its {node.op_type} over axis {axis}, not over the features (the last axis)")
         self._activation(node, flow, "softmax")
         self.ending = (node.op_type, node.name)
+
+    def _op_Conv(self, node, flow):
+        if flow.axes != ("B", "C", "H", "W"):
+            self.refuse(node, "convolves a tensor that is not images (batch, channels, height, width)")
+        W, B = self.weights(node, 1, "filters"), self.weights(node, 2, "bias", required=False)
+        C, H, Wd = flow.shape[1:]
+        if W.ndim != 4 or W.shape[1] != C or W.shape[2] != W.shape[3] or W.shape[0] < 1 or W.shape[2] < 1:
+            self.refuse(node, f"has filters of shape {_sizes(W.shape)}; pynn's conv takes square filters over all "
+                              f"{C} input channels")
+        F, K = W.shape[0], W.shape[2]
+        if self.int_attr(node, "group", 1) != 1 or any(d != 1 for d in self.attr(node, "dilations", [1, 1], "INTS")):
+            self.refuse(node, "is a grouped or dilated convolution; pynn's conv is neither")
+        kernel = self.attr(node, "kernel_shape", [K, K], "INTS")
+        strides = self.attr(node, "strides", [1, 1], "INTS")
+        if list(kernel) != [K, K] or len(strides) != 2 or strides[0] != strides[1] or strides[0] < 1:
+            self.refuse(node, f"slides with strides {list(strides)}; pynn's conv takes one stride for both axes")
+        S = int(strides[0])
+        padding = self._padding(node, H, Wd, K, S)
+        if padding == "valid" and (K > H or K > Wd):
+            self.refuse(node, f"has {K}x{K} filters, larger than its {H}x{Wd} input")
+        b = np.zeros(F) if B is None else self._bias(node, B, F)
+        layer = _Layer("conv", F, None, {"W": W.transpose(2, 3, 1, 0), "b": b}, node.name,
+                       framework_params=W.size + (0 if B is None else B.size), kernel=K, stride=S, padding=padding)
+        self.layers.append(layer)
+        self.open_layer = layer
+        from pynn.conv import conv_output_size
+        self._out(node, flow.axes, (BATCH, F, conv_output_size(H, K, S, padding), conv_output_size(Wd, K, S, padding)))
+
+    def _padding(self, node, H: int, W: int, K: int, S: int) -> str:
+        """valid or same (TensorFlow's: the extra zero, if any, after), the two pynn's conv pads as."""
+        from pynn.conv import same_padding
+
+        auto = self.text_attr(node, "auto_pad", "NOTSET")
+        if auto in ("VALID", "SAME_UPPER"):
+            return "valid" if auto == "VALID" else "same"
+        pads = list(self.attr(node, "pads", [0, 0, 0, 0], "INTS"))
+        if auto == "NOTSET" and pads == [0, 0, 0, 0]:
+            return "valid"
+        (top, bottom), (left, right) = same_padding(H, K, S), same_padding(W, K, S)
+        if auto == "NOTSET" and pads == [top, left, bottom, right]:
+            return "same"
+        self.refuse(node, f"pads its input by {pads or auto}; pynn's conv pads none (valid) or as TensorFlow's "
+                          f"same ({[top, left, bottom, right]} here)")
+
+    def _op_MaxPool(self, node, flow):
+        if flow.axes != ("B", "C", "H", "W"):
+            self.refuse(node, "pools a tensor that is not images (batch, channels, height, width)")
+        kernel = list(self.attr(node, "kernel_shape", [], "INTS"))
+        strides = list(self.attr(node, "strides", [1, 1], "INTS"))
+        P = kernel[0] if kernel else 0
+        C, H, W = flow.shape[1:]
+        if kernel != [P, P] or strides != [P, P] or not 1 <= P <= min(H, W):
+            self.refuse(node, f"takes windows {kernel} at strides {strides}; pynn's pool takes P x P windows at "
+                              "stride P, within the maps")
+        if any(self.attr(node, "pads", [0, 0, 0, 0], "INTS")) or self.int_attr(node, "ceil_mode", 0) \
+                or any(d != 1 for d in self.attr(node, "dilations", [1, 1], "INTS")) \
+                or self.text_attr(node, "auto_pad", "NOTSET") not in ("NOTSET", "VALID") \
+                or (len(node.output) > 1 and node.output[1]):
+            self.refuse(node, "pads, rounds up, dilates or returns indices; pynn's pool drops what does not fill "
+                              "a window")
+        self.layers.append(_Layer("pool", kernel=P, node=node.name))
+        self._out(node, flow.axes, (BATCH, C, H // P, W // P))
 
     def _op_LSTM(self, node, flow):
         if node.input[0] not in self.flows:
@@ -585,7 +669,7 @@ class _Chain:
         layer = _Layer("lstm", H, None, {"Wx": _gates(W[0]), "Wh": _gates(R[0]), "b": _gates(bias)}, node.name,
                        framework_params=count)
         self.layers.append(layer)
-        self.open_dense = None
+        self.open_layer = None
         T = flow.shape[flow.axes.index("T")]
         if layout:
             self._out(node, ("B", "T", "D", "F"), (BATCH, T, 1, H), 0)
@@ -619,6 +703,7 @@ class _Chain:
 
     def model(self, task: str | None):
         from pynn.data.dataset import BINARY, CLASSIFICATION, REGRESSION, TASKS
+        from pynn.convolution import Conv2D, MaxPool2D
         from pynn.interop.assemble import assemble, origin
         from pynn.layers import Dense, Dropout
         from pynn.lstm import LSTM
@@ -646,6 +731,11 @@ class _Chain:
                 layers.append(Dense(layer.units, layer.activation or ("identity" if layer is not output else None)))
             elif layer.kind == "lstm":
                 layers.append(LSTM(layer.units, return_sequences=bool(layer.return_sequences)))
+            elif layer.kind == "conv":
+                layers.append(Conv2D(layer.units, layer.kernel, layer.stride, layer.padding,
+                                     layer.activation or "identity"))
+            elif layer.kind == "pool":
+                layers.append(MaxPool2D(layer.kernel))
             else:
                 layers.append(Dropout(layer.p))
             if any(np.abs(a).max(initial=0) > np.finfo(np.float32).max for a in layer.arrays.values()):
