@@ -6,7 +6,8 @@ from setuptools import find_packages, setup
 FRONT_END = {"pynn_tui" + name[len("tui"):] for name in find_packages(include=["tui", "tui.*"])}
 
 setup(
-    cffi_modules=["pynn/_build.py:ffibuilder"],
+    # the core once per instruction set (pynn/_build.py); pynn.core loads the widest the processor runs
+    cffi_modules=["pynn/_build.py:ffibuilder", "pynn/_build.py:ffibuilder_avx2", "pynn/_build.py:ffibuilder_avx512"],
     packages=sorted(find_packages(include=["pynn", "pynn.*"]) + list(FRONT_END)),
     package_dir={"pynn_tui": "tui"},
 )

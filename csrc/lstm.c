@@ -24,18 +24,11 @@
 #pragma GCC optimize("fp-contract=fast")
 #endif
 
-/* Threads for the recurrence: all of them when the per-step multiplies add up to enough work (and there are
- * samples to share), one inside another team. */
+/* Threads for the recurrence: as many as the per-step multiplies' work and the free cores allow (matmul.c's
+ * pynn_team_size), at most one per sample. */
 static int recurrence_team(int B, int T, int U) {
-#ifdef _OPENMP
-    if (B > 1 && !omp_in_parallel() && 8.0 * B * T * (double)U * U >= 4.0e6) {
-        int team = omp_get_max_threads();
-        return team < B ? team : B;
-    }
-#else
-    (void)B, (void)T, (void)U;
-#endif
-    return 1;
+    int team = pynn_team_size(8.0 * B * T * (double)U * U);
+    return team < B ? team : B > 0 ? B : 1;
 }
 
 /* The samples [first, last) of this thread's share of B. */
@@ -56,37 +49,36 @@ int64_t pynn_lstm_workspace(int B, int T, int n_in, int U) {
     return forward > backward ? forward : backward;
 }
 
-/* One step's cells for one sample, 8 units: pre-activations in, gates, c and h out. */
+/* One step's cells for one sample, VW units (a vector): pre-activations in, gates, c and h out. */
 static inline __attribute__((always_inline))
-void cell_forward8(v8f *i, v8f *f, v8f *g, v8f *o, v8f cprev, v8f *c, v8f *h) {
-    *i = v8_sigmoid(*i), *f = v8_sigmoid(*f), *g = v8_tanh(*g), *o = v8_sigmoid(*o);
+void cell_forward_v(vf *i, vf *f, vf *g, vf *o, vf cprev, vf *c, vf *h) {
+    *i = vf_sigmoid(*i), *f = vf_sigmoid(*f), *g = vf_tanh(*g), *o = vf_sigmoid(*o);
     *c = *i * *g + *f * cprev;
-    *h = *o * v8_tanh(*c);
+    *h = *o * vf_tanh(*c);
 }
 
 /* gate row g (4U) of one sample at one step: nonlinearities in place, then ct and ht (cprev NULL: zero).
  * The units past the last whole vector go through the same code in a zero-padded vector. */
-TILE_CLONES
 static void cells_forward(float *restrict g, float *restrict ct, float *restrict ht, const float *restrict cprev,
                           int U) {
     int u = 0;
-    for (; u + 8 <= U; u += 8) {
-        v8f i = LOAD8(g + u), f = LOAD8(g + U + u), gg = LOAD8(g + 2 * U + u), o = LOAD8(g + 3 * U + u);
-        v8f cp = cprev ? LOAD8(cprev + u) : v8_splat(0.0f), cv, hv;
-        cell_forward8(&i, &f, &gg, &o, cp, &cv, &hv);
-        STORE8(g + u, i), STORE8(g + U + u, f), STORE8(g + 2 * U + u, gg), STORE8(g + 3 * U + u, o);
-        STORE8(ct + u, cv), STORE8(ht + u, hv);
+    for (; u + VW <= U; u += VW) {
+        vf i = LOADV(g + u), f = LOADV(g + U + u), gg = LOADV(g + 2 * U + u), o = LOADV(g + 3 * U + u);
+        vf cp = cprev ? LOADV(cprev + u) : vf_splat(0.0f), cv, hv;
+        cell_forward_v(&i, &f, &gg, &o, cp, &cv, &hv);
+        STOREV(g + u, i), STOREV(g + U + u, f), STOREV(g + 2 * U + u, gg), STOREV(g + 3 * U + u, o);
+        STOREV(ct + u, cv), STOREV(ht + u, hv);
     }
     int rest = U - u;
     if (rest > 0) {
-        float buf[7][8] __attribute__((aligned(32)));
+        float buf[7][VW] __attribute__((aligned(64)));
         memset(buf, 0, sizeof buf);
         for (int k = 0; k < 4; k++) memcpy(buf[k], g + k * U + u, sizeof(float) * rest);
         if (cprev) memcpy(buf[4], cprev + u, sizeof(float) * rest);
-        v8f i = LOAD8(buf[0]), f = LOAD8(buf[1]), gg = LOAD8(buf[2]), o = LOAD8(buf[3]), cv, hv;
-        cell_forward8(&i, &f, &gg, &o, LOAD8(buf[4]), &cv, &hv);
-        STORE8(buf[0], i), STORE8(buf[1], f), STORE8(buf[2], gg), STORE8(buf[3], o);
-        STORE8(buf[5], cv), STORE8(buf[6], hv);
+        vf i = LOADV(buf[0]), f = LOADV(buf[1]), gg = LOADV(buf[2]), o = LOADV(buf[3]), cv, hv;
+        cell_forward_v(&i, &f, &gg, &o, LOADV(buf[4]), &cv, &hv);
+        STOREV(buf[0], i), STOREV(buf[1], f), STOREV(buf[2], gg), STOREV(buf[3], o);
+        STOREV(buf[5], cv), STOREV(buf[6], hv);
         for (int k = 0; k < 4; k++) memcpy(g + k * U + u, buf[k], sizeof(float) * rest);
         memcpy(ct + u, buf[5], sizeof(float) * rest);
         memcpy(ht + u, buf[6], sizeof(float) * rest);
@@ -129,14 +121,14 @@ void pynn_lstm_forward(float *restrict h, float *restrict c, float *restrict gat
     }
 }
 
-/* One step's cells for one sample, 8 units, backward: from the gates, c_t, c_{t-1}, the gradient reaching h_t
+/* One step's cells for one sample, VW units, backward: from the gates, c_t, c_{t-1}, the gradient reaching h_t
  * (dh_t + dh from step t+1) and dc from step t+1, the gate gradients and dc for step t-1. */
 static inline __attribute__((always_inline))
-void cell_backward8(v8f i, v8f f, v8f g, v8f o, v8f ct, v8f cprev, v8f dht, v8f *dcn,
-                    v8f *di, v8f *df, v8f *dg, v8f *do_) {
-    const v8f one = v8_splat(1.0f);
-    v8f th = v8_tanh(ct);
-    v8f dc = *dcn + dht * o * (one - th * th);
+void cell_backward_v(vf i, vf f, vf g, vf o, vf ct, vf cprev, vf dht, vf *dcn,
+                    vf *di, vf *df, vf *dg, vf *do_) {
+    const vf one = vf_splat(1.0f);
+    vf th = vf_tanh(ct);
+    vf dc = *dcn + dht * o * (one - th * th);
     *di = dc * g * i * (one - i);
     *df = dc * cprev * f * (one - f);
     *dg = dc * i * (one - g * g);
@@ -144,22 +136,21 @@ void cell_backward8(v8f i, v8f f, v8f g, v8f o, v8f ct, v8f cprev, v8f dht, v8f 
     *dcn = dc * f;
 }
 
-TILE_CLONES
 static void cells_backward(float *restrict dg, float *restrict dcn, const float *restrict dhn,
                            const float *restrict dht, const float *restrict g, const float *restrict ct,
                            const float *restrict cprev, int U) {
     int u = 0;
-    for (; u + 8 <= U; u += 8) {
-        v8f dcv = LOAD8(dcn + u), di, df, dgg, dov;
-        cell_backward8(LOAD8(g + u), LOAD8(g + U + u), LOAD8(g + 2 * U + u), LOAD8(g + 3 * U + u), LOAD8(ct + u),
-                       cprev ? LOAD8(cprev + u) : v8_splat(0.0f), LOAD8(dht + u) + LOAD8(dhn + u), &dcv,
+    for (; u + VW <= U; u += VW) {
+        vf dcv = LOADV(dcn + u), di, df, dgg, dov;
+        cell_backward_v(LOADV(g + u), LOADV(g + U + u), LOADV(g + 2 * U + u), LOADV(g + 3 * U + u), LOADV(ct + u),
+                       cprev ? LOADV(cprev + u) : vf_splat(0.0f), LOADV(dht + u) + LOADV(dhn + u), &dcv,
                        &di, &df, &dgg, &dov);
-        STORE8(dg + u, di), STORE8(dg + U + u, df), STORE8(dg + 2 * U + u, dgg), STORE8(dg + 3 * U + u, dov);
-        STORE8(dcn + u, dcv);
+        STOREV(dg + u, di), STOREV(dg + U + u, df), STOREV(dg + 2 * U + u, dgg), STOREV(dg + 3 * U + u, dov);
+        STOREV(dcn + u, dcv);
     }
     int rest = U - u;
     if (rest > 0) {
-        float buf[9][8] __attribute__((aligned(32)));
+        float buf[9][VW] __attribute__((aligned(64)));
         memset(buf, 0, sizeof buf);
         for (int k = 0; k < 4; k++) memcpy(buf[k], g + k * U + u, sizeof(float) * rest);
         memcpy(buf[4], ct + u, sizeof(float) * rest);
@@ -167,10 +158,10 @@ static void cells_backward(float *restrict dg, float *restrict dcn, const float 
         memcpy(buf[6], dht + u, sizeof(float) * rest);
         memcpy(buf[7], dhn + u, sizeof(float) * rest);
         memcpy(buf[8], dcn + u, sizeof(float) * rest);
-        v8f dcv = LOAD8(buf[8]), di, df, dgg, dov;
-        cell_backward8(LOAD8(buf[0]), LOAD8(buf[1]), LOAD8(buf[2]), LOAD8(buf[3]), LOAD8(buf[4]), LOAD8(buf[5]),
-                       LOAD8(buf[6]) + LOAD8(buf[7]), &dcv, &di, &df, &dgg, &dov);
-        STORE8(buf[0], di), STORE8(buf[1], df), STORE8(buf[2], dgg), STORE8(buf[3], dov), STORE8(buf[8], dcv);
+        vf dcv = LOADV(buf[8]), di, df, dgg, dov;
+        cell_backward_v(LOADV(buf[0]), LOADV(buf[1]), LOADV(buf[2]), LOADV(buf[3]), LOADV(buf[4]), LOADV(buf[5]),
+                       LOADV(buf[6]) + LOADV(buf[7]), &dcv, &di, &df, &dgg, &dov);
+        STOREV(buf[0], di), STOREV(buf[1], df), STOREV(buf[2], dgg), STOREV(buf[3], dov), STOREV(buf[8], dcv);
         for (int k = 0; k < 4; k++) memcpy(dg + k * U + u, buf[k], sizeof(float) * rest);
         memcpy(dcn + u, buf[8], sizeof(float) * rest);
     }

@@ -10,11 +10,14 @@
 #include <math.h>
 #include <string.h>
 #include "pynn.h"
+#include "vecmath.h"
 
-/* A chunk's last_good copy and update share L2 (64 KiB of each buffer); large models update chunks on
- * every thread (each element is still updated by one thread, in one way). */
+/* A chunk's last_good copy and update share L2 (64 KiB of each buffer); large models update chunks on the
+ * free cores when there are enough of them to pay for a team (each element is still updated by one thread,
+ * in one way). An update reads and writes about five floats per parameter, worth some 40 flops of a multiply
+ * in the team-size rule. */
 #define UPDATE_CHUNK 16384
-#define PARALLEL_UPDATE (1L << 17)
+#define UPDATE_FLOPS_PER_PARAM 40.0
 
 static int widest_layer(const struct pynn_mlp *net) {
     int widest = 1;
@@ -174,13 +177,14 @@ float pynn_mlp_train_step(const struct pynn_mlp *net, struct pynn_optimizer *opt
      * clipping the norms ride along in the update's pass, which reads the gradient anyway */
     int64_t n = net->n_params;
     int clip = opt->clip > 0.0f;
+    int team = pynn_team_size(UPDATE_FLOPS_PER_PARAM * (double)n);
     if (clip) {
-        #pragma omp parallel for schedule(static) if (n >= PARALLEL_UPDATE)
+        #pragma omp parallel for schedule(static) num_threads(team) if (team > 1)
         for (int64_t c = 0; c < chunks; c++) chunk_squares(net, c * UPDATE_CHUNK, squares + c * L);
         pynn_clip_grad_norm(G, n, opt->clip);
     }
     opt->t += 1;
-    #pragma omp parallel for schedule(static) if (n >= PARALLEL_UPDATE)
+    #pragma omp parallel for schedule(static) num_threads(team) if (team > 1)
     for (int64_t c = 0; c < chunks; c++) {
         if (!clip) chunk_squares(net, c * UPDATE_CHUNK, squares + c * L);
         backup_and_update(net, opt, last_good, c * UPDATE_CHUNK);

@@ -44,6 +44,17 @@ void pynn_sgemm_pack_b(int trans_b, int N, int K, const float *restrict B, int l
 void pynn_sgemm_packed(int trans_a, int M, int N, int K, float alpha, const float *restrict A, int lda,
                        const float *restrict Bp, float beta, float *restrict C, int ldc);
 
+/* The instruction set this build of the core was compiled for ("generic", "avx2" or "avx512"), and whether the
+ * processor (and its operating system) runs the build for `isa`: pynn.core loads the portable build, asks,
+ * then loads the widest build that runs (or the one PYNN_ISA names). */
+const char *pynn_build_isa(void);
+int pynn_cpu_runs(const char *isa);
+
+/* The benchmark's own peak: `threads` threads each run `rounds` rounds of independent fused multiply-adds on
+ * this build's widest vectors, nothing read from memory; returns the floating-point operations done (2 per
+ * lane per multiply-add), so flops / seconds is the core's float32 peak at this ISA. */
+double pynn_fma_peak(int64_t rounds, int threads);
+
 /* ---------------------------------------------------------------------------------------------------- */
 /* activations */
 

@@ -18,12 +18,42 @@ import numpy as np
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 try:
-    from pynn._core import ffi, lib
+    from pynn import _core as _portable
 except ModuleNotFoundError as err:
     if err.name != "pynn._core":
         raise
     raise ModuleNotFoundError(f"{err}: pynn's C core is not built here; install pynn (pip install .) or build "
                               "it in place (python -m pynn._build)", name=err.name) from err
+
+# The core is built once per instruction set (pynn/_build.py): the portable build says what the processor runs,
+# and the widest build that runs is loaded, or the one PYNN_ISA names (so the tests can run every path).
+ISAS = ("generic", "avx2", "avx512")  # narrowest first
+
+
+def available_isas() -> list[str]:
+    """The instruction sets this processor runs and this installation has a build of, narrowest first."""
+    import importlib.util
+    return [isa for isa in ISAS if _portable.lib.pynn_cpu_runs(isa.encode())
+            and (isa == "generic" or importlib.util.find_spec(f"pynn._core_{isa}") is not None)]
+
+
+def _load_core():
+    available = available_isas()
+    wanted = os.environ.get("PYNN_ISA", "").strip().lower()
+    if wanted and wanted not in available:
+        from pynn.errors import PynnError
+        why = "is not one of" if wanted not in ISAS else "is not available here; choose from"
+        raise PynnError(f"PYNN_ISA={wanted} {why} {', '.join(available if wanted in ISAS else ISAS)}")
+    isa = wanted or available[-1]
+    if isa == "generic":
+        return _portable
+    import importlib
+    return importlib.import_module(f"pynn._core_{isa}")
+
+
+_core = _load_core()
+ffi, lib = _core.ffi, _core.lib
+ISA = ffi.string(lib.pynn_build_isa()).decode()  # the instruction set of the kernels in use
 
 ACTIVATIONS = {
     "identity": lib.PYNN_IDENTITY,
