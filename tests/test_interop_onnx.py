@@ -241,6 +241,9 @@ def test_bidirectional_lstm_and_nonzero_initial_state_are_refused(tmp_path, rng)
     ("6x3-lstm5*-4", "classification", (3, 6, 3)),
     ("6x3-lstm5*-lstm4-2", "regression", (3, 6, 3)),
     ("6x3-lstm5*-2", "regression", (3, 6, 3)),
+    ("28x28-conv4k3psame-pool2-conv6k3s2:tanh-10", "classification", (3, 28, 28)),
+    ("12x10x3-conv5k3s2psame:leaky-pool2-drop0.2-7", "classification", (3, 12, 10, 3)),
+    ("784-conv2k5-pool2-10", "classification", (3, 784)),
 ])
 def test_export_runs_in_onnx_runtime_as_predict(tmp_path, rng, spec, task, shape):
     import onnxruntime as ort
@@ -251,10 +254,16 @@ def test_export_runs_in_onnx_runtime_as_predict(tmp_path, rng, spec, task, shape
             value[...] = rng.normal(size=value.shape) * 0.5
     x = rng.normal(size=shape).astype(np.float32)
     path = write_onnx(model, tmp_path / "m.onnx")
-    got = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
+    images = model.param_layers[0].kind == "conv"
+    if images:  # the graph takes images as ONNX does, (batch, C, H, W)
+        H, W, C = model.param_layers[0].image
+        x = x.reshape(len(x), H, W, C)
+    onnx_x = x.transpose(0, 3, 1, 2).copy() if images else x
+    got = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, {"x": onnx_x})[0]
     assert_close(got, model.predict(x))
     back = read_onnx(path, task=task)
     assert back.origin["framework"] == "pynn" and back.n_params == model.n_params
+    assert [layer.describe() for layer in back.layers] == [layer.describe() for layer in model.layers]
     assert_close(back.predict(x), model.predict(x))
     assert not list(tmp_path.glob(".*.tmp"))  # the temporary file was renamed, not left behind
 

@@ -377,6 +377,7 @@ class _Chain:
             self.float_attr(node, "ratio", 0.5)
         if not 0.0 <= p < 1.0:
             self.refuse(node, f"drops a share {p} of its values, outside [0, 1)")
+        p = float(f"{p:.6g}")  # the ratio as written (0.3), not its nearest float32 (0.30000001)
         self.layers.append(_Layer("dropout", p=p, node=node.name))
         self._same(node, flow)
 
@@ -742,7 +743,7 @@ class _Chain:
                 raise PynnError(f"{self.path}: node {layer.node!r} has parameters too large for 32-bit floats.")
             arrays.append(layer.arrays)
         if self.ending:
-            self.notes.insert(0, _ending_note(*self.ending))
+            self.notes.insert(0, _ending_note(*self.ending, pynn_export=self.producer == "pynn"))
         framework_params = sum(layer.framework_params for layer in self.layers)
         return assemble(self.path, layers, arrays, self.input_shape,
                         loss={CLASSIFICATION: "xent", BINARY: "bce", REGRESSION: "mse"}[task],
@@ -759,7 +760,10 @@ class _Chain:
 _AXIS_NAMES = {"B": "batch", "T": "steps", "F": "feature", "D": "direction", "L": "last step"}
 
 
-def _ending_note(op: str, node: str) -> str:
+def _ending_note(op: str, node: str, pynn_export: bool = False) -> str:
+    if pynn_export:
+        return (f"The graph ends in {op} (node {node!r}), which pynn's export adds so that ONNX Runtime gives "
+                "predict's probabilities: pynn reads it as the output's softmax inside cross-entropy.")
     if op == "LogSoftmax":
         return (f"The graph ends in LogSoftmax (node {node!r}): pynn reads it as the output's softmax inside "
                 "cross-entropy, so pynn's predictions are probabilities, the exponent of the graph's outputs.")
@@ -787,82 +791,120 @@ def _sizes(shape) -> str:
 # -- writing -------------------------------------------------------------------------------------------------
 
 def write_onnx(model, path: str | os.PathLike) -> Path:
-    """Write a built pynn MLP or LSTM model as an ONNX graph (opset 17) whose output is what model.predict
-    returns (probabilities for a softmax or sigmoid head). Atomic: a temporary file renamed over path."""
-    from onnx import TensorProto, helper, numpy_helper
+    """Write a built pynn model (dense, dropout, LSTM, conv and pool layers) as an ONNX graph (opset 17) whose
+    output is what model.predict returns (probabilities for a softmax or sigmoid head). Its input is the
+    model's samples, (batch, *model.input_shape), except for images into a conv layer, which it takes as ONNX
+    and PyTorch do, (batch, channels, height, width). Atomic: a temporary file renamed over path."""
+    from onnx import TensorProto, helper
 
+    from pynn import __version__
     from pynn.files import write_atomically
 
     if not getattr(model, "built", False):
         raise PynnError("The model has no weights yet to export; fit it first (or make it with pynn.build).")
-    path = Path(path)
-    frozen = model.frozen()
-    nodes, inits = [], []
-    names = iter(range(1 << 30))
-
-    def fresh(stem: str) -> str:
-        return f"{stem}_{next(names)}"
-
-    def init(name: str, array) -> str:
-        inits.append(numpy_helper.from_array(np.array(array, np.float32, order="C"), name))  # 0-d stays 0-d
-        return name
-
-    def ints(name: str, values) -> str:
-        inits.append(numpy_helper.from_array(np.array(values, np.int64), name))
-        return name
-
-    def node(op: str, inputs: list, **attrs) -> str:
-        out = fresh(op.lower())
-        nodes.append(helper.make_node(op, inputs, [out], name=out, **attrs))
-        return out
-
-    x = "x"
-    current = x
-    if len(model.input_shape) > 1 and model.param_layers[0].kind == "dense":
-        current = node("Flatten", [current], axis=1)
-    for layer in frozen.layers:
-        n = layer.index
-        if layer.kind == "dropout":  # kept for training on; inference passes it through
-            current = node("Dropout", [current, init(fresh("ratio"), np.float32(layer.p))])
-            continue
-        if layer.kind == "dense":
-            b = init(f"dense{n}.b", layer.b)
-            if layer.per_step:  # Gemm takes matrices only: the same weights at every step are a MatMul
-                current = node("Add", [node("MatMul", [current, init(f"dense{n}.W_t", layer.W.T)]), b])
-            else:
-                current = node("Gemm", [current, init(f"dense{n}.W", layer.W), b], transB=1)
-            activation = layer.kernel_activation
-            if activation == "leaky_relu":
-                current = node("LeakyRelu", [current], alpha=float(layer.alpha))
-            elif activation in ("relu", "sigmoid", "tanh"):
-                current = node(activation.capitalize(), [current])
-            elif activation != "identity":
-                raise PynnError(f"Layer {n}'s activation {activation} has no ONNX counterpart pynn writes.")
-        elif layer.kind == "lstm":
-            U = layer.units
-            W = init(f"lstm{n}.W", _gates(layer.Wx, PYNN_TO_ONNX_GATES)[None])
-            R = init(f"lstm{n}.R", _gates(layer.Wh, PYNN_TO_ONNX_GATES)[None])
-            B = init(f"lstm{n}.B", np.concatenate([_gates(layer.b, PYNN_TO_ONNX_GATES), np.zeros(4 * U)])[None])
-            steps_first = node("Transpose", [current], perm=[1, 0, 2])
-            y, y_h = fresh("lstm_y"), fresh("lstm_h")
-            nodes.append(helper.make_node("LSTM", [steps_first, W, R, B], [y, y_h], name=f"lstm{n}", hidden_size=U))
-            if layer.return_sequences:
-                current = node("Transpose", [node("Squeeze", [y, ints(fresh("axes"), [1])])], perm=[1, 0, 2])
-            else:
-                current = node("Squeeze", [y_h, ints(fresh("axes"), [0])])
-        else:
-            raise PynnError(f"Layer {n} is a {layer.kind} layer, which pynn does not write to ONNX.")
+    writer = _GraphWriter()
+    first = model.param_layers[0]
+    input_shape = list(model.input_shape)
+    if first.kind == "conv":
+        H, W, C = first.image
+        input_shape = [C, H, W]
+    elif len(input_shape) > 1 and first.kind == "dense":
+        writer.current = writer.node("Flatten", [writer.current], axis=1)
+    for layer in model.frozen().layers:
+        getattr(writer, layer.kind)(layer)
     if model.loss.name == "xent":
-        current = node("Softmax", [current], axis=-1)
+        writer.current = writer.node("Softmax", [writer.current], axis=-1)
     elif model.loss.name == "bce":
-        current = node("Sigmoid", [current])
-    nodes.append(helper.make_node("Identity", [current], ["y"], name="output"))
+        writer.current = writer.node("Sigmoid", [writer.current])
+    writer.nodes.append(helper.make_node("Identity", [writer.current], ["y"], name="output"))
     graph = helper.make_graph(
-        nodes, "pynn", [helper.make_tensor_value_info(x, TensorProto.FLOAT, ["batch", *model.input_shape])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", *model.output_shape])], inits)
-    from pynn import __version__
-
+        writer.nodes, "pynn", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", *input_shape])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", *model.output_shape])], writer.inits)
     proto = helper.make_model(graph, producer_name="pynn", producer_version=__version__,
                               opset_imports=[helper.make_opsetid("", OPSET)], ir_version=IR_VERSION,
                               doc_string=f"pynn model {model.spec}")
-    return write_atomically(path, lambda f: f.write(proto.SerializeToString()))
+    return write_atomically(Path(path), lambda f: f.write(proto.SerializeToString()))
+
+
+class _GraphWriter:
+    """Appends each pynn layer's nodes and initializers to a graph; current names the tensor the next reads.
+    Feature maps stay (batch, C, H, W), as ONNX's Conv and MaxPool take them, until a dense layer reads them."""
+
+    def __init__(self):
+        self.nodes, self.inits = [], []
+        self.current = "x"
+        self.maps = False  # current holds feature maps (batch, C, H, W)
+        self.count = 0
+
+    def fresh(self, stem: str) -> str:
+        self.count += 1
+        return f"{stem}_{self.count}"
+
+    def init(self, name: str, array, dtype=np.float32) -> str:
+        from onnx import numpy_helper
+
+        self.inits.append(numpy_helper.from_array(np.array(array, dtype, order="C"), name))  # 0-d stays 0-d
+        return name
+
+    def node(self, op: str, inputs: list, **attrs) -> str:
+        from onnx import helper
+
+        out = self.fresh(op.lower())
+        self.nodes.append(helper.make_node(op, inputs, [out], name=out, **attrs))
+        return out
+
+    def activate(self, layer, activation: str) -> None:
+        if activation == "leaky_relu":
+            self.current = self.node("LeakyRelu", [self.current], alpha=float(layer.alpha))
+        elif activation in ("relu", "sigmoid", "tanh"):
+            self.current = self.node(activation.capitalize(), [self.current])
+        elif activation != "identity":
+            raise PynnError(f"Layer {layer.index}'s activation {activation} has no ONNX counterpart pynn writes.")
+
+    def dropout(self, layer) -> None:  # kept for training on; inference passes it through
+        self.current = self.node("Dropout", [self.current, self.init(self.fresh("ratio"), layer.p)])
+
+    def dense(self, layer) -> None:
+        n = layer.index
+        if self.maps:  # pynn's dense reads maps in (H, W, C) order
+            self.current = self.node("Flatten", [self.node("Transpose", [self.current], perm=[0, 2, 3, 1])], axis=1)
+            self.maps = False
+        b = self.init(f"dense{n}.b", layer.b)
+        if layer.per_step:  # Gemm takes matrices only: the same weights at every step are a MatMul
+            self.current = self.node("Add", [self.node("MatMul", [self.current,
+                                                                  self.init(f"dense{n}.W_t", layer.W.T)]), b])
+        else:
+            self.current = self.node("Gemm", [self.current, self.init(f"dense{n}.W", layer.W), b], transB=1)
+        self.activate(layer, layer.kernel_activation)
+
+    def lstm(self, layer) -> None:
+        from onnx import helper
+
+        n, U = layer.index, layer.units
+        W = self.init(f"lstm{n}.W", _gates(layer.Wx, PYNN_TO_ONNX_GATES)[None])
+        R = self.init(f"lstm{n}.R", _gates(layer.Wh, PYNN_TO_ONNX_GATES)[None])
+        B = self.init(f"lstm{n}.B", np.concatenate([_gates(layer.b, PYNN_TO_ONNX_GATES), np.zeros(4 * U)])[None])
+        steps_first = self.node("Transpose", [self.current], perm=[1, 0, 2])
+        y, y_h = self.fresh("lstm_y"), self.fresh("lstm_h")
+        self.nodes.append(helper.make_node("LSTM", [steps_first, W, R, B], [y, y_h], name=f"lstm{n}", hidden_size=U))
+        if layer.return_sequences:
+            squeezed = self.node("Squeeze", [y, self.init(self.fresh("axes"), [1], np.int64)])
+            self.current = self.node("Transpose", [squeezed], perm=[1, 0, 2])
+        else:
+            self.current = self.node("Squeeze", [y_h, self.init(self.fresh("axes"), [0], np.int64)])
+
+    def conv(self, layer) -> None:
+        from pynn.conv import padding_amounts
+
+        n = layer.index
+        H, W, _ = layer.image
+        (top, bottom), (left, right) = padding_amounts(H, W, layer.kernel, layer.stride, layer.padding)
+        self.current = self.node("Conv", [self.current, self.init(f"conv{n}.W", layer.W.transpose(3, 2, 0, 1)),
+                                          self.init(f"conv{n}.b", layer.b)],
+                                 kernel_shape=[layer.kernel] * 2, strides=[layer.stride] * 2,
+                                 pads=[top, left, bottom, right])
+        self.maps = True
+        self.activate(layer, layer.activation)
+
+    def pool(self, layer) -> None:
+        self.current = self.node("MaxPool", [self.current], kernel_shape=[layer.size] * 2, strides=[layer.size] * 2)
