@@ -261,3 +261,15 @@ def test_a_conv_model_learns_the_digits(digits):
     model = pynn.build(SPEC, digits, activation="relu")
     model.fit(digits, epochs=2, batch=32, optimizer="adam", seed=0)
     assert model.evaluate(digits)["accuracy"] > 0.9
+
+
+@pytest.mark.parametrize("args, words", [
+    (["summary", "28x28-conv8k5-pool30-10"], "pool30 takes 30x30 windows, larger than the 24x24 maps"),
+    (["train", "--model", "conv8k5-10", "--data", "spiral3", "--epochs", "1"], "samples of 2 values are not a "
+                                                                                  "square image"),
+    (["summary", "28x28-conv8k5s2pfull-10"], "a conv is written conv<filters>k<kernel>"),
+])
+def test_the_cli_says_an_image_mistake_in_one_line_and_exits_two(capsys, args, words):
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert words in err and err.strip().count("\n") == 0
