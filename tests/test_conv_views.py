@@ -235,3 +235,9 @@ async def test_the_model_screen_shows_the_shapes(bench):
 def _plain(renderable, width: int = 120) -> str:
     """The renderable as plain text, its whitespace runs made single spaces (rows wrap anywhere)."""
     return " ".join(plain(renderable, width).split())
+
+
+@pytest.mark.parametrize("command", [["weights"], ["triggers", "--unit", "0", "--data", "digits", "--limit", "100"]])
+def test_a_layer_past_the_last_names_the_conv_layer_among_the_choices(capsys, model_file, command):
+    status, _, err = pynn_cli(capsys, command[0], model_file, *command[1:], "--layer", "5")
+    assert status == 2 and "(pool, having no weights, takes no number); choose one of 1, 2, 3." in err

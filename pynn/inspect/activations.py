@@ -63,7 +63,9 @@ def _kind(model: Sequential, index: int) -> str:
     layer = model.layer_numbered(index)
     if layer is None:
         numbered = len(model.param_layers)
-        unnumbered = " (dropout, having no weights, takes no number)" if len(model.layers) > numbered else ""
+        kinds = sorted({l.kind for l in model.layers if l.index is None})  # dropout, a conv model's pool
+        unnumbered = (f" ({' and '.join(kinds)}, having no weights, take{'s' if len(kinds) == 1 else ''} no number)"
+                      if kinds else "")
         return f"not in the model, whose layers are numbered 1-{numbered} as in W[1]-W[{numbered}]{unnumbered}"
     if layer.kind == "lstm":
         return "an LSTM"

@@ -7,7 +7,7 @@ from rich.console import Group
 from rich.text import Text
 
 from pynn.errors import PynnError
-from pynn.inspect.activations import unit_layers
+from pynn.inspect.activations import unit_layer, unit_layers
 from pynn.inspect.filters import exciting_patches, filter_maps
 from pynn.inspect.triggers import exciting_examples, maximise_activation, why_no_maximisation
 from pynn.inspect.weights import reads_the_input, weight_maps
@@ -44,7 +44,7 @@ def run(args) -> int:
     x, y = split(args, data)
     if getattr(model.layer_numbered(args.layer or 1), "kind", None) == "conv":
         return show_patches(out, model, exciting_patches(model, args.layer or 1, args.unit, x, args.top), args)
-    index = args.layer or unit_layers(model)[0].index
+    index = unit_layer(model, args.layer or unit_layers(model)[0].index, model.param_layers).index  # choices: conv too
     examples = exciting_examples(model, index, args.unit, x, args.top)
     if not len(x):
         raise PynnError(f"The {args.split} split of {data.name} is empty.")

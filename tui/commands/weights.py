@@ -44,7 +44,7 @@ def run(args) -> int:
     neurons = parse_units(args.neurons) if args.neurons else None
     if getattr(model.layer_numbered(args.layer or 1), "kind", None) == "conv":
         return show_filters(out, model, filter_maps(model, args.layer or 1, neurons), args)
-    layer = unit_layer(model, args.layer or unit_layers(model)[0].index)
+    layer = unit_layer(model, args.layer or unit_layers(model)[0].index, model.param_layers)  # choices: conv too
     if layer.kind == "lstm":
         return show_lstm(out, model, lstm_weights(model, layer.index, neurons), args)
     index = layer.index
