@@ -186,3 +186,16 @@ def test_in_the_app_a_grid_is_kitty_maps_laid_out_as_text(monkeypatch):
     assert "\x1b7" not in text  # no drawing at the cursor
     first_row = text.splitlines()[1]
     assert first_row.count("\U0010eeee") == 3 * 6  # three maps side by side, a placeholder per cell
+
+
+def test_one_map_in_a_commands_output_is_an_image_of_its_values(monkeypatch):
+    values = np.random.default_rng(5).normal(size=(28, 28))
+    monkeypatch.setattr(pixels, "_renderer", "iterm2")
+    view = map_view(values, 2.0)
+    assert isinstance(view, heatmap.HeatMap) and view.height(True) == 14  # the cells of the characters
+    text = rendered(view)
+    (image,) = png_payloads(text, r"\x1b\]1337;File=inline=1;[^:]*:([A-Za-z0-9+/=]+)\x07")
+    assert np.array_equal(image[::10, ::10], diverging_rgb_array(values, 2.0))
+    assert text.count("\n") == 14  # no title: no line for one
+    monkeypatch.setattr(pixels, "_in_app", True)  # the app draws no image at the cursor
+    assert type(map_view(values, 2.0)) is heatmap.HeatMap

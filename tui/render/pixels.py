@@ -252,9 +252,10 @@ class PixelMapGrid:
         for start in range(0, len(self.maps), cols):
             row = range(start, min(start + cols, len(self.maps)))
             width = len(row) * cell + (len(row) - 1) * self.gap
-            titles = (" " * self.gap).join(self.titles[i][:cell].center(cell) for i in row)
-            yield Segment(titles, TITLE_STYLE)
-            yield Segment.line()
+            if any(self.titles[i] for i in row):
+                titles = (" " * self.gap).join(self.titles[i][:cell].center(cell) for i in row)
+                yield Segment(titles, TITLE_STYLE)
+                yield Segment.line()
             height = max(cells_of(self.maps[i])[1] for i in row)
             for _ in range(height):
                 yield Segment(" " * width)
@@ -331,7 +332,23 @@ def _forget_oldest(image) -> None:
         _shown.popleft().cleanup()
 
 
+class CursorMap(HeatMap):
+    """A HeatMap drawn as one sixel or iTerm2 image at the cursor, for a command's output. Printed on its own
+    (or in a Group), not inside a grid that stitches lines side by side: map_grid does that for images."""
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        if self.values.shape[0] == 1:
+            yield from super().__rich_console__(console, options)
+            return
+        yield PixelMapGrid([self.values], [self.title or ""], [self.scale], _renderer, cols=1)
+
+
 def map_view(values, scale: float | None = None, title: str | None = None) -> HeatMap:
-    """One map for a screen or a command: a KittyMap where this process draws kitty images, else the
-    HeatMap of characters. Both take the same cells and carry values, scale and title."""
-    return (KittyMap if _renderer == "kitty" else HeatMap)(values, scale, title)
+    """One map for a screen or a command, as an image where this process draws images (a KittyMap, or a
+    CursorMap in a command's output), else the HeatMap of characters. All take the same cells and carry
+    values, scale and title."""
+    if _renderer == "kitty":
+        return KittyMap(values, scale, title)
+    if _renderer in ("sixel", "iterm2") and not _in_app:
+        return CursorMap(values, scale, title)
+    return HeatMap(values, scale, title)

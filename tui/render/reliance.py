@@ -8,7 +8,8 @@ from rich.table import Table
 from rich.text import Text
 
 from pynn_tui.render.charts import BarChart
-from pynn_tui.render.heatmap import HeatMap, Legend, map_grid
+from pynn_tui.render.heatmap import Legend
+from pynn_tui.render.pixels import map_grid, map_view  # images where the terminal draws them
 
 
 def rankings(r) -> list[Text]:
@@ -44,7 +45,7 @@ def class_template(r, name: str) -> list:
         return [Text(f"No class template: {r.no_template[0].lower()}{r.no_template[1:]}")]
     return [Text(f"template of class {name!r}: the output's weights projected back onto the input (an "
                  "approximation: activations and biases ignored)", style="bold"),
-            HeatMap(r.template), Legend(float(np.abs(r.template).max()) or 1.0)]
+            map_view(r.template), Legend(float(np.abs(r.template).max()) or 1.0)]
 
 
 def _side_by_side(left, right, left_title: str, right_title: str) -> Table:
