@@ -11,7 +11,11 @@ Any other terminal is asked, through textual-image, whether it speaks sixel (its
 graphics (it answers a query), each with a 0.1 s timeout: over a slow SSH link the answer can come too late, and
 then the characters stay (PYNN_PIXELS=sixel and the like say it outright). Inside tmux only sixel works: tmux
 answers the DA1 query itself and draws sixel when it was built with it (3.4+), and passes neither of the others
-on. The browser (xterm.js, `pynn serve`) has no images.
+on. The browser (xterm.js, `pynn serve`) has no images. In the app only kitty's images are drawn: its Unicode
+placeholders are text that Textual lays out; sixel and iTerm2 draw at the cursor, which Textual owns.
+
+textual-image rather than rich-pixels: rich-pixels draws half blocks, as heatmap.py already does; textual-image
+asks the terminal, encodes sixel and places kitty images with placeholders that work inside Textual.
 """
 from __future__ import annotations
 
