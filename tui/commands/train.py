@@ -32,6 +32,9 @@ def register(sub) -> None:
     p.add_argument("--checkpoint-every", type=int, default=0, metavar="N", help="also save every N epochs")
     p.add_argument("--resume", metavar="FILE", help="continue the run saved in FILE (its data, model and "
                    "settings; only --epochs, the new total, may change); the result equals an uninterrupted run")
+    p.add_argument("--from", dest="from_file", metavar="FILE", help="go on training the model in FILE, its layers "
+                   "and weights: a pynn model (.npz), or one from Keras (.keras, .h5), PyTorch (.safetensors, with "
+                   "--model SPEC for its activations) or ONNX (.onnx), which takes --data; the training flags apply")
     add_json_arg(p)
     p.set_defaults(handler=run)
 
@@ -42,6 +45,9 @@ def run(args) -> int:
         check_destination(args.save)
     if args.resume:
         model, data, config, resume_from = _resumed(args)
+    elif args.from_file:
+        model, data, config = _continued(args)
+        resume_from = None
     else:
         config = run_config(args, pynn.run.RunConfig.from_file(args.config) if args.config else None)
         data = config.load_data()
@@ -51,7 +57,7 @@ def run(args) -> int:
     if args.resume and not save_path:
         out.note(f"{args.resume} stays as it is and this run will not be saved: resuming writes only where --save "
                  f"says (--save {args.resume} continues the run in place).")
-    for note in (*data.notes, *model.notes):
+    for note in (*data.notes, *model.notes, *((model.origin or {}).get("notes", []))):
         out.note(note)
 
     def save(trainer: Trainer):
@@ -123,6 +129,45 @@ def _resumed(args):
     if hasattr(args, "epochs"):
         config = config.replace(epochs=args.epochs)
     return model, config.load_data(), config, (state, arrays, header.get("history", []))
+
+
+def _continued(args):
+    """Model, data and run description for --from: the file's model with its weights, trained further on its own
+    data (a pynn file's recipe) or on --data, with the training flags given. The layers are the file's, so the
+    flags that shape a model are refused; --model is the spec of a safetensors state dict."""
+    from pynn.files import load_model
+    from pynn.interop import take_steps_from
+
+    if args.resume or args.config:
+        other = "--resume" if args.resume else "--config"
+        raise PynnError(f"--from trains the model in {args.from_file} further; {other} describes another run, so "
+                        "give one of them.")
+    given = given_fields(args)
+    spec = given.pop("model", None)
+    if spec is not None and not str(args.from_file).lower().endswith(".safetensors"):
+        raise PynnError(f"--from {args.from_file} gives the model; --model SPEC goes with --from only for a "
+                        ".safetensors state dict, whose tensors do not say their activations.")
+    shaping = [f.name for f in pynn.run.fields_of("model") if f.name in given]
+    if shaping:
+        raise PynnError(f"{flag_name(shaping[0])} shapes the layers, and --from {args.from_file} keeps the "
+                        "layers it holds.")
+    model, _ = load_model(args.from_file, spec=spec)
+    data_given = any(f.name in given for f in pynn.run.fields_of("data"))
+    if model.origin is not None and "data" not in given:
+        raise PynnError(f"{args.from_file} comes from {model.origin.get('framework', 'another framework')} and does "
+                        "not say what data it was trained on; give it with --data (e.g. --data digits).")
+    base = model.run
+    if "data" in given:  # other data starts afresh from the data flags given, as the inspection commands do
+        base = base.replace(**{f.name: f.default for f in pynn.run.fields_of("data")})
+    config = base.replace(**given) if given or data_given else base
+    data = config.load_data()
+    take_steps_from(model, data.sample_shape)
+    model.check_input(data.sample_shape, f"the data {data.name}")
+    model.check_targets(data.y_train, f"the data {data.name}", n_classes=data.n_outputs if model.loss.name == "xent"
+                        else None)
+    config = config.replace(model=model.spec)
+    model.run = config
+    return model, data, config
 
 
 def _check_epochs_left(args, saved_epochs, state: dict) -> None:
