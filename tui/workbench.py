@@ -20,6 +20,7 @@ import pynn.run  # read at call time, not copied: a field added to RunConfig is 
 from pynn.data import Dataset
 from pynn.errors import PynnError
 from pynn.files import load_model, save_model, saved_run
+from pynn.interop import is_foreign, take_steps_from
 from pynn.model import Sequential
 from pynn.run import RunConfig, data_fields
 from pynn.train import BatchEnd, EpochEnd, EpochRecord, Trainer, history_dicts
@@ -71,6 +72,8 @@ class Workbench:
         self._running = threading.Event()       # cleared while paused: the worker waits on it between batches
         self._running.set()
         self._clock = 0.0                       # perf_counter when the run (or its resumption) started
+        # a model from another framework opened without data: its file does not say its data, so the app asks
+        self.data_unknown = bool(load) and run is None and data is None and is_foreign(load)
         if run is None:
             run = saved_run(load) if load and data is None else pynn.run.RunConfig()
         if data is not None or data_options:
@@ -144,12 +147,28 @@ class Workbench:
     def _load(self, path: str | Path, on: RunConfig) -> Sequential:
         """path's model on the data `on` describes (which self.data holds)."""
         model, header = load_model(path)
+        take_steps_from(model, self.data.sample_shape)  # an LSTM whose file leaves its steps open
         model.check_input(self.data.sample_shape, what=f"the data {self.data.name}")
         model.run = model.run.replace(**{f.name: getattr(on, f.name) for f in pynn.run.fields_of("data")})
         self._replace(model)
         self.history = [EpochRecord(**{k: v for k, v in h.items() if k in EpochRecord.__dataclass_fields__})
                         for h in header.get("history", [])]
         return model
+
+    def use_data(self, name: str) -> Dataset:
+        """Look at the model with other data (a name or path, as --data takes), keeping the model: for one from
+        another framework, whose file does not say its data. Data that does not fit it is one sentence and changes
+        nothing."""
+        if self.training:
+            raise PynnError("A run is in progress; stop it before changing the data.")
+        run = self.run.replace(**{f.name: f.default for f in pynn.run.fields_of("data")}).replace(data=name)
+        data = run.load_data()
+        take_steps_from(self._model, data.sample_shape)
+        self._model.check_input(data.sample_shape, what=f"the data {data.name}")
+        self.data, self._model.run, self.data_unknown = data, run, False
+        self.test_result = None
+        self.touch()
+        return data
 
     def save(self, path: str | Path) -> Path:
         """The model with its description (model.run), its data's summary and the history."""

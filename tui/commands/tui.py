@@ -30,7 +30,8 @@ def add_app_args(p) -> None:
     g.add_argument("--model", metavar="SPEC", help="a model spec, e.g. 784-100:relu-10 (default: 784-30-10 on "
                                                    "digits, else one fitting the data)")
     g.add_argument("--load", metavar="FILE", help="open a saved model (.npz), on the data it was trained on "
-                                                  "unless --data is given")
+                                                  "unless --data is given, or one from Keras (.keras, .h5), PyTorch "
+                                                  "(.safetensors) or ONNX (.onnx), whose data the app asks for")
     p.add_argument("--screen", choices=SCREEN_NAMES, default="model", help="the screen to open on (default model)")
 
 
@@ -55,8 +56,11 @@ def run(args) -> int:
 def app_run(args):
     """The run description the app's options ask for (a bad one is one sentence, before any screen)."""
     from pynn.files import saved_run
+    from pynn.interop import is_foreign
 
     own = args.load and "data" not in given_fields(args)  # a loaded model's data, changed by the flags given
+    if own and is_foreign(args.load) and not given_fields(args) and not args.model:
+        return open_app(load=args.load, screen=args.screen)  # its file says no data: the app asks for it
     run = run_config(args, saved_run(args.load) if own else None)
     if args.model:
         run = run.replace(model=args.model)
