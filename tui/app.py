@@ -64,6 +64,8 @@ class PynnApp(App):
 
     def on_mount(self) -> None:
         self.switch_mode(self.first_screen)
+        if self.bench.data_unknown:  # a model from another framework, opened without --data
+            self._ask_data()
 
     # -- screens --------------------------------------------------------------------------------------
     def _build_screen(self, entry: ScreenEntry) -> Screen:
@@ -214,6 +216,24 @@ class PynnApp(App):
             return
         self.model_path = path
         self.notify(f"loaded {model.spec} from {path} ({plural(len(self.bench.history), 'epoch')} of history)")
+        if model.origin is not None:  # another framework's file does not say its data
+            self._ask_data()
+
+    def _ask_data(self) -> None:
+        name = self.bench.model.origin.get("framework", "another framework")
+        self.push_screen(InputDialog(f"This model comes from {name}; its file does not say what data it was trained "
+                                     "on. Look at it with (a dataset name or file):", self.bench.data.name,
+                                     "e.g. digits"), self._use_data)
+
+    def _use_data(self, name: str | None) -> None:
+        if not name:
+            return
+        try:
+            data = self.bench.use_data(name)
+        except (PynnError, OSError, ValueError) as err:
+            self.notify(_sentence(err), title="data not changed", severity="error", timeout=10)
+            return
+        self.notify(f"looking at {self.bench.model.spec} with {data.name}")
 
     # -- leaving --------------------------------------------------------------------------------------
     async def action_quit(self) -> None:
