@@ -105,6 +105,29 @@ def test_stacked_lstms_read_through_the_final_state():
     assert model.origin["framework_params"] == torch_params("lstm_stack") == model.n_params + 4 * 5 + 4 * 4
 
 
+def test_reshape_to_the_batch_size_and_log_softmax():
+    model = read_onnx(FIXTURES / "viewed.onnx")  # x.view(x.size(0), -1), then log_softmax
+    assert model.spec == "4x5-3" and model.origin["output_softmax"] is True
+    assert_close(np.log(model.predict(EXPECTED["viewed_x"])), EXPECTED["viewed_y"])
+    assert "LogSoftmax" in model.origin["notes"][0]
+
+
+def test_matmul_and_add_layers_as_tf2onnx_writes_them(tmp_path, rng):
+    import onnxruntime as ort
+
+    inits = {"W1": rng.normal(size=(4, 6)), "b1": rng.normal(size=6), "W2": rng.normal(size=(6, 3)),
+             "b2": rng.normal(size=(1, 3))}
+    nodes = [helper.make_node("MatMul", ["x", "W1"], ["z1"]), helper.make_node("Add", ["z1", "b1"], ["a1"]),
+             helper.make_node("Tanh", ["a1"], ["h"]), helper.make_node("MatMul", ["h", "W2"], ["z2"]),
+             helper.make_node("Add", ["b2", "z2"], ["logits"]), helper.make_node("Sigmoid", ["logits"], ["y"])]
+    path = graph_file(tmp_path, nodes, inits)
+    x = rng.normal(size=(5, 4)).astype(np.float32)
+    expected = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
+    model = read_onnx(path)
+    assert model.spec == "4-6:tanh-3" and model.loss.name == "bce"
+    assert_close(model.predict(x), expected)
+
+
 def test_task_given_settles_a_linear_ending():
     model = read_onnx(FIXTURES / "lstm_gates.onnx", task="classification")
     assert model.loss.name == "xent"
