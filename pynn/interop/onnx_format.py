@@ -1,10 +1,12 @@
-"""ONNX models in and out: a chain of dense layers and LSTMs, as torch.onnx.export writes them, read into pynn's
-layers (read_onnx), and pynn's MLPs and LSTMs written as ONNX graphs that ONNX Runtime runs (write_onnx).
+"""ONNX models in and out: a chain of dense, LSTM, conv and pool layers, as torch.onnx.export writes them, read
+into pynn's layers (read_onnx), and pynn's models written as ONNX graphs that ONNX Runtime runs (write_onnx).
 
 Conventions converted here, once: ONNX's LSTM gate blocks are (i, o, f, c) and pynn's (i, f, g, o); ONNX and
 PyTorch keep two LSTM biases (input and recurrent), which act only as their sum, pynn's one b; a Gemm's
-transB, alpha and beta fold into W and b. Nothing is unpickled: tensors are read from the protobuf's bytes
-after their sizes are checked against their dims, and external data only from files inside the model's folder.
+transB, alpha and beta fold into W and b; conv filters are OIHW in ONNX and HWIO in pynn, images (C, H, W) and
+(H, W, C), so a dense layer after flattened maps has its columns reordered. Nothing is unpickled: tensors are
+read from the protobuf's bytes after their sizes are checked against their dims, and external data only from
+files inside the model's folder.
 """
 from __future__ import annotations
 
@@ -20,9 +22,9 @@ OPSET = 17
 IR_VERSION = 8  # the IR of opset 17, which every ONNX Runtime since 1.12 reads
 LEAKY_SLOPE = 0.01  # pynn's leaky_relu below 0 (pynn.layers.Dense's alpha), PyTorch's LeakyReLU default too
 BATCH = 1_000_003   # stands for the batch size while shapes are worked out: a size no model has
+INPUT = -1          # the graph's input, as the source of a flow
 ONNX_TO_PYNN_GATES = (0, 2, 3, 1)  # ONNX blocks (i, o, f, c) -> pynn's (i, f, g, o)
 PYNN_TO_ONNX_GATES = (0, 3, 1, 2)
-ACTIVATION_OPS = {"Relu": "relu", "Sigmoid": "sigmoid", "Tanh": "tanh", "LeakyRelu": "leaky_relu"}
 READS = ("pynn reads chains of dense layers (Gemm, or MatMul + Add), Relu, Sigmoid, Tanh, LeakyRelu, "
          "Softmax/LogSoftmax, Identity, Flatten/Reshape, Dropout, one-way LSTMs, Conv and MaxPool")
 KERAS_PRODUCERS = ("tf2onnx", "keras2onnx", "keras")  # one LSTM bias in their own convention
@@ -71,7 +73,7 @@ class _Flow:
     L the one last step kept, X other), its sizes (BATCH for the batch), and the node that made it."""
     axes: tuple
     shape: tuple
-    source: str
+    source: int               # the position of the node that made it (INPUT for the graph's input)
     cell: bool = False  # an LSTM's cell state, which pynn's LSTM does not output
     maps: tuple | None = None  # (C, H, W) of feature maps flattened in ONNX's order, which pynn's dense reorders
 
@@ -115,12 +117,13 @@ class _Chain:
         for tensor in self.graph.initializer:
             self.consts[tensor.name] = self.tensor(tensor, f"initializer {tensor.name!r}")
         self.flows: dict[str, _Flow] = {}
-        self.consumed: set[str] = set()   # nodes whose outputs a node on the data path has read
+        self.consumed: set[int] = set()   # nodes whose outputs a node on the data path has read
+        self.position = INPUT              # the node being read
         self.layers: list[_Layer] = []
         self.open_layer: _Layer | None = None  # the dense or conv layer an activation or bias may still join
         self.ending: tuple[str, str] | None = None  # (op, node) of a trailing Softmax / LogSoftmax
         self.notes: list[str] = []
-        self.input_name, self.input_shape = self._input()
+        self.input_shape = self._input()
 
     # -- tensors, checked before allocating ---------------------------------------------------------------
 
@@ -160,18 +163,21 @@ class _Chain:
         """A tensor's bytes from its external file, which must lie inside the model's folder."""
         info = {entry.key: entry.value for entry in t.external_data}
         location = info.get("location", "")
-        target = (self.folder / location).resolve()
-        if not location or Path(location).is_absolute() or not target.is_relative_to(self.folder):
+        try:
+            target = (self.folder / location).resolve()  # symbolic links followed: they may lead out
+            size = target.stat().st_size if target.is_file() else None
+        except (OSError, ValueError):  # a name no file system takes (a NUL byte, too long)
+            target, size = None, None
+        if not location or Path(location).is_absolute() or target is None or not target.is_relative_to(self.folder):
             raise PynnError(f"{self.path}: {what} keeps its data at {location!r}, outside the model's folder "
                             f"{self.folder}; pynn reads external data only from files beside the model.")
         try:
             offset, length = int(info.get("offset", 0)), int(info.get("length", nbytes))
         except ValueError:
             raise PynnError(f"{self.path}: {what} has a damaged external-data record.") from None
-        if not target.is_file():
+        if size is None:
             raise PynnError(f"{self.path}: {what} keeps its data in {location!r}, which is not a file beside the "
                             "model.")
-        size = target.stat().st_size
         if length != nbytes or offset < 0 or offset + length > size:
             raise PynnError(f"{self.path}: {what} needs {nbytes:,} bytes from {location!r} at offset {offset:,}, "
                             f"but the record says {length:,} and the file has {size:,}.")
@@ -179,11 +185,12 @@ class _Chain:
             f.seek(offset)
             return f.read(length)
 
-    def _input(self) -> tuple[str, tuple]:
+    def _input(self) -> tuple:
+        """The model's input shape for pynn, and its flow: the graph's one input that is not a weight."""
         inputs = [i for i in self.graph.input if i.name not in self.consts]
         if len(inputs) != 1:
-            raise PynnError(f"{self.path} has {len(inputs)} inputs ({', '.join(repr(i.name) for i in inputs) or 'none'}); "
-                            "pynn reads models with one input.")
+            names = ", ".join(repr(i.name) for i in inputs) or "none"
+            raise PynnError(f"{self.path} has {len(inputs)} inputs ({names}); pynn reads models with one input.")
         tensor_type = inputs[0].type.tensor_type
         dims = tensor_type.shape.dim
         if not tensor_type.HasField("shape") or len(dims) < 2:
@@ -197,15 +204,15 @@ class _Chain:
                                 "with only the batch axis dynamic.")
             sizes.append(int(d.dim_value))
         if len(sizes) == 3:  # images (C, H, W), which pynn reads as (H, W, C): 28x28 for one channel
-            self.flows[inputs[0].name] = _Flow(("B", "C", "H", "W"), (BATCH, *sizes), "input")
+            self.flows[inputs[0].name] = _Flow(("B", "C", "H", "W"), (BATCH, *sizes), INPUT)
             C, H, W = sizes
             if C > 1:
                 self.notes.append(f"The graph reads images as (channels, height, width), {C}x{H}x{W}; pynn reads "
                                   f"them as (height, width, channels), {H}x{W}x{C}, so give it images in that order.")
-            return inputs[0].name, (H, W) if C == 1 else (H, W, C)
+            return (H, W) if C == 1 else (H, W, C)
         axes = ("B", "T", "F") if len(sizes) == 2 else ("B", "F")
-        self.flows[inputs[0].name] = _Flow(axes, (BATCH, *sizes), "input")
-        return inputs[0].name, tuple(sizes)
+        self.flows[inputs[0].name] = _Flow(axes, (BATCH, *sizes), INPUT)
+        return tuple(sizes)
 
     # -- the walk ------------------------------------------------------------------------------------------
 
@@ -216,6 +223,9 @@ class _Chain:
                 self.refuse(node, f"is a custom operation {node.op_type!r} of domain {node.domain!r}")
             if k not in live:
                 continue
+            if not any(node.output):
+                self.refuse(node, "has no output")
+            self.position = k  # names the flows it makes: node names need not be unique
             data = [name for name in node.input if name in self.flows]
             if not data:
                 self._side(node)
@@ -263,7 +273,9 @@ class _Chain:
         raise PynnError(f"{self.path}: node {node.name or node.op_type!r} {reason}; {READS}.")
 
     def _out(self, node, axes, shape, k: int = 0, cell: bool = False, maps: tuple | None = None) -> None:
-        self.flows[node.output[k]] = _Flow(tuple(axes), tuple(shape), node.name or node.output[0], cell, maps)
+        if k >= len(node.output) or not node.output[k]:  # an optional output left unnamed
+            return
+        self.flows[node.output[k]] = _Flow(tuple(axes), tuple(shape), self.position, cell, maps)
 
     def _same(self, node, flow) -> None:
         """node passes its input on unchanged."""
@@ -677,8 +689,7 @@ class _Chain:
         else:
             self._out(node, ("T", "D", "B", "F"), (T, 1, BATCH, H), 0)
         for k in (1, 2):
-            if len(node.output) > k and node.output[k]:
-                self._out(node, ("B", "D", "F") if layout else ("D", "B", "F"),
+            self._out(node, ("B", "D", "F") if layout else ("D", "B", "F"),
                           (BATCH, 1, H) if layout else (1, BATCH, H), k, cell=k == 2)
 
     def _finish(self) -> None:
@@ -686,7 +697,7 @@ class _Chain:
         if len(outputs) != 1:
             raise PynnError(f"{self.path} has {len(outputs)} outputs; pynn reads models with one output.")
         flow = self.flows.get(outputs[0].name)
-        if flow is None or flow.source == "input":
+        if flow is None or flow.source == INPUT:
             raise PynnError(f"{self.path}: its output {outputs[0].name!r} is not computed from its input through "
                             f"layers; {READS}.")
         if flow.cell:
