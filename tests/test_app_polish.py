@@ -225,3 +225,188 @@ def test_without_colour_each_series_has_its_own_dash_and_the_first_mark_stays_on
     lines = LineChart([Series(n, [0, 50], [0, 1]) for n in ("a", "b", "c")], height=4)
     keys = [item.split(" ")[0] for item in plain(lines, width=60).splitlines()[-1].split("  ") if item]
     assert len(set(keys)) == 3  # three different dashes
+
+
+# -- the Weights overview ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("size", SIZES, ids=IDS)
+@pytest.mark.parametrize("hidden", [30, 100])
+async def test_the_weights_overview_shows_every_map_of_the_layer_at_once(size, hidden):
+    from pynn_tui.screens.weights import WeightsScreen
+
+    app = PynnApp(Workbench(spec=f"784-{hidden}-10"), first_screen="weights")
+    async with app.run_test(size=size) as pilot:
+        await wait_until(pilot, lambda: isinstance(app.screen, WeightsScreen) and len(app.screen.cells) == hidden,
+                         what="the grid")
+        await pilot.pause(0.2)
+        screen = app.screen
+        body = screen.query_one("#body")
+        assert body.max_scroll_y == 0, f"{hidden} maps need scrolling at {size}"
+        assert all(cell.region.bottom <= body.region.bottom for cell in screen.cells)  # every one on screen
+        if hidden == 30 and size == (120, 40):
+            assert screen.factor < 4  # more room: larger maps
+        assert f"{screen.factor}x{screen.factor} means" in screen.query_one("#head").content.plain
+        await pilot.press("right", "down", "enter")
+        await pilot.pause()
+        assert screen.zoomed and screen.zoom.neuron == 1 + screen.columns
+        assert screen.zoom.map.shape == (28, 28)  # the close-up at full size
+
+
+def test_maps_are_averaged_over_blocks_edges_included():
+    import numpy as np
+
+    from pynn_tui.screens.weights import downsampled, overview_factor
+
+    maps = np.arange(2 * 5 * 5, dtype=float).reshape(2, 5, 5)
+    small = downsampled(maps, 2)
+    assert small.shape == (2, 3, 3)
+    assert small[0, 0, 0] == maps[0, :2, :2].mean() and small[1, 2, 2] == maps[1, 4, 4]
+    assert small[0, 0, 2] == maps[0, :2, 4].mean()
+    assert downsampled(np.ones((3, 1, 10)), 5).shape == (3, 1, 2)  # a strip shrinks along its length only
+    assert overview_factor((28, 28), 30, (78, 20), colour=True) == 4
+    assert overview_factor((28, 28), 2, (78, 20), colour=True) == 1  # a few maps keep every weight
+
+
+# -- the LSTM screen --------------------------------------------------------------------------------------
+
+def traced(screen, index: int = 0):
+    """A condition: the LSTM screen shows the trace of test sample `index` (traces are read in a worker)."""
+    return lambda: screen.shown is not None and screen.shown.key[0] == index and screen.maps
+
+
+def lstm_app(size_note: str = "", **bench) -> PynnApp:
+    return PynnApp(Workbench(**bench), first_screen="lstm")
+
+
+CHARS = dict(data="shakespeare", data_options={"n": 6000, "lookback": 64}, spec="lstm128*-55")  # 55 characters
+
+
+@pytest.mark.parametrize("size", SIZES, ids=IDS)
+async def test_the_six_gate_maps_fit_the_screen_with_the_characters_under_them(size):
+    app = lstm_app(**CHARS)
+    async with app.run_test(size=size) as pilot:
+        await wait_until(pilot, lambda: hasattr(app.screen, "shown") and traced(app.screen)(), what="the trace")
+        await pilot.pause()
+        screen, lines = app.screen, screen_text(app).splitlines()
+        labels = ["input i", "forget f", "cand. g", "output o", "cell c", "hidden h"]
+        rows = [next(i for i, line in enumerate(lines) if line.startswith(f" {label}")) for label in labels]
+        assert rows == sorted(rows)  # all six on the first screen, in order
+        units_each = len(screen.units)
+        assert 2 <= units_each < 128 and all(m.values.shape == (units_each, 64) for m in screen.maps)
+        if size == (120, 40):
+            assert units_each > 6  # more room, more units
+        chars = screen.window_text().replace("\n", "↵").replace(" ", "␣")
+        input_line = next(line for line in lines if line.startswith(" input  "))
+        assert chars in input_line
+        map_line = lines[rows[0]]
+        assert input_line.index(chars) == map_line.index("▀")  # step t's character under step t's column
+        assert sum(line.count("▶") for line in lines) == 6  # the cursor unit marked in each map
+
+
+async def test_the_unit_cursor_walks_the_ranking_and_enter_shows_its_six_traces():
+    from pynn_tui.screens.lstm import ranked_units
+
+    app = lstm_app(**CHARS)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: hasattr(app.screen, "shown") and traced(app.screen)(), what="the trace")
+        screen = app.screen
+        order = list(ranked_units(screen.trace))
+        assert screen.unit == order[0]
+        for _ in range(len(screen.units) + 1):  # past the first page of units
+            await pilot.press("down")
+        assert screen.unit == order[len(screen.units) + 1] and screen.unit in screen.units
+        assert f"unit #{screen.unit}" in screen_text(app)
+        await pilot.press("enter")
+        await pilot.pause()
+        text = screen_text(app)
+        assert f"unit #{screen.unit}: its gates" in text and "forget f" in text and "hidden h" in text
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not screen.zoomed and "units ranked" in screen_text(app)
+
+
+async def test_a_sequence_classifier_shows_its_input_beside_the_maps():
+    app = lstm_app(data="digits", data_options={"as_sequence": True}, spec="28x28-lstm32-10")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: hasattr(app.screen, "shown") and traced(app.screen)(), what="the trace")
+        await pilot.pause()
+        assert "the input (row t: step t)" in screen_text(app)
+        assert app.screen.check_action("generate", ()) is False
+        assert " g " not in screen_text(app).splitlines()[-1]  # no new-text key where there is no text
+
+
+@pytest.mark.parametrize("colour", [True, False], ids=["colour", "no-colour"])
+async def test_the_forecast_draws_the_truth_the_forecast_and_the_naive_guess(colour, monkeypatch):
+    if not colour:
+        monkeypatch.setenv("NO_COLOR", "1")
+    app = lstm_app(data="sine", data_options={"horizon": 5}, spec="lstm8-5")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: hasattr(app.screen, "shown") and traced(app.screen)(), what="the trace")
+        screen = app.screen
+        assert " g " not in screen_text(app).splitlines()[-1]
+        outcome = plain(screen.query_one("#outcome").content, width=78).splitlines()
+        legend = next(line for line in outcome if "truth" in line and "naive" in line)
+        assert legend.split()[:6] == ["●", "truth", "○", "forecast", "◆", "naive"]
+        plot = "\n".join(line for line in outcome if "┤" in line or "│" in line)
+        assert plot.count("●") >= 1  # the truth's marks are drawn (on top of the others where they meet)
+        assert plot.count("●") + plot.count("○") + plot.count("◆") >= 5 + 2
+
+
+async def test_the_generated_text_follows_the_weights(paced_workbench, monkeypatch):
+    """While a run goes, the text is regenerated at most every TEXT_SECONDS (here: never); once the run has
+    moved the weights and stopped, the text is the one those weights write."""
+    from pynn.generate import generate_text
+    import pynn_tui.screens.lstm as lstm
+
+    monkeypatch.setattr(lstm, "TEXT_SECONDS", 1e9)
+    bench = paced_workbench(data="shakespeare", data_options={"n": 3000, "lookback": 16}, spec="lstm16*-52")
+    bench.configure(epochs=100)
+    app = PynnApp(bench, first_screen="lstm")
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.screen
+        await wait_until(pilot, lambda: hasattr(screen, "generated") and screen.generated is not None,
+                         what="the first text")
+        first, version = screen.generated[3], screen.generated_at[0]
+        await pilot.press("t")
+        bench.wait_for_batches(bench.allow(20))
+        await wait_until(pilot, lambda: screen.shown is not None and screen.shown.key[2] == bench.version,
+                         what="the trace of the moved weights")
+        await pilot.pause(0.3)
+        assert screen.generated[3] == first and screen.generated_at[0] == version  # throttled while it runs
+        await pilot.press("s")
+        await wait_until(pilot, lambda: not app.training, what="the stop")
+        await wait_until(pilot, lambda: screen.generated_at[0] == bench.version, what="the new text")
+        expected = generate_text(bench.model, screen.vocabulary(), length=lstm.GENERATE_LENGTH,
+                                 prime=screen.window_text(), temperature=lstm.TEMPERATURE, seed=0)
+        assert screen.generated[3] == expected != first
+
+
+async def test_the_ui_reads_with_one_openmp_thread_while_a_runs_thread_keeps_its_team(monkeypatch):
+    import os
+    import threading
+
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    import pynn_tui.screens.lstm as lstm
+
+    def openmp_threads() -> int:
+        return max(i["num_threads"] for i in threadpoolctl.threadpool_info() if i["user_api"] == "openmp")
+
+    seen = []
+    real = lstm.gate_trace
+
+    def recording(*args, **kwargs):
+        seen.append((threading.current_thread() is threading.main_thread(), openmp_threads()))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(lstm, "gate_trace", recording)
+    app = lstm_app(data="sine", spec="lstm8-1")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: hasattr(app.screen, "shown") and traced(app.screen)(), what="the trace")
+        assert seen and seen[0] == (False, 1)  # off the UI thread, in one OpenMP thread
+        assert openmp_threads() == 1  # the UI thread's own reading
+        other = []
+        thread = threading.Thread(target=lambda: other.append(openmp_threads()))
+        thread.start()
+        thread.join()
+        if (os.cpu_count() or 1) > 1 and "OMP_NUM_THREADS" not in os.environ:
+            assert other[0] > 1  # a run's thread still opens its team

@@ -318,24 +318,31 @@ async def test_probe_misclassified_on_a_series_is_a_notification():
 
 # -- LSTM -------------------------------------------------------------------------------------------------
 
+def traced(screen, index: int):
+    """A condition: the LSTM screen shows the trace of test sample `index` (traces are read in a worker)."""
+    return lambda: screen.shown is not None and screen.shown.key[0] == index and screen.maps
+
+
 async def test_lstm_heat_maps_have_a_column_per_step_of_the_chosen_sample():
     from pynn.lstm import gate_trace
 
-    bench = Workbench(data="sine", spec="lstm12-1")
+    bench = Workbench(data="sine", spec="lstm8-1")
     app = Host(LSTMScreen, bench)
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.pause()
         screen = app.screen
         await pilot.press("n", "n")
-        await pilot.pause()
+        await wait_until(pilot, traced(screen, 2), what="sample 2's trace")
         assert screen.index == 2
         steps = bench.data.sample_shape[0]
-        assert len(screen.maps) == 6 and all(m.values.shape == (12, steps) for m in screen.maps)
+        assert len(screen.maps) == 6 and all(m.values.shape == (8, steps) for m in screen.maps)  # 8 units fit
         expected = gate_trace(bench.model, bench.data.x_test[2])
-        assert np.allclose(screen.maps[1].values, expected.forget.T)      # the forget gate of sample 2
-        assert np.allclose(screen.maps[4].values, expected.cell.T)
+        units = screen.units
+        assert sorted(units) == list(range(8))
+        assert np.allclose(screen.maps[1].values, expected.forget[:, units].T)  # the forget gate of sample 2
+        assert np.allclose(screen.maps[4].values, expected.cell[:, units].T)
         gates = content(screen, "#gates")
-        assert "forget gate f" in gates and "cell state c" in gates and f"the {steps} steps" in gates
+        assert "forget f" in gates and "cell c" in gates and f"steps 1-{steps}" in gates
         assert "sample 2 of 381" in screen_text(app)
         outcome = content(screen, "#outcome")
         assert "the forecast against the truth" in outcome and "naive" in outcome
@@ -345,14 +352,15 @@ async def test_lstm_on_a_character_model_generates_text_and_g_draws_again():
     bench = Workbench(data="shakespeare", data_options={"n": 5000, "lookback": 16}, spec="lstm8*-53")
     app = Host(LSTMScreen, bench)
     async with app.run_test(size=(80, 24)) as pilot:
-        await pilot.pause()
         screen = app.screen
-        assert all(m.values.shape == (8, 16) for m in screen.maps)
+        await wait_until(pilot, lambda: traced(screen, 0)() and screen.generated is not None, what="the text")
+        assert all(m.values.shape[1] == 16 for m in screen.maps)
         window = screen.window_text()
         assert len(window) == 16 and window.replace("\n", "↵") in content(screen, "#outcome")
         first = screen.generated[3]
         assert first.startswith(window) and len(first) == 16 + 160
         await pilot.press("g")
+        await wait_until(pilot, lambda: screen.generated[2] == 1, what="the new text")
         assert screen.seed == 1 and screen.generated[3] != first
 
 
@@ -360,8 +368,8 @@ async def test_lstm_on_digits_read_row_by_row_shows_28_steps_and_the_predicted_c
     bench = Workbench(data="digits", data_options={"as_sequence": True}, spec="28x28-lstm6-10")
     app = Host(LSTMScreen, bench)
     async with app.run_test(size=(80, 24)) as pilot:
-        await pilot.pause()
         screen = app.screen
+        await wait_until(pilot, traced(screen, 0), what="the trace")
         assert all(m.values.shape == (6, 28) for m in screen.maps)
         predicted = int(np.argmax(bench.model.predict(bench.data.x_test[:1])[0]))
         assert content(screen, "#outcome").startswith(f"predicted {predicted}")
@@ -427,5 +435,5 @@ async def test_no_color_draws_the_weight_maps_in_characters(monkeypatch):
         assert not screen.colour
         text = screen_text(app)
         assert "▀" not in text and any(ch in text for ch in "+#=X")
-        # one text line per pixel row without colour (two per line with it): the cell is 28 rows + title + border
-        assert screen.cells[0].outer_size.height == 28 + 1 + 2
+        # one text line per pixel row without colour (two per line with it): the map's rows + its title
+        assert screen.cells[0].outer_size.height == -(-28 // screen.factor) + 1

@@ -3,6 +3,7 @@ run in a worker thread, saving and loading, the key list (?) and the command pal
 make becomes a notification; nothing here raises into Textual."""
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Callable, Iterable
 from functools import partial
@@ -19,7 +20,7 @@ from pynn_tui.screens import SCREENS, ScreenEntry, UnavailableScreen, screen_ent
 from pynn_tui.screens.dialogs import InputDialog
 from pynn_tui.screens.help import HelpScreen
 from pynn_tui.screens.playground import playground_entries
-from pynn_tui.screens.widgets import ScreenTabs
+from pynn_tui.screens.widgets import ScreenTabs, few_threads
 from pynn_tui.workbench import Workbench
 
 # Screens where starting a run also shows it: the others (weights, outputs...) are worth watching live.
@@ -63,6 +64,13 @@ class PynnApp(App):
             self.console.no_color = True
 
     def on_mount(self) -> None:
+        # The UI thread's reading (weight maps, probes...) in one OpenMP thread, and numpy's BLAS in one for
+        # the whole app: a picture taking both cores would stall the run it shows. The run's thread opens
+        # its own team as usual (OpenMP's count is per thread).
+        self._thread_limits = [few_threads()]
+        with contextlib.suppress(ImportError):
+            from threadpoolctl import threadpool_limits
+            self._thread_limits.append(threadpool_limits(limits=1, user_api="blas"))
         self.switch_mode(self.first_screen)
         if self.bench.data_unknown:  # a model from another framework, opened without --data
             self._ask_data()

@@ -1,7 +1,9 @@
 """Screen 3, Weights: every neuron of a dense layer as a heat map of its incoming weights, laid out like the
-input (blue: likes, red: dislikes), following training live. A cursor (arrows or hjkl) picks a neuron, [ and ]
-change the layer, Enter zooms the neuron: a large map, its statistics, the samples that excite it most and the
-input that excites it most — the pictures of `pynn weights` and `pynn triggers`."""
+input (blue: likes, red: dislikes), following training live. The overview shows all of a layer's maps at once,
+each averaged down over square blocks of weights as far as it takes for them all to fit the screen. A cursor
+(arrows or hjkl) picks a neuron, [ and ] change the layer, Enter zooms the neuron at full size: a large map, its
+statistics, the samples that excite it most and the input that excites it most — the pictures of `pynn weights`
+and `pynn triggers`."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -46,16 +48,42 @@ class Zoom:
 
 
 class WeightCell(Static):
-    """One neuron's map in the grid; the selected one has a visible border."""
+    """One neuron's map in the grid; the selected one's title stands on the accent colour."""
 
     DEFAULT_CSS = """
-    WeightCell {
-        border: blank;
-    }
     WeightCell.-selected {
-        border: round $accent;
+        background: $accent;
+        color: $text;
     }
     """
+
+
+def overview_factor(shape: tuple[int, int], n: int, room: tuple[int, int], colour: bool) -> int:
+    """The smallest block size (1: every weight its own pixel) at which n maps of this shape, each with a title
+    line, fit room (columns, rows) in a grid; the largest that leaves a map 3 pixels across if none fits."""
+    h, w = shape
+    title = len(f"#{n - 1}")
+    largest = max(1, min(h, w) // 3 if h > 1 else w // 3)
+    for f in range(1, largest + 1):
+        ph, pw = (-(-h // f) if h > 1 else 1), -(-w // f)
+        width, height = max(pw, title), (-(-ph // 2) if colour else ph) + 1
+        columns = max(1, (room[0] + CELL_GAP) // (width + CELL_GAP))
+        if -(-n // columns) * height <= room[1]:
+            return f
+    return largest
+
+
+def downsampled(maps: np.ndarray, f: int) -> np.ndarray:
+    """(n, H, W) maps averaged over f x f blocks (the edges' partial blocks over what they hold); a strip (one
+    row) shrinks along its length only."""
+    if f == 1:
+        return maps
+    n, h, w = maps.shape
+    f_h = f if h > 1 else 1
+    padded = np.full((n, -(-h // f_h) * f_h, -(-w // f) * f), np.nan)
+    padded[:, :h, :w] = maps
+    blocks = padded.reshape(n, padded.shape[1] // f_h, f_h, padded.shape[2] // f, f)
+    return np.nanmean(blocks, axis=(2, 4))
 
 
 class WeightsScreen(InspectScreen):
@@ -89,7 +117,8 @@ class WeightsScreen(InspectScreen):
         self.zoomed = False
         self.columns = 1          # grid cells per row, from the screen's width
         self.cells: list[WeightCell] = []   # the grid's cells, one per neuron of the layer drawn
-        self.cell_width = 30      # a cell's columns, map and border: what the column count divides by
+        self.cell_width = 30      # a cell's columns: what the column count divides by
+        self.factor = 1           # the overview's block size: each pixel the mean of factor x factor weights
         self.views: list[HeatMap] = []      # the maps in the cells, kept to retitle them as the cursor moves
         self.back_projected = False         # the maps drawn are back-projections (a layer above the first)
         self.zoom: Zoom | None = None
@@ -156,6 +185,8 @@ class WeightsScreen(InspectScreen):
     def head_text(self) -> Text:
         layers = self.dense_choices()
         kind = "back-projected onto the input (approximate)" if self.back_projected else "incoming weights"
+        if self.factor > 1 and not self.zoomed:
+            kind += f" ({self.factor}x{self.factor} means; ⏎ full size)"
         return Text.assemble((f"layer {self.layer_index}", "bold"),
                              f" ({layers.index(self.layer_index) + 1}/{len(layers)}) · "
                              f"{plural(self.neuron_count(), 'neuron')} · {kind} · ", (f"#{self.cursor}", "bold"),
@@ -163,7 +194,15 @@ class WeightsScreen(InspectScreen):
 
     def draw_grid(self, result) -> None:
         scale = max_abs(result.maps)
-        views = [map_view(m, scale, self.cell_title(n)) for n, m in zip(result.neurons, result.maps)]
+        maps = np.asarray(result.maps, dtype=np.float64)
+        if maps.ndim == 2:
+            maps = maps[:, None, :]
+        body = self.query_one("#body").size
+        room = (body.width - 2, body.height) if body.width > 2 and body.height > 2 else (78, 20)
+        self.factor = overview_factor(maps.shape[1:], len(maps), room, self.colour)
+        maps = downsampled(maps, self.factor)
+        self.cell_width = max(maps.shape[2], len(f"#{len(maps) - 1}"))
+        views = [map_view(m, scale, self.cell_title(n)) for n, m in zip(result.neurons, maps)]
         width = max(v.width for v in views)
         height = views[0].height(self.colour)
         grid = self.query_one("#weights-grid", Grid)
@@ -177,7 +216,7 @@ class WeightsScreen(InspectScreen):
             self.cells += extra
         for i, (cell, view) in enumerate(zip(self.cells, views)):
             # a fixed size, so laying out the grid never has to render every map to measure it
-            cell.styles.width, cell.styles.height = width + 2, height + 2
+            cell.styles.width, cell.styles.height = width, height
             cell.update(view, layout=False)
             cell.set_class(i == self.cursor, "-selected")
         self.views = views
@@ -187,15 +226,16 @@ class WeightsScreen(InspectScreen):
         """As many columns of cells as fit the width (a cell is its map plus a border)."""
         grid = self.query_one("#weights-grid", Grid)
         if width is not None:
-            grid.styles.grid_columns = str(width + 2)
-            grid.styles.grid_rows = str(height + 2)
-            self.cell_width = width + 2
+            grid.styles.grid_columns = str(width)
+            grid.styles.grid_rows = str(height)
+            self.cell_width = width
         room = max(self.query_one("#body").size.width - 2, 1) if self.is_mounted else 80
         self.columns = max(1, (room + CELL_GAP) // (self.cell_width + CELL_GAP))
         grid.styles.grid_size_columns = self.columns
 
     def cell_title(self, neuron: int) -> str:
-        return f"▶#{neuron}◀" if neuron == self.cursor else f"#{neuron}"
+        marked = f"▶#{neuron}◀"
+        return marked if neuron == self.cursor and len(marked) <= self.cell_width else f"#{neuron}"
 
     def draw_zoom(self) -> None:
         zoom = self.zoom = self.read_zoom()
@@ -260,8 +300,8 @@ class WeightsScreen(InspectScreen):
         return f" {self.class_label(int(y[i]))}" if np.ndim(y) == 1 else ""
 
     def on_resize(self) -> None:
-        if not self.reason and not self.zoomed:
-            self.layout_grid()
+        if not self.reason and not self.zoomed and self.is_mounted:
+            self.redraw()  # another size may take another block size
 
     # -- keys -----------------------------------------------------------------------------------------
     def neuron_count(self) -> int:

@@ -3,6 +3,7 @@ version ten times a second and redraws only when it moved, shows one sentence wh
 model, and turns a user's mistake (a PynnError) into a notification instead of a crash."""
 from __future__ import annotations
 
+import contextlib
 import time
 
 from rich.console import RenderableType
@@ -19,6 +20,18 @@ from pynn_tui.labels import class_name
 from pynn_tui.render.colour import colour_on
 
 POLL_SECONDS = 0.1  # at most ten redraws a second, however fast the training worker bumps the version
+
+
+def few_threads():
+    """A context in which the calling thread's OpenMP work (the core's kernels) runs on one thread: what the
+    UI reads for a picture must not open a team across the cores a training run is using. OpenMP's thread
+    count is the calling thread's own setting, so the run's threads keep theirs. (Without threadpoolctl the
+    work runs as it would.)"""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=1, user_api="openmp")
 
 
 class ScreenTabs(Widget):
