@@ -366,3 +366,9 @@ def test_truncated_and_wrong_proto_files_are_one_sentence(tmp_path):
                                            ("conv.onnx", 4)])
 def test_onnx_reader_under_mutation(tmp_path, fixture, seed):
     only_clear_errors(read_onnx, tmp_path / "fuzzed.onnx", (FIXTURES / fixture).read_bytes(), seed)
+
+
+def test_onnx_reader_with_external_data_under_mutation(tmp_path):
+    """Mutated records of where the tensors lie: read from beside the model, or refused, never from elsewhere."""
+    path = external_copy(tmp_path)
+    only_clear_errors(read_onnx, path.parent / "fuzzed.onnx", path.read_bytes(), seed=5)

@@ -62,6 +62,11 @@ def _parse(path: Path):
     return proto
 
 
+def _text(value) -> str:
+    """A string field of the file: protobuf gives bytes where a damaged file's text is not UTF-8."""
+    return value.decode(errors="replace") if isinstance(value, bytes) else value
+
+
 def _short(err) -> str:
     text = " ".join(str(err).split()) or type(err).__name__
     return text if len(text) < 120 else text[:117] + "..."
@@ -109,9 +114,7 @@ class _Chain:
     def __init__(self, proto, path: Path):
         self.path, self.folder = path, path.resolve().parent
         self.graph = proto.graph
-        producer = proto.producer_name  # bytes when a damaged file's name is not UTF-8
-        producer = producer.decode(errors="replace") if isinstance(producer, bytes) else producer
-        self.producer = producer.strip() or "unknown"
+        self.producer = _text(proto.producer_name).strip() or "unknown"
         self.opset = next((int(o.version) for o in proto.opset_import if o.domain in ("", "ai.onnx")), 1)
         self.consts: dict[str, object] = {}
         for tensor in self.graph.initializer:
@@ -161,7 +164,7 @@ class _Chain:
 
     def _external(self, t, what: str, nbytes: int) -> bytes:
         """A tensor's bytes from its external file, which must lie inside the model's folder."""
-        info = {entry.key: entry.value for entry in t.external_data}
+        info = {_text(entry.key): _text(entry.value) for entry in t.external_data}
         location = info.get("location", "")
         try:
             target = (self.folder / location).resolve()  # symbolic links followed: they may lead out
@@ -334,8 +337,7 @@ class _Chain:
         return value
 
     def text_attr(self, node, name: str, default: str) -> str:
-        value = self.attr(node, name, default, "STRING")
-        return value.decode(errors="replace") if isinstance(value, bytes) else value
+        return _text(self.attr(node, name, default, "STRING"))
 
     def axis(self, node, value, flow: _Flow) -> int:
         rank = len(flow.axes)
@@ -653,8 +655,7 @@ class _Chain:
         if direction != "forward":
             self.refuse(node, f"is a {direction} LSTM; pynn's LSTM reads its steps forward, one way")
         activations = self.attr(node, "activations", kind="STRINGS")
-        if activations is not None and [a.decode(errors="replace") if isinstance(a, bytes) else str(a)
-                                        for a in activations] != ["Sigmoid", "Tanh", "Tanh"]:
+        if activations is not None and [_text(a) for a in activations] != ["Sigmoid", "Tanh", "Tanh"]:
             self.refuse(node, "uses other activations than sigmoid gates and tanh cells")
         if self.attr(node, "clip") is not None or self.int_attr(node, "input_forget", 0):
             self.refuse(node, "clips its cell or couples its input and forget gates")
