@@ -258,13 +258,17 @@ class Sequential:
             dout = self.layers[i].backward(dout, caches[i], need_dx=i > 0 or need_dx)
         return dout if need_dx else None
 
-    def train_step(self, x: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
-        """Zero the gradients, forward, loss, backward. Returns (mean loss, predictions)."""
+    def train_step(self, x: np.ndarray, y: np.ndarray, states: list | None = None) -> tuple[float, list]:
+        """Zero the gradients, forward, loss, backward. states: where each LSTM starts, as forward takes them (a
+        stateful run's truncated BPTT: an input of this batch, not back-propagated through). Returns (mean loss,
+        the states the batch ends in: the `states` of the step on the windows that follow)."""
+        from pynn.lstm import carried_states  # imported where used, as _recurrent_layer imports pynn.lstm
+
         self.grads.fill(0.0)
-        out, caches = self.forward(x, training=True)
-        loss, dout, pred = self.loss(out, y)
+        out, caches = self.forward(x, training=True, states=states)
+        loss, dout, _ = self.loss(out, y)
         self.backward(dout, caches)
-        return loss, pred
+        return loss, carried_states(self, caches)
 
     def predict(self, x: np.ndarray, batch_size: int = 2048) -> np.ndarray:
         """Probabilities (fused heads) or values, computed in batches on the weights as they are when called."""

@@ -22,7 +22,6 @@ import numpy as np
 from pynn import core
 from pynn.errors import PynnError, TrainingDiverged
 from pynn.fused import fused_step
-from pynn.lstm import carried_states
 from pynn.model import Sequential, count_correct
 from pynn.optim import Optimizer
 from pynn.run import ConfigError, RunConfig
@@ -139,8 +138,8 @@ class Trainer:
                     if fused is not None:
                         loss, norms = fused.step(idx, limit)
                     elif cfg.stateful:  # each row goes on from where its stream stood after the batch before
-                        loss, st.states = _stateful_step(model, x_train[idx], y_train[idx],
-                                                         None if b in restarts else st.states)
+                        loss, st.states = model.train_step(x_train[idx], y_train[idx],
+                                                           None if b in restarts else st.states)
                     else:
                         loss, _ = model.train_step(x_train[idx], y_train[idx])
                     if not loss <= limit:  # NaN, inf, or finite but exploded: the same stop either way
@@ -323,16 +322,6 @@ def stream_order(n_windows: int, rows: int, apart: int = 1) -> tuple[np.ndarray,
             restarts.add(len(batches))
             batches.extend(chain[:rows * length].reshape(rows, length).T)
     return (np.concatenate(batches) if batches else np.zeros(0, np.int64)), restarts
-
-
-def _stateful_step(model: Sequential, x: np.ndarray, y: np.ndarray, states: list | None) -> tuple[float, list]:
-    """Sequential.train_step with each LSTM starting from the state given (truncated BPTT: an input of this
-    batch, not back-propagated through); returns the mean loss and the states the batch ends in."""
-    model.grads.fill(0.0)
-    out, caches = model.forward(x, training=True, states=states)
-    loss, dout, _ = model.loss(out, y)
-    model.backward(dout, caches)
-    return loss, carried_states(model, caches)
 
 
 def _exploded_above(st: _Progress) -> float:
