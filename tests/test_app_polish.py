@@ -410,3 +410,41 @@ async def test_the_ui_reads_with_one_openmp_thread_while_a_runs_thread_keeps_its
         thread.join()
         if (os.cpu_count() or 1) > 1 and "OMP_NUM_THREADS" not in os.environ:
             assert other[0] > 1  # a run's thread still opens its team
+
+
+# -- Experiments ------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("size", SIZES, ids=IDS)
+async def test_the_default_sweep_goes_past_30_and_a_comparison_sits_beside_it(size):
+    from apptext import plain as plain_text
+    from pynn_tui.screens.experiments import DEFAULT_SIZES
+
+    assert [int(v) for v in DEFAULT_SIZES.split(",")][-2:] == [100, 300]
+    app = PynnApp(Workbench(data="xor"))
+    app.bench.configure(val_split=0.2)
+    async with app.run_test(size=size) as pilot:
+        await pilot.press("6", "w")
+        await wait_until(pilot, lambda: isinstance(app.screen, FormDialog), what="the sweep's form")
+        assert app.screen.query_one("#field-hidden").value == DEFAULT_SIZES
+        app.screen.query_one("#field-epochs").value = "1"
+        await pilot.press("ctrl+j")
+        screen = app.screen
+        await wait_until(pilot, lambda: not screen.running and screen.kind == "sweep", what="the sweep")
+        assert sorted(r["hidden"] for r in screen.results) == [2, 3, 5, 10, 30, 100, 300]
+        table = plain_text(screen.query_one("#experiments-results").content, width=78).splitlines()
+        rows = [line for line in table if line.strip().split(" ")[0] in {"2", "3", "5", "10", "30", "100", "300"}
+                and "%" in line]
+        assert len(rows) == 7 and all(line.count("%") == 5 for line in rows)  # one line each, nothing wrapped
+        assert not any("…" in line for line in table[:12])
+        await pilot.press("c")
+        await wait_until(pilot, lambda: isinstance(app.screen, FormDialog), what="the compare form")
+        app.screen.query_one("#field-epochs").value = "2"
+        await pilot.press("ctrl+j")
+        await wait_until(pilot, lambda: not screen.running and screen.kind == "compare" and len(screen.results) == 2,
+                         what="the comparison")
+        shown = plain_text(screen.query_one("#experiments-results").content, width=78)
+        assert "test accuracy by hidden-layer size" in shown and "comparison (same model" in shown
+        assert shown.index("hidden-layer size") < shown.index("comparison")
+        for label in ("a", "b"):
+            assert f"{label}: train accuracy" in shown and f"{label}: validation" in shown
+            assert f"{label}: test (end)" in shown

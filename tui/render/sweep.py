@@ -4,6 +4,7 @@ varies; against each architecture's parameters otherwise, one line per template.
 the Experiments screen fills them in as runs finish."""
 from __future__ import annotations
 
+from rich import box
 from rich.table import Table
 
 from pynn.experiments.sweep import SIZE_KEYS, by_hidden_size, fill, placeholders_of, show_value
@@ -20,20 +21,27 @@ def _setting(row: dict, keys) -> str:
     return ", ".join(f"{k} {show_value(row[k])}" for k in keys)
 
 
-def sweep_table(rows: list[dict], varying=()) -> Table:
+# compact: shorter headings and no vertical rules, so the app's 80-column screen holds a row on one line
+COMPACT_HEADINGS = {"parameters": "params", "test accuracy": "test acc", "min – max": "min–max",
+                    "train accuracy": "train acc", "s per run": "s/run"}
+
+
+def sweep_table(rows: list[dict], varying=(), compact: bool = False) -> Table:
     by_size = by_hidden_size(rows)
     labels = ["hidden"] if by_size else []
     if not by_size or "model" in varying:  # the architecture labels a row unless the hidden size alone does
         labels.insert(0, "model")
     title = "test accuracy by hidden-layer size" if by_size else "test accuracy by architecture"
-    table = Table(title=title, title_justify="left")
+    table = Table(title=title, title_justify="left", **({"box": box.SIMPLE_HEAD} if compact else {}))
     for column in (*_settings(varying), *labels, "parameters", "test accuracy", "± std", "min – max",
                    "train accuracy", "s per run"):
-        table.add_column(column, justify="left" if column == "model" else "right")
+        table.add_column(COMPACT_HEADINGS.get(column, column) if compact else column,
+                         justify="left" if column == "model" else "right")
+    dash = "–" if compact else " – "
     for r in rows:
         table.add_row(*(show_value(r[k]) for k in _settings(varying)), *(str(r[k]) for k in labels),
                       f"{r['n_params']:,}", f"{r['test_accuracy_mean']:.2%}", f"{r['test_accuracy_std']:.2%}",
-                      f"{r['test_accuracy_min']:.2%} – {r['test_accuracy_max']:.2%}",
+                      f"{r['test_accuracy_min']:.2%}{dash}{r['test_accuracy_max']:.2%}",
                       f"{r['train_accuracy_mean']:.2%}", f"{r['seconds_mean']:.1f}")
     return table
 

@@ -1,6 +1,7 @@
 """Screen 6, Experiments: a hidden-size sweep (w) and an initialisation/regularisation comparison (c) on the
 app's data, run by the library's own train_one / train_variant, with the table and chart filling in as each
-run finishes. Runs go one after another in a background thread of this process (the C core releases the
+run finishes. The last sweep and the last comparison stay on the screen together: a comparison is read beside
+the sweep that prompted it. Runs go one after another in a background thread of this process (the C core releases the
 GIL), so the app keeps answering keys and quitting never waits for a worker process."""
 from __future__ import annotations
 
@@ -29,6 +30,8 @@ from pynn_tui.screens.dialogs import FormDialog
 
 KEY = "6"
 TITLE = "Experiments"
+# sizes past the rules of thumb too, so the curve is seen levelling off
+DEFAULT_SIZES = "2,3,5,10,30,100,300"
 
 
 class ExperimentsScreen(Screen):
@@ -43,6 +46,7 @@ class ExperimentsScreen(Screen):
         self.results: list[dict] = []
         self.failed: list[str] = []
         self.texts: dict[str, str] = {}     # a comparison's settings as typed, by run label
+        self.earlier: dict[str, tuple] = {}  # the other kind's last (configs, results, failed, texts), still shown
         self._cancel = threading.Event()
         self._thread: threading.Thread | None = None
         self._active = False
@@ -74,7 +78,7 @@ class ExperimentsScreen(Screen):
         if self._busy():
             return
         s = self.bench.run
-        fields = [("hidden", "hidden sizes", "2,3,5,10,30", None), ("seeds", "seeds per size", "1", None),
+        fields = [("hidden", "hidden sizes", DEFAULT_SIZES, None), ("seeds", "seeds per size", "1", None),
                   ("epochs", "epochs per run", str(min(s.epochs, 3)), None)]
         self.app.push_screen(FormDialog(f"Hidden-size sweep on {self.bench.data.name} ({s.optimizer}, batch "
                                         f"{s.batch}, init {s.init}, L2 {s.l2:g})", fields), self.start_sweep)
@@ -125,6 +129,9 @@ class ExperimentsScreen(Screen):
         return self.running
 
     def _start(self, kind: str, fn, configs: list[dict]) -> None:
+        if self.kind:
+            self.earlier[self.kind] = (self.configs, self.results, self.failed, self.texts)
+        self.earlier.pop(kind, None)
         self.kind, self.configs, self.results, self.failed = kind, configs, [], []
         self._cancel.clear()
         self._active = True
@@ -191,15 +198,24 @@ class ExperimentsScreen(Screen):
         status.update(Text(f"{self.kind}: {done} of {plural(len(self.configs), 'run')} {state}"
                            + (f", {len(self.failed)} failed" if self.failed else "")
                            + ("   x: cancel" if self.running else ""), style="bold"))
-        if not self.results:
-            results.update(Text("waiting for the first run to finish…", style="dim"))
-        elif self.kind == "sweep":
-            rows = summarise(self.results)
+        sections = []
+        for kind in ("sweep", "compare"):  # both, when both were run: the current one's as it fills in
+            if kind == self.kind:
+                sections.append(self.section(kind, self.results, self.texts))
+            elif kind in self.earlier:
+                _configs, earlier, _failed, texts = self.earlier[kind]
+                sections.append(self.section(kind, earlier, texts))
+        results.update(Group(*sections))
+
+    def section(self, kind: str, results: list[dict], texts: dict[str, str]):
+        if not results:
+            return Text("waiting for the first run to finish…\n", style="dim")
+        if kind == "sweep":
+            rows = summarise(results)
             data = self.bench.data
-            results.update(Group(sweep_table(rows), Text(""),
-                                 sweep_chart(rows, rules_of_thumb(data.n_features, data.n_outputs))))
-        else:
-            results.update(Group(compare_table(self.results, self.texts), Text(""), compare_chart(self.results)))
+            return Group(sweep_table(rows, compact=True), Text(""),
+                         sweep_chart(rows, rules_of_thumb(data.n_features, data.n_outputs)), Text(""))
+        return Group(compare_table(results, texts), Text(""), compare_chart(results), Text(""))
 
 
 def compare_table(results: list[dict], texts: dict[str, str]) -> Table:
@@ -214,11 +230,20 @@ def compare_table(results: list[dict], texts: dict[str, str]) -> Table:
 
 
 def compare_chart(results: list[dict]) -> LineChart:
+    """Each run's training accuracy by epoch, its validation accuracy where it held data out, and its test
+    accuracy at the end: training accuracy alone would hide a setting that only fits the training set."""
     series = []
     for r in sorted(results, key=lambda r: r["label"]):
         history = [h for h in r["history"] if h.get("train_accuracy") is not None]
+        if r.get("test_accuracy") is not None and history:  # first, so its mark stays on top of the others'
+            series.append(Series(f"{r['label']}: test (end)", [history[-1]["epoch"]], [r["test_accuracy"]],
+                                 marks=True))
         series.append(Series(f"{r['label']}: train accuracy", [h["epoch"] for h in history],
                              [h["train_accuracy"] for h in history]))
+        val = [h for h in r["history"] if h.get("val_accuracy") is not None]
+        if val:
+            series.append(Series(f"{r['label']}: validation", [h["epoch"] for h in val],
+                                 [h["val_accuracy"] for h in val]))
     epochs = sorted({x for s in series for x in s.x})
     return LineChart(series, height=8, x_ticks=epochs, y_format="{:.1%}", x_label="epoch")
 
