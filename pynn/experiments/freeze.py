@@ -10,9 +10,9 @@ import numpy as np
 
 import pynn.run
 from pynn.experiments.compare import EXTRAS, variant_config
-from pynn.experiments.training import dataset, description
+from pynn.experiments.training import description, train
 from pynn.losses import softmax
-from pynn.train import BatchEnd, Trainer, history_dicts
+from pynn.train import BatchEnd, history_dicts
 
 HEADS = (("once", {"double_softmax": False}), ("twice", {"double_softmax": True}))
 OUTPUT_SAMPLES = 1000   # test samples whose output probabilities are summed up
@@ -37,17 +37,20 @@ def softmax_freeze(base: "pynn.run.RunConfig") -> dict:
 
 def train_head(config: dict) -> dict:
     """Train one head from its plain config (as train_variant trains a comparison's run) and measure it."""
-    run = description(config, EXTRAS)
-    data = dataset(run)
-    model = run.build_model(data)
-    # the untrained model's gradient: both heads start from the same weights, so this is the softmax's doing
-    # alone; measured on a frozen copy, so dropout's masks and the weights stay as the training will find them
-    untrained = model.frozen()
-    untrained.train_step(data.x_train[:GRADIENT_SAMPLES], data.y_train[:GRADIENT_SAMPLES])
-    start_norms = untrained.grad_norms()
+    start_norms: list[float] = []
     losses: list[float] = []
-    trainer = Trainer(model, run, lambda event: losses.append(event.loss) if isinstance(event, BatchEnd) else None)
-    history = trainer.fit(data.x_train, data.y_train)
+
+    def measure_untrained(model, data):
+        # the untrained model's gradient: both heads start from the same weights, so this is the softmax's doing
+        # alone; measured on a frozen copy, so dropout's masks and the weights stay as the training will find them
+        untrained = model.frozen()
+        untrained.train_step(data.x_train[:GRADIENT_SAMPLES], data.y_train[:GRADIENT_SAMPLES])
+        start_norms.extend(untrained.grad_norms())
+
+    run = description(config, EXTRAS)
+    trained = train(run, on_start=measure_untrained,
+                    on_event=lambda event: losses.append(event.loss) if isinstance(event, BatchEnd) else None)
+    data, model, history = trained.data, trained.model, trained.history
     test = model.evaluate(data.x_test, data.y_test)
     answered = model.predict(data.x_test[:OUTPUT_SAMPLES])  # the output layer's softmax
     scored = softmax(answered.astype(np.float64)) if run.double_softmax else answered  # what cross-entropy scores

@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Callable
 
 import pynn.run
 from pynn.data import Dataset, load_dataset
@@ -55,11 +56,16 @@ class Trained:
     seconds: float             # the training alone, not loading or building
 
 
-def train(run: "pynn.run.RunConfig", *, eval_train: bool = True) -> Trained:
-    """Build the model the description names on its data and train it; eval_train as the Trainer's."""
+def train(run: "pynn.run.RunConfig", *, eval_train: bool = True, on_event: Callable[[object], None] | None = None,
+          on_start: Callable[[Sequential, Dataset], None] | None = None) -> Trained:
+    """Build the model the description names on its data and train it; eval_train and on_event as the Trainer's.
+    on_start(model, data) is called once the model is built, before its first step, to measure the untrained
+    model (not counted in the training's seconds)."""
     data = dataset(run)
     model = run.build_model(data)
+    if on_start is not None:
+        on_start(model, data)
     start = time.perf_counter()
-    trainer = Trainer(model, run, eval_train=eval_train)
+    trainer = Trainer(model, run, on_event, eval_train=eval_train)
     history = trainer.fit(data.x_train, data.y_train)
     return Trained(run, data, model, trainer, history, time.perf_counter() - start)
