@@ -196,7 +196,6 @@ class PlaygroundScreen(InspectScreen):
             name = list(FEATURES)[self.row]
             return Text(f"space: turn {PRETTY[name]} {'off' if name in result.features else 'on'}", style="italic")
         layer = result.layers[self.column - 1]
-        model = self.bench.model
         below = (result.features if self.column == 1 else
                  [f"#{j}" for j in range(layer.incoming.shape[1])])
         labels = [PRETTY.get(b, b) for b in below]
@@ -204,7 +203,7 @@ class PlaygroundScreen(InspectScreen):
         text = Text(f"#{self.row} ← ", style="bold")
         text.append(", ".join(f"{lab} {w:+.2f}" for lab, w in zip(labels, weights)))
         text.append(f", b {layer.bias[self.row]:+.2f}")
-        return Group(text, LabelledStrips([weights], [f"W[{layer.layer}]#{self.row}"])) if model else text
+        return Group(text, LabelledStrips([weights], [f"W[{layer.layer}]#{self.row}"]))
 
     # -- keys -----------------------------------------------------------------------------------------
     def action_move(self, columns: int, rows: int) -> None:
