@@ -97,3 +97,17 @@ def test_the_layout_uses_the_room():
 @pytest.mark.parametrize("size", [(80, 24), (120, 40)])
 def test_snapshot(snap_compare, size):
     assert snap_compare(PynnApp(xor_bench(), first_screen="playground"), terminal_size=size)
+
+
+def test_the_app_opens_on_the_playground_only_for_2d_data(capsys, monkeypatch):
+    from pynn_tui.cli import main
+    from pynn_tui.commands import tui
+
+    opened = []
+    monkeypatch.setattr(tui, "terminal_problem", lambda: None)
+    monkeypatch.setattr(PynnApp, "run", lambda app: opened.append(app.first_screen))
+    assert main(["tui", "--data", "xor", "--features", "x1,x2,x1*x2", "--screen", "playground"]) == 0
+    assert opened == ["playground"]
+    assert main(["tui", "--data", "sine", "--screen", "playground"]) == 2
+    err = capsys.readouterr().err
+    assert "--screen playground draws a 2-D set" in err and len(err.strip().splitlines()) == 1

@@ -10,7 +10,7 @@ from pynn.errors import PynnError
 from pynn_tui.commands.common import add_run_args, given_fields, run_config
 from pynn_tui.render.pixels import add_pixels_arg, use_pixels
 
-SCREEN_NAMES = ("model", "train", "weights", "outputs", "probe", "experiments", "lstm")
+SCREEN_NAMES = ("model", "train", "weights", "outputs", "probe", "experiments", "lstm", "playground")  # the last: 2-D data
 
 
 def register(sub) -> None:
@@ -75,5 +75,10 @@ def open_app(run=None, load=None, screen: str = "model", pixels: str | None = No
     from pynn_tui.workbench import Workbench
 
     bench = Workbench(run, load=load)
+    if screen == "playground":
+        from pynn.inspect.surface import why_no_plane
+
+        if why_no_plane(bench.data):
+            raise PynnError(f"--screen playground draws a 2-D set: {why_no_plane(bench.data)}")
     PynnApp(bench, first_screen=screen).run()
     return 0
