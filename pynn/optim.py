@@ -36,9 +36,6 @@ class Optimizer:
             core.adam_update(params, grads, *self.state, lr=self.lr, t=self.t, beta1=self.beta1,
                              beta2=self.beta2, eps=self.eps, n_decay=n_decay, decay=decay)
 
-    def state_dict(self) -> dict:
-        return {"t": self.t, "state": [s.copy() for s in self.state]}
-
     def load_state_dict(self, d: dict) -> None:
         self.t = int(d["t"])
         self.state = [np.array(s, np.float32) for s in d["state"]]
