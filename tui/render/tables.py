@@ -1,4 +1,4 @@
-"""Tables for the model summary, the training history and the confusion matrix."""
+"""Tables for the model summary and the confusion matrix."""
 from __future__ import annotations
 
 from rich.console import Group
@@ -41,17 +41,6 @@ def _width(summary: dict) -> int:
     return max(len(str(r["index"])) for r in summary["layers"] if r["index"] is not None)
 
 
-def history_table(history: list[dict]) -> Table:
-    table = Table(title="training history", title_justify="left")
-    cols = ["epoch", "loss", "train acc", "val loss", "val acc", "seconds"]
-    for c in cols:
-        table.add_column(c, justify="right")
-    for r in history:
-        table.add_row(str(r["epoch"]), f"{r['loss']:.4f}", _pct(r.get("train_accuracy")),
-                      _num(r.get("val_loss")), _pct(r.get("val_accuracy")), f"{r['seconds']:.2f}")
-    return table
-
-
 def confusion_table(matrix, class_names: list[str]) -> Table:
     """Rows are the true classes, columns the predicted ones; the diagonal is what the model got right."""
     table = Table(title="confusion matrix (rows: true, columns: predicted)", title_justify="left")
@@ -63,11 +52,3 @@ def confusion_table(matrix, class_names: list[str]) -> Table:
                  for j, v in enumerate(matrix[i])]
         table.add_row(name[:12], *cells)
     return table
-
-
-def _pct(v) -> str:
-    return "" if v is None else f"{100 * v:.2f}%"
-
-
-def _num(v) -> str:
-    return "" if v is None else f"{v:.4f}"
