@@ -128,6 +128,13 @@ def test_matmul_and_add_layers_as_tf2onnx_writes_them(tmp_path, rng):
     assert_close(model.predict(x), expected)
 
 
+def test_lstm_of_two_layers_read_through_h_n():
+    model = read_onnx(FIXTURES / "lstm_layers.onnx")  # nn.LSTM(num_layers=2), then h_n[-1]
+    assert model.spec == "5x3-lstm4*-lstm4-2"
+    assert_close(model.forward(EXPECTED["lstm_layers_x"])[0], EXPECTED["lstm_layers_y"])
+    assert model.origin["framework_params"] == torch_params("lstm_layers") == model.n_params + 2 * 4 * 4
+
+
 def test_task_given_settles_a_linear_ending():
     model = read_onnx(FIXTURES / "lstm_gates.onnx", task="classification")
     assert model.loss.name == "xent"

@@ -27,6 +27,8 @@ ONNX_TO_PYNN_GATES = (0, 2, 3, 1)  # ONNX blocks (i, o, f, c) -> pynn's (i, f, g
 PYNN_TO_ONNX_GATES = (0, 3, 1, 2)
 READS = ("pynn reads chains of dense layers (Gemm, or MatMul + Add), Relu, Sigmoid, Tanh, LeakyRelu, "
          "Softmax/LogSoftmax, Identity, Flatten/Reshape, Dropout, one-way LSTMs, Conv and MaxPool")
+# ops that only pick, move or copy their first input's values (PyTorch slices a stacked LSTM's zero state so)
+RESHAPING_OPS = ("Identity", "Cast", "Slice", "Gather", "Squeeze", "Unsqueeze", "Reshape", "Expand", "Transpose")
 KERAS_PRODUCERS = ("tf2onnx", "keras2onnx", "keras")  # one LSTM bias in their own convention
 
 
@@ -80,6 +82,7 @@ class _Flow:
     shape: tuple
     source: int               # the position of the node that made it (INPUT for the graph's input)
     cell: bool = False  # an LSTM's cell state, which pynn's LSTM does not output
+    final: bool = False  # an LSTM's final hidden state (Y_h)
     maps: tuple | None = None  # (C, H, W) of feature maps flattened in ONNX's order, which pynn's dense reorders
 
 
@@ -237,6 +240,9 @@ class _Chain:
                 flow = self.flows[data[0]]
                 self.consts[node.output[0]] = np.array(flow.shape, np.int64)
                 continue
+            if node.op_type == "Concat" and len(data) > 1 and all(self.flows[name].final for name in data):
+                self._stacked_states(node, data)
+                continue
             if len(data) > 1:
                 self.refuse(node, f"combines {len(data)} tensors of the data path ({', '.join(data)}), which makes "
                                   "a branching graph")
@@ -278,7 +284,7 @@ class _Chain:
     def _out(self, node, axes, shape, k: int = 0, cell: bool = False, maps: tuple | None = None) -> None:
         if k >= len(node.output) or not node.output[k]:  # an optional output left unnamed
             return
-        self.flows[node.output[k]] = _Flow(tuple(axes), tuple(shape), self.position, cell, maps)
+        self.flows[node.output[k]] = _Flow(tuple(axes), tuple(shape), self.position, cell=cell, maps=maps)
 
     def _same(self, node, flow) -> None:
         """node passes its input on unchanged."""
@@ -359,6 +365,8 @@ class _Chain:
         elif op == "ConstantOfShape":  # its shape may hold the batch size: kept as its fill, never allocated
             fill = self.attr(node, "value", kind="TENSOR")
             value = _Zeros(float(np.asarray(fill).ravel()[0]) if fill is not None and np.size(fill) else 0.0)
+        elif inputs and isinstance(inputs[0], _Zeros) and op in RESHAPING_OPS:  # parts of zeros: zeros
+            value = inputs[0]
         elif any(v is None or isinstance(v, _Zeros) for v in inputs) or not inputs:
             value = None  # computed from something unknown: unknown itself
         elif op in ("Identity", "Cast"):
@@ -446,7 +454,10 @@ class _Chain:
         last = int(index) % size == size - 1
         if label == "T" and last:
             self._last_step(node)
-        elif label not in ("D", "L") and not (label == "T" and last):
+        elif label == "S" and not last:
+            self.refuse(node, f"reads the final state of stacked LSTM layer {int(index) % size + 1} of {size}; pynn "
+                              "reads a model's output from its last layer")
+        elif label not in ("D", "L", "S") and not (label == "T" and last):
             self.refuse(node, f"reads position {int(index)} of the {_AXIS_NAMES.get(label, 'feature')} axis; pynn's "
                               "LSTM gives its last step or every step")
         self._out(node, flow.axes[:axis] + flow.axes[axis + 1:], flow.shape[:axis] + flow.shape[axis + 1:])
@@ -692,6 +703,18 @@ class _Chain:
         for k in (1, 2):
             self._out(node, ("B", "D", "F") if layout else ("D", "B", "F"),
                           (BATCH, 1, H) if layout else (1, BATCH, H), k, cell=k == 2)
+        if len(node.output) > 1 and node.output[1]:
+            self.flows[node.output[1]].final = True
+
+    def _stacked_states(self, node, data: list[str]) -> None:
+        """PyTorch's h_n of an LSTM of several layers: every layer's final state concatenated, of which pynn
+        reads the last layer's (h_n[-1]), the Gather that follows. The earlier layers' states go no further."""
+        last = self.flows[data[-1]]
+        if list(node.input) != data or self.int_attr(node, "axis", 0) != 0 or last.axes != ("D", "B", "F") \
+                or last.source in self.consumed or self.layers[-1].kind != "lstm":
+            self.refuse(node, "combines LSTM states other than as PyTorch stacks its layers' final states")
+        self.consumed.add(last.source)
+        self._out(node, ("S", "B", "F"), (len(data), *last.shape[1:]))
 
     def _finish(self) -> None:
         outputs = list(self.graph.output)
@@ -769,7 +792,7 @@ class _Chain:
                 "cost); give the task if these are class scores.")
 
 
-_AXIS_NAMES = {"B": "batch", "T": "steps", "F": "feature", "D": "direction", "L": "last step"}
+_AXIS_NAMES = {"B": "batch", "T": "steps", "F": "feature", "D": "direction", "L": "last step", "S": "layers"}
 
 
 def _ending_note(op: str, node: str, pynn_export: bool = False) -> str:
