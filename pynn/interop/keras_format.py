@@ -1,6 +1,7 @@
 """Keras models read into pynn: Keras 3 `.keras` files (a zip of config.json and model.weights.h5) and legacy
-`.h5` files (a model_config attribute and a model_weights group), both through h5py, which reads arrays and
-attributes only; the configuration is JSON. Nothing is unpickled or executed.
+`.h5` files (a model_config attribute and a model_weights group). The HDF5 part is read by h5py in a child
+process with a memory limit (pynn.interop.hdf5_dump), which hands back float arrays and text attributes only;
+the configuration is JSON. Nothing is unpickled or executed.
 
 Sequential models (or functional ones that are a single chain) of InputLayer, Dense, LSTM, Dropout and Flatten,
 with activations by name. Keras keeps a Dense kernel as (n_in, units) and an LSTM's kernel (n_in, 4U) and
@@ -11,7 +12,6 @@ output trained with from_logits=True is logits under softmax cross-entropy, as p
 """
 from __future__ import annotations
 
-import io
 import json
 import zipfile
 from pathlib import Path
@@ -21,6 +21,7 @@ import numpy as np
 from pynn.errors import PynnError
 from pynn.layers import Dense, Dropout
 from pynn.interop.assemble import assemble, origin
+from pynn.interop.hdf5_dump import HDF5Dump, dump_hdf5
 
 SUPPORTED = "pynn reads Sequential Keras models of InputLayer, Dense, LSTM, Dropout and Flatten"
 # Keras's activation names -> pynn's (Keras 3's leaky_relu has a slope of 0.2 below zero)
@@ -38,27 +39,12 @@ def read_keras(path) -> "Sequential":  # noqa: F821 - pynn.model.Sequential
     path = Path(path)
     if not path.is_file():
         raise PynnError(f"No model file at {path}.")
-    try:
-        import h5py
-    except ImportError:
-        raise PynnError(f"Reading {path} needs h5py (pip install h5py, or pynn's interop extra).") from None
     if path.suffix.lower() == ".keras":
         config, weights_bytes = _keras_zip(path)
-        try:
-            with h5py.File(io.BytesIO(weights_bytes), "r") as f:
-                return _translate(path, config, _KerasWeights(path, f), "keras")
-        except (PynnError, MemoryError):
-            raise
-        except Exception as err:  # h5py raises many kinds for a damaged file
-            raise PynnError(f"{path} holds a damaged model.weights.h5 ({type(err).__name__}: {err}).") from None
-    try:
-        with h5py.File(path, "r") as f:
-            config = _legacy_config(path, f)
-            return _translate(path, config, _LegacyWeights(path, f), "h5")
-    except (PynnError, MemoryError):
-        raise
-    except Exception as err:
-        raise PynnError(f"{path} is not a readable Keras .h5 file ({type(err).__name__}: {err}).") from None
+        dump = dump_hdf5(weights_bytes, f"{path}'s model.weights.h5")
+        return _translate(path, config, _KerasWeights(path, dump), "keras")
+    dump = dump_hdf5(path.read_bytes(), str(path))
+    return _translate(path, _legacy_config(path, dump), _LegacyWeights(path, dump), "h5")
 
 
 # -- the files --------------------------------------------------------------------------------------------
@@ -99,102 +85,64 @@ def _member(path: Path, z: zipfile.ZipFile, name: str, limit: int) -> bytes:
     return data
 
 
-def _legacy_config(path: Path, f) -> dict:
+def _legacy_config(path: Path, dump: HDF5Dump) -> dict:
     """The model_config of a legacy .h5, with its training_config's loss as compile_config."""
-    raw = f.attrs.get("model_config")
-    if raw is None:
-        what = "only weights (save_weights)" if "layer_names" in f.attrs or "model_weights" not in f else "no model"
+    raw = dump.attr("", "model_config")
+    if not isinstance(raw, str):
+        what = "only weights (save_weights)" if dump.attr("", "layer_names") is not None else "no model"
         raise PynnError(f"{path} holds {what}, no model_config: pynn needs the model saved whole (model.save).")
-    config = json.loads(_text(raw))
-    training = f.attrs.get("training_config")
-    if training is not None and isinstance(config, dict):
-        config["compile_config"] = json.loads(_text(training))
+    try:
+        config = json.loads(raw)
+        training = dump.attr("", "training_config")
+        if isinstance(training, str) and isinstance(config, dict):
+            config["compile_config"] = json.loads(training)
+    except ValueError:
+        raise PynnError(f"{path} has a damaged model_config (not valid JSON).") from None
     if not isinstance(config, dict):
         raise PynnError(f"{path} has a model_config that does not describe a model.")
     return config
 
 
-def _text(value) -> str:
-    return value.decode("utf-8") if isinstance(value, (bytes, np.bytes_)) else str(value)
-
-
 class _Weights:
-    """A layer's stored arrays by its Keras name, each checked to be a float array held in this file (no external
-    storage, links or virtual datasets) and of the shape the configuration implies before it is read."""
+    """A layer's stored arrays by its Keras name (from an HDF5Dump: float arrays the file holds through hard
+    links), checked against the shapes its configuration implies."""
 
-    def __init__(self, path: Path, f):
-        self.path, self.f = path, f
+    def __init__(self, path: Path, dump: HDF5Dump):
+        self.path, self.dump = path, dump
 
-    def arrays(self, name: str) -> list:
+    def arrays(self, name: str) -> list[np.ndarray]:
         raise NotImplementedError
 
     def read(self, name: str, shapes: list[tuple[int, ...]]) -> list[np.ndarray]:
-        datasets = self.arrays(name)
-        if len(datasets) != len(shapes):
-            raise PynnError(f"{self.path}: layer {name!r} holds {len(datasets)} weight arrays where its "
+        arrays = self.arrays(name)
+        if len(arrays) != len(shapes):
+            raise PynnError(f"{self.path}: layer {name!r} holds {len(arrays)} weight arrays where its "
                             f"configuration needs {len(shapes)}.")
-        out = []
-        for ds, shape in zip(datasets, shapes):
-            if tuple(ds.shape) != tuple(shape):
-                raise PynnError(f"{self.path}: layer {name!r} holds an array of shape {tuple(ds.shape)} where its "
-                                f"configuration needs {tuple(shape)}.")
-            if ds.dtype.kind != "f" or ds.is_virtual or ds.external:
-                raise PynnError(f"{self.path}: layer {name!r} holds weights pynn does not read (not plain floating "
-                                "point numbers stored in the file).")
-            out.append(np.asarray(ds[()], dtype=np.float32))
-        return out
-
-    def _dataset(self, group, parts: list[str]):
-        """The dataset at group/parts, through hard links only (a soft or external link could point anywhere)."""
-        import h5py
-
-        node = group
-        for part in parts:
-            if not isinstance(node, h5py.Group) or part not in node:
-                return None
-            if not isinstance(node.get(part, getlink=True), h5py.HardLink):
-                raise PynnError(f"{self.path} links to data outside its own arrays, which pynn does not follow.")
-            node = node[part]
-        return node if isinstance(node, h5py.Dataset) else None
+        for array, shape in zip(arrays, shapes):
+            if tuple(array.shape) != tuple(shape):
+                raise PynnError(f"{self.path}: layer {name!r} holds an array of shape {tuple(array.shape)} where "
+                                f"its configuration needs {tuple(shape)}.")
+        return arrays
 
 
 class _KerasWeights(_Weights):
     """model.weights.h5 of a .keras file: layers/<path>/vars/0, 1 ... (an LSTM's under layers/<path>/cell/vars),
     each layer's group naming the layer in its vars' 'name' attribute."""
 
-    def __init__(self, path, f):
-        super().__init__(path, f)
+    def __init__(self, path, dump):
+        super().__init__(path, dump)
         self.groups = {}
-        layers = f.get("layers")
-        for key in (list(layers) if layers is not None else []):
-            vars_ = self._group(layers, [key, "vars"])
-            name = _text(vars_.attrs.get("name", key)) if vars_ is not None else key
-            self.groups[name] = key
-
-    def _group(self, group, parts):
-        import h5py
-
-        node = group
-        for part in parts:
-            if not isinstance(node, h5py.Group) or part not in node:
-                return None
-            if not isinstance(node.get(part, getlink=True), h5py.HardLink):
-                raise PynnError(f"{self.path} links to data outside its own arrays, which pynn does not follow.")
-            node = node[part]
-        return node if isinstance(node, h5py.Group) else None
+        for key in dump.children("layers"):
+            name = dump.attr(f"layers/{key}/vars", "name")
+            self.groups[name if isinstance(name, str) else key] = key
 
     def arrays(self, name):
         key = self.groups.get(name)
-        if key is None:
-            return []
         found = []
-        for where in ([key, "vars"], [key, "cell", "vars"]):
-            group = self._group(self.f["layers"], where)
-            if group is None:
-                continue
+        for where in ([f"layers/{key}/vars", f"layers/{key}/cell/vars"] if key is not None else []):
             i = 0
-            while (ds := self._dataset(group, [str(i)])) is not None:
-                found.append(ds)
+            while f"{where}/{i}" in self.dump.arrays:
+                found.append(self.dump.arrays[f"{where}/{i}"])
                 i += 1
         return found
 
@@ -203,16 +151,13 @@ class _LegacyWeights(_Weights):
     """model_weights/<layer name>, whose weight_names attribute lists its arrays in order."""
 
     def arrays(self, name):
-        group = self.f.get("model_weights")
-        layer = group.get(name) if group is not None and name in group else None
-        if layer is None:
-            return []
+        names = self.dump.attr(f"model_weights/{name}", "weight_names") or []
         found = []
-        for weight in layer.attrs.get("weight_names", []):
-            ds = self._dataset(layer, [p for p in _text(weight).split("/") if p])
-            if ds is None:
-                raise PynnError(f"{self.path}: layer {name!r} lists the array {_text(weight)!r} but does not hold it.")
-            found.append(ds)
+        for weight in [names] if isinstance(names, str) else names:
+            array = self.dump.arrays.get(f"model_weights/{name}/{str(weight).strip('/')}")
+            if array is None:
+                raise PynnError(f"{self.path}: layer {name!r} lists the array {weight!r} but does not hold it.")
+            found.append(array)
         return found
 
 

@@ -266,8 +266,12 @@ def read_safetensors(path, *, spec: str | None = None):
             loss = metadata["pynn_loss"]
     else:
         layers, arrays, input_shape, loss, output_softmax = _assumed(path, modules, notes)
-    return assemble(path, layers, arrays, input_shape, loss=loss,
-                    origin=origin("PyTorch", "safetensors", framework_params, notes, output_softmax))
+    model = assemble(path, layers, arrays, input_shape, loss=loss,
+                     origin=origin("PyTorch", "safetensors", framework_params, notes, output_softmax))
+    if not spec and metadata.get("pynn_spec"):  # pynn's own export: the spec as pynn wrote it
+        model.spec = metadata["pynn_spec"]
+        model.run = model.run.replace(model=model.spec)
+    return model
 
 
 def _arrays(module: _Module) -> dict[str, np.ndarray]:
