@@ -214,3 +214,23 @@ def test_the_workbench_refuses_data_that_does_not_fit_and_keeps_what_it_had():
     with pytest.raises(PynnError, match=r"Layer 1 expects 784 features per sample; the data sine has"):
         bench.use_data("sine")
     assert bench.data.name == "digits" and bench.data_unknown
+
+
+def test_the_doctor_says_an_imported_model_applies_the_softmax_twice_in_its_own_terms(capsys, tmp_path):
+    """A Keras softmax output trained with from_logits=True: the doctor's problem speaks of the file, not of a
+    pynn flag."""
+    import zipfile
+
+    twice = tmp_path / "twice.keras"
+    with zipfile.ZipFile(LAB) as z, zipfile.ZipFile(twice, "w") as out:
+        for name in z.namelist():
+            data = z.read(name)
+            if name == "config.json":
+                config = json.loads(data)
+                config["config"]["layers"][-1]["config"]["activation"] = "softmax"
+                data = json.dumps(config).encode()
+            out.writestr(name, data)
+    status, out, _ = pynn_cli(capsys, "check", twice, "--data", "digits")
+    assert status == 1
+    assert "applied twice in this Keras model" in out and "make the output layer linear" in out
+    assert "--double-softmax" not in out

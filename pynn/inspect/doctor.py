@@ -2,7 +2,7 @@
 learn. Each finding says what was seen (with the numbers), why it matters and what to do."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -85,9 +85,9 @@ def check_saved(model: Sequential, header: dict, data: Dataset | None = None) ->
                   LayerSpec(l.kind, getattr(l, "units", 0), None, getattr(l, "p", 0.0),
                             getattr(l, "return_sequences", False)) for l in model.layers]
         findings += [_input_finding(ModelSpec(model.input_shape, layers), data)] + _target_findings(model, data)
-    findings += _head_findings(_written_output(model.spec), model.layers[-1].activation, model.loss.name,
-                               model.task, data.n_outputs if data is not None else model.layers[-1].units,
-                               model.loss.double_softmax)
+    findings += [_imported(f, model.origin) for f in _head_findings(
+        _written_output(model.spec), model.layers[-1].activation, model.loss.name, model.task,
+        data.n_outputs if data is not None else model.layers[-1].units, model.loss.double_softmax)]
     if data is not None:
         findings += _size_findings(model, data)
     dense = [layer for layer in model.layers if layer.kind == "dense"]
@@ -139,6 +139,19 @@ def _hidden_softmax_findings(spec: ModelSpec) -> list[Finding]:
                     "cross-entropy loss, and inside a network a softmax would make the layer's units compete for "
                     "a fixed total.", "Use sigmoid, tanh or relu for hidden layers.")
             for position, layer in enumerate(sized[:-1], start=1) if layer.activation == "softmax"]
+
+
+def _imported(finding: Finding, origin: dict | None) -> Finding:
+    """A model read from another framework has the softmax twice because its file does (a softmax output trained
+    from logits), not because a pynn flag asked for it: the finding says so, and what to change there."""
+    if origin is None or finding.topic != "softmax applied twice":
+        return finding
+    framework = origin.get("framework", "the other framework")
+    return replace(finding, what=f"The softmax is applied twice in this {framework} model: its output layer applies "
+                   "one and its loss, trained from logits, applies another.",
+                   fix=f"In {framework}, make the output layer linear (or train with from_logits=False): the loss "
+                   "brings its own softmax. Trained further with pynn train --from, the model keeps both, as its "
+                   "file has them.")
 
 
 def _head_findings(written_output: str | None, output_activation: str | None, loss: str, task: str,
