@@ -135,6 +135,24 @@ def test_lstm_of_two_layers_read_through_h_n():
     assert model.origin["framework_params"] == torch_params("lstm_layers") == model.n_params + 2 * 4 * 4
 
 
+def test_gemm_alpha_beta_and_untransposed_weights_fold_into_w_and_b(tmp_path, rng):
+    import onnxruntime as ort
+
+    nodes = [helper.make_node("Gemm", ["x", "W1", "b1"], ["z"], alpha=2.0, beta=0.5),  # W1 (4, 6): x @ W1
+             helper.make_node("Relu", ["z"], ["h"]),
+             helper.make_node("Gemm", ["h", "W2", "b2"], ["y"], transB=1, beta=-1.0)]
+    inits = {"W1": rng.normal(size=(4, 6)), "b1": rng.normal(size=(1, 6)), "W2": rng.normal(size=(3, 6)),
+             "b2": rng.normal(size=3)}
+    path = graph_file(tmp_path, nodes, inits)
+    x = rng.normal(size=(5, 4)).astype(np.float32)
+    expected = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
+    assert_close(read_onnx(path, task="regression").predict(x), expected)
+    nodes[0] = helper.make_node("Gemm", ["x", "W1", "b1"], ["z"], transA=1, name="transposed")
+    with pytest.raises(PynnError) as err:
+        read_onnx(graph_file(tmp_path, nodes, inits))
+    assert "transA" in one_sentence(err) and "'transposed'" in str(err.value)
+
+
 def test_task_given_settles_a_linear_ending():
     model = read_onnx(FIXTURES / "lstm_gates.onnx", task="classification")
     assert model.loss.name == "xent"
@@ -222,7 +240,7 @@ def test_leaky_slope_other_than_pynns_is_refused(tmp_path, rng):
     assert "0.3" in one_sentence(err) and "0.01" in str(err.value)
 
 
-def lstm_graph(tmp_path, rng, direction="forward", initial_h=None, U=3, n_in=2, T=4):
+def lstm_graph(tmp_path, rng, direction="forward", initial_h=None, U=3, n_in=2, T=4, producer="pytorch"):
     inits = {"W": rng.normal(size=(1, 4 * U, n_in)), "R": rng.normal(size=(1, 4 * U, U)),
              "B": rng.normal(size=(1, 8 * U)), "head.W": rng.normal(size=(2, U)), "head.b": rng.normal(size=2)}
     inputs = ["xt", "W", "R", "B", ""]
@@ -238,17 +256,19 @@ def lstm_graph(tmp_path, rng, direction="forward", initial_h=None, U=3, n_in=2, 
                               [numpy_helper.from_array(np.asarray(v, np.float32), k) for k, v in inits.items()]
                               + [numpy_helper.from_array(np.array([0], np.int64), "zero")])
     path = tmp_path / "lstm.onnx"
-    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path)
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], producer_name=producer), path)
     return path
 
 
 def test_hand_made_lstm_through_its_final_state_matches_onnx_runtime(tmp_path, rng):
     import onnxruntime as ort
 
-    path = lstm_graph(tmp_path, rng)
+    path = lstm_graph(tmp_path, rng, producer="tf2onnx")
     x = rng.normal(size=(3, 4, 2)).astype(np.float32)
     expected = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
-    assert_close(read_onnx(path, task="regression").forward(x)[0], expected)
+    model = read_onnx(path, task="regression")
+    assert_close(model.forward(x)[0], expected)
+    assert model.origin["framework_params"] == model.n_params  # Keras's convention: one bias per gate
 
 
 def test_bidirectional_lstm_and_nonzero_initial_state_are_refused(tmp_path, rng):
