@@ -38,3 +38,28 @@ def other_gate_orders_miss(model, lstm, x, want, outputs=lambda model, x: model.
         for name, value in original.items():
             lstm.param_views[name][...] = value
     return misses
+
+
+def fuzz(read, original: Path, path: Path, trials: int, structure_bytes: tuple[int, int]) -> int:
+    """Call read(path) on `trials` damaged copies of original (one in four cut short, the others with a few bytes
+    changed, most of them within structure_bytes (start, end), where a format keeps its structure); any exception
+    but a PynnError fails the test. Returns how many copies read was refused."""
+    from pynn.errors import PynnError
+
+    data_in = original.read_bytes()
+    rng = np.random.default_rng(16)
+    refused = 0
+    for trial in range(trials):
+        data = bytearray(data_in)
+        if trial % 4 == 0:
+            data = data[:int(rng.integers(0, len(data)))]
+        else:
+            for _ in range(int(rng.integers(1, 16))):
+                low, high = structure_bytes if rng.random() < 0.7 else (0, len(data))
+                data[int(rng.integers(low, min(high, len(data))))] = int(rng.integers(0, 256))
+        path.write_bytes(bytes(data))
+        try:
+            read(path)
+        except PynnError:
+            refused += 1
+    return refused

@@ -13,14 +13,7 @@ import pytest
 from pynn.errors import PynnError
 from pynn.interop import read_foreign
 from pynn.interop.keras_format import read_keras
-from interop_fixtures import FIXTURES, assert_close, expected, other_gate_orders_miss
-
-
-def mutated_position(rng, size: int) -> int:
-    """Anywhere, or (more often) in the first or last 4 KiB, where the structure of a zip or HDF5 file lives."""
-    where = rng.integers(0, 3)
-    low, high = ((0, size) if where == 0 else (0, min(size, 4096)) if where == 1 else (max(0, size - 4096), size))
-    return int(rng.integers(low, high))
+from interop_fixtures import FIXTURES, assert_close, expected, fuzz, other_gate_orders_miss
 
 
 def outputs(model, x) -> np.ndarray:
@@ -257,22 +250,11 @@ def test_not_a_keras_file_is_one_sentence(tmp_path):
         read_keras(tmp_path / "missing.keras")
 
 
-@pytest.mark.parametrize("file", ["keras_lab.keras", "keras_gates.h5"])
-def test_mutated_keras_files_fail_only_with_a_pynn_error(tmp_path, file):
+@pytest.mark.parametrize("file, trials", [("keras_lab.keras", 80), ("keras_gates.h5", 40)])
+def test_mutated_keras_files_fail_only_with_a_pynn_error(tmp_path, file, trials):
     """A fuzz loop: any byte damage is a PynnError sentence or a model that still builds, never another
-    exception."""
-    original = (FIXTURES / file).read_bytes()
-    rng = np.random.default_rng(16)
-    path = tmp_path / file
-    for trial in range(60):
-        data = bytearray(original)
-        if trial % 4 == 0:
-            data = data[:int(rng.integers(0, len(data)))]
-        else:
-            for _ in range(int(rng.integers(1, 24))):
-                data[mutated_position(rng, len(data))] = int(rng.integers(0, 256))
-        path.write_bytes(bytes(data))
-        try:
-            read_keras(path)
-        except PynnError:
-            pass
+    exception (nor a crash or gigabytes taken by HDF5: it runs in a child). A zip keeps its structure at its
+    end, HDF5 at its start."""
+    size = (FIXTURES / file).stat().st_size
+    structure = (size - 4096, size) if file.endswith(".keras") else (0, 4096)
+    assert fuzz(read_keras, FIXTURES / file, tmp_path / file, trials, structure) > trials // 4
