@@ -152,6 +152,25 @@ def axes_line(extent, width: int) -> Text:
     return Text(f"x1 {x1_low:g}…{x1_high:g} →, x2 {x2_low:g}…{x2_high:g} ↑"[:max(width, 20)], style="dim")
 
 
+class SideBySide:
+    """Pictures in columns of fixed widths, each rendered once at its width and set beside the others, top
+    aligned: cheaper than a table, which measures and renders its cells again to lay them out."""
+
+    def __init__(self, pieces: list, widths: list[int], gap: int = 1):
+        self.pieces, self.widths, self.gap = pieces, widths, gap
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        blocks = [console.render_lines(piece, options.update(width=width, height=None), pad=True)
+                  for piece, width in zip(self.pieces, self.widths)]
+        gap = Segment(" " * self.gap)
+        for row in range(max((len(b) for b in blocks), default=0)):
+            for i, (block, width) in enumerate(zip(blocks, self.widths)):
+                if i:
+                    yield gap
+                yield from (block[row] if row < len(block) else [Segment(" " * width)])
+            yield Segment.line()
+
+
 # -- whole views ------------------------------------------------------------------------------------------------
 
 def output_view(result, plane, *, title: str | None = None, console_colour: bool = True,

@@ -10,7 +10,6 @@ from dataclasses import dataclass
 
 import numpy as np
 from rich.console import Group
-from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -19,7 +18,7 @@ from textual.widgets import Static
 from pynn.data.playground import FEATURES, PRETTY, features_text
 from pynn.inspect.surface import feature_surfaces, plane_of, surfaces, why_no_plane, why_no_surface
 from pynn_tui.render.heatmap import HeatMapGrid, LabelledStrips, Legend, max_abs
-from pynn_tui.render.surface import TEST_MARK, TRAIN_MARK, SurfaceMap, axes_line, marks
+from pynn_tui.render.surface import TEST_MARK, TRAIN_MARK, SideBySide, SurfaceMap, axes_line, marks
 from pynn_tui.screens import ScreenEntry
 from pynn_tui.screens.widgets import InspectScreen
 
@@ -90,6 +89,7 @@ class PlaygroundScreen(InspectScreen):
         self.column = 1       # 0: the features, then the layers with units, the output last
         self.row = 0          # the feature (over every feature name) or the neuron in the column
         self.zoomed = False
+        self.drawn_shape = None   # what fixed the size of the picture drawn last (see draw)
 
     def compose_body(self) -> ComposeResult:
         yield Static(id="network")
@@ -130,7 +130,11 @@ class PlaygroundScreen(InspectScreen):
 
         result, zoom, train, test = bench.read(read)
         self.set_head(self.head_text(plane, train, test))
-        self.query_one("#network", Static).update(self.network(plane, result, zoom, fit))
+        # while what fixes the picture's size stays, its redraw needs no new layout (which renders it once more)
+        shape = (fit, width, height, self.zoomed, tuple(plane.features), bench.model.spec)
+        self.query_one("#network", Static).update(self.network(plane, result, zoom, fit),
+                                                  layout=shape != self.drawn_shape)
+        self.drawn_shape = shape
 
     def head_text(self, plane, train: dict, test: dict) -> Text:
         epochs = len(self.bench.history)
@@ -139,16 +143,16 @@ class PlaygroundScreen(InspectScreen):
                              f" · epoch {epochs} · ", ("training loss ", ""), (f"{train['loss']:.3f}", "bold"),
                              " · test loss ", (f"{test['loss']:.3f}", "bold"), accuracy)
 
-    def network(self, plane, result, zoom, fit: Layout) -> Table:
-        grid = Table.grid(padding=(0, 1))
+    def network(self, plane, result, zoom, fit: Layout) -> SideBySide:
         pieces = [self.features_column(plane, fit)]
+        widths = [max(fit.thumb, 8) if fit.feature_maps else 8]
         for i, layer in enumerate(result.layers[:-1], start=1):
             pieces.append(self.layer_column(i, layer, fit))
+            widths.append(fit.per_row[i] * (fit.thumb + 1) - 1)
+        width = self.query_one("#body").size.width if self.is_mounted else 80
+        widths.append(max(fit.big, width - 1 - sum(w + 1 for w in widths)))
         pieces.append(self.big_column(plane, result, zoom, fit))
-        for _ in pieces:
-            grid.add_column()
-        grid.add_row(*pieces)
-        return grid
+        return SideBySide(pieces, widths)
 
     def features_column(self, plane, fit: Layout) -> Group:
         on = set(plane.features)
