@@ -234,3 +234,14 @@ def test_the_doctor_says_an_imported_model_applies_the_softmax_twice_in_its_own_
     assert status == 1
     assert "applied twice in this Keras model" in out and "make the output layer linear" in out
     assert "--double-softmax" not in out
+
+
+def test_pynn_tui_load_of_a_foreign_file_leaves_the_data_to_the_app_unless_given():
+    from pynn_tui.cli import build_parser
+    from pynn_tui.commands.tui import app_run
+    from pynn_tui.workbench import Workbench
+
+    asked = build_parser().parse_args(["tui", "--load", LAB])
+    assert app_run(asked) is None and Workbench(app_run(asked), load=LAB).data_unknown
+    given = build_parser().parse_args(["tui", "--load", LAB, "--data", "digits"])
+    assert app_run(given).data == "digits" and not Workbench(app_run(given), load=LAB).data_unknown

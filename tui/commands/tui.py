@@ -60,7 +60,7 @@ def app_run(args):
 
     own = args.load and "data" not in given_fields(args)  # a loaded model's data, changed by the flags given
     if own and is_foreign(args.load) and not given_fields(args) and not args.model:
-        return open_app(load=args.load, screen=args.screen)  # its file says no data: the app asks for it
+        return None  # its file says no data: the workbench opens it on the house default, and the app asks
     run = run_config(args, saved_run(args.load) if own else None)
     if args.model:
         run = run.replace(model=args.model)
