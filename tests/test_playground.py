@@ -130,3 +130,18 @@ def test_the_spiral_on_six_features_reaches_90_percent():
     assert model.input_shape == (6,)
     model.fit(data)
     assert model.evaluate(data)["accuracy"] >= 0.90
+
+
+def test_a_csv_of_two_numeric_columns_lies_on_the_plane(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(200, 2))
+    path = tmp_path / "two.csv"
+    rows = ["a,b,label"] + [f"{p:.4f},{q:.4f},{int(p + q > 0)}" for p, q in x]
+    path.write_text("\n".join(rows) + "\n")
+    data = load_dataset(str(path), features="x1,x2,x1*x2")
+    plane = data.meta["plane"]
+    (low1, high1), (low2, high2) = plane["extent"]
+    assert data.sample_shape == (3,) and low1 < x[:, 0].min() and high2 > x[:, 1].max()
+    assert np.allclose(data.x_train[:, 2], plane["x_train"][:, 0] * plane["x_train"][:, 1], atol=1e-5)
+    status, _, err = pynn(capsys, "train", "--data", str(path), "--points", "50")
+    assert status == 2 and "--points applies to the generated sets" in err

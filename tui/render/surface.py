@@ -149,7 +149,7 @@ def points_legend(console_colour: bool, classification: bool, n_train: int, n_te
 def axes_line(extent, width: int) -> Text:
     """The box under a map: x1 from left to right, x2 from bottom to top."""
     (x1_low, x1_high), (x2_low, x2_high) = extent
-    return Text(f"x1 {x1_low:g}…{x1_high:g} →, x2 {x2_low:g}…{x2_high:g} ↑"[:max(width, 20)], style="dim")
+    return Text(f"x1 {x1_low:.3g}…{x1_high:.3g} →, x2 {x2_low:.3g}…{x2_high:.3g} ↑", style="dim")
 
 
 class SideBySide:
