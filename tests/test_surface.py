@@ -145,7 +145,7 @@ def test_a_model_without_a_plane_is_told_why(capsys, tmp_path):
 
 
 def test_the_surfaces_replayed_across_epochs_end_on_the_saved_models(capsys, xor_file):
-    status, out, err = pynn(capsys, "surface", str(xor_file), "--epochs", "3", "--resolution", "16", "--json")
+    status, out, err = pynn(capsys, "surface", str(xor_file), "--replay", "3", "--resolution", "16", "--json")
     assert status == 0, err
     film = json.loads(out)
     assert film["epochs"] == [0, 6, 12] and film["matches_saved"]

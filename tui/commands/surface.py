@@ -1,6 +1,6 @@
 """`pynn surface FILE`: what a model saved on a 2-D set computes over the plane, as TensorFlow Playground shows
 it: the output's decision surface with the training and test points over it, and each chosen neuron's own
-surface as a small map; --epochs replays the saved run to show them as they formed."""
+surface as a small map; --replay replays the saved run to show them as they formed."""
 from __future__ import annotations
 
 from rich.console import Group
@@ -29,7 +29,7 @@ def register(sub) -> None:
     p.add_argument("--resolution", type=int, default=DEFAULT_RESOLUTION, metavar="N",
                    help=f"points along each side of the output's surface (default {DEFAULT_RESOLUTION}; the "
                         "neurons' maps take half)")
-    p.add_argument("--epochs", type=int, default=0, metavar="K", help="replay the saved run and show the "
+    p.add_argument("--replay", type=int, default=0, metavar="K", help="replay the saved run and show the "
                    "surfaces at K epochs from the first weights to the last")
     add_json_arg(p)
     p.set_defaults(handler=run)
@@ -47,10 +47,11 @@ def run(args) -> int:
     layers = None if args.layer is None else [unit_layer(model, args.layer).index]
     neurons = parse_units(args.neurons) if args.neurons else None
     small = max(args.resolution // 2, 8)
-    if args.epochs:
-        if args.epochs < 2:
-            raise PynnError(f"--epochs shows the surfaces at 2 epochs or more (the first and the last), not {args.epochs}.")
-        film = replay_surfaces(args.file, data, args.resolution // 2, frames=args.epochs, layers=layers,
+    if args.replay:
+        if args.replay < 2:
+            raise PynnError(f"--replay shows the surfaces at 2 epochs or more (the first and the last), "
+                            f"not {args.replay}.")
+        film = replay_surfaces(args.file, data, args.resolution // 2, frames=args.replay, layers=layers,
                                neurons=neurons, neuron_resolution=small // 2)
         out.emit_json({"model": model.spec, "features": plane.features, "extent": plane.extent,
                        "epochs": film.epochs, "matches_saved": film.matches_saved,
