@@ -153,6 +153,13 @@ def test_gemm_alpha_beta_and_untransposed_weights_fold_into_w_and_b(tmp_path, rn
     assert "transA" in one_sentence(err) and "'transposed'" in str(err.value)
 
 
+def test_lstm_exported_for_any_number_of_steps():
+    model = read_onnx(FIXTURES / "lstm_open.onnx")
+    assert model.spec == "1x3-lstm4*-2"  # 1 step until the data says how many, as for Keras's (None, n)
+    assert "steps open" in model.origin["notes"][0]
+    assert_close(model.forward(EXPECTED["lstm_open_x"])[0], EXPECTED["lstm_open_y"])  # read at 9 steps
+
+
 def test_task_given_settles_a_linear_ending():
     model = read_onnx(FIXTURES / "lstm_gates.onnx", task="classification")
     assert model.loss.name == "xent"

@@ -22,6 +22,7 @@ OPSET = 17
 IR_VERSION = 8  # the IR of opset 17, which every ONNX Runtime since 1.12 reads
 LEAKY_SLOPE = 0.01  # pynn's leaky_relu below 0 (pynn.layers.Dense's alpha), PyTorch's LeakyReLU default too
 BATCH = 1_000_003   # stands for the batch size while shapes are worked out: a size no model has
+STEPS = 999_983     # stands for a number of steps the graph leaves open
 INPUT = -1          # the graph's input, as the source of a flow
 ONNX_TO_PYNN_GATES = (0, 2, 3, 1)  # ONNX blocks (i, o, f, c) -> pynn's (i, f, g, o)
 PYNN_TO_ONNX_GATES = (0, 3, 1, 2)
@@ -199,16 +200,20 @@ class _Chain:
             raise PynnError(f"{self.path} has {len(inputs)} inputs ({names}); pynn reads models with one input.")
         tensor_type = inputs[0].type.tensor_type
         dims = tensor_type.shape.dim
-        if not tensor_type.HasField("shape") or len(dims) < 2:
-            raise PynnError(f"{self.path}: its input {inputs[0].name!r} has no batch and feature sizes; pynn "
-                            "reads inputs of shape (batch, features...).")
+        if not tensor_type.HasField("shape") or not 2 <= len(dims) <= 4:
+            raise PynnError(f"{self.path}: its input {inputs[0].name!r} has {len(dims)} axes; pynn reads inputs of "
+                            "(batch, features), (batch, steps, features) or images (batch, channels, height, width).")
         sizes = []
         for k, d in enumerate(dims[1:], start=1):
-            if not d.HasField("dim_value") or d.dim_value < 1:
+            if d.HasField("dim_value") and d.dim_value >= 1:
+                sizes.append(int(d.dim_value))
+            elif k == 1 and len(dims) == 3:  # a sequence of any length: an LSTM reads it step by step
+                sizes.append(STEPS)
+                self.notes.append("The graph leaves the number of steps open; pynn takes it from the data.")
+            else:
                 raise PynnError(f"{self.path}: size {k} of its input {inputs[0].name!r} is not fixed "
-                                f"({d.dim_param or 'unknown'}); pynn needs every size but the batch's, so export "
-                                "with only the batch axis dynamic.")
-            sizes.append(int(d.dim_value))
+                                f"({_text(d.dim_param) or 'unknown'}); pynn needs every size but the batch's (and "
+                                "a sequence's steps), so export with only those axes dynamic.")
         if len(sizes) == 3:  # images (C, H, W), which pynn reads as (H, W, C): 28x28 for one channel
             self.flows[inputs[0].name] = _Flow(("B", "C", "H", "W"), (BATCH, *sizes), INPUT)
             C, H, W = sizes
@@ -218,7 +223,7 @@ class _Chain:
             return (H, W) if C == 1 else (H, W, C)
         axes = ("B", "T", "F") if len(sizes) == 2 else ("B", "F")
         self.flows[inputs[0].name] = _Flow(axes, (BATCH, *sizes), INPUT)
-        return tuple(sizes)
+        return tuple(1 if size == STEPS else size for size in sizes)  # 1 step until the data says (as Keras's None)
 
     # -- the walk ------------------------------------------------------------------------------------------
 
@@ -410,6 +415,8 @@ class _Chain:
     def _flatten(self, node, flow, axis: int):
         if axis != 1 or flow.axes[0] != "B":
             self.refuse(node, "flattens other axes than all but the batch")
+        if STEPS in flow.shape:
+            self.refuse(node, "flattens a sequence whose number of steps the graph leaves open")
         if len(flow.axes) > 2 and self.layers and self.layers[-1].kind == "lstm":
             self.refuse(node, "flattens an LSTM's steps into one vector; pynn's dense layers after an LSTM that "
                               "returns every step act at each step")
@@ -820,7 +827,7 @@ def _zero(value) -> bool:
 
 
 def _sizes(shape) -> str:
-    return "(" + ", ".join("batch" if s == BATCH else str(s) for s in shape) + ")"
+    return "(" + ", ".join({BATCH: "batch", STEPS: "steps"}.get(s, str(s)) for s in shape) + ")"
 
 
 # -- writing -------------------------------------------------------------------------------------------------
