@@ -245,3 +245,15 @@ def test_pynn_tui_load_of_a_foreign_file_leaves_the_data_to_the_app_unless_given
     assert app_run(asked) is None and Workbench(app_run(asked), load=LAB).data_unknown
     given = build_parser().parse_args(["tui", "--load", LAB, "--data", "digits"])
     assert app_run(given).data == "digits" and not Workbench(app_run(given), load=LAB).data_unknown
+
+
+def test_pynn_tui_loads_a_state_dict_with_its_spec_and_refuses_model_with_another_file():
+    from pynn_tui.cli import build_parser
+    from pynn_tui.commands.tui import app_run
+    from pynn_tui.workbench import Workbench
+
+    args = build_parser().parse_args(["tui", "--load", TORCH_MLP, "--model", "784-25:tanh-15:tanh-10"])
+    bench = Workbench(app_run(args), load=args.load, spec=args.model)
+    assert bench.model.spec == "784-25:tanh-15:tanh-10" and bench.data_unknown
+    with pytest.raises(PynnError, match=r"--model goes with --load only for a .safetensors state dict"):
+        app_run(build_parser().parse_args(["tui", "--load", LAB, "--model", "784-10"]))

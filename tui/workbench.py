@@ -81,8 +81,8 @@ class Workbench:
         if spec is not None:
             run = run.replace(model=spec)
         self.data: Dataset = run.load_data()
-        if load:
-            self._load(load, run)
+        if load:  # a state dict's spec is the run's model (--model SPEC), else what its tensors imply
+            self._load(load, run, run.model if str(load).lower().endswith(".safetensors") else None)
         else:
             self._build(run)
 
@@ -144,9 +144,9 @@ class Workbench:
         """A saved model, its description and history, on the data the workbench holds."""
         return self._load(path, self.run)
 
-    def _load(self, path: str | Path, on: RunConfig) -> Sequential:
-        """path's model on the data `on` describes (which self.data holds)."""
-        model, header = load_model(path)
+    def _load(self, path: str | Path, on: RunConfig, spec: str | None = None) -> Sequential:
+        """path's model on the data `on` describes (which self.data holds); spec: a safetensors file's."""
+        model, header = load_model(path, spec=spec)
         take_steps_from(model, self.data.sample_shape)  # an LSTM whose file leaves its steps open
         model.check_input(self.data.sample_shape, what=f"the data {self.data.name}")
         model.run = model.run.replace(**{f.name: getattr(on, f.name) for f in pynn.run.fields_of("data")})

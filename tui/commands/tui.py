@@ -26,10 +26,10 @@ def add_app_args(p) -> None:
     """The app's own options (data, model or file, first screen), which `pynn serve` takes and hands on too."""
     add_run_args(p, ["data"], show_defaults=False, description="the data to work on (default: a loaded model's "
                  "own, as its file describes it, else the digits; with --data, only the data flags given apply)")
-    g = p.add_mutually_exclusive_group()
-    g.add_argument("--model", metavar="SPEC", help="a model spec, e.g. 784-100:relu-10 (default: 784-30-10 on "
-                                                   "digits, else one fitting the data)")
-    g.add_argument("--load", metavar="FILE", help="open a saved model (.npz), on the data it was trained on "
+    p.add_argument("--model", metavar="SPEC", help="a model spec, e.g. 784-100:relu-10 (default: 784-30-10 on "
+                                                   "digits, else one fitting the data); with --load, only for a "
+                                                   ".safetensors state dict: the activations its tensors do not say")
+    p.add_argument("--load", metavar="FILE", help="open a saved model (.npz), on the data it was trained on "
                                                   "unless --data is given, or one from Keras (.keras, .h5), PyTorch "
                                                   "(.safetensors) or ONNX (.onnx), whose data the app asks for")
     p.add_argument("--screen", choices=SCREEN_NAMES, default="model", help="the screen to open on (default model)")
@@ -50,7 +50,7 @@ def run(args) -> int:
     problem = terminal_problem()
     if problem:
         raise PynnError(problem)
-    return open_app(run=app_run(args), load=args.load, screen=args.screen, pixels=args.pixels)
+    return open_app(run=app_run(args), load=args.load, screen=args.screen, pixels=args.pixels, spec=args.model)
 
 
 def app_run(args):
@@ -58,8 +58,12 @@ def app_run(args):
     from pynn.files import saved_run
     from pynn.interop import is_foreign
 
+    if args.model and args.load and not str(args.load).lower().endswith(".safetensors"):
+        raise PynnError("--model builds a new model and --load opens a saved one; give one of them (--model goes "
+                        "with --load only for a .safetensors state dict, whose tensors do not say their "
+                        "activations).")
     own = args.load and "data" not in given_fields(args)  # a loaded model's data, changed by the flags given
-    if own and is_foreign(args.load) and not given_fields(args) and not args.model:
+    if own and is_foreign(args.load) and not given_fields(args):
         return None  # its file says no data: the workbench opens it on the house default, and the app asks
     run = run_config(args, saved_run(args.load) if own else None)
     if args.model:
@@ -67,14 +71,14 @@ def app_run(args):
     return run
 
 
-def open_app(run=None, load=None, screen: str = "model", pixels: str | None = None) -> int:
+def open_app(run=None, load=None, screen: str = "model", pixels: str | None = None, spec: str | None = None) -> int:
     """Builds the workbench on the run description (default: the house defaults) first, so a bad data name,
     spec or file is one sentence before the screen changes, then runs the app until the user quits."""
     use_pixels(pixels, app=True)  # asks the terminal what it can draw before Textual takes its input over
     from pynn_tui.app import PynnApp  # Textual loads only when the app is really wanted
     from pynn_tui.workbench import Workbench
 
-    bench = Workbench(run, load=load)
+    bench = Workbench(run, load=load, spec=spec)  # spec: the model's, or with load a state dict's
     if screen == "playground":
         from pynn.inspect.surface import why_no_plane
 
