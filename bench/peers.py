@@ -55,6 +55,9 @@ def _torch_epoch(torch, net, opt, loss_fn, xt, yt, batch, reshape=None):
 def run_torch(w: Workload, data):
     torch = _torch()
     torch.manual_seed(0)
+    if w.kind == "gemm":
+        a, b, out = map(torch.from_numpy, data)
+        return lambda: torch.matmul(a, b, out=out)
     if w.kind == "mlp":
         x, y = data
         net = _torch_mlp(torch, w)
@@ -236,6 +239,9 @@ def _numpy_epoch(net, x, y, batch):
 
 
 def run_numpy(w: Workload, data):
+    if w.kind == "gemm":
+        a, b, out = data
+        return lambda: np.matmul(a, b, out=out)
     if w.kind == "mlp":
         return _numpy_epoch(_NumpyMLP(w), *data, w.batch)
     if w.kind == "lstm":

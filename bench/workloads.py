@@ -51,10 +51,13 @@ class Workload:
             gates = 2.0 * m * self.steps * 4 * self.units * (self.features + self.units)
             head = 2.0 * m * (self.steps if self.per_step else 1) * self.units * self.head
             return 3 * (gates + head)  # forward, then dW and dx of the same size in backward
+        if self.kind == "gemm":
+            return 2.0 * m ** 3
         return 0.0
 
 
 WORKLOADS = {w.key: w for w in [
+    Workload("W0", "sgemm 2048x2048 by 2048x2048 alone, float32", "gemm", n=2048, quick_n=1024),
     Workload("W1", "784-30-10 sigmoid, SGD, batch 10, one epoch", "mlp", (784, 30, 10), "sigmoid", "sgd", 0.1,
              batch=10),
     Workload("W2", "784-256-128-10 relu, Adam, batch 128, one epoch", "mlp", (784, 256, 128, 10), batch=128),
@@ -126,6 +129,9 @@ def data_for(w: Workload, quick: bool):
         return fashion_mnist(n)
     if w.kind == "lstm":
         return sequences(w, n)
+    if w.kind == "gemm":  # two n x n matrices and the product's place
+        rng = np.random.default_rng(0)
+        return rng.random((n, n), dtype=np.float32), rng.random((n, n), dtype=np.float32), np.empty((n, n), np.float32)
     return digits(n)
 
 
@@ -160,6 +166,10 @@ def run_pynn(w: Workload, data):
     if w.kind == "predict":
         model = _pynn_mlp(w)
         return lambda: model.predict(data)
+    if w.kind == "gemm":
+        from pynn import core
+        a, b, out = data
+        return lambda: core.sgemm(a, b, out=out)
     return _pynn_render(w)
 
 
