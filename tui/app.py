@@ -45,7 +45,7 @@ class PynnApp(App):
         Binding("s", "stop", "Stop", tooltip="end the run after this batch (the weights stay)"),
         Binding("question_mark", "help", "Keys", key_display="?", tooltip="this list"),
         Binding("ctrl+s", "save", "Save", tooltip="write the model, its data and history to a .npz"),
-        Binding("ctrl+o", "load", "Load", tooltip="open a saved .npz model"),
+        Binding("ctrl+o", "load", "Load", tooltip="open a saved .npz model, or one from Keras, PyTorch, ONNX"),
         Binding("q", "quit", "Quit", tooltip="stop any run and leave"),
     ]
 
@@ -211,7 +211,8 @@ class PynnApp(App):
         self.notify(f"saved {saved}")
 
     def action_load(self) -> None:
-        self.push_screen(InputDialog("Load a model file (.npz):", self.model_path, "e.g. digits.npz"),
+        self.push_screen(InputDialog("Load a model file (.npz, or .keras, .h5, .safetensors, .onnx):", self.model_path,
+                                     "e.g. digits.npz"),
                          self._load_from)
 
     def _load_from(self, path: str | None) -> None:
