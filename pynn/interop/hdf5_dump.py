@@ -37,7 +37,8 @@ class HDF5Dump:
     def children(self, group: str) -> list[str]:
         """The names directly under group, in the file's (alphabetical) order."""
         prefix = f"{group}/" if group else ""
-        names = {p[len(prefix):].split("/")[0] for p in [*self.arrays, *self.attrs] if p.startswith(prefix) and p != group}
+        paths = [p for p in [*self.arrays, *self.attrs] if p.startswith(prefix) and p != group]
+        names = {p[len(prefix):].split("/")[0] for p in paths}
         return sorted(n for n in names if n)
 
 
