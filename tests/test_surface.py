@@ -165,3 +165,16 @@ def test_compare_on_2d_data_draws_both_decision_surfaces(capsys):
     status, out, _ = pynn(capsys, "compare", "--data", "xor", "--epochs", "1", "--a", "lr=0.1", "--b", "lr=0.2",
                           "--jobs", "1", "--json")
     assert status == 0 and "params" not in json.loads(out)["runs"][0]
+
+
+def test_surface_draws_only_the_points_asked_for(capsys, xor_file, monkeypatch):
+    monkeypatch.setenv("NO_COLOR", "1")
+    big = {}
+    for which in ("all", "test", "none"):
+        status, out, err = pynn(capsys, "surface", str(xor_file), "--layer", "1", "--neurons", "0",
+                                "--resolution", "24", "--show-points", which)
+        assert status == 0, err
+        big[which] = "".join(out.splitlines()[2:14])
+    assert set("01") & set(big["all"]) and set("AB") & set(big["all"])
+    assert not set("01") & set(big["test"]) and set("AB") & set(big["test"])
+    assert not set("01AB") & set(big["none"]) and "training points" not in big["none"]

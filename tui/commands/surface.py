@@ -3,6 +3,8 @@ it: the output's decision surface with the training and test points over it, and
 surface as a small map; --replay replays the saved run to show them as they formed."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 from rich.console import Group
 from rich.text import Text
 
@@ -31,6 +33,8 @@ def register(sub) -> None:
                         "neurons' maps take half)")
     p.add_argument("--replay", type=int, default=0, metavar="K", help="replay the saved run and show the "
                    "surfaces at K epochs from the first weights to the last")
+    p.add_argument("--show-points", choices=("all", "train", "test", "none"), default="all",
+                   help="which points to draw over the output's surface (default all)")
     add_json_arg(p)
     p.set_defaults(handler=run)
 
@@ -68,8 +72,18 @@ def run(args) -> int:
     accuracy = f"test accuracy {score['accuracy']:.1%}, " if "accuracy" in score else ""
     heading = (f"{model.spec} on {data.name} · features {', '.join(feature_labels(plane.features))} · "
                f"{accuracy}test loss {score['loss']:.4g}")
-    out.show(surface_report(result, plane, heading, out.rich and colour_allowed()))
+    out.show(surface_report(result, shown_points(plane, args.show_points), heading, out.rich and colour_allowed(),
+                            with_points=args.show_points != "none"))
     return 0
+
+
+def shown_points(plane, which: str):
+    """The plane with only the points asked for (train, test, all; none draws no points at all)."""
+    if which == "train":
+        return replace(plane, x_test=plane.x_test[:0], y_test=plane.y_test[:0])
+    if which == "test":
+        return replace(plane, x_train=plane.x_train[:0], y_train=plane.y_train[:0])
+    return plane
 
 
 def _grids(result) -> dict:

@@ -203,12 +203,12 @@ def neuron_grid(layer, cols: int | None = None, scale: str = "shared") -> Group:
     return Group(HeatMapGrid(views, cols), Legend(shared, "negative", "positive", steps=8))
 
 
-def surface_report(result, plane, heading: str, console_colour: bool) -> Group:
+def surface_report(result, plane, heading: str, console_colour: bool, with_points: bool = True) -> Group:
     """What `pynn surface` prints: the heading, the output surface with the points, then each chosen layer's
     neurons."""
     parts = [Text(heading, style="bold"),
              Text(f"the output: {result.meaning or 'each class probability'} over the plane", style="italic"),
-             output_view(result, plane, console_colour=console_colour)]
+             output_view(result, plane, console_colour=console_colour, with_points=with_points)]
     for layer in result.layers:
         what = "its output" if layer.activation == "output" else f"{layer.activation} of W·x + b"
         parts += [Text(""), Text(f"layer {layer.layer}: each neuron's surface ({what} at every point of the plane)",
