@@ -5,6 +5,11 @@
  *     output position, columns in (kh, kw, c) order) so the convolution is one multiply by the kernel w
  *     (K*K*C, F), whose product is already the NHWC output. With channels last, the K*C values of one kernel
  *     row are contiguous in the input, so a patch row is K copies of K*C floats.
+ *   - a direct path for few filters (F a multiple of 8, up to 32: the usual small conv nets): a 5x5 kernel
+ *     over one channel makes a patch of 25 values, too thin for the blocked multiply, which packs and pads
+ *     to 16 columns. The direct loops keep R output positions x F filters of sums in vector registers and
+ *     read the input where it lies (the K*C values under one kernel row are contiguous in NHWC), so nothing
+ *     is copied unless the image needs zero padding.
  *   - threads split the batch into chunks of a fixed number of samples (set by the shapes only, never by the
  *     thread count), and each chunk's multiplies run single-threaded inside the team. The backward pass sums
  *     each chunk's dw and db on its own and then adds the chunks in order, so every number is the same
@@ -16,6 +21,12 @@
 #include <omp.h>
 #endif
 #include "pynn.h"
+#include "vecmath.h"
+
+/* ISO C mode forbids GCC to fuse a*b+c; the loops below are written for one rounding per step */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("fp-contract=fast")
+#endif
 
 /* About this many patch rows per chunk: a chunk's patch matrix (rows x K*K*C) stays in L2 for common sizes,
  * and a batch of 64 small images still makes several chunks to share. */
@@ -105,25 +116,218 @@ static void col2im(float *restrict dx, const float *restrict dcols, int n0, int 
     }
 }
 
+/* ---------------------------------------------------------------------------------------------------- */
+/* the direct path, for F = 8 V filters with V = 1 .. DIRECT_MAX_VECTORS */
+
+#define DIRECT_MAX_VECTORS 4
+
+static int direct_path(int F) { return F % 8 == 0 && F / 8 <= DIRECT_MAX_VECTORS; }
+
+static inline __attribute__((always_inline)) v8f splat8(float v) { return v - (v8f){0}; }
+
+/* Padded image extent the windows read: Hp x Wp pixels. */
+static int padded_rows(int Ho, int K, int stride) { return (Ho - 1) * stride + K; }
+
+/* One sample's image as the windows read it: x itself when every window lies inside it (no padding), else
+ * a zero-padded copy in buf (padded_rows(Ho) x padded_rows(Wo) pixels). *row_pixels: pixels per row. */
+static const float *padded_sample(const float *xn, float *buf, int H, int W, int C, int K, int stride,
+                                  int pad_top, int pad_left, int Ho, int Wo, int *row_pixels) {
+    int Hp = padded_rows(Ho, K, stride), Wp = padded_rows(Wo, K, stride);
+    if (pad_top == 0 && pad_left == 0 && Hp <= H && Wp <= W) {
+        *row_pixels = W;
+        return xn;
+    }
+    memset(buf, 0, sizeof(float) * (long)Hp * Wp * C);
+    int last = pad_left + W < Wp ? pad_left + W : Wp;  /* padded columns [pad_left, last) hold the image */
+    for (int r = 0; r < Hp; r++) {
+        int ih = r - pad_top;
+        if (ih >= 0 && ih < H)
+            memcpy(buf + ((long)r * Wp + pad_left) * C, xn + (long)ih * W * C, sizeof(float) * (last - pad_left) * C);
+    }
+    *row_pixels = Wp;
+    return buf;
+}
+
+/* Forward for R neighbouring output positions (i, j .. j+R-1) of one sample: y = b + the K x K window
+ * sums, R x V vectors of sums held in registers over the whole window. */
+#define FORWARD_TILE(V, R)                                                                                   \
+static void forward_tile_##V##_##R(float *restrict yrow, const float *restrict xs, int row_pixels,          \
+                                   const float *restrict w, const float *restrict b, int i, int j, int K,   \
+                                   int C, int stride) {                                                     \
+    const int F = 8 * V, KC = K * C;                                                                         \
+    v8f acc[R][V];                                                                                           \
+    for (int v = 0; v < V; v++) {                                                                            \
+        v8f bv = LOAD8(b + 8 * v);                                                                           \
+        for (int r = 0; r < R; r++) acc[r][v] = bv;                                                          \
+    }                                                                                                        \
+    for (int kh = 0; kh < K; kh++) {                                                                         \
+        const float *restrict xr = xs + ((long)(i * stride + kh) * row_pixels + (long)j * stride) * C;       \
+        const float *restrict wk = w + (long)kh * KC * F;                                                    \
+        for (int q = 0; q < KC; q++) {                                                                       \
+            v8f wv[V];                                                                                       \
+            for (int v = 0; v < V; v++) wv[v] = LOAD8(wk + (long)q * F + 8 * v);                             \
+            for (int r = 0; r < R; r++) {                                                                    \
+                v8f xv = splat8(xr[(long)r * stride * C + q]);                                               \
+                for (int v = 0; v < V; v++) acc[r][v] += xv * wv[v];                                         \
+            }                                                                                                \
+        }                                                                                                    \
+    }                                                                                                        \
+    for (int r = 0; r < R; r++)                                                                              \
+        for (int v = 0; v < V; v++) STORE8(yrow + (long)r * F + 8 * v, acc[r][v]);                           \
+}
+#define FORWARD_SAMPLE(V, R)                                                                                 \
+static void forward_sample_##V(float *restrict yn, const float *restrict xs, int row_pixels,                \
+                               const float *restrict w, const float *restrict b, int Ho, int Wo, int K,     \
+                               int C, int stride) {                                                         \
+    for (int i = 0; i < Ho; i++) {                                                                           \
+        int j = 0;                                                                                           \
+        for (; j + R <= Wo; j += R)                                                                          \
+            forward_tile_##V##_##R(yn + ((long)i * Wo + j) * 8 * V, xs, row_pixels, w, b, i, j, K, C, stride); \
+        for (; j < Wo; j++)                                                                                  \
+            forward_tile_##V##_1(yn + ((long)i * Wo + j) * 8 * V, xs, row_pixels, w, b, i, j, K, C, stride); \
+    }                                                                                                        \
+}
+
+/* dw[q0 .. q0+Q, :] += the sum over one sample's output positions of its window's values q0 .. q0+Q (q in
+ * the window's (kh, kw, c) order) times dz at that position: Q x V vectors of sums in registers. A window
+ * value's place in the image is offset[q] floats from the window's corner, which spans kernel rows. */
+#define DW_TILE(V, Q)                                                                                        \
+static void dw_tile_##V##_##Q(float *restrict dwq, const float *restrict xs, int row_pixels,                \
+                              const float *restrict dz, int q0, int Ho, int Wo, int K, int C, int stride) { \
+    const int F = 8 * V, KC = K * C;                                                                         \
+    long offset[Q];                                                                                          \
+    for (int q = 0; q < Q; q++) offset[q] = (long)((q0 + q) / KC) * row_pixels * C + (q0 + q) % KC;          \
+    v8f acc[Q][V];                                                                                           \
+    for (int q = 0; q < Q; q++)                                                                              \
+        for (int v = 0; v < V; v++) acc[q][v] = (v8f){0};                                                    \
+    for (int i = 0; i < Ho; i++) {                                                                           \
+        const float *restrict xr = xs + (long)i * stride * row_pixels * C;                                   \
+        const float *restrict dzr = dz + (long)i * Wo * F;                                                   \
+        for (int j = 0; j < Wo; j++) {                                                                       \
+            const float *restrict corner = xr + (long)j * stride * C;                                        \
+            v8f dv[V];                                                                                       \
+            for (int v = 0; v < V; v++) dv[v] = LOAD8(dzr + (long)j * F + 8 * v);                            \
+            for (int q = 0; q < Q; q++) {                                                                    \
+                v8f xv = splat8(corner[offset[q]]);                                                          \
+                for (int v = 0; v < V; v++) acc[q][v] += xv * dv[v];                                         \
+            }                                                                                                \
+        }                                                                                                    \
+    }                                                                                                        \
+    for (int q = 0; q < Q; q++)                                                                              \
+        for (int v = 0; v < V; v++) STORE8(dwq + (long)q * F + 8 * v, LOAD8(dwq + (long)q * F + 8 * v) + acc[q][v]); \
+}
+#define DW_SAMPLE(V, Q)                                                                                      \
+static void dw_sample_##V(float *restrict dw, const float *restrict xs, int row_pixels,                      \
+                          const float *restrict dz, int Ho, int Wo, int K, int C, int stride) {              \
+    const int KKC = K * K * C;                                                                               \
+    int q = 0;                                                                                               \
+    for (; q + Q <= KKC; q += Q)                                                                             \
+        dw_tile_##V##_##Q(dw + (long)q * 8 * V, xs, row_pixels, dz, q, Ho, Wo, K, C, stride);                \
+    for (; q < KKC; q++)                                                                                     \
+        dw_tile_##V##_1(dw + (long)q * 8 * V, xs, row_pixels, dz, q, Ho, Wo, K, C, stride);                  \
+}
+
+/* R positions x V vectors, and Q values x V vectors: 8 to 12 sums, within AVX2's 16 registers */
+FORWARD_TILE(1, 1) FORWARD_TILE(1, 8) FORWARD_SAMPLE(1, 8)
+FORWARD_TILE(2, 1) FORWARD_TILE(2, 4) FORWARD_SAMPLE(2, 4)
+FORWARD_TILE(3, 1) FORWARD_TILE(3, 4) FORWARD_SAMPLE(3, 4)
+FORWARD_TILE(4, 1) FORWARD_TILE(4, 3) FORWARD_SAMPLE(4, 3)
+DW_TILE(1, 1) DW_TILE(1, 12) DW_SAMPLE(1, 12)
+DW_TILE(2, 1) DW_TILE(2, 6) DW_SAMPLE(2, 6)
+DW_TILE(3, 1) DW_TILE(3, 4) DW_SAMPLE(3, 4)
+DW_TILE(4, 1) DW_TILE(4, 3) DW_SAMPLE(4, 3)
+
+static void forward_direct(float *restrict yn, const float *restrict xs, int row_pixels, const float *restrict w,
+                           const float *restrict b, int Ho, int Wo, int K, int C, int F, int stride) {
+    switch (F / 8) {
+    case 1: forward_sample_1(yn, xs, row_pixels, w, b, Ho, Wo, K, C, stride); break;
+    case 2: forward_sample_2(yn, xs, row_pixels, w, b, Ho, Wo, K, C, stride); break;
+    case 3: forward_sample_3(yn, xs, row_pixels, w, b, Ho, Wo, K, C, stride); break;
+    default: forward_sample_4(yn, xs, row_pixels, w, b, Ho, Wo, K, C, stride); break;
+    }
+}
+
+static void dw_direct(float *restrict dw, const float *restrict xs, int row_pixels, const float *restrict dz,
+                      int Ho, int Wo, int K, int C, int F, int stride) {
+    switch (F / 8) {
+    case 1: dw_sample_1(dw, xs, row_pixels, dz, Ho, Wo, K, C, stride); break;
+    case 2: dw_sample_2(dw, xs, row_pixels, dz, Ho, Wo, K, C, stride); break;
+    case 3: dw_sample_3(dw, xs, row_pixels, dz, Ho, Wo, K, C, stride); break;
+    default: dw_sample_4(dw, xs, row_pixels, dz, Ho, Wo, K, C, stride); break;
+    }
+}
+
+/* ---------------------------------------------------------------------------------------------------- */
+/* the kernels */
+
 void pynn_conv2d_forward(float *restrict y, const float *restrict x, const float *restrict w,
                          const float *restrict b, int N, int H, int W, int C, int K, int F, int stride,
                          int pad_top, int pad_left, int Ho, int Wo, int act, float alpha) {
-    const int KKC = K * K * C, per = chunk_samples(Ho, Wo), chunks = (N + per - 1) / per;
-    const long rows_max = (long)per * Ho * Wo;
+    const int KKC = K * K * C, per = chunk_samples(Ho, Wo), chunks = (N + per - 1) / per, direct = direct_path(F);
+    /* per thread: the patch matrix (im2col), or the padded image (direct) */
+    const long scratch_per_thread = direct ? (long)padded_rows(Ho, K, stride) * padded_rows(Wo, K, stride) * C
+                                           : (long)per * Ho * Wo * KKC;
     int team = team_for(chunks, 2.0 * N * Ho * Wo * (double)KKC * F);
-    float *scratch = malloc(sizeof(float) * rows_max * KKC * team);
+    float *scratch = malloc(sizeof(float) * scratch_per_thread * team);
     #pragma omp parallel for schedule(dynamic) num_threads(team) if (team > 1)
     for (int chunk = 0; chunk < chunks; chunk++) {
-        float *cols = scratch + rows_max * KKC * thread_id();
+        float *mine = scratch + scratch_per_thread * thread_id();
         int n0 = chunk * per, n1 = n0 + per < N ? n0 + per : N;
         int rows = (n1 - n0) * Ho * Wo;
         float *yc = y + (long)n0 * Ho * Wo * F;
-        im2col(cols, x, n0, n1, H, W, C, K, stride, pad_top, pad_left, Ho, Wo);
-        for (int r = 0; r < rows; r++) memcpy(yc + (long)r * F, b, sizeof(float) * F);
-        pynn_sgemm(0, 0, rows, F, KKC, 1.0f, cols, KKC, w, F, 1.0f, yc, F);
+        if (direct) {
+            for (int n = n0; n < n1; n++) {
+                int row_pixels;
+                const float *xs = padded_sample(x + (long)n * H * W * C, mine, H, W, C, K, stride, pad_top,
+                                                pad_left, Ho, Wo, &row_pixels);
+                forward_direct(y + (long)n * Ho * Wo * F, xs, row_pixels, w, b, Ho, Wo, K, C, F, stride);
+            }
+        } else {
+            im2col(mine, x, n0, n1, H, W, C, K, stride, pad_top, pad_left, Ho, Wo);
+            for (int r = 0; r < rows; r++) memcpy(yc + (long)r * F, b, sizeof(float) * F);
+            pynn_sgemm(0, 0, rows, F, KKC, 1.0f, mine, KKC, w, F, 1.0f, yc, F);
+        }
         pynn_activate(yc, yc, (int64_t)rows * F, act, alpha);
     }
     free(scratch);
+}
+
+/* dx of one sample by the direct path (C a multiple of 8), into dxs (row_pixels wide, zeroed by the caller):
+ * every output position's dz (F) spread back over its window, a kernel row (K*C contiguous values) at a
+ * time: dxs[window row] += sum over f of dz[f] wt[f, window row], wt (F, K*K*C) being the kernel transposed.
+ * (Gathering instead, as the "full" correlation of the padded dz with the turned kernel, measured twice as
+ * slow: more than half of its multiply-adds fall on the padding.) */
+static int direct_dx_path(int C) { return C % 8 == 0; }
+
+static void dx_direct(float *restrict dxs, int row_pixels, const float *restrict dz, const float *restrict wt,
+                      int Ho, int Wo, int K, int C, int F, int stride) {
+    enum { U = 4 };  /* vectors of a kernel row summed in registers at once */
+    const int KC = K * C, vectors = KC / 8;
+    const long KKC = (long)K * KC;
+    for (int i = 0; i < Ho; i++) {
+        for (int j = 0; j < Wo; j++) {
+            const float *restrict d = dz + ((long)i * Wo + j) * F;
+            for (int kh = 0; kh < K; kh++) {
+                float *restrict row = dxs + ((long)(i * stride + kh) * row_pixels + (long)j * stride) * C;
+                const float *restrict wk = wt + (long)kh * KC;
+                int u = 0;
+                for (; u + U <= vectors; u += U) {
+                    v8f acc[U];
+                    for (int t = 0; t < U; t++) acc[t] = LOAD8(row + 8 * (u + t));
+                    for (int f = 0; f < F; f++) {
+                        v8f df = splat8(d[f]);
+                        for (int t = 0; t < U; t++) acc[t] += df * LOAD8(wk + f * KKC + 8 * (u + t));
+                    }
+                    for (int t = 0; t < U; t++) STORE8(row + 8 * (u + t), acc[t]);
+                }
+                for (; u < vectors; u++) {
+                    v8f acc = LOAD8(row + 8 * u);
+                    for (int f = 0; f < F; f++) acc += splat8(d[f]) * LOAD8(wk + f * KKC + 8 * u);
+                    STORE8(row + 8 * u, acc);
+                }
+            }
+        }
+    }
 }
 
 void pynn_conv2d_backward(float *restrict dx, float *restrict dw, float *restrict db, float *restrict dy,
@@ -131,27 +335,62 @@ void pynn_conv2d_backward(float *restrict dx, float *restrict dw, float *restric
                           int N, int H, int W, int C, int K, int F, int stride, int pad_top, int pad_left,
                           int Ho, int Wo, int act, float alpha) {
     const int KKC = K * K * C, per = chunk_samples(Ho, Wo), chunks = (N + per - 1) / per;
+    const int direct = direct_path(F), direct_dx = dx && direct_dx_path(C);
     const long rows_max = (long)per * Ho * Wo, wsize = (long)KKC * F;
+    const long padded = (long)padded_rows(Ho, K, stride) * padded_rows(Wo, K, stride) * C;
+    const int Hp = padded_rows(Ho, K, stride), Wp = padded_rows(Wo, K, stride);
+    const int dx_in_place = pad_top == 0 && pad_left == 0 && Hp <= H && Wp <= W;  /* no padding to crop */
+    /* per thread: the patches (im2col) or the padded image (direct), and the patches' gradient (im2col) or
+     * a padded dx (direct dx); then the kernel transposed (direct dx), and each chunk's dw and db */
+    const long scratch_per_thread = (direct ? padded : rows_max * KKC)
+                                    + (!dx ? 0 : direct_dx ? padded : rows_max * KKC);
     int team = team_for(chunks, (dx ? 4.0 : 2.0) * N * Ho * Wo * (double)KKC * F);
-    /* per thread: the patches and their gradient; per chunk: its dw and db */
-    float *scratch = malloc(sizeof(float) * (rows_max * KKC * 2 * team + (wsize + F) * chunks));
-    float *partial = scratch + rows_max * KKC * 2 * team;
+    float *scratch = malloc(sizeof(float) * (scratch_per_thread * team + wsize + (wsize + F) * chunks));
+    float *wt = scratch + scratch_per_thread * team, *partial = wt + wsize;
+    if (direct_dx)
+        for (int k = 0; k < KKC; k++)
+            for (int f = 0; f < F; f++) wt[(long)f * KKC + k] = w[(long)k * F + f];
     #pragma omp parallel for schedule(dynamic) num_threads(team) if (team > 1)
     for (int chunk = 0; chunk < chunks; chunk++) {
-        float *cols = scratch + rows_max * KKC * 2 * thread_id(), *dcols = cols + rows_max * KKC;
+        float *mine = scratch + scratch_per_thread * thread_id();
+        float *dmine = mine + (direct ? padded : rows_max * KKC);
         float *dwc = partial + (wsize + F) * chunk, *dbc = dwc + wsize;
         int n0 = chunk * per, n1 = n0 + per < N ? n0 + per : N;
         int rows = (n1 - n0) * Ho * Wo;
         float *dz = dy + (long)n0 * Ho * Wo * F;
         pynn_activate_backward(dz, dz, y + (long)n0 * Ho * Wo * F, (int64_t)rows * F, act, alpha);
-        im2col(cols, x, n0, n1, H, W, C, K, stride, pad_top, pad_left, Ho, Wo);
-        pynn_sgemm(1, 0, KKC, F, rows, 1.0f, cols, KKC, dz, F, 0.0f, dwc, F);
+        if (direct) {
+            memset(dwc, 0, sizeof(float) * wsize);
+            for (int n = n0; n < n1; n++) {
+                int row_pixels;
+                const float *xs = padded_sample(x + (long)n * H * W * C, mine, H, W, C, K, stride, pad_top,
+                                                pad_left, Ho, Wo, &row_pixels);
+                dw_direct(dwc, xs, row_pixels, dy + (long)n * Ho * Wo * F, Ho, Wo, K, C, F, stride);
+            }
+        } else {
+            im2col(mine, x, n0, n1, H, W, C, K, stride, pad_top, pad_left, Ho, Wo);
+            pynn_sgemm(1, 0, KKC, F, rows, 1.0f, mine, KKC, dz, F, 0.0f, dwc, F);
+        }
         for (int f = 0; f < F; f++) dbc[f] = 0.0f;
         for (int r = 0; r < rows; r++)
             for (int f = 0; f < F; f++) dbc[f] += dz[(long)r * F + f];
-        if (dx) {
-            pynn_sgemm(0, 1, rows, KKC, F, 1.0f, dz, F, w, F, 0.0f, dcols, KKC);
-            col2im(dx, dcols, n0, n1, H, W, C, K, stride, pad_top, pad_left, Ho, Wo);
+        if (direct_dx) {
+            for (int n = n0; n < n1; n++) {
+                float *dxn = dx + (long)n * H * W * C;
+                float *target = dx_in_place ? dxn : dmine;
+                memset(target, 0, sizeof(float) * (dx_in_place ? (long)H * W * C : padded));
+                dx_direct(target, dx_in_place ? W : Wp, dy + (long)n * Ho * Wo * F, wt, Ho, Wo, K, C, F, stride);
+                if (!dx_in_place) {  /* crop the padding away; image rows and columns past the windows get 0 */
+                    memset(dxn, 0, sizeof(float) * (long)H * W * C);
+                    int cols = W < Wp - pad_left ? W : Wp - pad_left;
+                    for (int r = 0; r < H && r + pad_top < Hp; r++)
+                        memcpy(dxn + (long)r * W * C, dmine + ((long)(r + pad_top) * Wp + pad_left) * C,
+                               sizeof(float) * (long)cols * C);
+                }
+            }
+        } else if (dx) {
+            pynn_sgemm(0, 1, rows, KKC, F, 1.0f, dz, F, w, F, 0.0f, dmine, KKC);
+            col2im(dx, dmine, n0, n1, H, W, C, K, stride, pad_top, pad_left, Ho, Wo);
         }
     }
     /* the chunks' sums added in chunk order: the same rounding on any number of threads */
@@ -161,6 +400,25 @@ void pynn_conv2d_backward(float *restrict dx, float *restrict dw, float *restric
         for (int f = 0; f < F; f++) db[f] += dbc[f];
     }
     free(scratch);
+}
+
+/* One pooling window's maximum and its place, 8 channels at once (C a multiple of 8). */
+static inline void pool_window8(float *restrict best_out, int32_t *restrict where_out, const float *restrict corner,
+                                int W, int C, int P) {
+    typedef int32_t v8i32 __attribute__((vector_size(32)));
+    v8f best = LOAD8(corner);
+    v8i32 where = {0};
+    for (int a = 0; a < P; a++) {
+        for (int q = 0; q < P; q++) {
+            v8f v = LOAD8(corner + ((long)a * W + q) * C);
+            /* strictly greater replaces (the first maximum wins ties); a NaN replaces a number */
+            v8i32 take = (v > best) | ((v != v) & (best == best));
+            best = (v8f)((take & (v8i32)v) | (~take & (v8i32)best));
+            where = (take & (a * P + q)) | (~take & where);
+        }
+    }
+    STORE8(best_out, best);
+    memcpy(where_out, &where, sizeof where);
 }
 
 void pynn_maxpool_forward(float *restrict y, int32_t *restrict argmax, const float *restrict x, int N, int H,
@@ -173,13 +431,17 @@ void pynn_maxpool_forward(float *restrict y, int32_t *restrict argmax, const flo
             for (int j = 0; j < Wo; j++) {
                 float *restrict best = y + (((long)n * Ho + i) * Wo + j) * C;
                 int32_t *restrict where = argmax + (((long)n * Ho + i) * Wo + j) * C;
+                const float *first = x + (((long)n * H + i * P) * W + j * P) * C;
+                if (C % 8 == 0) {
+                    for (int c = 0; c < C; c += 8) pool_window8(best + c, where + c, first + c, W, C, P);
+                    continue;
+                }
                 /* the window's first value, then a strictly greater one replaces it: the first maximum in
                  * row-major order wins ties, as PyTorch's does */
-                const float *first = x + (((long)n * H + i * P) * W + j * P) * C;
                 for (int c = 0; c < C; c++) best[c] = first[c], where[c] = 0;
                 for (int a = 0; a < P; a++) {
                     for (int q = 0; q < P; q++) {
-                        const float *v = x + (((long)n * H + i * P + a) * W + j * P + q) * C;
+                        const float *v = first + ((long)a * W + q) * C;
                         for (int c = 0; c < C; c++) {
                             /* a NaN in the window wins, so it reaches the loss instead of hiding */
                             if (v[c] > best[c] || (v[c] != v[c] && best[c] == best[c])) {
@@ -200,13 +462,20 @@ void pynn_maxpool_backward(float *restrict dx, const float *restrict dy, const i
     int team = team_for(N, 1.0 * N * H * W * C * 8);
     #pragma omp parallel for schedule(static) num_threads(team) if (team > 1)
     for (int n = 0; n < N; n++) {
-        memset(dx + (long)n * H * W * C, 0, sizeof(float) * (long)H * W * C);
+        float *restrict dxn = dx + (long)n * H * W * C;
+        /* the rows and columns no window covers get zero; every covered value is written once below */
+        for (int r = Ho * P; r < H; r++) memset(dxn + (long)r * W * C, 0, sizeof(float) * W * C);
+        for (int r = 0; r < Ho * P; r++)
+            memset(dxn + ((long)r * W + Wo * P) * C, 0, sizeof(float) * (W - Wo * P) * C);
         for (int i = 0; i < Ho; i++) {
             for (int j = 0; j < Wo; j++) {
                 long o = (((long)n * Ho + i) * Wo + j) * C;
-                for (int c = 0; c < C; c++) {
-                    int a = argmax[o + c] / P, q = argmax[o + c] % P;
-                    dx[(((long)n * H + i * P + a) * W + j * P + q) * C + c] = dy[o + c];
+                for (int a = 0; a < P; a++) {
+                    for (int q = 0; q < P; q++) {
+                        float *restrict d = dxn + ((long)(i * P + a) * W + j * P + q) * C;
+                        int32_t here = a * P + q;
+                        for (int c = 0; c < C; c++) d[c] = argmax[o + c] == here ? dy[o + c] : 0.0f;
+                    }
                 }
             }
         }

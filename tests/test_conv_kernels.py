@@ -32,6 +32,13 @@ CONV_CASES = [
     (5, 28, 28, 1, 5, 8, 1, "valid"),
     (7, 12, 12, 8, 5, 16, 1, "valid"),
     (37, 9, 9, 3, 3, 5, 1, "same"),
+    # the direct paths: F a multiple of 8 up to 32, and C a multiple of 8 for dx; with padding to crop,
+    # strides, and windows that leave the last rows and columns unread
+    (3, 9, 7, 8, 3, 8, 2, "same"),
+    (2, 10, 11, 16, 5, 24, 1, "same"),
+    (2, 14, 13, 8, 3, 16, 3, "valid"),
+    (3, 8, 9, 24, 2, 32, 1, "same"),
+    (2, 6, 5, 8, 1, 40, 2, "valid"),
 ]
 
 
@@ -125,9 +132,10 @@ def test_maxpool_matches_reference(rng, N, H, W, C, P):
     assert np.array_equal(conv.maxpool_backward(dy, cache), ref.maxpool_backward(dy, rarg, x.shape, P))
 
 
-def test_maxpool_ties_go_to_the_first_maximum_in_row_major_order():
+@pytest.mark.parametrize("channels", [2, 8])  # the scalar loop and the 8-channel vectors
+def test_maxpool_ties_go_to_the_first_maximum_in_row_major_order(channels):
     """PyTorch's rule: in a window of equal values the gradient goes to its top-left one."""
-    x = np.zeros((1, 4, 4, 2), np.float32)
+    x = np.zeros((1, 4, 4, channels), np.float32)
     x[0, 2:, 2:, 1] = [[1, 3], [3, 3]]   # the window's maximum 3 appears three times
     y, cache = conv.maxpool_forward(x, 2)
     dx = conv.maxpool_backward(np.ones_like(y), cache)
@@ -136,9 +144,10 @@ def test_maxpool_ties_go_to_the_first_maximum_in_row_major_order():
     assert dx[0, 2:, 2:, 1].tolist() == [[0, 1], [0, 0]]
 
 
-def test_maxpool_passes_a_nan_on():
-    x = np.ones((1, 2, 2, 1), np.float32)
-    x[0, 1, 0, 0] = np.nan
+@pytest.mark.parametrize("channels", [1, 8])
+def test_maxpool_passes_a_nan_on(channels):
+    x = np.ones((1, 2, 2, channels), np.float32)
+    x[0, 1, 0, :] = np.nan
     assert np.isnan(conv.maxpool_forward(x, 2)[0]).all()
 
 
