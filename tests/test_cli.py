@@ -35,8 +35,8 @@ def test_train_saves_and_eval_reads_back(tmp_path):
 
 def test_train_json_prints_only_json():
     result = json.loads(pynn("train", "--data", "xor", "--model", "2-8:tanh-2", "--optimizer", "adam",
-                             "--lr", "0.05", "--epochs", "150", "--batch", "4", "--json").stdout)
-    assert result["test_accuracy"] >= 0.97 and len(result["history"]) == 150
+                             "--lr", "0.03", "--epochs", "100", "--json").stdout)
+    assert result["test_accuracy"] >= 0.97 and len(result["history"]) == 100
 
 
 def test_summary_shows_shapes_and_arithmetic():

@@ -104,12 +104,12 @@ def test_one_training_step_matches_the_reference(rng, loss, spec):
         np.testing.assert_allclose(layer.db, db, rtol=1e-4, atol=1e-6)
 
 
-def test_xor_trains_to_100_percent():
+def test_xor_trains_to_97_percent():
     from pynn.data import load_dataset
 
     xor = load_dataset("xor")
     model = build_model("2-8:tanh-2", xor, seed=0)
-    Trainer(model, RunConfig(epochs=200, batch=4, optimizer="adam", lr=0.05)).fit(xor.x_train, xor.y_train)
+    Trainer(model, RunConfig(epochs=100, optimizer="adam", lr=0.03)).fit(xor.x_train, xor.y_train)  # Playground's
     assert model.evaluate(xor.x_test, xor.y_test)["accuracy"] >= 0.97  # Playground's xor: points near the axes
 
 
