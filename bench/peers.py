@@ -32,6 +32,29 @@ def _torch_mlp(torch, w: Workload):
     return nn.Sequential(*layers[:-1])
 
 
+def _torch_conv(torch, w: Workload):
+    """The conv spec (28x28-conv8k5-pool2-...-10) as nn.Conv2d/MaxPool2d/Linear, NCHW as PyTorch has it."""
+    nn = torch.nn
+    tokens = w.spec.split("-")
+    channels, layers, flat = 1, [], None
+    side = int(tokens[0].split("x")[0])
+    for token in tokens[1:]:
+        if token.startswith("conv"):
+            filters, k = map(int, token[4:].split("k"))
+            layers += [nn.Conv2d(channels, filters, k), nn.ReLU()]
+            channels, side = filters, side - k + 1
+        elif token.startswith("pool"):
+            layers.append(nn.MaxPool2d(int(token[4:])))
+            side //= int(token[4:])
+        else:
+            if flat is None:
+                flat = channels * side * side
+                layers.append(nn.Flatten())
+            layers += [nn.Linear(flat, int(token)), nn.ReLU()]
+            flat = int(token)
+    return nn.Sequential(*layers[:-1])
+
+
 def _torch_optimizer(torch, w: Workload, params):
     if w.optimizer == "sgd":
         return torch.optim.SGD(params, lr=w.lr)
@@ -84,6 +107,13 @@ def run_torch(w: Workload, data):
             return _torch_epoch(torch, net, opt, nn.CrossEntropyLoss(), torch.from_numpy(x), torch.from_numpy(y),
                                 w.batch, lambda out, t: (out.reshape(-1, w.head), t.reshape(-1)))
         return _torch_epoch(torch, net, opt, nn.MSELoss(), torch.from_numpy(x), torch.from_numpy(y), w.batch)
+    if w.kind == "conv":
+        x, y = data
+        net = _torch_conv(torch, w)
+        opt = torch.optim.Adam(net.parameters(), lr=w.lr)
+        side = int(round(np.sqrt(x.shape[1])))
+        return _torch_epoch(torch, net, opt, torch.nn.CrossEntropyLoss(),
+                            torch.from_numpy(x.reshape(-1, 1, side, side)), torch.from_numpy(y), w.batch)
     if w.kind == "predict":
         net = _torch_mlp(torch, w)
         xt = torch.from_numpy(data)
@@ -227,6 +257,94 @@ class _NumpyLSTM:
         self.opt.step([flat.T @ x.reshape(B * T, -1), gWh, flat.sum(axis=0), gWd, gbd])
 
 
+class _NumpyConv:
+    """The conv spec in numpy, NHWC: each convolution one matmul over im2col patches (sliding_window_view),
+    max pooling by reshaping into windows, then the dense layers; backward by hand, Adam as above."""
+
+    def __init__(self, w: Workload):
+        rng = np.random.default_rng(0)
+        tokens = w.spec.split("-")
+        side, channels = int(tokens[0].split("x")[0]), 1
+        self.layers, params = [], []
+        for token in tokens[1:]:
+            if token.startswith("conv"):
+                filters, k = map(int, token[4:].split("k"))
+                fan_in = k * k * channels
+                W = (rng.standard_normal((fan_in, filters)) * np.sqrt(2 / fan_in)).astype(F32)
+                self.layers.append(("conv", k, W, np.zeros(filters, F32)))
+                channels, side = filters, side - k + 1
+            elif token.startswith("pool"):
+                self.layers.append(("pool", int(token[4:]), None, None))
+                side //= int(token[4:])
+            else:
+                n_in = side * side * channels if self.layers[-1][0] != "dense" else self.layers[-1][2].shape[0]
+                W = (rng.standard_normal((int(token), n_in)) * np.sqrt(2 / n_in)).astype(F32)
+                self.layers.append(("dense", 0, W, np.zeros(int(token), F32)))
+        params = [p for _, _, W, b in self.layers if W is not None for p in (W, b)]
+        self.side = int(tokens[0].split("x")[0])
+        self.opt = _Adam(params, w.lr, "adam")
+
+    @staticmethod
+    def _patches(a, k):
+        windows = np.lib.stride_tricks.sliding_window_view(a, (k, k), axis=(1, 2))  # (N, Ho, Wo, C, k, k)
+        n, ho, wo = windows.shape[:3]
+        return windows.transpose(0, 1, 2, 4, 5, 3).reshape(n * ho * wo, -1), (n, ho, wo)
+
+    def step(self, x, y):
+        a = x.reshape(len(x), self.side, self.side, 1)
+        caches = []
+        last_dense = max(i for i, layer in enumerate(self.layers) if layer[0] == "dense")
+        for i, (kind, k, W, b) in enumerate(self.layers):
+            if kind == "conv":
+                cols, (n, ho, wo) = self._patches(a, k)
+                z = np.maximum(cols @ W + b, F32(0))
+                caches.append((a.shape, cols, z))
+                a = z.reshape(n, ho, wo, -1)
+            elif kind == "pool":
+                n, h, wd, c = a.shape
+                win = a[:, :h // k * k, :wd // k * k].reshape(n, h // k, k, wd // k, k, c)
+                out = win.max(axis=(2, 4))
+                caches.append((a.shape, win == out[:, :, None, :, None], None))
+                a = out
+            else:
+                flat = a.reshape(len(a), -1)
+                z = flat @ W.T + b
+                if i < last_dense:
+                    z = np.maximum(z, F32(0))
+                caches.append((a.shape, flat, z))
+                a = z
+        z = a - a.max(axis=1, keepdims=True)
+        p = np.exp(z)
+        p /= p.sum(axis=1, keepdims=True)
+        p[np.arange(len(y)), y] -= 1
+        d = p / F32(len(y))
+        grads = []
+        for i in range(len(self.layers) - 1, -1, -1):
+            kind, k, W, b = self.layers[i]
+            shape, saved, z = caches[i]
+            if kind == "dense":
+                if i < last_dense:
+                    d = d * (z > 0)
+                grads += [d.sum(axis=0), d.T @ saved]
+                d = (d @ W).reshape(shape)
+            elif kind == "pool":
+                n, h, wd, c = shape
+                dwin = saved * d[:, :, None, :, None]  # ties share the gradient: fine for timing
+                d = np.zeros(shape, F32)
+                d[:, :h // k * k, :wd // k * k] = dwin.reshape(n, h // k * k, wd // k * k, c)
+            else:
+                dz = d.reshape(len(saved), -1) * (z > 0)
+                grads += [dz.sum(axis=0), saved.T @ dz]
+                if i:
+                    dcols = (dz @ W.T).reshape(*d.shape[:3], k, k, shape[3])
+                    d = np.zeros(shape, F32)
+                    for kh in range(k):
+                        for kw in range(k):
+                            d[:, kh:kh + dcols.shape[1], kw:kw + dcols.shape[2]] += dcols[:, :, :, kh, kw]
+        grads = grads[::-1]  # (W, b) per layer, input side first, as the optimiser holds them
+        self.opt.step(grads)
+
+
 def _numpy_epoch(net, x, y, batch):
     rng = np.random.default_rng(0)
 
@@ -246,6 +364,8 @@ def run_numpy(w: Workload, data):
         return _numpy_epoch(_NumpyMLP(w), *data, w.batch)
     if w.kind == "lstm":
         return _numpy_epoch(_NumpyLSTM(w), *data, w.batch)
+    if w.kind == "conv":
+        return _numpy_epoch(_NumpyConv(w), *data, w.batch)
     if w.kind == "predict":
         net = _NumpyMLP(w)
 

@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 class Workload:
     key: str
     title: str
-    kind: str                 # "mlp", "lstm", "predict", "render"
+    kind: str                 # "mlp", "lstm", "predict", "render", "conv"
     sizes: tuple = ()         # dense layer widths, input first (mlp, predict)
     activation: str = "relu"
     optimizer: str = "adam"
@@ -31,6 +31,7 @@ class Workload:
     units: int = 0            # lstm: hidden units
     head: int = 0             # lstm: outputs of the dense head
     per_step: bool = False    # lstm: the head applies at every step (return sequences)
+    spec: str = ""            # conv: the model as pynn writes it (stride 1, valid padding, pool stride = size)
     n: int = 60000            # samples (mlp, predict) or sequences (lstm) in one timed run
     quick_n: int = 6000
 
@@ -51,9 +52,36 @@ class Workload:
             gates = 2.0 * m * self.steps * 4 * self.units * (self.features + self.units)
             head = 2.0 * m * (self.steps if self.per_step else 1) * self.units * self.head
             return 3 * (gates + head)  # forward, then dW and dx of the same size in backward
+        if self.kind == "conv":
+            return m * conv_net_flops(self.spec)
         if self.kind == "gemm":
             return 2.0 * m ** 3
         return 0.0
+
+
+def conv_net_flops(spec: str) -> float:
+    """One sample's multiply flops through a conv spec (28x28-conv8k5-pool2-...-10), forward and backward:
+    a conv costs 2 Ho Wo K K C F forward, as much for dw, and again for dx except on the first layer; a dense
+    layer likewise with 2 n_in n_out; pooling is not counted."""
+    tokens = spec.split("-")
+    H, W, *C = map(int, tokens[0].split("x"))
+    shape, total, first = [H, W, C[0] if C else 1], 0.0, True
+    for token in tokens[1:]:
+        if token.startswith("conv"):
+            F, K = map(int, token[4:].split("k"))
+            H, W, C = shape if len(shape) == 3 else (1, 1, shape[0])
+            forward = 2.0 * (H - K + 1) * (W - K + 1) * K * K * C * F
+            shape = [H - K + 1, W - K + 1, F]
+        elif token.startswith("pool"):
+            P = int(token[4:])
+            shape = [shape[0] // P, shape[1] // P, shape[2]]
+            continue
+        else:
+            n_in, n_out = int(np.prod(shape)), int(token)
+            forward, shape = 2.0 * n_in * n_out, [n_out]
+        total += forward * (2 if first else 3)
+        first = False
+    return total
 
 
 WORKLOADS = {w.key: w for w in [
@@ -71,6 +99,8 @@ WORKLOADS = {w.key: w for w in [
              quick_n=10000),
     Workload("W7", "render the 30 weight maps of 784-30-10", "render", (784, 30, 10), "sigmoid", n=30,
              quick_n=30),
+    Workload("W8", "28x28-conv8k5-pool2-conv16k5-pool2-100-10 relu, Adam, batch 64, one epoch", "conv",
+             batch=64, spec="28x28-conv8k5-pool2-conv16k5-pool2-100-10", quick_n=6400),
 ]}
 
 
@@ -125,8 +155,8 @@ def sequences(w: Workload, n: int) -> tuple[np.ndarray, np.ndarray]:
 
 def data_for(w: Workload, quick: bool):
     n = w.samples(quick)
-    if w.kind == "mlp":
-        return fashion_mnist(n)
+    if w.kind in ("mlp", "conv"):
+        return fashion_mnist(n)  # flat 784 per image: a conv model reads it as 28x28x1
     if w.kind == "lstm":
         return sequences(w, n)
     if w.kind == "gemm":  # two n x n matrices and the product's place
@@ -143,13 +173,22 @@ def _pynn_mlp(w: Workload):
     return build_model(spec, hidden_activation=w.activation, seed=0)
 
 
+def _pynn_conv(w: Workload):
+    from pynn.errors import PynnError
+    from pynn.model import build_model
+    try:
+        return build_model(w.spec, hidden_activation=w.activation, seed=0)
+    except PynnError as err:  # a pynn without conv layers
+        raise Unavailable(str(err)) from None
+
+
 def run_pynn(w: Workload, data):
     from pynn.run import RunConfig
     from pynn.train import Trainer
 
-    if w.kind == "mlp":
+    if w.kind in ("mlp", "conv"):
         x, y = data
-        model = _pynn_mlp(w)
+        model = _pynn_mlp(w) if w.kind == "mlp" else _pynn_conv(w)
         config = RunConfig(epochs=1, batch=w.batch, optimizer=w.optimizer, lr=w.lr)
         return lambda: Trainer(model, config, eval_train=False).fit(x, y)
     if w.kind == "lstm":
