@@ -131,19 +131,24 @@ class SurfaceMap:
 
 
 def points_legend(console_colour: bool, classification: bool, n_train: int, n_test: int) -> Text:
-    """What the points over a surface stand for."""
-    if not classification:
-        if console_colour:
-            return Text(f"{TRAIN_MARK} {n_train} training points, {TEST_MARK} {n_test} test points, coloured by "
-                        "their target on the same scale")
-        return Text(f"o: {n_train} training points, @: {n_test} test points")
+    """What the points over a surface stand for (a set with no points drawn is not mentioned)."""
     if console_colour:
-        text = Text(f"{TRAIN_MARK} {n_train} training points, {TEST_MARK} {n_test} test points: ")
+        kinds = [f"{TRAIN_MARK} {n_train} training points" if n_train else "",
+                 f"{TEST_MARK} {n_test} test points" if n_test else ""]
+    elif classification:
+        kinds = [f"0 1 ...: {n_train} training points by class" if n_train else "",
+                 f"A B ...: {n_test} test points (A class 0, B class 1)" if n_test else ""]
+    else:
+        kinds = [f"o: {n_train} training points" if n_train else "", f"@: {n_test} test points" if n_test else ""]
+    text = Text(", ".join(k for k in kinds if k))
+    if console_colour and classification:
+        text.append(": ")
         text.append("class 0", Style(color="rgb({},{},{})".format(*CLASS_RGB[0])))
         text.append(", ")
         text.append("class 1", Style(color="rgb({},{},{})".format(*CLASS_RGB[1])))
-        return text
-    return Text(f"0 1 ...: {n_train} training points by class; A B ...: {n_test} test points (A class 0, B class 1)")
+    elif console_colour:
+        text.append(", coloured by their target on the same scale")
+    return text
 
 
 def axes_line(extent, width: int) -> Text:
