@@ -258,3 +258,44 @@ def test_mutated_keras_files_fail_only_with_a_pynn_error(tmp_path, file, trials)
     size = (FIXTURES / file).stat().st_size
     structure = (size - 4096, size) if file.endswith(".keras") else (0, 4096)
     assert fuzz(read_keras, FIXTURES / file, tmp_path / file, trials, structure) > trials // 4
+
+
+def test_an_activation_layer_after_a_linear_dense_is_its_activation(tmp_path):
+    """Dense(10) followed by Activation("softmax") is a softmax output layer; under from_logits=True that is the
+    softmax applied twice."""
+    def separate_softmax(config):
+        layers_of(config).append({"module": "keras.layers", "class_name": "Activation",
+                                  "config": {"name": "probabilities", "activation": "softmax"}})
+
+    model = read_keras(keras_with(tmp_path, "activation.keras", separate_softmax))
+    assert len(model.layers) == 3 and model.origin["output_softmax"] and model.loss.double_softmax
+    ref = expected("keras_lab")
+    assert_close(model.forward(ref["inputs"])[0], ref["outputs"])  # the same logits before the softmax
+
+
+def test_a_tensorflow_2_legacy_h5_layout_reads_the_same(tmp_path):
+    """TensorFlow 2's Keras wrote .h5 files with batch_input_shape on the first layer (no InputLayer), weights named
+    <layer>/kernel:0 and a string loss; built here with h5py from the lab's weights, it gives the same logits."""
+    import h5py
+
+    lab = read_keras(FIXTURES / "keras_lab.h5")
+    layers = [{"class_name": "Dense", "config": {"name": f"dense_{i}", "units": layer.units,
+                                                 "activation": "relu" if i < 2 else "linear", "use_bias": True,
+                                                 **({"batch_input_shape": [None, 784]} if i == 0 else {})}}
+              for i, layer in enumerate(lab.layers)]
+    path = tmp_path / "tf2.h5"
+    with h5py.File(path, "w") as f:
+        f.attrs["model_config"] = json.dumps({"class_name": "Sequential", "config": {"name": "sequential",
+                                                                                     "layers": layers}})
+        f.attrs["training_config"] = json.dumps({"loss": {"class_name": "SparseCategoricalCrossentropy",
+                                                          "config": {"from_logits": True}}})
+        weights = f.create_group("model_weights")
+        for i, layer in enumerate(lab.layers):
+            group = weights.create_group(f"dense_{i}")
+            group.attrs["weight_names"] = [f"dense_{i}/kernel:0".encode(), f"dense_{i}/bias:0".encode()]
+            group[f"dense_{i}/kernel:0"] = layer.W.T
+            group[f"dense_{i}/bias:0"] = layer.b
+    model = read_keras(path)
+    ref = expected("keras_lab")
+    assert model.spec == "784-25:relu-15:relu-10" and model.origin["notes"] == []
+    assert_close(model.forward(ref["inputs"])[0], ref["outputs"])
