@@ -28,8 +28,8 @@ def assert_close(actual, expected, rtol=1e-5):
 
 
 def torch_params(name: str) -> int:
-    """What PyTorch counts: every parameter tensor torch.onnx.export stored as an initializer."""
-    return sum(int(np.prod(t.dims)) for t in onnx.load(FIXTURES / f"{name}.onnx").graph.initializer)
+    """PyTorch's own count of the model's parameters, sum(p.numel() for p in model.parameters())."""
+    return int(EXPECTED[f"{name}_params"])
 
 
 def one_sentence(err) -> str:
@@ -158,6 +158,17 @@ def test_lstm_exported_for_any_number_of_steps():
     assert model.spec == "1x3-lstm4*-2"  # 1 step until the data says how many, as for Keras's (None, n)
     assert "steps open" in model.origin["notes"][0]
     assert_close(model.forward(EXPECTED["lstm_open_x"])[0], EXPECTED["lstm_open_y"])  # read at 9 steps
+
+
+@pytest.mark.parametrize("name, spec", [("dynamo_mlp", "20-16:tanh-3"), ("dynamo_lstm", "6x3-lstm4*-2"),
+                                        ("dynamo_layers", "6x3-lstm4*-lstm4-2")])
+def test_pytorchs_default_exporter(name, spec):
+    """torch.onnx.export's dynamo exporter: a zero state Expanded to the batch, Reshape where the other exporter
+    squeezes, sizes computed from Shape slices, and the MLP's first weights in the external file beside it."""
+    model = read_onnx(FIXTURES / f"{name}.onnx", task="regression")
+    assert model.spec == spec
+    assert_close(model.forward(EXPECTED[f"{name}_x"])[0], EXPECTED[f"{name}_y"])
+    assert model.origin["framework_params"] == torch_params(name)
 
 
 def test_task_given_settles_a_linear_ending():
@@ -397,7 +408,7 @@ def test_truncated_and_wrong_proto_files_are_one_sentence(tmp_path):
 
 
 @pytest.mark.parametrize("fixture, seed", [("lstm_gates.onnx", 1), ("softmax.onnx", 2), ("lstm_stack.onnx", 3),
-                                           ("conv.onnx", 4)])
+                                           ("conv.onnx", 4), ("dynamo_layers.onnx", 6)])
 def test_onnx_reader_under_mutation(tmp_path, fixture, seed):
     only_clear_errors(read_onnx, tmp_path / "fuzzed.onnx", (FIXTURES / fixture).read_bytes(), seed)
 

@@ -28,6 +28,7 @@ ONNX_TO_PYNN_GATES = (0, 2, 3, 1)  # ONNX blocks (i, o, f, c) -> pynn's (i, f, g
 PYNN_TO_ONNX_GATES = (0, 3, 1, 2)
 READS = ("pynn reads chains of dense layers (Gemm, or MatMul + Add), Relu, Sigmoid, Tanh, LeakyRelu, "
          "Softmax/LogSoftmax, Identity, Flatten/Reshape, Dropout, one-way LSTMs, Conv and MaxPool")
+ARITHMETIC_OPS = {"Mul": np.multiply, "Add": np.add, "Sub": np.subtract, "Div": np.floor_divide}  # on sizes
 # ops that only pick, move or copy their first input's values (PyTorch slices a stacked LSTM's zero state so)
 RESHAPING_OPS = ("Identity", "Cast", "Slice", "Gather", "Squeeze", "Unsqueeze", "Reshape", "Expand", "Transpose")
 KERAS_PRODUCERS = ("tf2onnx", "keras2onnx", "keras")  # one LSTM bias in their own convention
@@ -104,7 +105,8 @@ class _Layer:
 
 
 class _Zeros:
-    """A ConstantOfShape's value, kept as its fill (its shape may be batch-sized: never allocated)."""
+    """A tensor of one value repeated (ConstantOfShape, Expand), kept as that fill: its shape may be batch-sized,
+    so it is never allocated. An LSTM's initial state is one (zeros)."""
 
     def __init__(self, fill: float):
         self.fill = fill
@@ -241,9 +243,10 @@ class _Chain:
             if not data:
                 self._side(node)
                 continue
-            if node.op_type == "Shape":
-                flow = self.flows[data[0]]
-                self.consts[node.output[0]] = np.array(flow.shape, np.int64)
+            if node.op_type == "Shape":  # sizes, not values: off the data path (start and end since opset 15)
+                shape = self.flows[data[0]].shape
+                start, end = self.int_attr(node, "start", 0), self.int_attr(node, "end", len(shape))
+                self.consts[node.output[0]] = np.array(shape[slice(start, end)], np.int64)
                 continue
             if node.op_type == "Concat" and len(data) > 1 and all(self.flows[name].final for name in data):
                 self._stacked_states(node, data)
@@ -384,6 +387,19 @@ class _Chain:
             value = inputs[0].reshape(1)
         elif op == "Concat" and all(v.ndim == 1 for v in inputs):
             value = np.concatenate(inputs)
+        elif op == "Slice" and inputs[0].ndim == 1 and len(inputs) in (3, 4) and all(v.size == 1 for v in inputs[1:]) \
+                and (len(inputs) == 3 or int(inputs[3].ravel()[0]) in (0, -1)):
+            value = inputs[0][int(inputs[1].ravel()[0]):int(np.clip(inputs[2].ravel()[0], -2**62, 2**62))]
+        elif op in ARITHMETIC_OPS and len(inputs) == 2 and all(v.size <= 64 and v.dtype.kind == "i" for v in inputs):
+            with np.errstate(all="ignore"):
+                value = ARITHMETIC_OPS[op](*inputs) if op != "Div" or np.all(inputs[1]) else None
+        elif op == "Reshape" and inputs[0].size <= 64 and inputs[1].ndim == 1 and 0 not in inputs[1]:
+            try:
+                value = inputs[0].reshape([int(v) for v in inputs[1]])
+            except ValueError:  # sizes that do not fit: unknown
+                value = None
+        elif op == "Expand" and inputs[0].size >= 1 and np.all(inputs[0] == inputs[0].ravel()[0]):
+            value = _Zeros(float(inputs[0].ravel()[0]))  # one value copied to a shape that may hold the batch
         if node.output:
             self.consts[node.output[0]] = value
         # anything else off the data path stays unknown; a data node that needs its value says so
@@ -432,6 +448,10 @@ class _Chain:
             return self._flatten(node, flow, 1)
         if tuple(resolved) == flow.shape:
             return self._same(node, flow)
+        kept = [k for k, (axis, size) in enumerate(zip(flow.axes, flow.shape)) if axis not in ("D", "L") or size != 1]
+        if len(kept) < len(flow.axes) and _resolve(resolved, flow.shape) == [flow.shape[k] for k in kept]:
+            # an LSTM's direction (or a kept last step) reshaped away: a Squeeze
+            return self._out(node, [flow.axes[k] for k in kept], [flow.shape[k] for k in kept])
         self.refuse(node, f"reshapes {_sizes(flow.shape)} to {_sizes(resolved)}; pynn reads a reshape only as a "
                           "flatten to (batch, features)")
 
@@ -824,6 +844,15 @@ def _zero(value) -> bool:
     if isinstance(value, _Zeros):
         return value.fill == 0.0
     return not np.any(np.asarray(value))
+
+
+def _resolve(target: list[int], shape: tuple) -> list[int] | None:
+    """A Reshape's target sizes with its one -1 worked out from the tensor's shape (None if they cannot fit)."""
+    total = int(np.prod(shape, dtype=np.float64))
+    known = int(np.prod([v for v in target if v != -1], dtype=np.float64))
+    if target.count(-1) > 1 or known <= 0 or (-1 in target and total % known):
+        return None
+    return [total // known if v == -1 else v for v in target]
 
 
 def _sizes(shape) -> str:
