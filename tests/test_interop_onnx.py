@@ -322,6 +322,7 @@ def test_export_runs_in_onnx_runtime_as_predict(tmp_path, rng, spec, task, shape
             value[...] = rng.normal(size=value.shape) * 0.5
     x = rng.normal(size=shape).astype(np.float32)
     path = write_onnx(model, tmp_path / "m.onnx")
+    onnx.checker.check_model(onnx.load(path), full_check=True)  # a valid graph, its shapes inferred throughout
     images = model.param_layers[0].kind == "conv"
     if images:  # the graph takes images as ONNX does, (batch, C, H, W)
         H, W, C = model.param_layers[0].image
