@@ -204,6 +204,12 @@ def test_pytorch_conv_net_gives_torchs_outputs_and_accuracy(digits):
     assert model.evaluate(digits)["accuracy"] == pytest.approx(float(EXPECTED["conv_accuracy"]), abs=1e-9)
 
 
+def test_flat_samples_viewed_as_images():
+    model = read_onnx(FIXTURES / "conv_view.onnx")  # x.view(-1, 1, 6, 6) into a conv
+    assert model.spec == "6x6-conv2k3-3"
+    assert_close(model.forward(EXPECTED["conv_view_x"])[0], EXPECTED["conv_view_y"])  # flat samples, as given
+
+
 def edited_conv(tmp_path, node_name, **changes):
     """conv.onnx with one node's op or attributes changed."""
     proto = onnx.load(FIXTURES / "conv.onnx")

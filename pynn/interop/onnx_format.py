@@ -448,8 +448,13 @@ class _Chain:
             return self._flatten(node, flow, 1)
         if tuple(resolved) == flow.shape:
             return self._same(node, flow)
+        image = _resolve(resolved, flow.shape)
+        if flow.source == INPUT and flow.axes == ("B", "F") and image and len(image) == 4 and image[:2] == [BATCH, 1]:
+            # flat samples viewed as one-channel images, x.view(-1, 1, H, W): pynn's input is then H x W
+            self.input_shape = tuple(image[2:])
+            return self._out(node, ("B", "C", "H", "W"), image)
         kept = [k for k, (axis, size) in enumerate(zip(flow.axes, flow.shape)) if axis not in ("D", "L") or size != 1]
-        if len(kept) < len(flow.axes) and _resolve(resolved, flow.shape) == [flow.shape[k] for k in kept]:
+        if len(kept) < len(flow.axes) and image == [flow.shape[k] for k in kept]:
             # an LSTM's direction (or a kept last step) reshaped away: a Squeeze
             return self._out(node, [flow.axes[k] for k in kept], [flow.shape[k] for k in kept])
         self.refuse(node, f"reshapes {_sizes(flow.shape)} to {_sizes(resolved)}; pynn reads a reshape only as a "
