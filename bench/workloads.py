@@ -99,7 +99,7 @@ WORKLOADS = {w.key: w for w in [
              quick_n=10000),
     Workload("W7", "render the 30 weight maps of 784-30-10", "render", (784, 30, 10), "sigmoid", n=30,
              quick_n=30),
-    Workload("W8", "28x28-conv8k5-pool2-conv16k5-pool2-100-10 relu, Adam, batch 64, one epoch", "conv",
+    Workload("W8", "28x28-conv8k5-pool2-conv16k5-pool2-100-10, Adam, batch 64", "conv",
              batch=64, spec="28x28-conv8k5-pool2-conv16k5-pool2-100-10", quick_n=6400),
 ]}
 

@@ -260,15 +260,16 @@ static void dw_direct(float *restrict dw, const float *restrict xs, int row_pixe
 /* ---------------------------------------------------------------------------------------------------- */
 /* the kernels */
 
-void pynn_conv2d_forward(float *restrict y, const float *restrict x, const float *restrict w,
-                         const float *restrict b, int N, int H, int W, int C, int K, int F, int stride,
-                         int pad_top, int pad_left, int Ho, int Wo, int act, float alpha) {
+int pynn_conv2d_forward(float *restrict y, const float *restrict x, const float *restrict w,
+                        const float *restrict b, int N, int H, int W, int C, int K, int F, int stride,
+                        int pad_top, int pad_left, int Ho, int Wo, int act, float alpha) {
     const int KKC = K * K * C, per = chunk_samples(Ho, Wo), chunks = (N + per - 1) / per, direct = direct_path(F);
     /* per thread: the patch matrix (im2col), or the padded image (direct) */
     const long scratch_per_thread = direct ? (long)padded_rows(Ho, K, stride) * padded_rows(Wo, K, stride) * C
                                            : (long)per * Ho * Wo * KKC;
     int team = team_for(chunks, 2.0 * N * Ho * Wo * (double)KKC * F);
     float *scratch = malloc(sizeof(float) * scratch_per_thread * team);
+    if (!scratch) return -1;
     #pragma omp parallel for schedule(dynamic) num_threads(team) if (team > 1)
     for (int chunk = 0; chunk < chunks; chunk++) {
         float *mine = scratch + scratch_per_thread * thread_id();
@@ -290,6 +291,7 @@ void pynn_conv2d_forward(float *restrict y, const float *restrict x, const float
         pynn_activate(yc, yc, (int64_t)rows * F, act, alpha);
     }
     free(scratch);
+    return 0;
 }
 
 /* dx of one sample by the direct path (C a multiple of 8), into dxs (row_pixels wide, zeroed by the caller):
@@ -330,10 +332,10 @@ static void dx_direct(float *restrict dxs, int row_pixels, const float *restrict
     }
 }
 
-void pynn_conv2d_backward(float *restrict dx, float *restrict dw, float *restrict db, float *restrict dy,
-                          const float *restrict y, const float *restrict x, const float *restrict w,
-                          int N, int H, int W, int C, int K, int F, int stride, int pad_top, int pad_left,
-                          int Ho, int Wo, int act, float alpha) {
+int pynn_conv2d_backward(float *restrict dx, float *restrict dw, float *restrict db, float *restrict dy,
+                         const float *restrict y, const float *restrict x, const float *restrict w,
+                         int N, int H, int W, int C, int K, int F, int stride, int pad_top, int pad_left,
+                         int Ho, int Wo, int act, float alpha) {
     const int KKC = K * K * C, per = chunk_samples(Ho, Wo), chunks = (N + per - 1) / per;
     const int direct = direct_path(F), direct_dx = dx && direct_dx_path(C);
     const long rows_max = (long)per * Ho * Wo, wsize = (long)KKC * F;
@@ -346,6 +348,7 @@ void pynn_conv2d_backward(float *restrict dx, float *restrict dw, float *restric
                                     + (!dx ? 0 : direct_dx ? padded : rows_max * KKC);
     int team = team_for(chunks, (dx ? 4.0 : 2.0) * N * Ho * Wo * (double)KKC * F);
     float *scratch = malloc(sizeof(float) * (scratch_per_thread * team + wsize + (wsize + F) * chunks));
+    if (!scratch) return -1;
     float *wt = scratch + scratch_per_thread * team, *partial = wt + wsize;
     if (direct_dx)
         for (int k = 0; k < KKC; k++)
@@ -400,6 +403,7 @@ void pynn_conv2d_backward(float *restrict dx, float *restrict dw, float *restric
         for (int f = 0; f < F; f++) db[f] += dbc[f];
     }
     free(scratch);
+    return 0;
 }
 
 /* One pooling window's maximum and its place, 8 channels at once (C a multiple of 8). */

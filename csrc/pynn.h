@@ -213,19 +213,20 @@ void pynn_lstm_backward(float *restrict dx, float *restrict dWx, float *restrict
  * (K, K, C, F) (Keras's HWIO) and its bias b (F). The input is read as if padded with pad_top rows above and
  * pad_left columns on the left (and zeros below and to the right as far as the output needs); the output is
  * (N, Ho, Wo, F) with y[n, i, j, f] = act(b[f] + sum over kh, kw, c of xpad[n, i*stride + kh, j*stride + kw, c]
- * w[kh, kw, c, f]). Each call allocates its scratch once. */
+ * w[kh, kw, c, f]). Each call allocates its scratch once, and returns 0, or -1 when that allocation failed
+ * (then nothing was computed). */
 
-void pynn_conv2d_forward(float *restrict y, const float *restrict x, const float *restrict w,
+int pynn_conv2d_forward(float *restrict y, const float *restrict x, const float *restrict w,
                          const float *restrict b, int N, int H, int W, int C, int K, int F, int stride,
                          int pad_top, int pad_left, int Ho, int Wo, int act, float alpha);
 
 /* Backward through act and the convolution. dy (N, Ho, Wo, F), the gradient wrt y, is overwritten with the
  * gradient wrt the pre-activation; y is forward's output and x its input. dw (K, K, C, F) and db (F)
  * accumulate; dx (N, H, W, C) is overwritten, and skipped when NULL. */
-void pynn_conv2d_backward(float *restrict dx, float *restrict dw, float *restrict db, float *restrict dy,
-                          const float *restrict y, const float *restrict x, const float *restrict w,
-                          int N, int H, int W, int C, int K, int F, int stride, int pad_top, int pad_left,
-                          int Ho, int Wo, int act, float alpha);
+int pynn_conv2d_backward(float *restrict dx, float *restrict dw, float *restrict db, float *restrict dy,
+                         const float *restrict y, const float *restrict x, const float *restrict w,
+                         int N, int H, int W, int C, int K, int F, int stride, int pad_top, int pad_left,
+                         int Ho, int Wo, int act, float alpha);
 
 /* P x P max pooling, stride P; trailing rows and columns that fill no window are dropped: y and argmax are
  * (N, H / P, W / P, C). argmax holds where in its window each maximum was, a * P + q for window row a and

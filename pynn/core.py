@@ -502,6 +502,11 @@ def _conv_sizes(x, w, stride, pad_top, pad_left, Ho, Wo):
     return N, H, W, C, K, F
 
 
+def _allocated(status: int) -> None:
+    if status != 0:
+        raise MemoryError("the convolution's scratch memory could not be allocated")
+
+
 def conv2d_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray, stride: int, pad_top: int, pad_left: int,
                    Ho: int, Wo: int, activation: str = "identity", alpha=0.01,
                    out: np.ndarray | None = None) -> np.ndarray:
@@ -509,9 +514,9 @@ def conv2d_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray, stride: int, pad
     N, H, W, C, K, F = _conv_sizes(x, w, stride, pad_top, pad_left, Ho, Wo)
     _check_outputs({"out": out}, {"x": x, "w": w, "b": b})
     out = np.empty((N, Ho, Wo, F), np.float32) if out is None else out
-    lib.pynn_conv2d_forward(_ptr(out, "out", shape=(N, Ho, Wo, F)), _ptr(x, "x"), _ptr(w, "w"),
-                            _ptr(b, "b", shape=(F,)), N, H, W, C, K, F, stride, pad_top, pad_left, Ho, Wo,
-                            _act(activation), alpha)
+    _allocated(lib.pynn_conv2d_forward(_ptr(out, "out", shape=(N, Ho, Wo, F)), _ptr(x, "x"), _ptr(w, "w"),
+                                       _ptr(b, "b", shape=(F,)), N, H, W, C, K, F, stride, pad_top, pad_left,
+                                       Ho, Wo, _act(activation), alpha))
     return out
 
 
@@ -526,10 +531,10 @@ def conv2d_backward(dy: np.ndarray, y: np.ndarray, x: np.ndarray, w: np.ndarray,
     if need_dx and dx is None:
         dx = np.empty((N, H, W, C), np.float32)
     dx_ptr = _ptr(dx, "dx", shape=(N, H, W, C)) if need_dx else ffi.NULL
-    lib.pynn_conv2d_backward(dx_ptr, _ptr(dw, "dw", shape=w.shape), _ptr(db, "db", shape=(F,)),
-                             _ptr(dy, "dy", shape=(N, Ho, Wo, F)), _ptr(y, "y", shape=(N, Ho, Wo, F)),
-                             _ptr(x, "x"), _ptr(w, "w"), N, H, W, C, K, F, stride, pad_top, pad_left, Ho, Wo,
-                             _act(activation), alpha)
+    _allocated(lib.pynn_conv2d_backward(dx_ptr, _ptr(dw, "dw", shape=w.shape), _ptr(db, "db", shape=(F,)),
+                                        _ptr(dy, "dy", shape=(N, Ho, Wo, F)), _ptr(y, "y", shape=(N, Ho, Wo, F)),
+                                        _ptr(x, "x"), _ptr(w, "w"), N, H, W, C, K, F, stride, pad_top,
+                                        pad_left, Ho, Wo, _act(activation), alpha))
     return dx if need_dx else None
 
 
