@@ -202,6 +202,46 @@ def test_bfloat16_and_float16_tensors_are_read_as_float32(tmp_path):
     np.testing.assert_array_equal(tensors["0.bias"], w[0])
 
 
+def test_the_safetensors_librarys_refusals_are_one_sentence_each(tmp_path):
+    """The library reads the file; what it refuses, and what pynn refuses before asking it for values, is said
+    in one sentence."""
+    cases = {
+        "meta": ({"__metadata__": {"spec": 1}}, b"", r"is not a safetensors file pynn can read: its header is not "
+                                                    r"JSON or not a table of tensors\.$"),
+        "overflow": ({"w": {"dtype": "F32", "shape": [2**40, 2**40], "data_offsets": [0, 8]}}, b"\0" * 8,
+                     r"a tensor's shape is too large for any file\.$"),
+        "gap": ({"w": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}}, b"\0" * 16,
+                r"a tensor does not fit the bytes the file holds for it"),
+        "axes": ({"w": {"dtype": "F32", "shape": [1] * 5, "data_offsets": [0, 4]}}, b"\0" * 4,
+                 r"tensor 'w' has 5 axes \(1, 1, 1, 1, 1\); the layers pynn reads have at most 4\.$"),
+        "empty": ({}, b"", r"holds no tensors\.$"),
+    }
+    for name, (header, data, message) in cases.items():
+        with pytest.raises(PynnError, match=message):
+            read_tensors(raw_file(tmp_path / f"{name}.safetensors", header, data))
+
+
+def test_without_the_safetensors_package_reading_and_writing_say_how_to_install_it(tmp_path, monkeypatch):
+    import sys
+
+    path = write_tensors({"0.weight": np.ones((2, 3))}, tmp_path / "m.safetensors")
+    monkeypatch.setitem(sys.modules, "safetensors", None)  # as if it were not installed
+    for call in (lambda: read_safetensors(path), lambda: write_tensors({"w": np.ones(2)}, tmp_path / "w.safetensors")):
+        with pytest.raises(PynnError, match=r"needs the safetensors package: pip install 'pynn\[interop\]'\.$"):
+            call()
+
+
+def test_what_pynn_writes_is_what_the_safetensors_library_reads(tmp_path):
+    from safetensors import safe_open
+
+    tensors = {"0.weight": np.arange(6, dtype=np.float32).reshape(2, 3), "0.bias": np.ones(2, np.float32)}
+    path = write_tensors(tensors, tmp_path / "m.safetensors", {"pynn_spec": "3-2"})
+    with safe_open(str(path), framework="numpy") as f:
+        assert f.metadata() == {"pynn_spec": "3-2"}
+        for name, value in tensors.items():
+            np.testing.assert_array_equal(f.get_tensor(name), value)
+
+
 @pytest.mark.parametrize("file", ["torch_mlp.safetensors", "torch_lstm.safetensors"])
 def test_mutated_safetensors_fail_only_with_a_pynn_error(tmp_path, file):
     """A fuzz loop, mostly in the header (its length and JSON), where the structure is."""

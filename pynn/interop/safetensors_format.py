@@ -1,8 +1,8 @@
 """PyTorch state dicts as safetensors, read into pynn and written from it, by PyTorch's own names.
 
 A safetensors file is 8 bytes (the header's length, little-endian), a JSON header naming each tensor's dtype,
-shape and byte range, then the bytes: pynn reads it itself, checking every range against the file before
-reading, and never unpickles anything.
+shape and byte range, then the bytes: the safetensors library reads and writes it (nothing is unpickled); pynn
+checks the header's length against the file, and each tensor's type and axes, before asking for any values.
 
 Reading: a Linear is `<name>.weight` (out, in) and `<name>.bias`; an nn.LSTM `<name>.weight_ih_l0` (4U, n_in),
 `weight_hh_l0` (4U, U), `bias_ih_l0` and `bias_hh_l0`, gates in the order i, f, g, o, pynn's own; its two biases
@@ -26,7 +26,6 @@ one module per index, so `torch_model.load_state_dict(load_file(path))` loads it
 from __future__ import annotations
 
 import itertools
-import json
 import re
 import struct
 from pathlib import Path
@@ -36,8 +35,6 @@ import numpy as np
 from pynn.errors import PynnError
 from pynn.interop.assemble import assemble, origin
 
-DTYPES = {"F64": np.dtype("<f8"), "F32": np.dtype("<f4"), "F16": np.dtype("<f2"), "BF16": np.dtype("<u2")}
-MAX_HEADER_BYTES = 100 << 20
 _LSTM_PARAM = re.compile(r"^(weight_ih|weight_hh|bias_ih|bias_hh)_l(\d+)$")
 TORCH_ACTIVATIONS = {"relu": "ReLU", "sigmoid": "Sigmoid", "tanh": "Tanh", "leaky_relu": "LeakyReLU"}
 WRITES = "Dense, Dropout and LSTM layers"
@@ -45,83 +42,104 @@ WRITES = "Dense, Dropout and LSTM layers"
 
 # -- the file format ----------------------------------------------------------------------------------------
 
+# the tensor types pynn reads, each converted to float32 (BF16 through ml_dtypes, which numpy needs for it)
+FLOAT_TYPES = ("F64", "F32", "F16", "BF16")
+MAX_AXES = 4  # a conv's OIHW weights have the most
+# what the safetensors library's refusals mean, in pynn's words (any other is quoted)
+_LIBRARY_REASONS = (("invalid JSON", "its header is not JSON or not a table of tensors"),
+                    ("not fully covered", "a tensor does not fit the bytes the file holds for it (the file is damaged "
+                                          "or cut short)"),
+                    ("invalid shape, data type, or offset", "a tensor does not fit the bytes the file holds for it "
+                                                            "(the file is damaged or cut short)"),
+                    ("overflow", "a tensor's shape is too large for any file"))
+
+
+def _safetensors():
+    """The safetensors package, imported only when a .safetensors file is read or written."""
+    try:
+        import safetensors
+        import safetensors.numpy
+    except ImportError:
+        raise PynnError("Reading and writing .safetensors files needs the safetensors package: "
+                        "pip install 'pynn[interop]'.") from None
+    return safetensors
+
+
+def _damaged(path, err: Exception) -> PynnError:
+    """One sentence for the safetensors library's refusal of a file."""
+    said = str(err).removeprefix("Error while deserializing header: ")
+    reason = next((words for key, words in _LIBRARY_REASONS if key in said), None)
+    return PynnError(f"{path} is not a safetensors file pynn can read: "
+                     f"{reason or f'the safetensors library says {said!r}'}.")
+
+
 def read_tensors(path) -> tuple[dict[str, np.ndarray], dict]:
-    """({name: float32 array}, the header's __metadata__) of a safetensors file, every range checked first."""
+    """({name: float32 array}, the header's __metadata__) of a safetensors file, read by the safetensors library
+    (which maps the file and checks every tensor's range against it); pynn checks each tensor's type and axes
+    before asking for its values."""
     path = Path(path)
     if not path.is_file():
         raise PynnError(f"No model file at {path}.")
+    # The library refuses a header longer than the file itself, but in its own words; checking the 8-byte length
+    # here says which number is wrong, before the library maps anything.
     size = path.stat().st_size
     with open(path, "rb") as f:
         head = f.read(8)
-        if len(head) != 8:
-            raise PynnError(f"{path} is not a safetensors file (it is shorter than its 8-byte header length).")
-        n = struct.unpack("<Q", head)[0]
-        if n > min(size - 8, MAX_HEADER_BYTES):
-            raise PynnError(f"{path} is not a safetensors file (its header says it is {n:,} bytes long, more than "
-                            "the file holds).")
-        try:
-            header = json.loads(f.read(n).decode("utf-8"))
-        except (ValueError, UnicodeDecodeError):
-            raise PynnError(f"{path} is not a safetensors file (its header is not JSON).") from None
-        if not isinstance(header, dict):
-            raise PynnError(f"{path} is not a safetensors file (its header is not a table of tensors).")
-        metadata = header.pop("__metadata__", None) or {}
-        data_start, data_size = 8 + n, size - 8 - n
-        plan = {name: _checked_entry(path, name, entry, data_size) for name, entry in header.items()}
-        tensors = {}
-        for name, (dtype, shape, start, end) in plan.items():
-            f.seek(data_start + start)
-            raw = np.frombuffer(f.read(end - start), dtype=dtype)
-            if dtype == DTYPES["BF16"]:  # bfloat16: the upper half of a float32
-                raw = (raw.astype(np.uint32) << 16).view(np.float32)
-            tensors[name] = raw.astype(np.float32).reshape(shape)
+    if len(head) != 8:
+        raise PynnError(f"{path} is not a safetensors file (it is shorter than its 8-byte header length).")
+    n = struct.unpack("<Q", head)[0]
+    if n > size - 8:
+        raise PynnError(f"{path} is not a safetensors file (its header says it is {n:,} bytes long, more than the "
+                        "file holds).")
+    library = _safetensors()
+    try:
+        with library.safe_open(str(path), framework="numpy") as f:
+            metadata = f.metadata() or {}
+            if "BF16" in [_checked_type(path, name, f.get_slice(name)) for name in f.keys()]:
+                _bfloat16()
+            # Every shape is checked above (types, at most four axes, each counted by the library against the
+            # bytes the file holds), so get_tensor allocates no more than the file's size.
+            tensors = {name: f.get_tensor(name).astype(np.float32) for name in f.keys()}
+    except PynnError:
+        raise
+    except (library.SafetensorError, ValueError, TypeError, OverflowError, OSError) as err:
+        raise _damaged(path, err) from None
     if not tensors:
         raise PynnError(f"{path} holds no tensors.")
-    return tensors, metadata if isinstance(metadata, dict) else {}
+    return tensors, metadata
 
 
-def _checked_entry(path, name, entry, data_size):
-    if not isinstance(entry, dict):
-        raise PynnError(f"{path}: the header's entry for {name!r} is damaged.")
-    dtype, shape, offsets = entry.get("dtype"), entry.get("shape"), entry.get("data_offsets")
-    if dtype not in DTYPES:
+def _checked_type(path, name: str, view) -> str:
+    """The type of a tensor pynn reads (one of FLOAT_TYPES, of at most MAX_AXES axes), from its header entry."""
+    dtype, shape = view.get_dtype(), view.get_shape()
+    if dtype not in FLOAT_TYPES:
         raise PynnError(f"{path}: tensor {name!r} is of type {dtype}; pynn reads floating-point tensors "
-                        f"({', '.join(DTYPES)}).")
-    if not (isinstance(shape, list) and all(isinstance(v, int) and not isinstance(v, bool) and v >= 0
-                                            for v in shape) and len(shape) <= 8):
-        raise PynnError(f"{path}: tensor {name!r} has a damaged shape {shape!r}.")
-    if not (isinstance(offsets, list) and len(offsets) == 2 and all(isinstance(v, int) for v in offsets)):
-        raise PynnError(f"{path}: tensor {name!r} has damaged data offsets {offsets!r}.")
-    start, end = offsets
-    nbytes = int(np.prod(shape, dtype=object)) * DTYPES[dtype].itemsize
-    if not 0 <= start <= end <= data_size or end - start != nbytes:
-        raise PynnError(f"{path}: tensor {name!r} of shape {tuple(shape)} does not fit the bytes the file holds "
-                        "for it (the file is damaged or cut short).")
-    return DTYPES[dtype], tuple(shape), start, end
+                        f"({', '.join(FLOAT_TYPES)}).")
+    if len(shape) > MAX_AXES:
+        raise PynnError(f"{path}: tensor {name!r} has {len(shape)} axes {tuple(shape)}; the layers pynn reads have "
+                        f"at most {MAX_AXES}.")
+    return dtype
+
+
+def _bfloat16() -> None:
+    """numpy has no bfloat16 of its own: ml_dtypes (which the interop extra installs with onnx) gives it one."""
+    try:
+        import ml_dtypes  # noqa: F401 - registers bfloat16 with numpy
+    except ImportError:
+        raise PynnError("Reading bfloat16 tensors needs the ml_dtypes package: pip install 'pynn[interop]'.") \
+            from None
 
 
 def write_tensors(tensors: dict[str, np.ndarray], path, metadata: dict[str, str] | None = None) -> Path:
-    """Write float32 tensors as a safetensors file, atomically (a temporary file beside it, then renamed)."""
-    path = Path(path)
-    header, offset, blobs = {}, 0, []
-    for name, array in tensors.items():
-        blob = np.ascontiguousarray(array, dtype="<f4").tobytes()
-        header[name] = {"dtype": "F32", "shape": list(array.shape), "data_offsets": [offset, offset + len(blob)]}
-        offset += len(blob)
-        blobs.append(blob)
-    if metadata:
-        header["__metadata__"] = {k: str(v) for k, v in metadata.items()}
-    text = json.dumps(header, separators=(",", ":")).encode()
-    text += b" " * (-len(text) % 8)  # the data starts 8-byte aligned, as safetensors writes it
+    """Write float32 tensors as a safetensors file (the safetensors library's bytes), atomically: a temporary
+    file beside it, then renamed."""
     from pynn.files import write_atomically
 
-    def write(f):
-        f.write(struct.pack("<Q", len(text)) + text)
-        for blob in blobs:
-            f.write(blob)
-
-    write_atomically(path, write)
-    return path
+    library = _safetensors()
+    arrays = {name: np.ascontiguousarray(array, dtype="<f4") for name, array in tensors.items()}
+    data = library.numpy.save(arrays, metadata={k: str(v) for k, v in metadata.items()} if metadata else None)
+    write_atomically(Path(path), lambda f: f.write(data))
+    return Path(path)
 
 
 # -- reading a state dict -------------------------------------------------------------------------------------
