@@ -11,6 +11,7 @@ import pytest
 import pynn.conv
 from pynn import conv, core, reference as ref
 from pynn.errors import PynnError
+from test_reference import numeric_grad
 
 # the folder holding the pynn this test imported (installed or built in place), for the child processes
 PYNN_HOME = Path(pynn.conv.__file__).resolve().parent.parent
@@ -153,19 +154,6 @@ def test_maxpool_passes_a_nan_on(channels):
 
 # -- the reference against finite differences -----------------------------------------------------------------
 
-def numeric_gradient(f, a, eps=1e-6):
-    g = np.zeros_like(a)
-    for i in np.ndindex(a.shape):
-        saved = a[i]
-        a[i] = saved + eps
-        up = f()
-        a[i] = saved - eps
-        down = f()
-        a[i] = saved
-        g[i] = (up - down) / (2 * eps)
-    return g
-
-
 @pytest.mark.parametrize("N,H,W,C,K,F,stride,padding,act", [
     (2, 5, 6, 2, 3, 3, 1, "valid", "tanh"), (1, 7, 5, 3, 3, 2, 2, "same", "sigmoid"),
     (2, 6, 7, 1, 4, 2, 3, "same", "identity"), (1, 4, 4, 2, 1, 3, 1, "valid", "tanh"),
@@ -180,7 +168,7 @@ def test_conv_reference_backward_matches_finite_differences(rng, N, H, W, C, K, 
 
     dx, dw, db = ref.conv2d_backward(dy, x, w, b, stride, pads, act)
     for analytic, wrt in ((dx, x), (dw, w), (db, b)):
-        np.testing.assert_allclose(analytic, numeric_gradient(loss, wrt), rtol=1e-6, atol=1e-7)
+        np.testing.assert_allclose(analytic, numeric_grad(loss, wrt), rtol=1e-6, atol=1e-7)
 
 
 def test_maxpool_reference_backward_matches_finite_differences(rng):
@@ -191,7 +179,7 @@ def test_maxpool_reference_backward_matches_finite_differences(rng):
     def loss():
         return float((ref.maxpool_forward(x, 2)[0] * dy).sum())
 
-    np.testing.assert_allclose(ref.maxpool_backward(dy, argmax, x.shape, 2), numeric_gradient(loss, x),
+    np.testing.assert_allclose(ref.maxpool_backward(dy, argmax, x.shape, 2), numeric_grad(loss, x),
                                rtol=1e-6, atol=1e-7)
 
 
