@@ -39,18 +39,30 @@
 #include "pynn.h"
 #include "vecmath.h"
 
-#ifndef MR
-#if VW == 16
+#ifdef TUNE_MR
+#define MR TUNE_MR
+#elif VW == 16
 #define MR 12           /* rows of a register tile */
 #else
 #define MR 6
 #endif
-#endif
 #define NR (2 * VW)     /* columns of a register tile: two vectors */
 _Static_assert(MR > 4 && MR <= 16, "tile_kernel's narrow tiles assume 4 < MR <= 16");
+#ifdef TUNE_KC         /* -DTUNE_KC=... (and MC, NC, MR) try other sizes without editing this file */
+#define KC TUNE_KC
+#else
 #define KC 256          /* depth of a packed block */
+#endif
+#ifdef TUNE_MC
+#define MC TUNE_MC
+#else
 #define MC (MR * (144 / MR)) /* rows of A packed at once (a multiple of MR): 144 x 256 floats = 144 KiB in L2 */
+#endif
+#ifdef TUNE_NC
+#define NC TUNE_NC
+#else
 #define NC 512          /* columns of B packed at once (a multiple of NR): 256 x 512 floats = 512 KiB, L2/L3 */
+#endif
 #define DR 3            /* rows and columns of a dot-product tile (sgemm_nt_dot): 12 vector sums, */
                         /* 3 + 4 loads per 12 multiply-adds, all 16 AVX registers */
 #define DC 4
@@ -199,6 +211,12 @@ void tile_rows(int kc, const float *restrict a, const float *restrict b, float *
                int mr, int nr, float alpha, float beta, int rows) {
     vf acc[MR][2];
     for (int i = 0; i < MR; i++) acc[i][0] = acc[i][1] = (vf){0};
+    /* the tile of C is read and written once the depth is done: ask for its lines now, so that those misses
+     * (C of a large product lives far out in the hierarchy) overlap the multiply-adds instead of following them */
+    for (int i = 0; i < mr; i++) {
+        __builtin_prefetch(c + i * ldc, 1);
+        __builtin_prefetch(c + i * ldc + NR - 1, 1);
+    }
     for (int k = 0; k < kc; k++) {
         vf b0 = LOADV(b), b1 = LOADV(b + VW);
 #pragma GCC unroll 16
