@@ -24,7 +24,7 @@ def outputs(model, x) -> np.ndarray:
 
 CASES = [("keras_lab", "keras_lab.keras"), ("keras_lab", "keras_lab.h5"), ("keras_softmax", "keras_softmax.keras"),
          ("keras_gates", "keras_gates.keras"), ("keras_gates", "keras_gates.h5"),
-         ("keras_sequences", "keras_sequences.keras")]
+         ("keras_sequences", "keras_sequences.keras"), ("keras_conv", "keras_conv.keras"), ("keras_conv", "keras_conv.h5")]
 
 
 @pytest.mark.parametrize("name, file", CASES)
@@ -40,7 +40,9 @@ def test_outputs_equal_keras_on_the_stored_inputs(name, file):
 @pytest.mark.parametrize("name, file, sequence", [("keras_lab", "keras_lab.keras", False),
                                                   ("keras_lab", "keras_lab.h5", False),
                                                   ("keras_softmax", "keras_softmax.keras", False),
-                                                  ("keras_sequences", "keras_sequences.keras", True)])
+                                                  ("keras_sequences", "keras_sequences.keras", True),
+                                                  ("keras_conv", "keras_conv.keras", False),
+                                                  ("keras_conv", "keras_conv.h5", False)])
 def test_accuracy_on_the_digits_equals_keras(digits, name, file, sequence):
     from pynn.data import images_as_sequences
 
@@ -138,6 +140,65 @@ def test_return_sequences_reads_every_step_into_the_next_lstm():
     assert [getattr(layer, "return_sequences", None) for layer in model.layers] == [True, False, None]
 
 
+def test_a_keras_conv_net_reads_as_pynns_conv_and_pool_layers_with_its_arrays_as_they_are():
+    """Conv2D -> MaxPooling2D -> Conv2D(strides=2, padding="same") -> Flatten -> Dense: Keras's HWIO kernels and
+    channels_last maps are pynn's layouts, and its Flatten reads H, W, C as pynn's dense does, so nothing is
+    reordered; the input (28, 28, 1) is pynn's one-channel 28x28."""
+    import h5py
+
+    model = read_keras(FIXTURES / "keras_conv.keras")
+    assert model.spec == "28x28-conv8k5-pool2-conv16k3s2psame:tanh-30:relu-10"
+    assert [layer.kind for layer in model.layers] == ["conv", "pool", "conv", "dense", "dense"]
+    with zipfile.ZipFile(FIXTURES / "keras_conv.keras") as z:
+        with h5py.File(io.BytesIO(z.read("model.weights.h5")), "r") as f:
+            kernel, dense = f["layers/conv2d_1/vars/0"][()], f["layers/dense/vars/0"][()]
+    np.testing.assert_array_equal(model.layers[2].W, kernel)     # (3, 3, 8, 16) as Keras keeps it
+    np.testing.assert_array_equal(model.layers[3].W, dense.T)    # columns in Flatten's H, W, C order
+    assert model.layers[2].image == (12, 12, 8) and model.layers[3].input_shape == (6, 6, 16)
+
+
+@pytest.mark.parametrize("layer, key, value, words", [
+    (3, "dilation_rate", [2, 2], r"Conv2D layer 'conv2' has dilation_rate=\[2, 2\]; pynn's conv is neither dilated "
+                                 r"nor grouped"),
+    (3, "groups", 2, r"Conv2D layer 'conv2' has groups=2; pynn's conv is neither dilated nor grouped"),
+    (1, "data_format", "channels_first", r"Conv2D layer 'conv1' has data_format='channels_first'; pynn reads images "
+                                         r"channels_last"),
+    (1, "kernel_size", [5, 3], r"layer 'conv1' has kernel_size=\[5, 3\]; pynn's conv and pool layers take the same "
+                               r"size along both axes"),
+    (3, "strides", [2, 1], r"layer 'conv2' has strides=\[2, 1\]"),
+    (1, "activation", "softmax", r"Conv2D layer 'conv1' applies a softmax to its maps"),
+    (2, "strides", [1, 1], r"MaxPooling2D layer 'pool1' has strides=\[1, 1\] and padding='valid'; pynn's pool takes "
+                           r"2x2 windows at stride 2, valid"),
+    (2, "padding", "same", r"MaxPooling2D layer 'pool1' has strides=\[2, 2\] and padding='same'"),
+])
+def test_convolutions_pynn_has_no_layer_for_are_refused_in_one_sentence(tmp_path, layer, key, value, words):
+    def edit(config):
+        layers_of(config)[layer]["config"][key] = value
+
+    with pytest.raises(PynnError, match=words):
+        read_keras(keras_with(tmp_path, "edited.keras", edit, "keras_conv.keras"))
+
+
+def test_an_activation_layer_after_a_linear_conv_is_its_activation(tmp_path):
+    def separate_relu(config):
+        layers_of(config)[1]["config"]["activation"] = "linear"
+        layers_of(config).insert(2, {"module": "keras.layers", "class_name": "ReLU", "config": {"name": "relu"}})
+
+    model = read_keras(keras_with(tmp_path, "relu.keras", separate_relu, "keras_conv.keras"))
+    assert model.spec == "28x28-conv8k5-pool2-conv16k3s2psame:tanh-30:relu-10"
+    ref = expected("keras_conv")
+    assert_close(model.forward(ref["inputs"])[0], ref["outputs"])
+
+
+def test_a_dense_layer_on_conv_maps_without_flatten_is_refused(tmp_path):
+    """Keras applies a Dense straight after a Conv2D at each pixel; pynn's Dense reads the whole maps."""
+    def no_flatten(config):
+        del layers_of(config)[4]
+
+    with pytest.raises(PynnError, match=r"Dense layer 'dense' reads the last axis of a 6x6x16 input"):
+        read_keras(keras_with(tmp_path, "pixels.keras", no_flatten, "keras_conv.keras"))
+
+
 # -- what pynn refuses, in one sentence -------------------------------------------------------------------------
 
 def test_a_functional_model_with_branches_is_refused_naming_the_layer():
@@ -147,8 +208,9 @@ def test_a_functional_model_with_branches_is_refused_naming_the_layer():
 
 def test_an_unsupported_layer_is_refused_naming_it_and_what_pynn_reads():
     with pytest.raises(PynnError, match=r"has a Conv1D layer \('conv'\), which pynn does not read; pynn reads "
-                                        r"Sequential Keras models of InputLayer, Dense, LSTM, Dropout and Flatten"):
-        read_keras(FIXTURES / "keras_conv.keras")
+                                        r"Sequential Keras models of InputLayer, Dense, LSTM, Dropout, Flatten, Conv2D and "
+                                        r"MaxPooling2D"):
+        read_keras(FIXTURES / "keras_conv1d.keras")  # Conv1D: pynn's conv is 2-D
 
 
 def test_a_custom_layer_is_refused_naming_it(tmp_path):
@@ -250,7 +312,7 @@ def test_not_a_keras_file_is_one_sentence(tmp_path):
         read_keras(tmp_path / "missing.keras")
 
 
-@pytest.mark.parametrize("file, trials", [("keras_lab.keras", 80), ("keras_gates.h5", 40)])
+@pytest.mark.parametrize("file, trials", [("keras_lab.keras", 80), ("keras_gates.h5", 40), ("keras_conv.keras", 40)])
 def test_mutated_keras_files_fail_only_with_a_pynn_error(tmp_path, file, trials):
     """A fuzz loop: any byte damage is a PynnError sentence or a model that still builds, never another
     exception (nor a crash or gigabytes taken by HDF5: it runs in a child). A zip keeps its structure at its

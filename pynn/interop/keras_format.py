@@ -3,11 +3,13 @@
 process with a memory limit (pynn.interop.hdf5_dump), which hands back float arrays and text attributes only;
 the configuration is JSON. Nothing is unpickled or executed.
 
-Sequential models (or functional ones that are a single chain) of InputLayer, Dense, LSTM, Dropout and Flatten,
-with activations by name. Keras keeps a Dense kernel as (n_in, units) and an LSTM's kernel (n_in, 4U) and
-recurrent_kernel (U, 4U) with one bias (4U), its gates in the order i, f, c, o: the order of pynn's blocks
-(input, forget, candidate, output), so the matrices are only transposed into pynn's W (units, n_in),
-Wx (4U, n_in) and Wh (4U, U). The loss the model was compiled with (when saved) decides its head: a linear
+Sequential models (or functional ones that are a single chain) of InputLayer, Dense, LSTM, Dropout, Flatten,
+Conv2D and MaxPooling2D, with activations by name. Keras keeps a Dense kernel as (n_in, units) and an LSTM's
+kernel (n_in, 4U) and recurrent_kernel (U, 4U) with one bias (4U), its gates in the order i, f, c, o: the order
+of pynn's blocks (input, forget, candidate, output), so the matrices are only transposed into pynn's W
+(units, n_in), Wx (4U, n_in) and Wh (4U, U). A Conv2D's kernel (K, K, C_in, F) and its channels_last maps
+(H, W, C) are pynn's own layouts, and Keras's Flatten reads the maps in pynn's H, W, C order, so a conv model's
+arrays are taken as they are. The loss the model was compiled with (when saved) decides its head: a linear
 output trained with from_logits=True is logits under softmax cross-entropy, as pynn's own output layer is.
 """
 from __future__ import annotations
@@ -23,7 +25,8 @@ from pynn.layers import Dense, Dropout
 from pynn.interop.assemble import assemble, origin
 from pynn.interop.hdf5_dump import HDF5Dump, dump_hdf5
 
-SUPPORTED = "pynn reads Sequential Keras models of InputLayer, Dense, LSTM, Dropout and Flatten"
+SUPPORTED = ("pynn reads Sequential Keras models of InputLayer, Dense, LSTM, Dropout, Flatten, Conv2D and "
+             "MaxPooling2D")
 # Keras's activation names -> pynn's (Keras 3's leaky_relu has a slope of 0.2 below zero)
 ACTIVATIONS = {"linear": "identity", None: "identity", "relu": "relu", "sigmoid": "sigmoid", "tanh": "tanh",
                "softmax": "softmax", "leaky_relu": "leaky_relu"}
@@ -353,15 +356,28 @@ def _translate(path: Path, config: dict, weights: _Weights, fmt: str):
         elif kind == "Dropout":
             layers.append(Dropout(float(cfg.get("rate", 0.0))))
             arrays.append({})
+        elif kind == "Conv2D":
+            layer, given, shape = _conv2d(path, name, cfg, shape, weights)
+            layers.append(layer)
+            arrays.append(given)
+            stored += sum(a.size for a in given.values()) if cfg.get("use_bias", True) else given["W"].size
+        elif kind == "MaxPooling2D":
+            layer, shape = _max_pooling2d(path, name, cfg, shape)
+            layers.append(layer)
+            arrays.append({})
         elif kind == "Flatten":
-            if shape is not None and len(shape) > 1 and any(l.kind != "dropout" for l in layers):
+            if shape is not None and len(shape) > 1 and [l.kind for l in layers if l.kind != "dropout"][-1:] == \
+                    ["lstm"]:
                 raise PynnError(f"{path}: Flatten layer {name!r} flattens the {_shape(shape)} steps of an LSTM, "
                                 "which pynn does not; its dense layers read an LSTM's last step or each step.")
             shape = None if shape is None else (int(np.prod(shape)),)
-        elif kind in ("Activation", "Softmax", "ReLU") and layers and layers[-1].kind == "dense" \
+        elif kind in ("Activation", "Softmax", "ReLU") and layers and layers[-1].kind in ("dense", "conv") \
                 and layers[-1].activation == "identity":
             act = {"Softmax": "softmax", "ReLU": "relu"}.get(kind) or cfg.get("activation")
             layers[-1].activation = _activation(path, kind, name, act)
+            if layers[-1].kind == "conv" and layers[-1].activation == "softmax":
+                raise PynnError(f"{path}: {kind} layer {name!r} applies a softmax to a Conv2D's maps; pynn applies "
+                                "a softmax only on the output.")
         else:
             raise PynnError(f"{path} has a {kind} layer ({name!r}), which pynn does not read; {SUPPORTED}.")
     if not layers or layers[-1].kind != "dense":
@@ -373,6 +389,8 @@ def _translate(path: Path, config: dict, weights: _Weights, fmt: str):
         output.activation = None  # logits: the loss applies the softmax (sigmoid), as a bare pynn output
     if declared is None or any(v is None for v in declared):
         declared = _steps_from_data(declared, notes)
+    if layers[0].kind == "conv" and len(declared) == 3 and declared[2] == 1:
+        declared = declared[:2]  # one channel: 28x28, as pynn writes a grey image (and its data holds it)
     return assemble(path, layers, arrays, tuple(int(v) for v in declared), loss=loss, double_softmax=twice,
                     origin=origin("Keras", fmt, stored, [*notes, *head_notes], output_softmax))
 
@@ -409,6 +427,76 @@ def _lstm(path: Path, name: str, cfg: dict, shape, weights: _Weights, notes: lis
     return_sequences = bool(cfg.get("return_sequences", False))
     given = {"Wx": got[0].T, "Wh": got[1].T, "b": got[2] if use_bias else np.zeros(4 * units, np.float32)}
     return LSTM(units, return_sequences=return_sequences), given, ((steps, units) if return_sequences else (units,))
+
+
+def _conv2d(path: Path, name: str, cfg: dict, shape, weights: _Weights):
+    """(pynn Conv2D, its arrays, the maps after it) for a Keras Conv2D: channels_last, square kernel and strides,
+    valid or same padding (TensorFlow's, pynn's own), no dilation or groups."""
+    from pynn.conv import conv_output_size
+    from pynn.convolution import Conv2D
+
+    filters = _positive(path, name, "filters", cfg.get("filters"))
+    K = _square(path, name, "kernel_size", cfg.get("kernel_size"))
+    S = _square(path, name, "strides", cfg.get("strides", 1))
+    _channels_last(path, "Conv2D", name, cfg)
+    for key in ("dilation_rate", "groups"):
+        if _pair(cfg.get(key, 1)) != [1, 1]:
+            raise PynnError(f"{path}: Conv2D layer {name!r} has {key}={cfg.get(key)!r}; pynn's conv is neither "
+                            "dilated nor grouped.")
+    padding = cfg.get("padding", "valid")
+    if padding not in ("valid", "same"):
+        raise PynnError(f"{path}: Conv2D layer {name!r} has padding={padding!r}; pynn's conv pads valid or same.")
+    act = _activation(path, "Conv2D", name, cfg.get("activation"))
+    if act == "softmax":
+        raise PynnError(f"{path}: Conv2D layer {name!r} applies a softmax to its maps; pynn applies a softmax "
+                        "only on the output.")
+    if shape is None or len(shape) != 3 or any(v is None for v in shape):
+        raise PynnError(f"{path}: Conv2D layer {name!r} needs images of height x width x channels; the model gives "
+                        f"it {_shape(shape) if shape else 'an input of unknown shape'}.")
+    H, W, C = shape
+    use_bias = cfg.get("use_bias", True)
+    got = weights.read(name, [(K, K, C, filters)] + ([(filters,)] if use_bias else []))
+    layer = Conv2D(filters, K, S, padding, act, **({"alpha": KERAS_LEAKY_SLOPE} if act == "leaky_relu" else {}))
+    given = {"W": got[0], "b": got[1] if use_bias else np.zeros(filters, np.float32)}
+    return layer, given, (conv_output_size(H, K, S, padding), conv_output_size(W, K, S, padding), filters)
+
+
+def _max_pooling2d(path: Path, name: str, cfg: dict, shape):
+    """(pynn MaxPool2D, the maps after it) for a Keras MaxPooling2D of P x P windows at stride P, valid."""
+    from pynn.convolution import MaxPool2D
+
+    P = _square(path, name, "pool_size", cfg.get("pool_size", 2))
+    strides = cfg.get("strides")
+    _channels_last(path, "MaxPooling2D", name, cfg)
+    if (strides is not None and _pair(strides) != [P, P]) or cfg.get("padding", "valid") != "valid":
+        raise PynnError(f"{path}: MaxPooling2D layer {name!r} has strides={strides!r} and padding="
+                        f"{cfg.get('padding')!r}; pynn's pool takes {P}x{P} windows at stride {P}, valid.")
+    if shape is None or len(shape) != 3 or any(v is None for v in shape):
+        raise PynnError(f"{path}: MaxPooling2D layer {name!r} needs maps of height x width x channels; the model "
+                        f"gives it {_shape(shape) if shape else 'an input of unknown shape'}.")
+    H, W, C = shape
+    return MaxPool2D(P), (H // P, W // P, C)
+
+
+def _pair(value) -> list:
+    """Keras's (a, b) sizes, or one number meaning both."""
+    return [value, value] if isinstance(value, int) else list(value) if isinstance(value, (list, tuple)) else \
+        [value]
+
+
+def _square(path: Path, name: str, key: str, value) -> int:
+    """The one size of a square kernel, window or stride (K for (K, K))."""
+    pair = _pair(value)
+    if len(pair) != 2 or pair[0] != pair[1]:
+        raise PynnError(f"{path}: layer {name!r} has {key}={value!r}; pynn's conv and pool layers take the same "
+                        "size along both axes.")
+    return _positive(path, name, key, pair[0])
+
+
+def _channels_last(path: Path, kind: str, name: str, cfg: dict) -> None:
+    if cfg.get("data_format") not in (None, "channels_last"):
+        raise PynnError(f"{path}: {kind} layer {name!r} has data_format={cfg.get('data_format')!r}; pynn reads "
+                        "images channels_last (height, width, channels), as Keras does by default.")
 
 
 def _positive(path: Path, name: str, key: str, value) -> int:
