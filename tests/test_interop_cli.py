@@ -12,6 +12,8 @@ from interop_fixtures import FIXTURES, expected
 
 LAB = str(FIXTURES / "keras_lab.keras")
 TORCH_MLP = str(FIXTURES / "torch_mlp.safetensors")
+TORCH_CONV = str(FIXTURES / "torch_conv.safetensors")
+CONV_SPEC = "28x28-conv8k5-pool2-conv16k3s2:tanh-30:relu-10"
 
 
 def pynn_cli(capsys, *args):
@@ -49,6 +51,14 @@ def test_eval_of_a_state_dict_with_model_spec_equals_torch(capsys):
     assert abs(result["test_accuracy"] - float(expected("torch_mlp")["accuracy"])) <= 1 / result["n_test"]
     status, _, err = pynn_cli(capsys, "eval", LAB, "--model", "784-25-15-10", "--data", "digits")
     assert status == 2 and "--model SPEC is for a .safetensors state dict" in err
+
+
+def test_eval_of_a_conv_state_dict_takes_its_shapes_from_model_and_equals_torch(capsys):
+    result = pynn_json(capsys, "eval", TORCH_CONV, "--model", CONV_SPEC, "--data", "digits")
+    assert abs(result["test_accuracy"] - float(expected("torch_conv")["accuracy"])) <= 1 / result["n_test"]
+    status, out, err = pynn_cli(capsys, "eval", TORCH_CONV, "--data", "digits")
+    assert status == 2 and not out and err.count("\n") == 1
+    assert "holds convolutions (0.weight, 3.weight)" in err and "--model 28x28-conv8k5" in err
 
 
 def test_without_model_spec_the_command_says_which_activation_it_assumed(capsys):
@@ -96,7 +106,9 @@ def test_predict_takes_an_imported_file_and_says_what_it_shows(capsys):
                                         (str(FIXTURES / "keras_sequences.keras"),
                                          ["--data", "digits", "--as-sequence"]),
                                         (str(FIXTURES / "torch_lstm.safetensors"),
-                                         ["--data", "digits", "--as-sequence"])])
+                                         ["--data", "digits", "--as-sequence"]),
+                                        (str(FIXTURES / "keras_conv.keras"), ["--data", "digits"]),
+                                        (TORCH_CONV, ["--data", "digits", "--model", CONV_SPEC])])
 def test_every_inspection_command_takes_an_imported_file(capsys, command, file, data):
     status, out, err = pynn_cli(capsys, command[0], file, *data, *command[1:])
     assert status == 0, err

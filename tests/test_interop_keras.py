@@ -24,7 +24,8 @@ def outputs(model, x) -> np.ndarray:
 
 CASES = [("keras_lab", "keras_lab.keras"), ("keras_lab", "keras_lab.h5"), ("keras_softmax", "keras_softmax.keras"),
          ("keras_gates", "keras_gates.keras"), ("keras_gates", "keras_gates.h5"),
-         ("keras_sequences", "keras_sequences.keras"), ("keras_conv", "keras_conv.keras"), ("keras_conv", "keras_conv.h5")]
+         ("keras_sequences", "keras_sequences.keras"), ("keras_conv", "keras_conv.keras"),
+         ("keras_conv", "keras_conv.h5")]
 
 
 @pytest.mark.parametrize("name, file", CASES)
@@ -208,8 +209,8 @@ def test_a_functional_model_with_branches_is_refused_naming_the_layer():
 
 def test_an_unsupported_layer_is_refused_naming_it_and_what_pynn_reads():
     with pytest.raises(PynnError, match=r"has a Conv1D layer \('conv'\), which pynn does not read; pynn reads "
-                                        r"Sequential Keras models of InputLayer, Dense, LSTM, Dropout, Flatten, Conv2D and "
-                                        r"MaxPooling2D"):
+                                        r"Sequential Keras models of InputLayer, Dense, LSTM, Dropout, Flatten, "
+                                        r"Conv2D and MaxPooling2D"):
         read_keras(FIXTURES / "keras_conv1d.keras")  # Conv1D: pynn's conv is 2-D
 
 
@@ -312,7 +313,8 @@ def test_not_a_keras_file_is_one_sentence(tmp_path):
         read_keras(tmp_path / "missing.keras")
 
 
-@pytest.mark.parametrize("file, trials", [("keras_lab.keras", 80), ("keras_gates.h5", 40), ("keras_conv.keras", 40)])
+@pytest.mark.parametrize("file, trials", [("keras_lab.keras", 80), ("keras_gates.h5", 40),
+                                          ("keras_conv.keras", 40)])
 def test_mutated_keras_files_fail_only_with_a_pynn_error(tmp_path, file, trials):
     """A fuzz loop: any byte damage is a PynnError sentence or a model that still builds, never another
     exception (nor a crash or gigabytes taken by HDF5: it runs in a child). A zip keeps its structure at its

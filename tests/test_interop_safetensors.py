@@ -17,6 +17,7 @@ from pynn.interop.safetensors_format import (read_safetensors, read_tensors, tor
 from interop_fixtures import FIXTURES, assert_close, expected, fuzz, other_gate_orders_miss
 
 LAB = "784-25:relu-15:relu-10"
+CONV = "28x28-conv8k5-pool2-conv16k3s2:tanh-30:relu-10"  # torch_conv's nn.Sequential, written as a pynn spec
 
 
 def test_a_torch_mlp_gives_torchs_logits_with_the_activations_assumed_and_said():
@@ -85,6 +86,63 @@ def test_lstm_steps_come_from_the_data():
     assert model.input_shape == (28, 28) and model.spec == "28x28-lstm16-10" and model.layers[0].steps == 28
 
 
+# -- conv nets: OIHW filters, and the Linear after them reordered from PyTorch's flatten order ----------------
+
+def test_a_torch_conv_net_with_its_spec_gives_torchs_logits(digits):
+    ref = expected("torch_conv")
+    model = read_foreign(FIXTURES / "torch_conv.safetensors", spec=CONV)
+    assert model.spec == CONV and model.origin["notes"] == []
+    assert [layer.kind for layer in model.layers] == ["conv", "pool", "conv", "dense", "dense"]
+    assert_close(model.forward(ref["inputs"])[0], ref["outputs"])
+    assert model.origin["framework_params"] == int(ref["params"]) == model.n_params
+    accuracy = model.evaluate(digits)["accuracy"]
+    assert abs(accuracy - float(ref["accuracy"])) <= 1 / len(digits.y_test)
+
+
+def test_conv_filters_are_transposed_and_the_linear_after_them_reads_pynns_flatten_order():
+    """nn.Conv2d's weight (F, C, K, K) is pynn's W (K, K, C, F); nn.Flatten read the (16, 5, 5) maps channel by
+    channel, pynn's dense reads (5, 5, 16) position by position, so the Linear's columns are reordered — taken
+    as they are, the outputs are not torch's."""
+    ref = expected("torch_conv")
+    tensors, _ = read_tensors(FIXTURES / "torch_conv.safetensors")
+    model = read_safetensors(FIXTURES / "torch_conv.safetensors", spec=CONV)
+    np.testing.assert_array_equal(model.layers[2].W, tensors["3.weight"].transpose(2, 3, 1, 0))
+    linear = tensors["6.weight"]
+    hwc = linear.reshape(30, 16, 5, 5).transpose(0, 2, 3, 1).reshape(30, 400)
+    np.testing.assert_array_equal(model.layers[3].W, hwc)
+    model.layers[3].W[...] = linear  # PyTorch's column order, unconverted
+    assert np.abs(model.forward(ref["inputs"])[0] - ref["outputs"]).max() > 1e-2
+
+
+def test_conv_modules_named_by_attribute_are_ordered_by_how_their_channels_chain(tmp_path):
+    """The PyTorch tutorial's style, self.conv1 ... self.fc2: safetensors keeps no module order, so the shapes
+    give it (convs first, each conv's channels into the next, the maps into the first Linear)."""
+    tensors, _ = read_tensors(FIXTURES / "torch_conv.safetensors")
+    names = {"0": "conv1", "3": "conv2", "6": "fc1", "8": "fc2"}
+    renamed = {f"{names[k.split('.')[0]]}.{k.split('.')[1]}": v for k, v in tensors.items()}
+    model = read_safetensors(write_tensors(renamed, tmp_path / "net.safetensors"), spec=CONV)
+    assert_close(model.forward(expected("torch_conv")["inputs"])[0], expected("torch_conv")["outputs"])
+
+
+def test_a_conv_state_dict_without_its_spec_or_image_size_is_one_sentence(tmp_path):
+    path = FIXTURES / "torch_conv.safetensors"
+    with pytest.raises(PynnError, match=r"holds convolutions \(0.weight, 3.weight\), whose tensors do not say the "
+                                        r"image size, strides, padding or pooling; give them with --model SPEC, e.g. "
+                                        r"--model 28x28-conv8k5-conv16k3-pool2-30:relu-10\.$"):
+        read_safetensors(path)
+    with pytest.raises(PynnError, match=r"does not say the images' size, which .* convolutions need; write it first, "
+                                        r"e.g. 28x28-conv8k5"):
+        read_safetensors(path, spec=CONV.removeprefix("28x28-"))
+    with pytest.raises(PynnError, match=r"gives images of 3 channels, but 0.weight takes 1"):
+        read_safetensors(path, spec="28x28x3-" + CONV.removeprefix("28x28-"))
+    with pytest.raises(PynnError, match=r"does not fit .*whose layers are conv8k5-conv16k3-30-10 on images of 1 "
+                                        r"channel \(0.weight, 3.weight, 6.weight, 8.weight\)"):
+        read_safetensors(path, spec="28x28-conv8k3-pool2-conv16k3s2-30-10")
+    with pytest.raises(PynnError, match=r"layer 3 \(Dense\) needs W of shape \(30, 1936\), but the file holds "
+                                        r"\(30, 400\)"):  # no pool: the Linear would read 11x11x16 maps
+        read_safetensors(path, spec="28x28-conv8k5-conv16k3s2:tanh-30:relu-10")
+
+
 # -- export: the equivalent torch.nn.Sequential's state dict --------------------------------------------------
 
 @pytest.mark.parametrize("name", ["pynn_mlp", "pynn_lstm"])
@@ -149,16 +207,22 @@ def test_a_pickled_torch_file_gets_the_two_lines_that_save_safetensors(tmp_path)
     assert "never loads" in str(err.value)
 
 
-def test_a_convolution_or_a_gru_is_refused_naming_the_tensor(tmp_path):
-    conv = write_tensors({"0.weight": np.zeros((4, 1, 3, 3)), "0.bias": np.zeros(4)}, tmp_path / "conv.safetensors")
-    with pytest.raises(PynnError, match=r"0.weight of shape \(4, 1, 3, 3\), a 2-D convolution's weights"):
-        read_safetensors(conv)
+def test_a_1d_or_non_square_convolution_or_a_gru_is_refused_naming_the_tensor(tmp_path):
+    conv1d = write_tensors({"0.weight": np.zeros((4, 1, 3)), "0.bias": np.zeros(4)}, tmp_path / "conv1d.safetensors")
+    with pytest.raises(PynnError, match=r"0.weight of shape \(4, 1, 3\), a 1-D convolution's weights; pynn reads "
+                                        r"state dicts of nn.Linear, nn.Conv2d and nn.LSTM layers"):
+        read_safetensors(conv1d)
+    oblong = write_tensors({"0.weight": np.zeros((4, 1, 3, 5))}, tmp_path / "oblong.safetensors")
+    with pytest.raises(PynnError, match=r"0.weight of shape \(4, 1, 3, 5\), a convolution's with a kernel that is "
+                                        r"not square"):
+        read_safetensors(oblong, spec="28x28-conv4k3-10")
     gru = write_tensors({"rnn.weight_ih_l0": np.zeros((12, 2)), "rnn.weight_hh_l0": np.zeros((12, 4))},
                         tmp_path / "gru.safetensors")
     with pytest.raises(PynnError, match=r"a GRU or RNN is not an LSTM"):
         read_safetensors(gru)
     norm = write_tensors({"0.weight": np.zeros((4, 3)), "1.running_mean": np.zeros(4)}, tmp_path / "bn.safetensors")
-    with pytest.raises(PynnError, match=r"holds the tensor '1.running_mean', which is not a Linear's or an LSTM's"):
+    with pytest.raises(PynnError, match=r"holds the tensor '1.running_mean', which is not a Linear's, a Conv2d's or "
+                                        r"an LSTM's"):
         read_safetensors(norm)
 
 
@@ -242,9 +306,11 @@ def test_what_pynn_writes_is_what_the_safetensors_library_reads(tmp_path):
             np.testing.assert_array_equal(f.get_tensor(name), value)
 
 
-@pytest.mark.parametrize("file", ["torch_mlp.safetensors", "torch_lstm.safetensors"])
-def test_mutated_safetensors_fail_only_with_a_pynn_error(tmp_path, file):
+@pytest.mark.parametrize("file, spec", [("torch_mlp.safetensors", None), ("torch_lstm.safetensors", None),
+                                        ("torch_conv.safetensors", CONV)])
+def test_mutated_safetensors_fail_only_with_a_pynn_error(tmp_path, file, spec):
     """A fuzz loop, mostly in the header (its length and JSON), where the structure is."""
     original = (FIXTURES / file).read_bytes()
     header_end = 8 + struct.unpack("<Q", original[:8])[0]
-    assert fuzz(read_safetensors, FIXTURES / file, tmp_path / file, 200, (0, header_end)) > 50
+    read = lambda path: read_safetensors(path, spec=spec)  # noqa: E731
+    assert fuzz(read, FIXTURES / file, tmp_path / file, 200, (0, header_end)) > 50

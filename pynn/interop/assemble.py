@@ -2,7 +2,7 @@
 the shape its layer needs: the one place the readers of .keras/.h5 and safetensors build a model."""
 from __future__ import annotations
 
-from typing import Mapping
+from typing import Callable, Mapping, Union
 
 import numpy as np
 
@@ -16,16 +16,19 @@ from pynn.spec import ModelSpec
 # what each task's output does inside its loss, so a spec leaves it unwritten
 TASK_OF_LOSS = {"xent": CLASSIFICATION, "bce": BINARY, "mse": REGRESSION}
 HEAD_OF_LOSS = {"xent": "softmax", "bce": "sigmoid"}
+Arrays = Union[Mapping[str, np.ndarray], Callable[[Layer], Mapping[str, np.ndarray]]]
 
 
-def assemble(path, layers: list[Layer], arrays: list[Mapping[str, np.ndarray]], input_shape: tuple[int, ...], *,
+def assemble(path, layers: list[Layer], arrays: list[Arrays], input_shape: tuple[int, ...], *,
              loss: str, origin: dict, double_softmax: bool = False) -> Sequential:
     """A built model of `layers` on samples of input_shape whose parameters are `arrays` (one mapping per layer,
-    pynn's names: W, b for Dense; Wx, Wh, b for LSTM; empty for dropout), with the loss it was trained with and
-    origin as model.origin. Every shape is checked before anything is allocated; one sentence names the first
-    that does not fit."""
+    pynn's names: W, b for Dense and Conv2D; Wx, Wh, b for LSTM; empty for dropout and pool — or a function of
+    the planned layer giving that mapping, for arrays laid out by the shapes the layer reads), with the loss it
+    was trained with and origin as model.origin. Every shape is checked before anything is allocated; one
+    sentence names the first that does not fit."""
     model = Sequential(layers, loss=loss, task=TASK_OF_LOSS[loss], double_softmax=double_softmax)
     model.plan(input_shape)
+    arrays = [given(layer) if callable(given) else given for layer, given in zip(layers, arrays)]
     for layer, given in zip(layers, arrays):
         wanted = {spec.name: spec.shape for spec in layer.param_specs()}
         for name, shape in wanted.items():

@@ -6,10 +6,14 @@ checks the header's length against the file, and each tensor's type and axes, be
 
 Reading: a Linear is `<name>.weight` (out, in) and `<name>.bias`; an nn.LSTM `<name>.weight_ih_l0` (4U, n_in),
 `weight_hh_l0` (4U, U), `bias_ih_l0` and `bias_hh_l0`, gates in the order i, f, g, o, pynn's own; its two biases
-are summed into pynn's one (PyTorch counts both). Layers are ordered by their names when they are indices
-(torch.nn.Sequential's `0.`, `2.`), else by how their shapes chain. The tensors do not say the activations: a
-spec (`--model 784-25:relu-15:relu-10`) does; without one pynn assumes relu between Linear layers and logits
-out of the last (for CrossEntropyLoss), and says so in model.origin's notes.
+are summed into pynn's one (PyTorch counts both). An nn.Conv2d is `<name>.weight` (F, C_in, K, K), OIHW, which
+pynn keeps as (K, K, C_in, F), HWIO; PyTorch's nn.Flatten reads the maps channel by channel (C, H, W) where
+pynn's dense reads them (H, W, C), so the columns of the Linear after a conv are reordered to pynn's order.
+Layers are ordered by their names when they are indices (torch.nn.Sequential's `0.`, `2.`), else by how their
+shapes chain (convs first). The tensors do not say the activations: a spec (`--model 784-25:relu-15:relu-10`)
+does; without one pynn assumes relu between Linear layers and logits out of the last (for CrossEntropyLoss), and
+says so in model.origin's notes. Nor do they say a conv net's image size, strides, padding or pools, so a state
+dict with convs needs the spec (`--model 28x28-conv8k5-pool2-30-10`).
 
 Writing (write_safetensors): the state dict of the torch.nn.Sequential that computes what pynn's model does,
 one module per index, so `torch_model.load_state_dict(load_file(path))` loads it:
@@ -34,10 +38,13 @@ import numpy as np
 
 from pynn.errors import PynnError
 from pynn.interop.assemble import assemble, origin
+from pynn.words import plural
 
 _LSTM_PARAM = re.compile(r"^(weight_ih|weight_hh|bias_ih|bias_hh)_l(\d+)$")
 TORCH_ACTIVATIONS = {"relu": "ReLU", "sigmoid": "Sigmoid", "tanh": "Tanh", "leaky_relu": "LeakyReLU"}
 WRITES = "Dense, Dropout and LSTM layers"
+READS = "pynn reads state dicts of nn.Linear, nn.Conv2d and nn.LSTM layers"
+KIND_ORDER = ("conv", "lstm", "linear")  # the order a chain of them takes when names do not give it
 
 
 # -- the file format ----------------------------------------------------------------------------------------
@@ -145,23 +152,31 @@ def write_tensors(tensors: dict[str, np.ndarray], path, metadata: dict[str, str]
 # -- reading a state dict -------------------------------------------------------------------------------------
 
 class _Module:
-    """One Linear, or one layer (l0, l1 ...) of an nn.LSTM, with its tensors by PyTorch's names."""
+    """One Linear or Conv2d, or one layer (l0, l1 ...) of an nn.LSTM, with its tensors by PyTorch's names. A
+    conv's n_in and n_out are its input and output channels."""
 
     def __init__(self, name: str, kind: str, tensors: dict[str, np.ndarray], depth: int = 0):
         self.name, self.kind, self.tensors, self.depth = name, kind, tensors, depth
 
     @property
     def label(self) -> str:
-        return f"{self.name}.weight" if self.kind == "linear" else \
+        return f"{self.name}.weight" if self.kind in ("linear", "conv") else \
             f"{self.name + '.' if self.name else ''}weight_ih_l{self.depth}"
 
     @property
     def n_in(self) -> int:
-        return (self.tensors["weight"] if self.kind == "linear" else self.tensors["weight_ih"]).shape[1]
+        return (self.tensors["weight_ih"] if self.kind == "lstm" else self.tensors["weight"]).shape[1]
 
     @property
     def n_out(self) -> int:
-        return self.tensors["weight"].shape[0] if self.kind == "linear" else self.tensors["weight_hh"].shape[1]
+        return self.tensors["weight_hh"].shape[1] if self.kind == "lstm" else self.tensors["weight"].shape[0]
+
+    @property
+    def token(self) -> str:
+        """The module as a spec writes it (a conv's stride and padding the tensors cannot say)."""
+        if self.kind == "conv":
+            return f"conv{self.n_out}k{self.tensors['weight'].shape[2]}"
+        return f"lstm{self.n_out}" if self.kind == "lstm" else str(self.n_out)
 
     @property
     def n_params(self) -> int:
@@ -179,23 +194,22 @@ def _modules(path, tensors: dict[str, np.ndarray]) -> list[_Module]:
         elif param in ("weight", "bias"):
             linear.setdefault(prefix, {})[param] = tensor
         else:
-            raise PynnError(f"{path} holds the tensor {key!r}, which is not a Linear's or an LSTM's; pynn reads "
-                            "state dicts of nn.Linear and nn.LSTM layers (weight, bias, weight_ih_l0 ...).")
+            raise PynnError(f"{path} holds the tensor {key!r}, which is not a Linear's, a Conv2d's or an LSTM's; "
+                            f"{READS} (weight, bias, weight_ih_l0 ...).")
     modules = []
     for name, params in linear.items():
         weight = params.get("weight")
         if weight is None:
             raise PynnError(f"{path} holds {name}.bias without {name}.weight.")
-        if weight.ndim != 2:
-            what = {4: "a 2-D convolution's", 3: "a 1-D convolution's", 1: "a normalisation layer's"}.get(
-                weight.ndim, f"a {weight.ndim}-D")
-            raise PynnError(f"{path} holds {name}.weight of shape {tuple(weight.shape)}, {what} weights; pynn reads "
-                            "state dicts of nn.Linear and nn.LSTM layers.")
+        if weight.ndim not in (2, 4) or (weight.ndim == 4 and weight.shape[2] != weight.shape[3]):
+            what = {4: "a convolution's with a kernel that is not square", 3: "a 1-D convolution's",
+                    1: "a normalisation layer's"}.get(weight.ndim, f"a {weight.ndim}-D")
+            raise PynnError(f"{path} holds {name}.weight of shape {tuple(weight.shape)}, {what} weights; {READS}.")
         bias = params.get("bias", np.zeros(weight.shape[0], np.float32))
         if bias.shape != (weight.shape[0],):
             raise PynnError(f"{path}: {name}.bias has shape {tuple(bias.shape)}; {name}.weight "
                             f"{tuple(weight.shape)} needs ({weight.shape[0]},).")
-        modules.append(_Module(name, "linear", {"weight": weight, "bias": bias}))
+        modules.append(_Module(name, "linear" if weight.ndim == 2 else "conv", {"weight": weight, "bias": bias}))
     for (name, depth), params in sorted(lstm.items()):
         label = f"{name + '.' if name else ''}weight_hh_l{depth}"
         if "weight_ih" not in params or "weight_hh" not in params:
@@ -231,12 +245,12 @@ def _ordered(path, modules: list[_Module]) -> list[_Module]:
     if len(modules) > 7:
         raise PynnError(f"{path} has {len(modules)} layers with names that do not give their order; name them by "
                         "index, as torch.nn.Sequential does (0.weight, 2.weight ...).")
-    # an nn.LSTM's own layers keep their depth order, and LSTMs come before the Linear layers reading them
+    # an nn.LSTM's own layers keep their depth order, and convs, then LSTMs, come before the Linear layers
     chains = [list(p) for p in itertools.permutations(modules) if _chains(p) and _depths_in_order(p)]
-    lstm_first = [c for c in chains if [m.kind for m in c] == sorted((m.kind for m in c), key=lambda k: k != "lstm")]
-    chains = lstm_first or chains
+    in_kind_order = [c for c in chains if [m.kind for m in c] == sorted((m.kind for m in c), key=KIND_ORDER.index)]
+    chains = in_kind_order or chains
     if not chains:
-        _check_chain(path, sorted(modules, key=lambda m: (m.kind != "lstm", m.name, m.depth)))
+        _check_chain(path, sorted(modules, key=lambda m: (KIND_ORDER.index(m.kind), m.name, m.depth)))
     if len({tuple(id(m) for m in c) for c in chains}) > 1:
         names = ", ".join(m.label for m in modules)
         raise PynnError(f"{path}: the shapes of {names} chain in more than one order; name the layers by index, "
@@ -244,8 +258,15 @@ def _ordered(path, modules: list[_Module]) -> list[_Module]:
     return chains[0]
 
 
+def _feeds(a: _Module, b: _Module) -> bool:
+    """Whether b can take a's output: a Linear after a conv takes its maps flattened, a whole number of them."""
+    if a.kind == "conv" and b.kind == "linear":
+        return b.n_in % a.n_out == 0
+    return a.n_out == b.n_in and (b.kind != "conv" or a.kind == "conv")
+
+
 def _chains(order) -> bool:
-    return all(a.n_out == b.n_in for a, b in zip(order, order[1:]))
+    return all(_feeds(a, b) for a, b in zip(order, order[1:]))
 
 
 def _depths_in_order(order) -> bool:
@@ -260,9 +281,12 @@ def _depths_in_order(order) -> bool:
 
 def _check_chain(path, order: list[_Module]) -> None:
     for a, b in zip(order, order[1:]):
-        if a.n_out != b.n_in:
-            raise PynnError(f"{path}: {a.label} gives {a.n_out} outputs but {b.label}, which follows it, takes "
-                            f"{b.n_in}; pynn reads a chain of layers, each taking the output of the one before.")
+        if not _feeds(a, b):
+            gives = f"{a.n_out} maps" if a.kind == "conv" else f"{a.n_out} outputs"
+            takes = f"{b.n_in} channels" if b.kind == "conv" else f"{b.n_in} inputs" + \
+                (", not a whole number of maps" if a.kind == "conv" else "")
+            raise PynnError(f"{path}: {a.label} gives {gives} but {b.label}, which follows it, takes {takes}; pynn "
+                            "reads a chain of layers, each taking the output of the one before.")
 
 
 def read_safetensors(path, *, spec: str | None = None):
@@ -282,6 +306,10 @@ def read_safetensors(path, *, spec: str | None = None):
         layers, arrays, input_shape, loss, output_softmax = _from_spec(path, parsed, modules, written, notes)
         if not spec and metadata.get("pynn_loss") in ("xent", "bce", "mse"):  # pynn's own export says its loss
             loss = metadata["pynn_loss"]
+    elif any(m.kind == "conv" for m in modules):
+        raise PynnError(f"{path} holds convolutions ({', '.join(m.label for m in modules if m.kind == 'conv')}), "
+                        "whose tensors do not say the image size, strides, padding or pooling; give them with "
+                        f"--model SPEC, e.g. --model 28x28-{'-'.join(_conv_example(modules))}.")
     else:
         layers, arrays, input_shape, loss, output_softmax = _assumed(path, modules, notes)
     model = assemble(path, layers, arrays, input_shape, loss=loss,
@@ -292,11 +320,26 @@ def read_safetensors(path, *, spec: str | None = None):
     return model
 
 
-def _arrays(module: _Module) -> dict[str, np.ndarray]:
+def _arrays(module: _Module, after_conv: bool = False):
+    """pynn's arrays for a module; for a Linear after a conv, a function of the pynn layer (assemble calls it
+    once the shapes are planned) that reorders its columns from PyTorch's flatten order to pynn's."""
     t = module.tensors
+    if module.kind == "conv":
+        return {"W": t["weight"].transpose(2, 3, 1, 0), "b": t["bias"]}  # OIHW -> HWIO
+    if module.kind == "linear" and after_conv:
+        return lambda layer: {"W": hwc_columns(t["weight"], layer.input_shape), "b": t["bias"]}
     if module.kind == "linear":
         return {"W": t["weight"], "b": t["bias"]}
     return {"Wx": t["weight_ih"], "Wh": t["weight_hh"], "b": t["bias_ih"] + t["bias_hh"]}
+
+
+def hwc_columns(W: np.ndarray, maps: tuple) -> np.ndarray:
+    """A Linear's weights (out, C*H*W) over maps that PyTorch flattened channel by channel, with their columns in
+    pynn's order for maps (H, W, C); unchanged when they do not fit (assemble then names the shapes)."""
+    if len(maps) != 3 or W.shape[1] != int(np.prod(maps)):
+        return W
+    H, Wd, C = maps
+    return W.reshape(W.shape[0], C, H, Wd).transpose(0, 2, 3, 1).reshape(W.shape[0], -1)
 
 
 def _head_of(activation: str | None, units: int) -> tuple[str, str | None, bool]:
@@ -312,35 +355,29 @@ def _head_of(activation: str | None, units: int) -> tuple[str, str | None, bool]
 
 
 def _from_spec(path, parsed, modules: list[_Module], written: str, notes: list[str]):
+    from pynn.convolution import layer_of_spec
     from pynn.layers import Dense, Dropout
     from pynn.lstm import LSTM
 
-    weighted = [ls for ls in parsed.layers if ls.kind != "dropout"]
-    kinds = {"dense": "linear", "lstm": "lstm"}
-    if len(weighted) != len(modules) or any(kinds.get(ls.kind) != m.kind or ls.units != m.n_out
-                                            for ls, m in zip(weighted, modules)):
-        held = "-".join(f"{'lstm' if m.kind == 'lstm' else ''}{m.n_out}" for m in modules)
-        raise PynnError(f"The spec {written} does not fit {path}, whose layers are {modules[0].n_in}-{held} "
+    weighted = [ls for ls in parsed.layers if ls.kind not in ("dropout", "pool")]
+    if len(weighted) != len(modules) or any(_token_of(ls) != m.token for ls, m in zip(weighted, modules)):
+        held = "-".join(m.token for m in modules)
+        first = modules[0]
+        held = f"{held} on images of {plural(first.n_in, 'channel')}" if first.kind == "conv" else \
+            f"{first.n_in}-{held}"
+        raise PynnError(f"The spec {written} does not fit {path}, whose layers are {held} "
                         f"({', '.join(m.label for m in modules)}).")
-    first = modules[0]
-    input_shape = parsed.input_shape
-    if input_shape is None:
-        if first.kind == "lstm":
-            notes.append("The tensors do not say how many steps a sequence has; pynn reads them from the data.")
-        input_shape = (1, first.n_in) if first.kind == "lstm" else (first.n_in,)
-    elif (first.kind == "lstm" and input_shape[-1] != first.n_in) or \
-            (first.kind == "linear" and int(np.prod(input_shape)) != first.n_in):
-        raise PynnError(f"The spec {written} gives an input of {'x'.join(map(str, input_shape))}, but {first.label} "
-                        f"takes {first.n_in} features.")
-    layers, arrays, queue = [], [], iter(modules)
+    input_shape = _spec_input(path, parsed, modules[0], written, notes)
+    layers, arrays, queue, after_conv = [], [], iter(modules), False
     for ls in parsed.layers:
-        if ls.kind == "dropout":
-            layers.append(Dropout(ls.p))
+        if ls.kind in ("dropout", "pool"):
+            layers.append(Dropout(ls.p) if ls.kind == "dropout" else layer_of_spec(ls))
             arrays.append({})
             continue
         module = next(queue)
-        if ls.kind == "lstm":
-            layers.append(LSTM(ls.units, return_sequences=ls.return_sequences))
+        if ls.kind in ("lstm", "conv"):
+            layers.append(LSTM(ls.units, return_sequences=ls.return_sequences) if ls.kind == "lstm" else
+                          layer_of_spec(ls))
         elif ls is weighted[-1]:
             loss, act, output_softmax = _head_of(ls.activation, ls.units)
             layers.append(Dense(ls.units, act))
@@ -351,8 +388,44 @@ def _from_spec(path, parsed, modules: list[_Module], written: str, notes: list[s
                              "sigmoid, applies.")
                 act = "sigmoid"
             layers.append(Dense(ls.units, act))
-        arrays.append(_arrays(module))
+        arrays.append(_arrays(module, after_conv))
+        after_conv = module.kind == "conv"
     return layers, arrays, tuple(input_shape), loss, output_softmax
+
+
+def _token_of(ls) -> str:
+    """A spec's layer as _Module.token writes a module: sizes only."""
+    return f"conv{ls.units}k{ls.kernel}" if ls.kind == "conv" else f"lstm{ls.units}" if ls.kind == "lstm" else \
+        str(ls.units)
+
+
+def _spec_input(path, parsed, first: _Module, written: str, notes: list[str]) -> tuple:
+    """The input shape the spec writes, checked against the first module (a conv's input channels, a Linear's
+    features, an LSTM's features per step); what the tensors leave open otherwise."""
+    from pynn.convolution import image_shape
+
+    input_shape = parsed.input_shape
+    if first.kind == "conv":
+        if input_shape is None:
+            raise PynnError(f"The spec {written} does not say the images' size, which {path}'s convolutions need; "
+                            f"write it first, e.g. 28x28-{written}.")
+        channels = image_shape(input_shape, f"The spec {written}")[2]
+        if channels != first.n_in:
+            raise PynnError(f"The spec {written} gives images of {plural(channels, 'channel')}, but {first.label} "
+                            f"takes {first.n_in}.")
+        if channels > 1:
+            notes.append("PyTorch reads images as (channels, height, width); pynn reads them as (height, width, "
+                         "channels), so give it images in that order.")
+        return input_shape
+    if input_shape is None:
+        if first.kind == "lstm":
+            notes.append("The tensors do not say how many steps a sequence has; pynn reads them from the data.")
+        return (1, first.n_in) if first.kind == "lstm" else (first.n_in,)
+    if (first.kind == "lstm" and input_shape[-1] != first.n_in) or \
+            (first.kind == "linear" and int(np.prod(input_shape)) != first.n_in):
+        raise PynnError(f"The spec {written} gives an input of {'x'.join(map(str, input_shape))}, but {first.label} "
+                        f"takes {first.n_in} features.")
+    return input_shape
 
 
 def _assumed(path, modules: list[_Module], notes: list[str]):
@@ -392,6 +465,18 @@ def _assumed(path, modules: list[_Module], notes: list[str]):
     first = modules[0]
     input_shape = (1, first.n_in) if first.kind == "lstm" else (first.n_in,)
     return layers, arrays, input_shape, loss, False
+
+
+def _conv_example(modules: list[_Module]) -> list[str]:
+    """Spec tokens for a conv net's modules, a pool after the last conv (as most have), for the sentence that
+    asks for a spec."""
+    tokens = []
+    for i, m in enumerate(modules):
+        last = i == len(modules) - 1
+        tokens.append(m.token if m.kind != "linear" or last else f"{m.n_out}:relu")
+        if m.kind == "conv" and not last and modules[i + 1].kind != "conv":
+            tokens.append("pool2")
+    return tokens
 
 
 def _example_spec(modules: list[_Module]) -> str:
