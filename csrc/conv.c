@@ -31,23 +31,17 @@
 /* About this many patch rows per chunk: a chunk's patch matrix (rows x K*K*C) stays in L2 for common sizes,
  * and a batch of 64 small images still makes several chunks to share. */
 #define CHUNK_ROWS 512
-/* Below this many flops a call runs on one thread: waking a team costs more. */
-#define PARALLEL_FLOPS 2.0e6
 
 static int chunk_samples(int Ho, int Wo) {
     int per = CHUNK_ROWS / (Ho * Wo);
     return per > 1 ? per : 1;
 }
 
+/* Threads for a call of about `flops` over `chunks` chunks: matmul.c's pynn_team_size (one when the work is
+ * small, inside another team, or the other cores are busy), at most one per chunk. */
 static int team_for(int chunks, double flops) {
-#ifdef _OPENMP
-    if (flops < PARALLEL_FLOPS || omp_in_parallel()) return 1;
-    int team = omp_get_max_threads();
-    return team < chunks ? team : chunks;
-#else
-    (void)chunks, (void)flops;
-    return 1;
-#endif
+    int team = pynn_team_size(flops);
+    return team < chunks ? team : chunks > 0 ? chunks : 1;
 }
 
 static int thread_id(void) {
