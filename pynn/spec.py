@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass, field
 
 from pynn.errors import PynnError
-from pynn.layers import activation_name
+from pynn.layers import activation_name, written_activation
 
 _SHAPE = re.compile(r"^\d+(x\d+)+$")
 _DENSE = re.compile(r"^(\d+)(?::([a-z_]+))?$")
@@ -43,14 +43,15 @@ class LayerSpec:
         if self.kind == "conv":
             shape = f"conv{self.units}k{self.kernel}" + (f"s{self.stride}" if self.stride != 1 else "")
             shape += f"p{self.padding}" if self.padding != "valid" else ""
-            return shape + (f":{self.activation}" if self.activation not in (None, "relu") else "")
+            return shape + (f":{written_activation(self.activation)}" if self.activation not in (None, "relu") else "")
         if self.kind == "pool":
             return f"pool{self.kernel}"
         if self.kind == "dropout":
             return f"drop{self.p:g}"
         if self.kind == "lstm":
             return f"lstm{self.units}{'*' if self.return_sequences else ''}"
-        return f"{self.units}:{self.activation}" if self.activation else str(self.units)
+        # the kernel's name (leaky_relu) is written as the spec writes it (leaky), so a spec reads back as typed
+        return f"{self.units}:{written_activation(self.activation)}" if self.activation else str(self.units)
 
 
 @dataclass

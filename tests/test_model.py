@@ -19,7 +19,7 @@ from pynn.train import Trainer
     ("28x28-30-10", (28, 28), ["30", "10"]),
     ("20x1-lstm300-20", (20, 1), ["lstm300", "20"]),
     ("lstm128*-65", None, ["lstm128*", "65"]),
-    ("784-30:leaky-10:softmax", (784,), ["30:leaky_relu", "10:softmax"]),
+    ("784-30:leaky-10:softmax", (784,), ["30:leaky", "10:softmax"]),  # written as typed
 ])
 def test_spec_parsing(text, input_shape, tokens):
     spec = parse_spec(text)
