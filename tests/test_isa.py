@@ -14,7 +14,7 @@ from pynn import core, reference as ref
 HERE = Path(__file__).resolve().parent
 ISAS = core.available_isas()
 # The kernel tests the default build already passes in this run; here they run under every other build.
-KERNEL_TESTS = ["test_kernels.py", "test_lstm_kernels.py", "test_fast_paths.py"]
+KERNEL_TESTS = ["test_kernels.py", "test_lstm_kernels.py", "test_fast_paths.py", "test_conv_kernels.py"]
 
 # What each build computes from the same inputs: awkward sizes that cross the tiles of every build (12 x 32 and
 # 6 x 16), both transposes, the dot path, the LSTM forward and backward, the vector squashes' tails, Adam.
