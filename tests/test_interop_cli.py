@@ -73,6 +73,8 @@ def test_summary_shows_the_frameworks_count_beside_both_conventions(capsys):
     assert summary["framework"]["name"] == "PyTorch" and summary["framework"]["params"] == 3114
     status, out, _ = pynn_cli(capsys, "summary", str(FIXTURES / "keras_gates.h5"))
     assert "Keras's own count of this h5 file: 204" in out and "204 as Keras counts them" in out
+    status, out, _ = pynn_cli(capsys, "summary", LAB)  # no LSTM: one count, no talk of LSTM gates
+    assert "parameters: 20,175, as both Keras and PyTorch count them" in out and "LSTM" not in out
 
 
 def test_weights_draws_a_keras_models_first_layer_as_digit_maps(capsys):

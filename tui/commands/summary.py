@@ -58,8 +58,11 @@ def with_conventions(summary: dict, model) -> dict:
 
 def conventions_line(summary: dict) -> str:
     counts = summary["conventions"]
-    line = (f"parameters: {counts['keras']:,} as Keras counts them (one bias per LSTM gate), {counts['pytorch']:,} "
-            "as PyTorch does (two: b_ih and b_hh)")
+    if counts["keras"] == counts["pytorch"]:  # no LSTM: the conventions only differ in an LSTM's biases
+        line = f"parameters: {counts['keras']:,}, as both Keras and PyTorch count them"
+    else:
+        line = (f"parameters: {counts['keras']:,} as Keras counts them (one bias per LSTM gate), "
+                f"{counts['pytorch']:,} as PyTorch does (two: b_ih and b_hh)")
     framework = summary.get("framework")
     if framework:
         line += f"; {framework['name']}'s own count of this {framework['format']} file: {framework['params']:,}"
