@@ -210,6 +210,33 @@ static void dw_tile_##V##_##Q(float *restrict dwq, const float *restrict xs, int
     for (int q = 0; q < Q; q++)                                                                              \
         for (int v = 0; v < V; v++) STORE8(dwq + (long)q * F + 8 * v, LOAD8(dwq + (long)q * F + 8 * v) + acc[q][v]); \
 }
+/* The tiles' leftover window values, one at a time: a single value's sum would be one chain of dependent
+ * multiply-adds, so four positions in turn feed four sums (added in a fixed order at the end). */
+#define DW_VALUE(V)                                                                                          \
+static void dw_value_##V(float *restrict dwq, const float *restrict xs, int row_pixels,                     \
+                         const float *restrict dz, int q, int Ho, int Wo, int K, int C, int stride) {       \
+    const int F = 8 * V, KC = K * C;                                                                         \
+    const long offset = (long)(q / KC) * row_pixels * C + q % KC, step = (long)stride * C;                   \
+    v8f acc[4][V];                                                                                           \
+    for (int u = 0; u < 4; u++)                                                                              \
+        for (int v = 0; v < V; v++) acc[u][v] = (v8f){0};                                                    \
+    for (int i = 0; i < Ho; i++) {                                                                           \
+        const float *restrict corner = xs + (long)i * stride * row_pixels * C + offset;                      \
+        const float *restrict dzr = dz + (long)i * Wo * F;                                                   \
+        int j = 0;                                                                                           \
+        for (; j + 4 <= Wo; j += 4)                                                                          \
+            for (int u = 0; u < 4; u++) {                                                                    \
+                v8f xv = splat8(corner[(j + u) * step]);                                                     \
+                for (int v = 0; v < V; v++) acc[u][v] += xv * LOAD8(dzr + (long)(j + u) * F + 8 * v);       \
+            }                                                                                                \
+        for (; j < Wo; j++) {                                                                                \
+            v8f xv = splat8(corner[j * step]);                                                               \
+            for (int v = 0; v < V; v++) acc[0][v] += xv * LOAD8(dzr + (long)j * F + 8 * v);                  \
+        }                                                                                                    \
+    }                                                                                                        \
+    for (int v = 0; v < V; v++)                                                                              \
+        STORE8(dwq + 8 * v, LOAD8(dwq + 8 * v) + ((acc[0][v] + acc[1][v]) + (acc[2][v] + acc[3][v])));      \
+}
 #define DW_SAMPLE(V, Q)                                                                                      \
 static void dw_sample_##V(float *restrict dw, const float *restrict xs, int row_pixels,                      \
                           const float *restrict dz, int Ho, int Wo, int K, int C, int stride) {              \
@@ -218,7 +245,7 @@ static void dw_sample_##V(float *restrict dw, const float *restrict xs, int row_
     for (; q + Q <= KKC; q += Q)                                                                             \
         dw_tile_##V##_##Q(dw + (long)q * 8 * V, xs, row_pixels, dz, q, Ho, Wo, K, C, stride);                \
     for (; q < KKC; q++)                                                                                     \
-        dw_tile_##V##_1(dw + (long)q * 8 * V, xs, row_pixels, dz, q, Ho, Wo, K, C, stride);                  \
+        dw_value_##V(dw + (long)q * 8 * V, xs, row_pixels, dz, q, Ho, Wo, K, C, stride);                     \
 }
 
 /* R positions x V vectors, and Q values x V vectors: 8 to 12 sums, within AVX2's 16 registers */
@@ -226,10 +253,10 @@ FORWARD_TILE(1, 1) FORWARD_TILE(1, 8) FORWARD_SAMPLE(1, 8)
 FORWARD_TILE(2, 1) FORWARD_TILE(2, 4) FORWARD_SAMPLE(2, 4)
 FORWARD_TILE(3, 1) FORWARD_TILE(3, 4) FORWARD_SAMPLE(3, 4)
 FORWARD_TILE(4, 1) FORWARD_TILE(4, 3) FORWARD_SAMPLE(4, 3)
-DW_TILE(1, 1) DW_TILE(1, 12) DW_SAMPLE(1, 12)
-DW_TILE(2, 1) DW_TILE(2, 6) DW_SAMPLE(2, 6)
-DW_TILE(3, 1) DW_TILE(3, 4) DW_SAMPLE(3, 4)
-DW_TILE(4, 1) DW_TILE(4, 3) DW_SAMPLE(4, 3)
+DW_TILE(1, 12) DW_VALUE(1) DW_SAMPLE(1, 12)
+DW_TILE(2, 6) DW_VALUE(2) DW_SAMPLE(2, 6)
+DW_TILE(3, 4) DW_VALUE(3) DW_SAMPLE(3, 4)
+DW_TILE(4, 3) DW_VALUE(4) DW_SAMPLE(4, 3)
 
 static void forward_direct(float *restrict yn, const float *restrict xs, int row_pixels, const float *restrict w,
                            const float *restrict b, int Ho, int Wo, int K, int C, int F, int stride) {
@@ -249,6 +276,20 @@ static void dw_direct(float *restrict dw, const float *restrict xs, int row_pixe
     case 3: dw_sample_3(dw, xs, row_pixels, dz, Ho, Wo, K, C, stride); break;
     default: dw_sample_4(dw, xs, row_pixels, dz, Ho, Wo, K, C, stride); break;
     }
+}
+
+/* sums[f] = the sum of the rows x F matrix m's column f; F a multiple of 8 up to 32 a vector at a time */
+static void column_sums(float *restrict sums, const float *restrict m, int rows, int F) {
+    if (direct_path(F)) {
+        v8f acc[DIRECT_MAX_VECTORS] = {{0}};
+        for (int r = 0; r < rows; r++)
+            for (int v = 0; v < F / 8; v++) acc[v] += LOAD8(m + (long)r * F + 8 * v);
+        for (int v = 0; v < F / 8; v++) STORE8(sums + 8 * v, acc[v]);
+        return;
+    }
+    for (int f = 0; f < F; f++) sums[f] = 0.0f;
+    for (int r = 0; r < rows; r++)
+        for (int f = 0; f < F; f++) sums[f] += m[(long)r * F + f];
 }
 
 /* ---------------------------------------------------------------------------------------------------- */
@@ -368,9 +409,7 @@ int pynn_conv2d_backward(float *restrict dx, float *restrict dw, float *restrict
             im2col(mine, x, n0, n1, H, W, C, K, stride, pad_top, pad_left, Ho, Wo);
             pynn_sgemm(1, 0, KKC, F, rows, 1.0f, mine, KKC, dz, F, 0.0f, dwc, F);
         }
-        for (int f = 0; f < F; f++) dbc[f] = 0.0f;
-        for (int r = 0; r < rows; r++)
-            for (int f = 0; f < F; f++) dbc[f] += dz[(long)r * F + f];
+        column_sums(dbc, dz, rows, F);
         if (direct_dx) {
             for (int n = n0; n < n1; n++) {
                 float *dxn = dx + (long)n * H * W * C;
