@@ -448,3 +448,46 @@ async def test_the_default_sweep_goes_past_30_and_a_comparison_sits_beside_it(si
         for label in ("a", "b"):
             assert f"{label}: train accuracy" in shown and f"{label}: validation" in shown
             assert f"{label}: test (end)" in shown
+
+
+# -- memory over hours ------------------------------------------------------------------------------------
+
+async def test_the_footer_lets_go_of_the_keys_it_drew_before():
+    from pynn_tui.screens.widgets import Footer
+
+    app = PynnApp(Workbench(data="xor"), first_screen="train")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        footer = app.screen.query_one(Footer)
+        for _ in range(12):  # as every run does, twice or more: t gives way to p and s, and back
+            app.refresh_bindings()
+            await pilot.pause(0.05)
+        await pilot.pause(0.2)
+        watchers = getattr(footer, "__watchers", {}).get("compact", [])
+        assert len(watchers) <= len(footer.children)
+
+
+def test_a_long_runs_history_is_thinned_and_keeps_counting_epochs(monkeypatch):
+    import pynn_tui.workbench as workbench
+
+    monkeypatch.setattr(workbench, "HISTORY_KEPT", 40)
+    bench = Workbench(data="xor", spec="2-4-2")
+    bench.configure(epochs=100)
+    bench.train()
+    epochs = [h.epoch for h in bench.history]
+    assert len(epochs) <= 40 and epochs[0] == 1 and epochs[-1] == 100 and epochs == sorted(epochs)
+    assert epochs[-20:] == list(range(81, 101))  # the recent epochs whole
+    bench.configure(epochs=3)
+    bench.train()
+    assert [h.epoch for h in bench.history][-3:] == [101, 102, 103]
+
+
+def test_the_train_charts_draw_a_long_history_from_a_bounded_number_of_points():
+    from pynn.train import EpochRecord
+    from pynn_tui.screens.train import CHART_POINTS, accuracy_chart, loss_chart
+
+    bench = Workbench(data="xor", spec="2-4-2")
+    bench.history = [EpochRecord(epoch=e, loss=1.0 / e, seconds=0.0, train_accuracy=0.5) for e in range(1, 5001)]
+    for chart in (loss_chart(bench), accuracy_chart(bench)):
+        assert all(len(s.x) <= CHART_POINTS for s in chart.series)
+        assert chart.series[0].x[0] == 1 and chart.series[0].x[-1] == 5000

@@ -26,6 +26,7 @@ from pynn.run import RunConfig, data_fields
 from pynn.train import BatchEnd, EpochEnd, EpochRecord, Trainer, history_dicts
 
 T = TypeVar("T")
+HISTORY_KEPT = 4000  # epoch records at most; beyond, the older ones are thinned
 
 
 @dataclasses.dataclass
@@ -218,7 +219,7 @@ class Workbench:
         if self.training:
             raise PynnError("A run is already in progress.")
         config = self.run
-        first_epoch = len(self.history)
+        first_epoch = self.history[-1].epoch if self.history else 0  # (thinned, the history has fewer records)
         self.progress = RunProgress(n_epochs=config.epochs)
         self._running.set()
         self._clock = time.perf_counter()
@@ -232,6 +233,12 @@ class Workbench:
                 self._tick()
             elif isinstance(event, EpochEnd):
                 self.history.append(dataclasses.replace(event.record, epoch=first_epoch + event.record.epoch))
+                if len(self.history) > HISTORY_KEPT:
+                    # every other of the older epochs goes, the recent half stays whole: a run of 40,000
+                    # epochs keeps its curve's shape in a bounded memory (issue 13). A new list, not one cut
+                    # in place, so a screen reading the old one meanwhile is not cut short.
+                    older, recent = self.history[:-HISTORY_KEPT // 2], self.history[-HISTORY_KEPT // 2:]
+                    self.history = older[::2] + recent
             self.touch()
             on_event(event)
             if not self._running.is_set():  # paused: hold the worker here, between batches

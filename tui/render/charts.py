@@ -79,6 +79,16 @@ class Marker:
     label: str                        # what the key stands for, listed below the chart
 
 
+def thinned(items: list, limit: int) -> list:
+    """At most `limit` of the items, evenly spaced, the first and the last kept: a curve of 40,000 epochs is
+    drawn from as many points as the chart has dots across, not from every epoch."""
+    items = list(items)  # one look at a list another thread may replace
+    if len(items) <= limit:
+        return items
+    step = (len(items) - 1) / (limit - 1)
+    return [items[round(k * step)] for k in range(limit)]
+
+
 # A braille cell is 2 dots wide and 4 tall: the bit of the dot at (row, column) within the cell.
 BRAILLE = 0x2800
 DOT_BITS = ((0x01, 0x08), (0x02, 0x10), (0x04, 0x20), (0x40, 0x80))

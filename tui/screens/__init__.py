@@ -10,7 +10,9 @@ from typing import Callable
 
 from textual.app import ComposeResult
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
+
+from pynn_tui.screens.widgets import Footer
 
 # (mode name, module, class name, digit, title)
 SCREENS = [

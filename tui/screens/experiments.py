@@ -14,7 +14,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from pynn.errors import PynnError
 from pynn.experiments.compare import parse_variant, train_variant, variant_config
@@ -27,6 +27,7 @@ from pynn_tui.parsing import parse_units
 from pynn_tui.render.charts import LineChart, Series
 from pynn_tui.render.sweep import sweep_chart, sweep_table
 from pynn_tui.screens.dialogs import FormDialog
+from pynn_tui.screens.widgets import Footer  # lets go of the keys it drew before
 
 KEY = "6"
 TITLE = "Experiments"

@@ -10,7 +10,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from pynn.errors import PynnError
 from pynn.summary import model_summary
@@ -19,6 +19,7 @@ from pynn_tui.render.heatmap import map_grid
 from pynn_tui.render.tables import summary_table
 from pynn_tui.render.unrolled import unrolled_diagram
 from pynn_tui.screens.dialogs import InputDialog
+from pynn_tui.screens.widgets import Footer  # lets go of the keys it drew before
 
 KEY = "1"
 TITLE = "Model"

@@ -16,18 +16,20 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 import pynn.run  # read when the dialog opens, not copied: a field added to RunConfig is offered by itself
 from pynn.errors import PynnError
 from pynn.layers import written_activation
 from pynn.spec import parse_spec
 from pynn.words import plural
-from pynn_tui.render.charts import BarChart, LineChart, Series
+from pynn_tui.render.charts import BarChart, LineChart, Series, thinned
 from pynn_tui.screens.dialogs import FormDialog, FormField
+from pynn_tui.screens.widgets import Footer  # lets go of the keys it drew before
 
 KEY = "2"
 TITLE = "Train"
+CHART_POINTS = 400  # epochs a curve is drawn from at most (more than a chart has dots across at 120 columns)
 EDITABLE_GROUPS = ("model", "training")  # the data is chosen when the app opens (pynn tui --data)
 # the fields the settings line always shows; any other that differs from the house default follows them
 LINE_FIELDS = ("model", "optimizer", "lr", "batch", "epochs", "init", "activation", "l2", "dropout", "val_split",
@@ -166,7 +168,7 @@ def progress_view(bench) -> Table:
 
 
 def loss_chart(bench) -> LineChart | Text:
-    history = list(bench.history)
+    history = thinned(bench.history, CHART_POINTS)
     series = [Series("train loss", [h.epoch for h in history], [h.loss for h in history])]
     val = [h for h in history if h.val_loss is not None]
     if val:
@@ -174,14 +176,15 @@ def loss_chart(bench) -> LineChart | Text:
     p = bench.progress
     if bench.training and p.loss is not None and p.n_batches:
         # where the epoch in progress stands, so the chart moves before the first epoch ends
-        series.append(Series("last batch", [len(history) + p.batch / p.n_batches], [p.loss]))
+        done = bench.history[-1].epoch if bench.history else 0
+        series.append(Series("last batch", [done + p.batch / p.n_batches], [p.loss]))
     if not any(s.x for s in series):
         return Text("loss: no epoch finished yet (t trains)", style="dim")
     return LineChart(series, height=None, y_format="{:.3g}", x_label="epoch")  # as tall as its panel
 
 
 def accuracy_chart(bench) -> LineChart | Text:
-    history = list(bench.history)
+    history = thinned(bench.history, CHART_POINTS)
     train = [h for h in history if h.train_accuracy is not None]
     val = [h for h in history if h.val_accuracy is not None]
     series = []

@@ -12,8 +12,9 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import Screen
+from textual import widgets as textual_widgets
 from textual.widget import Widget
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from pynn.errors import PynnError
 from pynn_tui.labels import class_name
@@ -32,6 +33,18 @@ def few_threads():
     except ImportError:
         return contextlib.nullcontext()
     return threadpool_limits(limits=1, user_api="openmp")
+
+
+class Footer(textual_widgets.Footer):
+    """Textual's footer, letting go of the keys it drew before. Each key it composes binds its `compact` to the
+    footer's, and Textual drops such a watcher only when `compact` changes, which it never does here: every
+    redraw of the keys (two or more a run, as t gives way to p and s) kept the old ones alive for good, some
+    70 KB a run on every screen's footer."""
+
+    async def recompose(self) -> None:
+        await super().recompose()
+        for watchers in getattr(self, "__watchers", {}).values():
+            watchers[:] = [(node, callback) for node, callback in watchers if not node._closing and not node._closed]
 
 
 class ScreenTabs(Widget):
