@@ -8,6 +8,8 @@ training fields as RunConfig describes them, read when the dialog opens, so a fi
 here with no edit of this screen."""
 from __future__ import annotations
 
+import time
+
 from rich.console import Group
 from rich.progress_bar import ProgressBar
 from rich.table import Table
@@ -29,6 +31,7 @@ from pynn_tui.screens.widgets import Footer  # lets go of the keys it drew befor
 
 KEY = "2"
 TITLE = "Train"
+CHART_SECONDS = 0.5  # while a run goes, the charts' redraws at most this often (an epoch's end redraws at once)
 CHART_POINTS = 400  # epochs a curve is drawn from at most (more than a chart has dots across at 120 columns)
 EDITABLE_GROUPS = ("model", "training")  # the data is chosen when the app opens (pynn tui --data)
 # the fields the settings line always shows; any other that differs from the house default follows them
@@ -223,6 +226,7 @@ class TrainScreen(Screen):
         self.bench = bench
         self._drawn = -1  # the workbench version on screen
         self._shape = None  # what decided the panels' heights at the last layout
+        self._charted = (-1, 0.0)  # (epochs in the history, monotonic time) when the charts were last drawn
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="train-scroll"):
@@ -255,9 +259,14 @@ class TrainScreen(Screen):
         self._shape = shape
         self.query_one("#train-settings", Static).update(settings_line(bench.run, bench.model), layout=layout)
         self.query_one("#train-progress", Static).update(progress_view(bench), layout=layout)
-        self.query_one("#loss-chart", Static).update(loss_chart(bench), layout=layout)
-        self.query_one("#accuracy-chart", Static).update(accuracy_chart(bench), layout=layout)
-        self.query_one("#grad-norms", Static).update(norms_view(bench), layout=layout)
+        # the charts (most of a redraw's time, taken from the run's thread) follow a run twice a second, and
+        # at once when an epoch ends; the progress bars keep moving ten times a second
+        now, epochs = time.monotonic(), len(bench.history)
+        if layout or epochs != self._charted[0] or now - self._charted[1] >= CHART_SECONDS or not bench.training:
+            self._charted = (epochs, now)
+            self.query_one("#loss-chart", Static).update(loss_chart(bench), layout=layout)
+            self.query_one("#accuracy-chart", Static).update(accuracy_chart(bench), layout=layout)
+            self.query_one("#grad-norms", Static).update(norms_view(bench), layout=layout)
 
     # -- settings -------------------------------------------------------------------------------------
     def action_edit_settings(self) -> None:
