@@ -4,12 +4,12 @@ Conventions (the same as Keras/TensorFlow's defaults, so their weights load with
 - activations are (N, H, W, C): N samples, H rows, W columns, C channels last; float32, C-contiguous.
   PyTorch's (N, C, H, W) is x.transpose(0, 3, 1, 2). Flattening an (H, W, C) map reads it in that order, so a
   dense layer after it sees index (i * W + j) * C + c (PyTorch's flatten reads (c * H + i) * W + j).
-- conv weights w are (K, K, C_in, F), Keras's HWIO (PyTorch's (F, C_in, K, K) is w.transpose(2, 3, 1, 0)):
+- conv weights w are (K, K, C_in, F), Keras's HWIO (from PyTorch's (F, C_in, K, K): w_torch.transpose(2, 3, 1, 0)):
   the (N*Ho*Wo, K*K*C_in) matrix of input patches times w.reshape(K*K*C_in, F) is the output (N, Ho, Wo, F).
   The bias b is (F,).
 - padding "valid": no padding, Ho = floor((H - K) / stride) + 1. "same" is TensorFlow's: Ho = ceil(H / stride),
   padded with zeros by max((Ho - 1) * stride + K - H, 0) rows, half before and the odd one after (PyTorch's
-  padding="same" agrees at stride 1; at stride 2 its symmetric padding differs).
+  padding="same" agrees; it allows stride 1 only, and a symmetric padding=p differs where the total is odd).
 - max pooling: P x P windows, stride P, floor: trailing rows and columns that do not fill a window are dropped
   (Keras's "valid", PyTorch's default). The gradient goes to the window's first maximum in row-major order,
   as PyTorch's does.
