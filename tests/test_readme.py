@@ -191,6 +191,8 @@ class Elsewhere:
     why: str
 
 
+INTEROP = ROOT / "tests" / "fixtures" / "interop"
+MAKE_FIXTURES = "tests/fixtures/interop/make_fixtures.py"
 SAVED_MODEL = "import pynn\nmodel = pynn.load('digits.npz')\ndata = model.run.load_data()\nevaluate = model.evaluate"
 CI = "the CI's .ci/run installs the checkout with its test extra into a fresh venv, then runs pytest"
 XOR = "--data xor --model 2-8:tanh-2"
@@ -247,6 +249,13 @@ EXAMPLES = {
     "pynn sample FILE [--length N] [--temperature T] [--prime TEXT]":
         Run('pynn sample chars.npz --length 40 --temperature 0.5 --prime "ROMEO:"'),
     "pynn predict FILE [--index N]": Run("pynn predict sine.npz --index 3"),
+    "pynn surface FILE [--layer L] [--neurons LIST] [--resolution N] [--replay K] [--json]":
+        Run("pynn surface xor.npz --layer 1 --neurons 0-3 --resolution 16 --replay 2 --json"),
+    "pynn export FILE --to OUT": Run("pynn export digits.npz --to exported.onnx"),
+    "pynn serve [--host H] [--port P] [--public]": Elsewhere(
+        "tests/test_serve.py", "def test_a_non_loopback_host_is_refused_without_public",
+        "a server runs until stopped: tests/test_serve.py starts it on a free loopback port, drives it from headless "
+        "Chromium, and checks --host, --port and --public"),
     "pynn check SPEC|FILE [--data D] [--loss L]": (
         Run("pynn check 784-30-10 --data digits"), Run("pynn check digits.npz"),
         Run("pynn check 784-30-10:sigmoid --data digits", status=1),  # a problem
@@ -261,6 +270,7 @@ EXAMPLES = {
                            "--optimizer adam --lr 0.01 --epochs 1 --limit 200"),
     # the classes are the characters of the default --limit: a shorter text has fewer, so no --limit here
     "lstm128*-62": Run("pynn summary lstm128*-62 --data shakespeare"),
+    "28x28-conv8k5-pool2-30-10": Run("pynn train --model 28x28-conv8k5-pool2-30-10 --epochs 1 --limit 1000"),
     "28x28-lstm128*-lstm64-10": Run("pynn train --model 28x28-lstm128*-lstm64-10 --as-sequence --epochs 1 "
                                     "--limit 100"),
     "pynn train --model 784-30:sigmoid-10:sigmoid --loss mse --init normal --optimizer sgd --batch 10 --lr 3 "
@@ -277,6 +287,9 @@ EXAMPLES = {
     "spiral": Run("pynn data info spiral"),
     "circles": Run("pynn data info circles"),
     "moons": Run("pynn data info moons"),
+    "plane": Run("pynn data info plane"),
+    "bump": Run("pynn data info bump"),
+    "spiral3": Run("pynn data info spiral3"),
     "sine": Run("pynn train --data sine --lookback 10 --horizon 3 --epochs 1"),
     "shakespeare": Run("pynn train --data shakespeare --lookback 8 --limit 1000 --epochs 1"),
     "a path": (Run("pynn train --data points.npz --epochs 1"),
@@ -322,6 +335,79 @@ EXAMPLES = {
     'pynn sample chars.npz --prime "ROMEO:" --temperature 0.8': Run(add="--length 40"),
     "pynn summary": Mention("pynn summary 20x1-lstm300-20"),
     "pynn summary 20x1-lstm300-20 --data sine --horizon 20": Run(expect="Dense(20, identity)"),
+    # convolutional layers
+    "pynn summary 28x28-conv8k5-pool2-30-10": Run(expect="each of the 8 filters sees the whole 28x28 image"),
+    "pynn train --model 28x28-conv8k5-pool2-30-10 --optimizer adam --lr 0.001 --batch 32 --epochs 3 --save conv.npz":
+        Run(changes=(("--epochs 3", "--epochs 1"),), add="--limit 1000"),
+    "pynn weights conv.npz": Run(),
+    "pynn probe conv.npz --index 3": Run(expect="feature maps"),
+    "pynn triggers conv.npz --layer 1 --unit 2": Run(),
+    'pynn.Sequential([pynn.Conv2D(8, 5), pynn.MaxPool2D(2), pynn.Dense(30, "relu"), pynn.Dense(10)])': Call(
+        "import pynn", "assert [layer.kind for layer in result.layers] == ['conv', 'pool', 'dense', 'dense']"),
+    "w.transpose(3, 2, 0, 1)": Call("import numpy as np\nw = np.zeros((5, 5, 1, 8))  # K, K, C_in, F",
+                                    "assert result.shape == (8, 1, 5, 5)  # F, C_in, K, K"),
+    "pynn check": Mention("pynn check SPEC|FILE [--data D] [--loss L]"),
+    "python -m bench.conv_fidelity": Run(add="--seeds 0 --epochs 1", checkout=True, expect="784-30:relu-10"),
+    # playground
+    "pynn surface": Mention("pynn surface FILE [--layer L] [--neurons LIST] [--resolution N] [--replay K] [--json]"),
+    "pynn train --data xor --model 2-8:tanh-2 --optimizer adam --lr 0.03 --epochs 100 --save xor.npz": Run(),
+    "pynn surface xor.npz --resolution 32 --show-points test --layer 1 --neurons 0,2,3,4":
+        Run(expect="the output: p(class 1)"),
+    "pynn surface xor.npz --replay 4": Run(),
+    "pynn train --data spiral --features 'x1,x2,x1^2,x2^2,sin(x1),sin(x2)' --model 8:tanh-8:tanh-2 --optimizer adam "
+    "--lr 0.01 --epochs 100": Run(),
+    "pynn compare --data circles --a model=2-2:tanh-2 --b model=2-8:tanh-2": Run(add="--epochs 2"),
+    "pynn tui --data xor --model 2-8:tanh-2 --screen playground": Run(pty="output · p(class 1)"),
+    # your own model: files the frameworks made (tests/fixtures/interop), copied in by the fixture `models`
+    'model.save("lab.keras")': Elsewhere(MAKE_FIXTURES, 'model.save(HERE / "keras_lab.keras")',
+                                         "Keras is not installed in tests; its fixture script saved lab.keras so"),
+    'model.save("lab.h5")': Elsewhere(MAKE_FIXTURES, 'model.save(HERE / "keras_lab.h5"',
+                                      "Keras is not installed in tests; its fixture script saved the .h5 so"),
+    "pynn summary lab.keras": Run(expect="Keras's own count"),
+    "pynn eval lab.keras --data digits": Run(),
+    "pynn weights lab.keras": Run(),
+    "pynn train --from lab.keras --data digits --optimizer adam --lr 0.001 --epochs 3 --save lab.npz":
+        Run(changes=(("--epochs 3", "--epochs 1"),)),
+    "pynn tui --load lab.keras": Elsewhere(
+        "tests/test_interop_cli.py", "async def test_the_app_opens_a_keras_model_and_asks_for_its_data",
+        "the app opens on a question for the data, where q is typed into the answer: the pilot test answers it"),
+    'from safetensors.torch import save_file; save_file(model.state_dict(), "model.safetensors")': Elsewhere(
+        MAKE_FIXTURES, "save_file(model.state_dict(), HERE", "PyTorch is not installed in tests; the fixture script "
+        "saved model.safetensors (tests/fixtures/interop/torch_mlp.safetensors) with these two lines"),
+    "pynn eval model.safetensors --model 784-25:relu-15:relu-10 --data digits": Run(),
+    "nn.Sequential(nn.Conv2d(1, 8, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(8, 16, 3, stride=2), nn.Tanh(), "
+    "nn.Flatten(), nn.Linear(400, 30), nn.ReLU(), nn.Linear(30, 10))": Elsewhere(
+        MAKE_FIXTURES, "torch.nn.Conv2d(8, 16, 3, stride=2), torch.nn.Tanh()",
+        "PyTorch is not installed in tests; the fixture script built this net and saved net.safetensors"),
+    "pynn eval net.safetensors --model 28x28-conv8k5-pool2-conv16k3s2:tanh-30:relu-10 --data digits": Run(),
+    "pynn summary model.onnx": Run(expect="own count"),
+    "pynn export digits.npz --to digits.onnx": Run(),
+    "pynn export digits.npz --to digits.safetensors": Run(expect="Sequential(Linear(784, 30), Sigmoid(), Linear(30, 10))"),
+    "Sequential(Linear(784, 25), ReLU(), Linear(25, 15), ReLU(), Linear(15, 10))": Elsewhere(
+        "tests/test_interop_safetensors.py", "def test_export_names_follow_torch_sequential_indices",
+        "the module pynn export names for 784-25:relu-15:relu-10, checked there"),
+    'load_state_dict(load_file("m.safetensors"))': Elsewhere(
+        MAKE_FIXTURES, "torch_model.load_state_dict(state, strict=True)",
+        "PyTorch is not installed in tests; the fixture script loads pynn's exports so and records torch's outputs, "
+        "which tests/test_interop_safetensors.py compares"),
+    "LSTM(n_in, U, batch_first=True)": Elsewhere(
+        MAKE_FIXTURES, "torch.nn.LSTM(28, 8, batch_first=True)", "the fixture script loads an exported LSTM into it"),
+    "weight.reshape(out, C, H, W).transpose(0, 2, 3, 1).reshape(out, -1)": Call(
+        "import numpy as np\nout, C, H, W = 30, 16, 5, 5\nweight = np.arange(out * C * H * W).reshape(out, C * H * W)",
+        "assert result[0, 1] == weight[0, H * W]  # pynn's column 1 is position (0, 0) of channel 1"),
+    'Dense(10, activation="linear")': Elsewhere(
+        MAKE_FIXTURES, 'keras.layers.Dense(10, activation="linear"', "the course lab's output, in the Keras fixture"),
+    # the app in a browser, and in pixels
+    "pynn serve": Elsewhere("tests/test_serve.py", "def test_the_app_in_a_browser_shows_the_model_takes_keys_and_trains",
+                            "a server runs until stopped: the test serves it on a free port to headless Chromium"),
+    "pynn serve --port 8800 --load digits.npz --screen weights": Elsewhere(
+        "tests/test_serve.py", "def test_each_tab_runs_pynn_tui_with_the_options_given_on_this_python",
+        "a server runs until stopped: the app's options reaching each tab's pynn tui are checked there"),
+    "ssh -L 8000:localhost:8000 HOST": Elsewhere(
+        "tests/test_serve.py", "def test_the_page_connects_back_through_the_address_the_browser_used",
+        "no second host here: the test gives the page the Host header such a tunnel gives"),
+    "pynn weights digits.npz --pixels on": Run(),
+    "PYNN_PIXELS=off pynn weights digits.npz": Run("pynn weights digits.npz", env=(("PYNN_PIXELS", "off"),)),
     # the app
     f"pynn tui {XOR}": Run(pty="2-8:tanh-2"),
     "pynn tui --load digits.npz [--screen train]":
@@ -419,6 +505,10 @@ OTHER_TABLES = {
     "digits, 784-30-10, 3 epochs": Elsewhere(
         "tests/test_double_softmax.py", "def test_on_digits_the_freeze_is_partial",
         "accuracies measured with pynn freeze; the freeze's shape on the digits is tested there"),
+    "digits, Adam, 3 epochs": Elsewhere(
+        "bench/conv_fidelity.py", '"28x28-conv8k5-pool2-30-10": 0.940',
+        "accuracies measured with python -m bench.conv_fidelity (about two minutes); "
+        "tests/test_conv_layers.py trains a conv model on the digits"),
     "shakespeare, lstm128, Adam": Elsewhere(
         "tests/test_stateful.py", "def test_a_stateful_run_on_shakespeare_reads_streams_and_carries_the_state",
         "losses measured by hand with the commands above; what --stateful does is tested there"),
@@ -488,14 +578,20 @@ def scratch(tmp_path_factory) -> Path:
 def models(scratch) -> dict[str, str]:
     """The files the README's commands name, from real short trainings, and the data files its tables name."""
     values = {"scratch": str(scratch), "idx": str(scratch / "idx")}
-    made_by_the_readme = [text for text in EXAMPLES if "--save sine.npz" in text or "--save chars.npz" in text]
-    assert len(made_by_the_readme) == 2, made_by_the_readme
+    made_by_the_readme = [text for text in EXAMPLES
+                          if any(f"--save {name}.npz" in text for name in ("sine", "chars", "xor", "conv"))]
+    assert len(made_by_the_readme) == 4, made_by_the_readme
     for text in made_by_the_readme:
         run_command(runs_of(text)[0], text, values, FIRST[text].where)
     for name, text in TOML_FILES:
         (scratch / name).write_text(text)
     run_command(Run("pynn train --epochs 2 --save digits.npz"), "", values, "fixture models")
     run_command(Run(f"pynn train {XOR} --epochs 1 --save resume.npz"), "", values, "fixture models")
+
+    for readme_name, made_by_the_framework in (("lab.keras", "keras_lab.keras"), ("model.safetensors", "torch_mlp.safetensors"),
+                                               ("net.safetensors", "torch_conv.safetensors"),
+                                               ("model.onnx", "onnx/mlp.onnx")):
+        (scratch / readme_name).write_bytes((INTEROP / made_by_the_framework).read_bytes())
 
     rng = np.random.default_rng(0)
     x = rng.normal(size=(200, 2)).astype(np.float32)
