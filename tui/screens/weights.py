@@ -25,13 +25,14 @@ from pynn.words import plural
 from pynn_tui.render.filters import conv_choices, filter_view
 from pynn_tui.render.heatmap import HeatMap, LabelledStrips, Legend, map_grid, max_abs
 from pynn_tui.render.pixels import map_view  # an image where the terminal draws kitty graphics
-from pynn_tui.screens.widgets import POLL_SECONDS, InspectScreen, has_lstm
+from pynn_tui.screens.widgets import InspectScreen, has_lstm
 
 KEY = "3"
 TITLE = "Weights"
 EXAMPLES = 5          # most exciting samples shown in the zoom
 ASCENT_STEPS = 200    # activation maximisation, as `pynn triggers` does by default
 CELL_GAP = 1          # columns between grid cells
+OVERVIEW_SECONDS = 0.25  # between the overview's redraws while a run goes
 
 
 @dataclass
@@ -124,9 +125,10 @@ class WeightsScreen(InspectScreen):
         self.zoom: Zoom | None = None
 
     def live_seconds(self) -> float:
-        # the grid's cells redraw without a relayout, ten times a second; the close-up is one tall picture
-        # with a 200-step ascent behind it, so it follows a run twice a second
-        return 0.5 if self.zoomed else POLL_SECONDS
+        # the overview redraws every map of the layer (100 cells for 784-100-10), so it follows a run four
+        # times a second, which a user cannot tell from ten and the run can (bench/ui_stall.py: 64% of its
+        # speed at ten); the close-up is one tall picture with a 200-step ascent behind it: twice a second
+        return 0.5 if self.zoomed else OVERVIEW_SECONDS
 
     def compose_body(self) -> ComposeResult:
         yield Grid(id="weights-grid")
