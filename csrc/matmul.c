@@ -63,11 +63,19 @@ _Static_assert(MR > 4 && MR <= 16, "tile_kernel's narrow tiles assume 4 < MR <= 
 #else
 #define NC 512          /* columns of B packed at once (a multiple of NR): 256 x 512 floats = 512 KiB, L2/L3 */
 #endif
-#define DR 3            /* rows and columns of a dot-product tile (sgemm_nt_dot): 12 vector sums, */
-                        /* 3 + 4 loads per 12 multiply-adds, all 16 AVX registers */
+#if VW == 16
+#define DR 4            /* rows and columns of a dot-product tile (sgemm_nt_dot): 20 vector sums, 4 + 5 */
+#define DC 5            /* loads per 20 multiply-adds, 25 of the 32 registers (5 divides a 30-unit layer) */
+#else
+#define DR 3            /* 12 vector sums, 3 + 4 loads per 12 multiply-adds, all 16 AVX registers */
 #define DC 4
-#define DOT_MAX_ROWS 16 /* op(A) op(B)^T with at most this many rows (or columns) of C takes the dot path */
+#endif
+/* op(A) op(B)^T takes the dot path with at most DOT_MAX_ROWS rows of C, or at most DOT_MAX_COLS columns and
+ * DOT_MAX_ROWS_NARROW rows: past that, packing A pays for itself again (one thread, AVX-512: 10000 x 30 x 784
+ * 7.2 ms dot against 5.7 packed, 10000 x 10 x 30 0.97 against 0.25 ms; 256 x 10 x 1024 75 against 180 us) */
+#define DOT_MAX_ROWS 16
 #define DOT_MAX_COLS 32
+#define DOT_MAX_ROWS_NARROW 512
 /* Below this much work a single thread finishes before a team of sleeping threads has woken up and met at
  * the barriers (a few tens of microseconds each on a shared 2-core VM: 2e6 flops, the old bound, made the
  * 64-unit LSTM's multiplies slower on two threads than on one). */
@@ -366,34 +374,36 @@ static void sgemm_team(int trans_a, int trans_b, int M, int N, int K, float alph
 /* C = alpha A B^T + beta C with A (M, K) and B (N, K) both stored by rows, for rows [i_first, i_last) of C.
  * Why a second path: when M (or N) is small, packing B costs as much as the multiply (a forward pass at
  * batch 10), while here every element is a dot product of two contiguous rows and nothing is copied. A
- * DR x DC tile keeps DR*DC vector partial sums; an element's value is its 8 lanes summed in a fixed order
+ * DR x DC tile keeps DR*DC vector partial sums; an element's value is its lanes summed in a fixed order
  * plus the scalar tail, whatever tile it falls in (edge tiles repeat the last row or column and drop it). */
 static void sgemm_nt_dot(int N, int K, float alpha, const float *A, long lda, const float *B, long ldb,
                          float beta, float *C, long ldc, int i_first, int i_last) {
-    int k8 = K & ~7;
+    int kv = K / VW * VW;
     for (int i0 = i_first; i0 < i_last; i0 += DR) {
         const float *a[DR];
         for (int r = 0; r < DR; r++) a[r] = A + (long)min_int(i0 + r, i_last - 1) * lda;
         for (int j0 = 0; j0 < N; j0 += DC) {
             const float *b[DC];
             for (int c = 0; c < DC; c++) b[c] = B + (long)min_int(j0 + c, N - 1) * ldb;
-            v8f acc[DR][DC];
+            vf acc[DR][DC];
             for (int r = 0; r < DR; r++)
-                for (int c = 0; c < DC; c++) acc[r][c] = (v8f){0};
-            for (int k = 0; k < k8; k += 8) {
-                v8f av[DR];
-                for (int r = 0; r < DR; r++) av[r] = LOAD8(a[r] + k);
-#pragma GCC unroll 4
+                for (int c = 0; c < DC; c++) acc[r][c] = (vf){0};
+            for (int k = 0; k < kv; k += VW) {
+                vf av[DR];
+                for (int r = 0; r < DR; r++) av[r] = LOADV(a[r] + k);
+#pragma GCC unroll 5
                 for (int c = 0; c < DC; c++) {
-                    v8f bv = LOAD8(b[c] + k);
+                    vf bv = LOADV(b[c] + k);
                     for (int r = 0; r < DR; r++) acc[r][c] += av[r] * bv;
                 }
             }
             for (int r = 0; r < min_int(DR, i_last - i0); r++) {
                 for (int c = 0; c < min_int(DC, N - j0); c++) {
-                    v8f v = acc[r][c];
-                    float sum = ((v[0] + v[4]) + (v[2] + v[6])) + ((v[1] + v[5]) + (v[3] + v[7]));
-                    for (int k = k8; k < K; k++) sum += a[r][k] * b[c][k];
+                    vf v = acc[r][c];
+                    for (int half = VW / 2; half > 1; half /= 2)  /* lanes i and i + half, halving to two */
+                        for (int i = 0; i < half; i++) v[i] += v[i + half];
+                    float sum = v[0] + v[1];
+                    for (int k = kv; k < K; k++) sum += a[r][k] * b[c][k];
                     float *cij = C + (long)(i0 + r) * ldc + j0 + c;
                     *cij = beta == 0.0f ? alpha * sum : alpha * sum + beta * *cij;
                 }
@@ -454,7 +464,7 @@ static void scale_c(int M, int N, float beta, float *C, int ldc) {
  * loop against 1.1 s on one). Where there is no /proc, every core counts as free. */
 #define LOAD_CHECK_NS 100000000L
 static int free_cores(int cores) {
-#if defined(__linux__)
+#if defined(__linux__) && !defined(TUNE_ALL_CORES)
     static _Atomic long checked_at = -LOAD_CHECK_NS;
     static _Atomic int free_seen = 1 << 30;
     struct timespec now;
@@ -504,7 +514,7 @@ void pynn_sgemm(int trans_a, int trans_b, int M, int N, int K, float alpha,
         return;
     }
     int threads = pynn_team_size(2.0 * M * N * K);
-    if (!trans_a && trans_b && (M <= DOT_MAX_ROWS || N <= DOT_MAX_COLS)) {
+    if (!trans_a && trans_b && (M <= DOT_MAX_ROWS || (N <= DOT_MAX_COLS && M <= DOT_MAX_ROWS_NARROW))) {
         /* rows of C in whole tiles per thread: each element is computed the same way whoever computes it */
         int tiles = (M + DR - 1) / DR;
 #ifdef _OPENMP
