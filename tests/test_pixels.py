@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import io
 import re
+import sys
 
 import numpy as np
 import pytest
@@ -199,3 +200,145 @@ def test_one_map_in_a_commands_output_is_an_image_of_its_values(monkeypatch):
     assert text.count("\n") == 14  # no title: no line for one
     monkeypatch.setattr(pixels, "_in_app", True)  # the app draws no image at the cursor
     assert type(map_view(values, 2.0)) is heatmap.HeatMap
+
+
+# -- surfaces and conv views ------------------------------------------------------------------------------------
+
+ITERM_IMAGE = r"\x1b\]1337;File=inline=1;[^:]*:([A-Za-z0-9+/=]+)\x07"
+
+
+def iterm_images(text: str) -> list[np.ndarray]:
+    return png_payloads(text, ITERM_IMAGE)
+
+
+def block_centres(image: np.ndarray, block: int = 10) -> np.ndarray:
+    """One pixel per value of an image enlarged block x block (off a terminal a cell is 10x20 pixels, so a
+    half-block cell's value is 10x10)."""
+    return image[block // 2::block, block // 2::block]
+
+
+def assert_surface_image(image, values, scale, dots_at, dot_rgb):
+    """The image is the values under the colour scale, each a 10x10 block, except that each dot's block holds
+    a dot of its class colour; every other pixel is its value's colour."""
+    expected = diverging_rgb_array(values, scale).repeat(10, axis=0).repeat(10, axis=1)
+    away = np.ones(values.shape, bool)
+    for r, c in dots_at:
+        away[r, c] = False
+    away = away.repeat(10, axis=0).repeat(10, axis=1)
+    assert image.shape == expected.shape
+    assert np.array_equal(image[away], expected[away])
+    for (r, c), rgb in zip(dots_at, dot_rgb):
+        block = image[r * 10:(r + 1) * 10, c * 10:(c + 1) * 10]
+        assert (block == rgb).all(axis=-1).sum() >= 8, (r, c)  # the dot is drawn in its colour
+
+
+@pytest.fixture
+def drawing(monkeypatch):
+    """Sets how this process draws maps for one test (monkeypatch puts it back)."""
+    def use(renderer, in_app=False):
+        monkeypatch.setattr(pixels, "_renderer", renderer)
+        monkeypatch.setattr(pixels, "_in_app", in_app)
+    use(pixels.renderer(), pixels._in_app)
+    return use
+
+
+@pytest.fixture
+def a_terminal(monkeypatch, drawing):
+    """Makes the test's stdout (captured: call it in the test itself) a plain terminal (xterm-256color) for a
+    command, which sets how maps are drawn (put back after the test)."""
+    def become():
+        for name in ("NO_COLOR", "TMUX", "TERM_PROGRAM", "TEXTUAL_DRIVER", "PYNN_PIXELS"):
+            monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv("TERM", "xterm-256color")
+        monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
+    return become
+
+
+def test_a_surface_image_is_its_values_with_the_points_as_dots_of_their_class_colours(drawing):
+    from pynn_tui.render.surface import CLASS_RGB, SurfaceMap, marks, surface_view
+
+    values = np.random.default_rng(6).normal(size=(12, 12))
+    # the box (0..12, 0..12): a training point of class 0 in value (row 2, column 3), a test point of class 1
+    # in (row 9, column 7), row 0 at the top
+    points = marks([[0, 12], [0, 12]], 12, np.array([[3.5, 9.5]]), np.array([0]), np.array([[7.5, 2.5]]),
+                   np.array([1]), True)
+    drawing(CHARACTERS)
+    assert type(surface_view(values, 2.0, "out", points)) is SurfaceMap  # characters: points as glyphs
+    drawing("iterm2")
+    (image,) = iterm_images(rendered(surface_view(values, 2.0, "out", points)))
+    assert_surface_image(image, values, 2.0, [(2, 3), (9, 7)], [CLASS_RGB[0], CLASS_RGB[1]])
+    ring = image[90:100, 70:80]
+    assert tuple(ring[5, 5]) == tuple(diverging_rgb_array(values, 2.0)[9, 7])  # a test point is a ring: hollow
+    assert tuple(block_centres(image)[2, 3]) == CLASS_RGB[0]                    # a training point a disc
+
+
+def test_pynn_surface_draws_the_surfaces_as_images_of_the_models_outputs(capsys, a_terminal, tmp_path):
+    from pynn.files import load_model
+    from pynn.inspect.surface import plane_of, surfaces
+    from pynn_tui.cli import main
+    from pynn_tui.render.surface import marks
+
+    path = tmp_path / "xor.npz"
+    assert main(["train", "--data", "xor", "--model", "2-3:tanh-2", "--epochs", "2", "--save", str(path)]) == 0
+    capsys.readouterr()
+    a_terminal()
+    assert main(["surface", str(path), "--pixels", "iterm2", "--resolution", "20"]) == 0
+    text = capsys.readouterr().out
+    images = iterm_images(text)
+    assert len(images) == 1 + 3  # the output's surface, then each of the 3 hidden neurons'
+    model, _ = load_model(str(path))
+    data = model.run.load_data()
+    plane = plane_of(data)
+    result = surfaces(model, plane, 20, neuron_resolution=10)
+    points = marks(plane.extent, 20, plane.x_train, plane.y_train, plane.x_test, plane.y_test, True)
+    assert_surface_image(images[0], result.decision, 1.0, list(zip(points.rows, points.cols)),
+                         [((rgb >> 16) & 255, (rgb >> 8) & 255, rgb & 255) for rgb in points.rgb])
+    shared = heatmap.max_abs(result.layers[0].maps)
+    for neuron, image in zip(result.layers[0].maps, images[1:]):
+        assert np.array_equal(block_centres(image), diverging_rgb_array(neuron, shared))
+    assert "training points" in text and "▀" not in text  # no surface left in characters
+
+
+def test_the_filters_are_images_one_per_input_channel_on_their_scale(drawing):
+    from types import SimpleNamespace
+
+    from pynn_tui.render.filters import enlarged, filter_view
+
+    rng = np.random.default_rng(7)
+    fm = SimpleNamespace(layer=2, filters=[0, 1], bias=np.zeros(2), maps=rng.normal(size=(2, 3, 5, 5)),
+                         reads_the_input=False)
+    drawing("iterm2")
+    images = iterm_images(rendered(filter_view(fm)))
+    assert len(images) == 2 * 3
+    shared = heatmap.max_abs(fm.maps)
+    for values, image in zip(fm.maps.reshape(6, 5, 5), images):
+        # a 5x5 filter is enlarged to 10x10 values as in characters, each value 2x2 of them: 20x20 pixels
+        assert np.array_equal(block_centres(image), diverging_rgb_array(enlarged(values), shared))
+        assert np.array_equal(image[::20, ::20], diverging_rgb_array(values, shared))
+    drawing("kitty", in_app=True)  # the app's Weights screen: kitty placeholders laid out as text
+    assert "\U0010eeee" in rendered(filter_view(fm))
+
+
+def test_pynn_probe_draws_a_conv_models_feature_maps_as_images(capsys, a_terminal, tmp_path):
+    import pynn
+    from pynn.inspect.filters import feature_maps
+    from pynn_tui.cli import main
+    from pynn_tui.render.filters import enlarged
+
+    data = pynn.load_dataset("digits", n=100)
+    model = pynn.build("28x28-conv4k5-pool2-8-10", data, activation="relu")
+    path = str(pynn.save(model, tmp_path / "conv.npz"))
+    a_terminal()
+    assert main(["probe", path, "--data", "digits", "--limit", "100", "--pixels", "iterm2"]) == 0
+    images = iterm_images(capsys.readouterr().out)
+    stages = feature_maps(model, data.x_test[0])
+    assert len(images) == sum(len(s.maps) for s in stages) == 2 * 4  # after the conv, after the pool
+    drawn = iter(images)
+    for stage in stages:
+        scale = heatmap.max_abs(stage.maps)
+        for values in stage.maps:
+            image = next(drawn)
+            assert np.array_equal(block_centres(image), diverging_rgb_array(enlarged(values), scale))
+    capsys.readouterr()
+    assert main(["probe", path, "--data", "digits", "--limit", "100", "--pixels", "off"]) == 0
+    assert "\x1b]1337" not in capsys.readouterr().out

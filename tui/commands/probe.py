@@ -20,6 +20,7 @@ from pynn_tui.output import Output
 from pynn_tui.render.blame import blame_view
 from pynn_tui.render.filters import feature_map_view
 from pynn_tui.render.journey import journey_view
+from pynn_tui.render.pixels import add_pixels_arg, use_pixels
 
 
 def register(sub) -> None:
@@ -37,11 +38,13 @@ def register(sub) -> None:
                         "true logit (the runner-up's, for a sample the model gets right) and the saliency of the "
                         "input (default: on with --misclassified)")
     add_json_arg(p)
+    add_pixels_arg(p)
     p.set_defaults(handler=run)
 
 
 def run(args) -> int:
     out = Output(json=args.json)
+    use_pixels("off" if args.json else args.pixels)
     model, _, data = load_model_and_data(args)
     x, y = split(args, data)
     if args.count < 1:

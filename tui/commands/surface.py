@@ -15,6 +15,7 @@ from pynn.inspect.surface import DEFAULT_RESOLUTION, feature_labels, plane_of, r
 from pynn_tui.commands.common import add_json_arg
 from pynn_tui.output import Output, colour_allowed
 from pynn_tui.parsing import parse_units
+from pynn_tui.render.pixels import add_pixels_arg, use_pixels
 from pynn_tui.render.surface import film_view, side_by_side, surface_report
 
 
@@ -36,11 +37,13 @@ def register(sub) -> None:
     p.add_argument("--show-points", choices=("all", "train", "test", "none"), default="all",
                    help="which points to draw over the output's surface (default all)")
     add_json_arg(p)
+    add_pixels_arg(p)
     p.set_defaults(handler=run)
 
 
 def run(args) -> int:
     out = Output(json=args.json)
+    use_pixels("off" if args.json else args.pixels)
     if args.neurons and args.layer is None:
         raise PynnError("--neurons picks neurons of one layer; give --layer too.")
     if not 2 <= args.resolution <= 400:

@@ -1,6 +1,7 @@
 """Conv layers drawn: filters as small blue/red maps (one per input channel), a sample's feature maps after the
 conv and the pool, and the image patches that excite a filter most. Small maps are enlarged by repeating their
-pixels, so a 5x5 filter is legible in a terminal; the colours are those of every other weight map."""
+pixels, so a 5x5 filter is legible in a terminal; the colours are those of every other weight map. Where the
+terminal draws images (render/pixels.py) each map is an image, the repeated pixels blocks of one colour."""
 from __future__ import annotations
 
 import numpy as np
@@ -8,7 +9,8 @@ from rich.console import Group
 from rich.text import Text
 
 from pynn.words import plural
-from pynn_tui.render.heatmap import HeatMap, HeatMapGrid, Legend, map_grid, max_abs
+from pynn_tui.render.heatmap import Legend, max_abs
+from pynn_tui.render.pixels import map_grid, map_view, view_grid
 
 SMALLEST = 10  # pixels across a map is drawn with at least (a 5x5 filter's pixel becomes 2x2)
 
@@ -39,7 +41,7 @@ def filter_view(fm, scale: str = "shared", cols: int | None = None, heading: boo
         own = max_abs(channels) if scale == "each" else shared
         parts.append(Text(f"filter #{f} (bias {b:+.3f})" + (f" ±{own:.2g}" if scale == "each" else ""),
                           style="italic"))
-        parts.append(HeatMapGrid([HeatMap(m, own, f"in {c}") for c, m in enumerate(channels)], cols))
+        parts.append(view_grid([map_view(m, own, f"in {c}") for c, m in enumerate(channels)], cols))
     parts.append(Legend(None if scale == "each" else shared))
     return Group(*parts)
 
@@ -49,7 +51,7 @@ def feature_map_view(stages, image: np.ndarray | None = None, cols: int | None =
     its own scale (a relu map is never below zero, so it shows in blue only)."""
     parts = []
     if image is not None:
-        parts += [Text("the sample", style="bold"), HeatMap(enlarged(image), max_abs(image))]
+        parts += [Text("the sample", style="bold"), map_view(enlarged(image), max_abs(image))]
     for stage in stages:
         F, H, W = stage.maps.shape
         parts.append(Text(f"layer {stage.layer} {stage.name}: {plural(F, 'feature map')} of {H}x{W}, one per filter",

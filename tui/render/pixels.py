@@ -26,7 +26,7 @@ import os
 import sys
 from collections import deque
 from dataclasses import dataclass
-from typing import Mapping
+from typing import Mapping, NamedTuple
 
 import numpy as np
 from rich.console import Console, ConsoleOptions, Group, RenderResult
@@ -165,14 +165,39 @@ def map_rgb(values, scale: float) -> np.ndarray:
     return diverging_rgb_array(values.reshape(1, -1) if values.ndim == 1 else values, scale).astype(np.uint8)
 
 
-def map_image(values, scale: float | None = None, size: tuple[int, int] | None = None):
+class Dot(NamedTuple):
+    """A point drawn over a map's image (a surface's training or test point): centred on the value at (row,
+    col), coloured 0xRRGGBB, a disc or, hollow, a ring."""
+    row: int
+    col: int
+    rgb: int
+    hollow: bool = False
+
+
+def map_image(values, scale: float | None = None, size: tuple[int, int] | None = None, dots=()):
     """The map as a PIL image at its real resolution (one pixel per value), or enlarged to size (width,
-    height in pixels) with every value a block of one colour (nearest neighbour: no blending of values)."""
-    from PIL import Image
+    height in pixels) with every value a block of one colour (nearest neighbour: no blending of values); then
+    the dots over it, each about as wide as a value's block (a pixel at the real resolution)."""
+    from PIL import Image, ImageDraw
 
     values = np.asarray(values, dtype=np.float64)
     image = Image.fromarray(map_rgb(values, max_abs(values) if scale is None else scale), "RGB")
-    return image if size is None or size == image.size else image.resize(size, Image.Resampling.NEAREST)
+    if size is not None and size != image.size:
+        image = image.resize(size, Image.Resampling.NEAREST)
+    if dots:
+        draw = ImageDraw.Draw(image)
+        rows, cols = values.shape if values.ndim == 2 else (1, values.size)
+        block_w, block_h = image.width / cols, image.height / rows
+        radius = max(0.5, 0.45 * min(block_w, block_h) - 0.5)
+        for dot in dots:
+            x, y = (dot.col + 0.5) * block_w - 0.5, (dot.row + 0.5) * block_h - 0.5
+            colour = ((dot.rgb >> 16) & 0xFF, (dot.rgb >> 8) & 0xFF, dot.rgb & 0xFF)
+            box = [x - radius, y - radius, x + radius, y + radius]
+            if dot.hollow:
+                draw.ellipse(box, outline=colour, width=max(1, round(radius / 3)))
+            else:
+                draw.ellipse(box, fill=colour)
+    return image
 
 
 def cell_pixels() -> tuple[int, int]:
@@ -231,13 +256,14 @@ class PixelMapGrid:
     other whatever the protocol does with the cursor."""
 
     def __init__(self, maps, titles: list[str], scales: list[float], protocol: str,
-                 cols: int | None = None, gap: int = 2):
+                 cols: int | None = None, gap: int = 2, dots: list | None = None):
         self.maps = [np.asarray(m, dtype=np.float64) for m in maps]
         self.titles = titles
         self.scales = scales
         self.protocol = protocol
         self.cols = cols
         self.gap = gap
+        self.dots = dots or [()] * len(self.maps)  # each map's Dots
 
     def cell_width(self) -> int:
         return max((max(cells_of(m)[0], len(t)) for m, t in zip(self.maps, self.titles)), default=1)
@@ -267,7 +293,7 @@ class PixelMapGrid:
             yield Segment("\x1b7", control=_RAW)  # saved: the line below the row, where writing goes on
             for k, i in enumerate(row):
                 columns, rows = cells_of(self.maps[i])
-                image = map_image(self.maps[i], self.scales[i], (columns * cw, rows * ch))
+                image = map_image(self.maps[i], self.scales[i], (columns * cw, rows * ch), self.dots[i])
                 right = k * (cell + self.gap) + (cell - columns) // 2
                 yield Segment(f"\x1b8\x1b[{height}A\r" + (f"\x1b[{right}C" if right else ""), control=_RAW)
                 yield Segment(image_escape(self.protocol, image, columns, rows), control=_RAW)
@@ -290,16 +316,34 @@ def map_grid(maps, titles: list[str], scale: str = "shared", cols: int | None = 
         shared = max_abs(maps)
         scales = [shared] * len(maps)
         legend = Legend(shared, negative, positive)
-    if _in_app:  # kitty's placeholders are text, which Textual lays out like the characters
-        grid = heatmap.HeatMapGrid([KittyMap(m, s, t) for m, s, t in zip(maps, scales, titles)], cols)
-    else:
-        grid = PixelMapGrid(maps, titles, scales, _renderer, cols)
-    return Group(grid, legend)
+    return Group(view_grid([map_view(m, s, t) for m, s, t in zip(maps, scales, titles)], cols), legend)
+
+
+def view_grid(views: list, cols: int | None = None, gap: int = 2):
+    """Views made by map_view (or any HeatMap-like, e.g. a surface's) side by side: a HeatMapGrid of them,
+    except for a command's images, which a PixelMapGrid draws from a saved cursor."""
+    if _renderer == CHARACTERS or _in_app or not all(isinstance(v, (KittyMap, CursorMap)) for v in views):
+        return heatmap.HeatMapGrid(views, cols, gap)  # in the app kitty's placeholders are laid out as text
+    return PixelMapGrid([v.values for v in views], [v.title or "" for v in views], [v.scale for v in views],
+                        _renderer, cols, gap, [v.dots for v in views])
+
+
+def draws_images() -> bool:
+    """Whether map_view draws images in this process (else it draws the characters of a HeatMap)."""
+    return _renderer == "kitty" or (_renderer in ("sixel", "iterm2") and not _in_app)
 
 
 # -- inside the app -----------------------------------------------------------------------------------------
 
-class KittyMap(HeatMap):
+class ImageMap(HeatMap):
+    """A HeatMap to be drawn as an image, with dots over it (Dot), which the characters have no room for."""
+
+    def __init__(self, values, scale: float | None = None, title: str | None = None, dots=()):
+        super().__init__(values, scale, title)
+        self.dots = list(dots)
+
+
+class KittyMap(ImageMap):
     """A HeatMap (same cells, title, values and scale) drawn as a kitty-graphics image through textual-image's
     Unicode placeholders: ordinary characters whose colour names the image, so Textual lays them out like any
     text. Only kitty's protocol works inside the app; sixel and iTerm2 draw at the cursor, which Textual owns."""
@@ -316,7 +360,7 @@ class KittyMap(HeatMap):
             yield Segment(self.title[:width].center(width), TITLE_STYLE)
             yield Segment.line()
         cw, ch = cell_pixels()
-        image = TGPImage(map_image(self.values, self.scale, (columns * cw, rows * ch)), columns, rows)
+        image = TGPImage(map_image(self.values, self.scale, (columns * cw, rows * ch), self.dots), columns, rows)
         _forget_oldest(image)
         pad = Segment(" " * (width - columns)) if width > columns else None
         for line in console.render_lines(image, options.update(width=columns, height=rows), pad=False):
@@ -336,7 +380,7 @@ def _forget_oldest(image) -> None:
         _shown.popleft().cleanup()
 
 
-class CursorMap(HeatMap):
+class CursorMap(ImageMap):
     """A HeatMap drawn as one sixel or iTerm2 image at the cursor, for a command's output. Printed on its own
     (or in a Group), not inside a grid that stitches lines side by side: map_grid does that for images."""
 
@@ -344,15 +388,15 @@ class CursorMap(HeatMap):
         if self.values.shape[0] == 1:
             yield from super().__rich_console__(console, options)
             return
-        yield PixelMapGrid([self.values], [self.title or ""], [self.scale], _renderer, cols=1)
+        yield PixelMapGrid([self.values], [self.title or ""], [self.scale], _renderer, cols=1, dots=[self.dots])
 
 
-def map_view(values, scale: float | None = None, title: str | None = None) -> HeatMap:
+def map_view(values, scale: float | None = None, title: str | None = None, dots=()) -> HeatMap:
     """One map for a screen or a command, as an image where this process draws images (a KittyMap, or a
-    CursorMap in a command's output), else the HeatMap of characters. All take the same cells and carry
-    values, scale and title."""
+    CursorMap in a command's output), else the HeatMap of characters (which leaves the dots out). All take
+    the same cells and carry values, scale and title."""
     if _renderer == "kitty":
-        return KittyMap(values, scale, title)
+        return KittyMap(values, scale, title, dots)
     if _renderer in ("sixel", "iterm2") and not _in_app:
-        return CursorMap(values, scale, title)
+        return CursorMap(values, scale, title, dots)
     return HeatMap(values, scale, title)

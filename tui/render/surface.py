@@ -14,7 +14,8 @@ from rich.style import Style
 from rich.text import Text
 
 from pynn_tui.render.colour import colour_on, plain_char
-from pynn_tui.render.heatmap import TITLE_STYLE, UPPER_HALF, HeatMapGrid, Legend, cell_style, max_abs, packed_rgb
+from pynn_tui.render import pixels
+from pynn_tui.render.heatmap import TITLE_STYLE, UPPER_HALF, Legend, cell_style, max_abs, packed_rgb
 
 TRAIN_MARK, TEST_MARK = "●", "○"
 # Points lighter than the surface's own blue and red, so a point of the class its region predicts still shows.
@@ -130,6 +131,16 @@ class SurfaceMap:
         return {(int(r) // 2, int(c)): i for i, (r, c) in enumerate(zip(self.points.rows, self.points.cols))}
 
 
+def surface_view(values, scale: float | None = None, title: str | None = None, points: Marks | None = None):
+    """A surface as this process draws maps: an image with the points as dots of their colours (filled for
+    training, rings for test) where it draws images (render/pixels.py), else a SurfaceMap of characters."""
+    if not pixels.draws_images():
+        return SurfaceMap(values, scale, title, points)
+    dots = [] if points is None else [pixels.Dot(int(r), int(c), rgb, glyph == TEST_MARK) for r, c, rgb, glyph
+                                      in zip(points.rows, points.cols, points.rgb, points.glyphs)]
+    return pixels.map_view(values, scale, title, dots)
+
+
 def points_legend(console_colour: bool, classification: bool, n_train: int, n_test: int) -> Text:
     """What the points over a surface stand for (a set with no points drawn is not mentioned)."""
     if console_colour:
@@ -189,12 +200,12 @@ def output_view(result, plane, *, title: str | None = None, console_colour: bool
     parts = []
     if result.decision is not None:
         scale = 1.0 if classification or result.meaning != "the output" else max_abs(result.decision)
-        parts.append(SurfaceMap(result.decision, scale, title, points))
+        parts.append(surface_view(result.decision, scale, title, points))
         negative, positive = ("class 0", "class 1") if classification else ("negative", "positive")
         parts.append(Legend(scale, negative, positive, steps=8))
     else:
-        maps = [SurfaceMap(m, 1.0, f"p(class {k})", points) for k, m in enumerate(result.outputs)]
-        parts += [Text(title or "", style="bold"), HeatMapGrid(maps), Legend(1.0, "", "probability", steps=8)]
+        maps = [surface_view(m, 1.0, f"p(class {k})", points) for k, m in enumerate(result.outputs)]
+        parts += [Text(title or "", style="bold"), pixels.view_grid(maps), Legend(1.0, "", "probability", steps=8)]
     parts.append(axes_line(plane.extent, resolution))
     if with_points:
         parts.append(points_legend(console_colour, classification, len(plane.x_train), len(plane.x_test)))
@@ -204,8 +215,8 @@ def output_view(result, plane, *, title: str | None = None, console_colour: bool
 def neuron_grid(layer, cols: int | None = None, scale: str = "shared") -> Group:
     """A layer's neurons' surfaces side by side, titled by neuron, with the legend of their scale."""
     shared = max_abs(layer.maps)
-    views = [SurfaceMap(m, shared if scale == "shared" else None, f"#{n}") for n, m in zip(layer.neurons, layer.maps)]
-    return Group(HeatMapGrid(views, cols), Legend(shared, "negative", "positive", steps=8))
+    views = [surface_view(m, shared if scale == "shared" else None, f"#{n}") for n, m in zip(layer.neurons, layer.maps)]
+    return Group(pixels.view_grid(views, cols), Legend(shared, "negative", "positive", steps=8))
 
 
 def surface_report(result, plane, heading: str, console_colour: bool, with_points: bool = True) -> Group:
@@ -224,16 +235,17 @@ def surface_report(result, plane, heading: str, console_colour: bool, with_point
 def film_view(film, layer_index: int | None = None) -> Group:
     """Surfaces across epochs: the output's, then each chosen neuron's, one column per epoch."""
     parts = [Text("the output across epochs", style="italic"),
-             HeatMapGrid([SurfaceMap(f.decision if f.decision is not None else f.outputs[0], 1.0, f"epoch {e}")
-                          for e, f in zip(film.epochs, film.frames)], cols=len(film.frames))]
+             pixels.view_grid([surface_view(f.decision if f.decision is not None else f.outputs[0], 1.0,
+                                            f"epoch {e}") for e, f in zip(film.epochs, film.frames)],
+                              cols=len(film.frames))]
     for i, layer in enumerate(film.frames[0].layers):
         if layer_index is not None and layer.layer != layer_index:
             continue
         shared = max(max_abs(f.layers[i].maps) for f in film.frames)
         for j, neuron in enumerate(layer.neurons):
             parts += [Text(f"layer {layer.layer}, neuron #{neuron}", style="italic"),
-                      HeatMapGrid([SurfaceMap(f.layers[i].maps[j], shared, f"epoch {e}")
-                                   for e, f in zip(film.epochs, film.frames)], cols=len(film.frames))]
+                      pixels.view_grid([surface_view(f.layers[i].maps[j], shared, f"epoch {e}")
+                                        for e, f in zip(film.epochs, film.frames)], cols=len(film.frames))]
     parts.append(Legend(1.0, "negative", "positive", steps=8))
     if not film.matches_saved:
         parts.append(Text("The replay did not end on exactly the saved weights (another machine or thread count "
@@ -247,10 +259,10 @@ def side_by_side(results: list, plane, titles: list[str], console_colour: bool) 
     classification = plane.task == "classification"
     points = marks(plane.extent, resolution, plane.x_train, plane.y_train, plane.x_test, plane.y_test,
                    classification)
-    maps = [SurfaceMap(r.decision if r.decision is not None else r.outputs.argmax(axis=0).astype(float), None
+    maps = [surface_view(r.decision if r.decision is not None else r.outputs.argmax(axis=0).astype(float), None
                        if r.decision is None or not classification else 1.0, t, points)
             for r, t in zip(results, titles)]
     negative, positive = ("class 0", "class 1") if classification else ("negative", "positive")
-    return Group(HeatMapGrid(maps, cols=len(maps), gap=4), Legend(maps[0].scale, negative, positive, steps=8),
+    return Group(pixels.view_grid(maps, cols=len(maps), gap=4), Legend(maps[0].scale, negative, positive, steps=8),
                  axes_line(plane.extent, resolution),
                  points_legend(console_colour, classification, len(plane.x_train), len(plane.x_test)))
