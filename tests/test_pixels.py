@@ -59,12 +59,11 @@ def test_off_keeps_characters_and_on_insists_and_a_name_is_taken_as_it_is():
     assert choose_renderer("kitty", kitty, TerminalFacts(tty=False)) == CHARACTERS  # nor into a pipe
 
 
-def test_in_the_app_only_kitty_images_are_drawn():
-    # sixel and iTerm2 images are drawn at the cursor, which Textual owns; kitty's placeholders are text
-    assert choose_renderer("auto", {"TERM": "xterm-kitty"}, TTY, app=True) == "kitty"
-    assert choose_renderer("auto", {"TERM_PROGRAM": "iTerm.app"}, TTY, app=True) == CHARACTERS
-    assert choose_renderer("sixel", {}, TerminalFacts(True, sixel=True), app=True) == CHARACTERS
-    assert choose_renderer("auto", {}, TerminalFacts(True, sixel=True), app=False) == "sixel"
+def test_in_the_app_the_same_protocol_is_chosen():
+    # kitty's images are placeholders Textual lays out; sixel and iTerm2 images are anchored (AnchoredMap)
+    assert choose_renderer("auto", {"TERM": "xterm-kitty"}, TTY) == "kitty"
+    assert choose_renderer("auto", {"TERM_PROGRAM": "iTerm.app"}, TTY) == "iterm2"
+    assert choose_renderer("auto", {}, TerminalFacts(True, sixel=True)) == "sixel"
 
 
 def test_the_flag_wins_over_the_environment_variable_which_wins_over_auto():
@@ -198,8 +197,8 @@ def test_one_map_in_a_commands_output_is_an_image_of_its_values(monkeypatch):
     (image,) = png_payloads(text, r"\x1b\]1337;File=inline=1;[^:]*:([A-Za-z0-9+/=]+)\x07")
     assert np.array_equal(image[::10, ::10], diverging_rgb_array(values, 2.0))
     assert text.count("\n") == 14  # no title: no line for one
-    monkeypatch.setattr(pixels, "_in_app", True)  # the app draws no image at the cursor
-    assert type(map_view(values, 2.0)) is heatmap.HeatMap
+    monkeypatch.setattr(pixels, "_in_app", True)  # the app's is anchored after its cells, not a cursor's grid
+    assert type(map_view(values, 2.0)) is pixels.AnchoredMap
 
 
 # -- surfaces and conv views ------------------------------------------------------------------------------------
@@ -342,3 +341,116 @@ def test_pynn_probe_draws_a_conv_models_feature_maps_as_images(capsys, a_termina
     capsys.readouterr()
     assert main(["probe", path, "--data", "digits", "--limit", "100", "--pixels", "off"]) == 0
     assert "\x1b]1337" not in capsys.readouterr().out
+
+
+# -- sixel and iTerm2 in the app ---------------------------------------------------------------------------------
+
+def frame_text(app) -> str:
+    """What the app writes to the terminal for a whole frame (a headless app writes nothing itself)."""
+    return app.screen._compositor.render_update(full=True).render_segments(app.console)
+
+
+def anchors_at(app) -> list[tuple[int, int]]:
+    """(column, line) on the screen of each image anchor, as the compositor lays out the frame."""
+    found = []
+    for y, strip in enumerate(app.screen._compositor.render_strips()):
+        x = 0
+        for segment in strip:
+            if pixels.is_anchor(segment):
+                found.append((x, y))
+            x += segment.cell_length
+    return found
+
+
+class MapApp:
+    """An app with lines of text above and below a map in a scrolling body, the map in a PixelStatic as the
+    screens hold them."""
+
+    @staticmethod
+    def make(view, above: int):
+        from textual.app import App
+        from textual.containers import VerticalScroll
+        from textual.widgets import Static
+
+        from pynn_tui.screens.widgets import PixelStatic
+
+        class Host(App):
+            def compose(self):
+                with VerticalScroll(id="body"):
+                    yield Static("\n".join(f"line {i}" for i in range(above)))
+                    yield PixelStatic(view, id="map")
+                    yield Static("\n".join(f"below {i}" for i in range(above)))
+        return Host()
+
+
+@pytest.mark.parametrize("protocol", ["iterm2", "sixel"])
+async def test_in_the_app_a_map_is_blank_cells_with_its_image_drawn_over_them(drawing, protocol):
+    drawing(protocol, in_app=True)
+    values = np.random.default_rng(8).normal(size=(8, 12))
+    view = map_view(values, 2.0, "#3")
+    assert isinstance(view, pixels.AnchoredMap)
+    app = MapApp.make(view, above=2)
+    async with app.run_test(size=(40, 20)) as pilot:
+        await pilot.pause()
+        # the anchor follows the map's last row of 12 cells: line 2 (text) + 1 (title) + 3, column 12
+        assert anchors_at(app) == [(12, 6)]
+        text = frame_text(app)
+        (anchor,) = re.findall(r"\x1b7(?:\x1b\[(\d+)A)?\x1b\[(\d+)D(.*?)\x1b8", text, re.S)
+        assert anchor[:2] == ("3", "12")  # up to the map's first line, back to its first column
+        assert "line 1" in text and "#3" in text and "▀" not in text
+        if protocol == "iterm2":
+            (image,) = iterm_images(anchor[2])
+            assert np.array_equal(block_centres(image), diverging_rgb_array(values, 2.0))
+        else:
+            assert re.match(r'\x1bP[0-9;]*q"1;1;120;80', anchor[2])  # 12 cells x 10 pixels, 4 rows x 20
+
+
+async def test_in_the_app_a_map_partly_out_of_view_or_under_a_dialog_draws_no_image(drawing):
+    from textual.screen import ModalScreen
+    from textual.widgets import Static
+
+    drawing("sixel", in_app=True)
+    app = MapApp.make(map_view(np.ones((8, 8)), 1.0), above=18)  # the map's 4 lines from line 18 of 20
+    async with app.run_test(size=(40, 20)) as pilot:
+        await pilot.pause()
+        assert anchors_at(app) == []  # its last line is below the screen, its image would run off
+        app.query_one("#body").scroll_to(y=4, animate=False)
+        await pilot.pause()
+        assert len(anchors_at(app)) == 1  # wholly in view
+        app.query_one("#body").scroll_to(y=20, animate=False)
+        await pilot.pause()
+        assert anchors_at(app) == []  # its first line is above the body: the image would cover what is there
+        app.query_one("#body").scroll_to(y=4, animate=False)
+
+        class Dialog(ModalScreen):
+            def compose(self):
+                yield Static("a dialog")
+        app.push_screen(Dialog())
+        await pilot.pause()
+        assert "\x1bP" not in frame_text(app)  # the screen below, drawn behind the dialog, draws no image
+
+
+async def test_the_weights_screen_draws_a_conv_models_filters_as_images_in_the_app(drawing):
+    from textual.app import App
+
+    from apptext import wait_until
+    from pynn.inspect.filters import filter_maps
+    from pynn_tui.render.filters import enlarged
+    from pynn_tui.screens.weights import WeightsScreen
+    from pynn_tui.workbench import Workbench
+
+    drawing("iterm2", in_app=True)
+    bench = Workbench(data="digits", data_options={"n": 100}, spec="28x28-conv4k5-pool2-8-10")
+
+    class Host(App):
+        def on_mount(self):
+            self.push_screen(WeightsScreen(bench))
+
+    app = Host()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, lambda: anchors_at(app), "the filters drawn")
+        images = iterm_images(frame_text(app))
+    filters = filter_maps(bench.model, 1).maps[:, 0]
+    assert len(images) == len(filters) == 4
+    for values, image in zip(filters, images):
+        assert np.array_equal(block_centres(image), diverging_rgb_array(enlarged(values), heatmap.max_abs(filters)))

@@ -11,8 +11,9 @@ Any other terminal is asked, through textual-image, whether it speaks sixel (its
 graphics (it answers a query), each with a 0.1 s timeout: over a slow SSH link the answer can come too late, and
 then the characters stay (PYNN_PIXELS=sixel and the like say it outright). Inside tmux only sixel works: tmux
 answers the DA1 query itself and draws sixel when it was built with it (3.4+), and passes neither of the others
-on. The browser (xterm.js, `pynn serve`) has no images. In the app only kitty's images are drawn: its Unicode
-placeholders are text that Textual lays out; sixel and iTerm2 draw at the cursor, which Textual owns.
+on. The browser (xterm.js, `pynn serve`) has no images. In the app kitty's images are Unicode placeholders, text
+that Textual lays out; sixel and iTerm2 draw at the cursor, so there a map is blank cells with the image drawn
+over them from a zero-width control segment after its last row (AnchoredMap; see there).
 
 textual-image rather than rich-pixels: rich-pixels draws half blocks, as heatmap.py already does; textual-image
 asks the terminal, encodes sixel and places kitty images with placeholders that work inside Textual.
@@ -27,11 +28,13 @@ import sys
 from collections import deque
 from dataclasses import dataclass
 from typing import Mapping, NamedTuple
+from weakref import WeakValueDictionary
 
 import numpy as np
 from rich.console import Console, ConsoleOptions, Group, RenderResult
 from rich.measure import Measurement
 from rich.segment import ControlType, Segment
+from rich.style import Style
 
 from pynn.errors import PynnError
 from pynn_tui.render import heatmap
@@ -81,18 +84,12 @@ def known_terminal(env: Mapping[str, str]) -> str | None:
     return None
 
 
-def choose_renderer(setting: str, env: Mapping[str, str], facts: TerminalFacts, app: bool = False) -> str:
+def choose_renderer(setting: str, env: Mapping[str, str], facts: TerminalFacts) -> str:
     """"kitty", "sixel", "iterm2" or "characters" for a setting (auto, on, off or a protocol's name), the
     environment and the terminal's answers. Never into a pipe, the browser, TERM=dumb or NO_COLOR (images
     are colour). Otherwise a protocol named outright is used as it is; "on" draws images even where the
     terminal gave no answer (sixel, the most widely spoken, then); "auto" draws them only where the terminal
-    is known or said it can. In the app (app=True) only kitty's images: sixel and iTerm2's are drawn at the
-    cursor, which Textual owns, so there they stay characters."""
-    chosen = _protocol_for(setting, env, facts)
-    return CHARACTERS if app and chosen in ("sixel", "iterm2") else chosen
-
-
-def _protocol_for(setting: str, env: Mapping[str, str], facts: TerminalFacts) -> str:
+    is known or said it can. The same in the app as in a command."""
     if (setting == "off" or not facts.tty or in_browser(env) or env.get("TERM") == "dumb"
             or "NO_COLOR" in env):
         return CHARACTERS
@@ -135,8 +132,8 @@ def use_pixels(flag: str | None = None, env: Mapping[str, str] | None = None, ap
             facts = ask_terminal()
         except Exception:  # a terminal that answers nonsense draws characters, as one that does not answer
             pass
-    _renderer, _in_app = choose_renderer(setting, env, facts, app), app
-    if _renderer == "kitty" and tty:
+    _renderer, _in_app = choose_renderer(setting, env, facts), app
+    if _renderer != CHARACTERS and tty:
         # textual-image asks the terminal when its renderers are first imported, and for the cell size when
         # first drawn: both now, while stdin is still ours, not from inside the app
         import textual_image.renderable  # noqa: F401
@@ -323,14 +320,14 @@ def view_grid(views: list, cols: int | None = None, gap: int = 2):
     """Views made by map_view (or any HeatMap-like, e.g. a surface's) side by side: a HeatMapGrid of them,
     except for a command's images, which a PixelMapGrid draws from a saved cursor."""
     if _renderer == CHARACTERS or _in_app or not all(isinstance(v, (KittyMap, CursorMap)) for v in views):
-        return heatmap.HeatMapGrid(views, cols, gap)  # in the app kitty's placeholders are laid out as text
+        return heatmap.HeatMapGrid(views, cols, gap)  # the app lays out kitty's placeholders and the anchors
     return PixelMapGrid([v.values for v in views], [v.title or "" for v in views], [v.scale for v in views],
                         _renderer, cols, gap, [v.dots for v in views])
 
 
 def draws_images() -> bool:
     """Whether map_view draws images in this process (else it draws the characters of a HeatMap)."""
-    return _renderer == "kitty" or (_renderer in ("sixel", "iterm2") and not _in_app)
+    return _renderer != CHARACTERS
 
 
 # -- inside the app -----------------------------------------------------------------------------------------
@@ -342,23 +339,30 @@ class ImageMap(HeatMap):
         super().__init__(values, scale, title)
         self.dots = list(dots)
 
-
-class KittyMap(ImageMap):
-    """A HeatMap (same cells, title, values and scale) drawn as a kitty-graphics image through textual-image's
-    Unicode placeholders: ordinary characters whose colour names the image, so Textual lays them out like any
-    text. Only kitty's protocol works inside the app; sixel and iTerm2 draw at the cursor, which Textual owns."""
-
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         if self.values.shape[0] == 1:  # a strip wraps to the width: characters
             yield from super().__rich_console__(console, options)
             return
-        from textual_image.renderable.tgp import Image as TGPImage
-
-        columns, rows = cells_of(self.values)
         width = min(self.width, options.max_width)
         if self.title:
             yield Segment(self.title[:width].center(width), TITLE_STYLE)
             yield Segment.line()
+        yield from self.image_lines(console, options, width)
+
+    def image_lines(self, console: Console, options: ConsoleOptions, width: int) -> RenderResult:
+        """The image's rows of cells, width wide."""
+        raise NotImplementedError
+
+
+class KittyMap(ImageMap):
+    """A HeatMap (same cells, title, values and scale) drawn as a kitty-graphics image through textual-image's
+    Unicode placeholders: ordinary characters whose colour names the image, so Textual lays them out like any
+    text."""
+
+    def image_lines(self, console: Console, options: ConsoleOptions, width: int) -> RenderResult:
+        from textual_image.renderable.tgp import Image as TGPImage
+
+        columns, rows = cells_of(self.values)
         cw, ch = cell_pixels()
         image = TGPImage(map_image(self.values, self.scale, (columns * cw, rows * ch), self.dots), columns, rows)
         _forget_oldest(image)
@@ -391,12 +395,62 @@ class CursorMap(ImageMap):
         yield PixelMapGrid([self.values], [self.title or ""], [self.scale], _renderer, cols=1, dots=[self.dots])
 
 
+class AnchoredMap(ImageMap):
+    """In the app, a HeatMap (same cells, title, values and scale) drawn as a sixel or iTerm2 image over blank
+    cells. Textual keeps no control segment of a widget's content (its styling rebuilds every segment as text),
+    so the map marks its last row's cells with its key in their style's meta, and the widget (PixelStatic in
+    screens/widgets.py) puts the anchor after them: a zero-width control segment that saves the cursor, goes up
+    and back to the map's first cell, draws the image there and restores the cursor. Textual writes a widget's
+    lines top to bottom, so the image comes after the blank cells it covers. Drawn from its last line up, it
+    would cover whatever is above a widget scrolled partly out of view, or a dialog over its screen: the widget
+    adds anchors only while wholly in view on the active screen."""
+
+    def image_lines(self, console: Console, options: ConsoleOptions, width: int) -> RenderResult:
+        columns, rows = cells_of(self.values)
+        pad = [Segment(" " * (width - columns))] if width > columns else []
+        _anchored[id(self)] = self
+        marked = Style(meta={ANCHOR_KEY: id(self)})
+        for row in range(rows):
+            last = row == rows - 1 and columns <= width  # a map cut at the right draws no image
+            yield Segment(" " * columns, marked if last else None)
+            yield from pad
+            yield Segment.line()
+
+    def anchor(self) -> str:
+        """The anchor's text, encoded once per map (a screen renders a widget more than once)."""
+        if not hasattr(self, "_anchor"):
+            columns, rows = cells_of(self.values)
+            cw, ch = cell_pixels()
+            image = map_image(self.values, self.scale, (columns * cw, rows * ch), self.dots)
+            up = f"\x1b[{rows - 1}A" if rows > 1 else ""  # CSI 0 A would still move one line
+            self._anchor = f"\x1b7{up}\x1b[{columns}D{image_escape(_renderer, image, columns, rows)}\x1b8"
+        return self._anchor
+
+
+ANCHOR_KEY = "pynn-image"  # the style meta naming the AnchoredMap whose last row a segment is
+ANCHOR = ((ControlType.CURSOR_FORWARD, 0), (ControlType.CURSOR_BACKWARD, 0))  # marks an anchor segment
+_anchored: WeakValueDictionary = WeakValueDictionary()  # the maps a widget's content still holds, by key
+
+
+def anchor_after(segment: Segment) -> Segment | None:
+    """The anchor that follows a map's last row, where segment is one, else None."""
+    style = segment.style
+    if style is None or style._meta is None:  # (cheap: most segments carry no meta)
+        return None
+    view = _anchored.get(style.meta.get(ANCHOR_KEY))
+    return None if view is None else Segment(view.anchor(), None, ANCHOR)
+
+
+def is_anchor(segment: Segment) -> bool:
+    return segment.control is not None and tuple(segment.control) == ANCHOR
+
+
 def map_view(values, scale: float | None = None, title: str | None = None, dots=()) -> HeatMap:
-    """One map for a screen or a command, as an image where this process draws images (a KittyMap, or a
-    CursorMap in a command's output), else the HeatMap of characters (which leaves the dots out). All take
-    the same cells and carry values, scale and title."""
+    """One map for a screen or a command, as an image where this process draws images (a KittyMap; a
+    CursorMap in a command's output, an AnchoredMap in the app), else the HeatMap of characters (which leaves
+    the dots out). All take the same cells and carry values, scale and title."""
     if _renderer == "kitty":
         return KittyMap(values, scale, title, dots)
-    if _renderer in ("sixel", "iterm2") and not _in_app:
-        return CursorMap(values, scale, title, dots)
+    if _renderer in ("sixel", "iterm2"):
+        return AnchoredMap(values, scale, title, dots) if _in_app else CursorMap(values, scale, title, dots)
     return HeatMap(values, scale, title)

@@ -15,7 +15,7 @@ from pynn.inspect.contributions import output_reliance
 from pynn.inspect.weights import reads_the_input, weight_maps
 from pynn.words import plural
 from pynn_tui.render.reliance import class_template, rankings, reliance_bars, unit_maps  # as pynn explain draws them
-from pynn_tui.screens.widgets import InspectScreen, has_lstm
+from pynn_tui.screens.widgets import InspectScreen, PixelStatic, has_lstm
 
 KEY = "4"
 TITLE = "Outputs"
@@ -42,8 +42,8 @@ class OutputsScreen(InspectScreen):
     def compose_body(self) -> ComposeResult:
         # the pictures first: at 80x24 the maps and the template are what a screenful should show
         yield Static(id="reliance-ranking")
-        yield Static(id="reliance-maps")
-        yield Static(id="template")
+        yield PixelStatic(id="reliance-maps")
+        yield PixelStatic(id="template")
         yield Static(id="reliance-bars")
 
     def why_not(self) -> str:

@@ -20,7 +20,7 @@ from pynn.inspect.probe import misclassified, sample_journey
 from pynn_tui.render.blame import blame_view
 from pynn_tui.render.filters import conv_choices, feature_map_view
 from pynn_tui.render.journey import journey_view
-from pynn_tui.screens.widgets import InspectScreen, has_lstm
+from pynn_tui.screens.widgets import InspectScreen, PixelStatic, has_lstm
 
 KEY = "5"
 TITLE = "Probe"
@@ -49,7 +49,7 @@ class ProbeScreen(InspectScreen):
         self.gap = None                   # the last pynn.inspect.blame.LogitGap drawn, while why is on
 
     def compose_body(self) -> ComposeResult:
-        yield Static(id="journey")
+        yield PixelStatic(id="journey")
 
     def why_not(self) -> str:
         model, data = self.bench.model, self.bench.data

@@ -24,8 +24,8 @@ from pynn.inspect.weights import reads_the_input, weight_maps
 from pynn.words import plural
 from pynn_tui.render.filters import conv_choices, filter_view
 from pynn_tui.render.heatmap import HeatMap, LabelledStrips, Legend, map_grid, max_abs
-from pynn_tui.render.pixels import map_view  # an image where the terminal draws kitty graphics
-from pynn_tui.screens.widgets import InspectScreen, has_lstm
+from pynn_tui.render.pixels import map_view  # an image where the terminal draws images
+from pynn_tui.screens.widgets import InspectScreen, PixelStatic, has_lstm
 
 KEY = "3"
 TITLE = "Weights"
@@ -48,7 +48,7 @@ class Zoom:
     maximised: object       # pynn.inspect.triggers.Maximised
 
 
-class WeightCell(Static):
+class WeightCell(PixelStatic):
     """One neuron's map in the grid; the selected one's title stands on the accent colour."""
 
     DEFAULT_CSS = """
@@ -132,7 +132,7 @@ class WeightsScreen(InspectScreen):
 
     def compose_body(self) -> ComposeResult:
         yield Grid(id="weights-grid")
-        yield Static(id="zoom-body")
+        yield PixelStatic(id="zoom-body")
 
     # -- what applies ---------------------------------------------------------------------------------
     def dense_choices(self) -> list[int]:

@@ -11,7 +11,9 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
+from textual.geometry import Region
 from textual.screen import Screen
+from textual.strip import Strip
 from textual import widgets as textual_widgets
 from textual.widget import Widget
 from textual.widgets import Static
@@ -19,6 +21,7 @@ from textual.widgets import Static
 from pynn.errors import PynnError
 from pynn_tui.labels import class_name
 from pynn_tui.render.colour import colour_on
+from pynn_tui.render.pixels import anchor_after
 
 POLL_SECONDS = 0.1  # at most ten redraws a second, however fast the training worker bumps the version
 
@@ -81,6 +84,30 @@ class ScreenTabs(Widget):
             title = entry.title if here else entry.title[:room]
             text.append(f" {entry.key}{' ' + title if title else ''} ", style="bold reverse" if here else "")
         return text
+
+
+class PixelStatic(Static):
+    """A Static that may hold maps drawn as sixel or iTerm2 images (render/pixels.py, AnchoredMap): it puts each
+    map's anchor after its last row, only while the whole widget is in view on the active screen, since an
+    image is drawn from there up over the lines above; scrolled partly out of view, or under a dialog, its maps
+    are blank until it is back."""
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        strips = super().render_lines(crop)
+        if crop != Region(0, 0, *self.outer_size) or not self.screen.is_active:
+            return strips
+        return [self.anchored(strip) for strip in strips]
+
+    @staticmethod
+    def anchored(strip: Strip) -> Strip:
+        segments, anchors = [], 0
+        for segment in strip:
+            segments.append(segment)
+            anchor = anchor_after(segment)
+            if anchor is not None:
+                segments.append(anchor)
+                anchors += 1
+        return Strip(segments, strip.cell_length) if anchors else strip
 
 
 class InspectScreen(Screen):
