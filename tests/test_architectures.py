@@ -124,5 +124,7 @@ def test_sweep_takes_every_flag_of_train():
     def flags(name):
         return {s for action in commands[name]._actions for s in action.option_strings}
 
-    missing = flags("train") - flags("sweep") - {"--seed", "--config", "--save", "--checkpoint-every", "--resume"}
+    # --from, like --resume, continues one model's training: a sweep builds a model per size
+    missing = flags("train") - flags("sweep") - {"--seed", "--config", "--save", "--checkpoint-every", "--resume",
+                                                 "--from"}
     assert not missing and {"--loss", "--h", "--hidden", "--h2"} <= flags("sweep")
