@@ -454,3 +454,17 @@ async def test_the_weights_screen_draws_a_conv_models_filters_as_images_in_the_a
     assert len(images) == len(filters) == 4
     for values, image in zip(filters, images):
         assert np.array_equal(block_centres(image), diverging_rgb_array(enlarged(values), heatmap.max_abs(filters)))
+
+
+def test_pynn_triggers_draws_a_units_weights_as_an_image(capsys, a_terminal, tmp_path):
+    import pynn
+    from pynn_tui.cli import main
+
+    data = pynn.load_dataset("digits", n=100)
+    model = pynn.build("784-6-10", data)
+    path = str(pynn.save(model, tmp_path / "dense.npz"))
+    a_terminal()
+    assert main(["triggers", path, "--unit", "2", "--top", "1", "--steps", "2", "--pixels", "iterm2"]) == 0
+    images = iterm_images(capsys.readouterr().out)
+    weights = model.layers[0].W[2].reshape(28, 28)  # its incoming weights, the first map the command draws
+    assert np.array_equal(block_centres(images[0]), diverging_rgb_array(weights, heatmap.max_abs(weights)))

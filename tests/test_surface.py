@@ -178,3 +178,17 @@ def test_surface_draws_only_the_points_asked_for(capsys, xor_file, monkeypatch):
     assert set("01") & set(big["all"]) and set("AB") & set(big["all"])
     assert not set("01") & set(big["test"]) and set("AB") & set(big["test"])
     assert not set("01AB") & set(big["none"]) and "training points" not in big["none"]
+
+
+def test_an_imported_model_takes_its_plane_from_data(capsys, xor_file, tmp_path):
+    """A model from another framework does not say its data: pynn surface takes --data, as the other commands do,
+    and draws the same surface as from pynn's own file."""
+    onnx_file = tmp_path / "xor.onnx"
+    assert main(["export", str(xor_file), "--to", str(onnx_file)]) == 0
+    capsys.readouterr()
+    status, _, err = pynn(capsys, "surface", str(onnx_file))
+    assert status == 2 and "give it with --data" in err
+    status, out, err = pynn(capsys, "surface", str(onnx_file), "--data", "xor", "--resolution", "20", "--json")
+    assert status == 0, err
+    _, own, _ = pynn(capsys, "surface", str(xor_file), "--resolution", "20", "--json")
+    assert np.allclose(json.loads(out)["decision"], json.loads(own)["decision"], atol=1e-5)

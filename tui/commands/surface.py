@@ -9,10 +9,10 @@ from rich.console import Group
 from rich.text import Text
 
 from pynn.errors import PynnError
-from pynn.files import load_model
 from pynn.inspect.activations import unit_layer
 from pynn.inspect.surface import DEFAULT_RESOLUTION, feature_labels, plane_of, replay_surfaces, surfaces
 from pynn_tui.commands.common import add_json_arg
+from pynn_tui.commands.inspecting import add_model_and_data_args, load_model_and_data
 from pynn_tui.output import Output, colour_allowed
 from pynn_tui.parsing import parse_units
 from pynn_tui.render.pixels import add_pixels_arg, use_pixels
@@ -25,7 +25,7 @@ def register(sub) -> None:
                                    "the plane of the model's 2-D data with its training (●) and test (○) points; "
                                    "then every hidden neuron's activation over the same plane. The data is the "
                                    "one the model was saved with, its features (--features) applied.")
-    p.add_argument("file", metavar="FILE", help="a model saved by `pynn train --save` on a 2-D set")
+    add_model_and_data_args(p, split=False)  # a model from another framework takes --data
     p.add_argument("--layer", type=int, help="only this layer's neurons, numbered as in W[l] (the last layer's "
                    "are the output's units; default: every hidden layer)")
     p.add_argument("--neurons", metavar="LIST", help="which neurons of --layer, e.g. 0-3,6 (default: all)")
@@ -48,8 +48,7 @@ def run(args) -> int:
         raise PynnError("--neurons picks neurons of one layer; give --layer too.")
     if not 2 <= args.resolution <= 400:
         raise PynnError(f"--resolution takes 2 to 400 points a side, not {args.resolution}.")
-    model, header = load_model(args.file)
-    data = model.run.load_data()
+    model, header, data = load_model_and_data(args)
     plane = plane_of(data)
     layers = None if args.layer is None else [unit_layer(model, args.layer).index]
     neurons = parse_units(args.neurons) if args.neurons else None

@@ -17,7 +17,8 @@ from pynn_tui.commands.inspecting import add_model_and_data_args, load_model_and
 from pynn_tui.labels import as_text, characters, class_name
 from pynn_tui.output import Output
 from pynn_tui.render.filters import filter_view, patches_view
-from pynn_tui.render.heatmap import HeatMap, Legend, map_grid, max_abs
+from pynn_tui.render.heatmap import Legend, max_abs
+from pynn_tui.render.pixels import add_pixels_arg, map_grid, map_view, use_pixels
 
 
 def register(sub) -> None:
@@ -35,11 +36,13 @@ def register(sub) -> None:
     p.add_argument("--step-size", type=float, default=0.5, help="gradient-ascent step size (default 0.5)")
     p.add_argument("--l2", type=float, default=0.01, help="L2 penalty on the input (default 0.01)")
     add_json_arg(p)
+    add_pixels_arg(p)
     p.set_defaults(handler=run)
 
 
 def run(args) -> int:
     out = Output(json=args.json)
+    use_pixels("off" if args.json else args.pixels)
     model, _, data = load_model_and_data(args)
     x, y = split(args, data)
     if getattr(model.layer_numbered(args.layer or 1), "kind", None) == "conv":
@@ -78,7 +81,7 @@ def run(args) -> int:
                           style="italic"))
     elif reads_the_input(model, layer):
         w = weight_maps(model, index, [args.unit], data.sample_shape)
-        parts += [Text("its incoming weights", style="italic"), HeatMap(w.maps[0]), Legend(max_abs(w.maps[0]))]
+        parts += [Text("its incoming weights", style="italic"), map_view(w.maps[0]), Legend(max_abs(w.maps[0]))]
     chars = characters(model)
     for side, indices, values in (("most", examples.most, examples.most_values),
                                   ("least", examples.least, examples.least_values)):
@@ -95,7 +98,7 @@ def run(args) -> int:
         parts += [Text(f"the input that excites it most: output {found.trace[0]:.3f} at the data's mean → "
                        f"{found.trace[-1]:.3f} after {plural(args.steps, 'step')} (L2 {args.l2:g}, values kept in "
                        f"{bounds[0]:g}..{bounds[1]:g})", style="italic"),
-                  HeatMap(found.x), Legend(max_abs(found.x), "negative", "positive")]
+                  map_view(found.x), Legend(max_abs(found.x), "negative", "positive")]
     out.show(Group(*parts))
     return 0
 
