@@ -75,3 +75,20 @@ def shared_run(args: argparse.Namespace):
 
 def add_json_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON object with the results, nothing else")
+
+
+def add_picture_args(p: argparse.ArgumentParser) -> None:
+    """--json and --pixels, for a command that draws maps."""
+    from pynn_tui.render.pixels import add_pixels_arg
+
+    add_json_arg(p)
+    add_pixels_arg(p)
+
+
+def picture_output(args):
+    """The Output of a command that draws maps, its maps drawn as --pixels says (never as images in JSON)."""
+    from pynn_tui.output import Output
+    from pynn_tui.render.pixels import use_pixels
+
+    use_pixels("off" if args.json else args.pixels)
+    return Output(json=args.json)

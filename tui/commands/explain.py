@@ -8,11 +8,9 @@ from rich.text import Text
 from pynn.inspect.contributions import output_reliance
 from pynn.inspect.weights import reads_the_input, weight_maps
 from pynn.words import plural
-from pynn_tui.commands.common import add_json_arg
-from pynn_tui.render.pixels import add_pixels_arg, use_pixels
+from pynn_tui.commands.common import add_picture_args, picture_output
 from pynn_tui.commands.inspecting import add_model_and_data_args, class_index, load_model_and_data, split
 from pynn_tui.labels import class_name
-from pynn_tui.output import Output
 from pynn_tui.render.reliance import class_template, rankings, reliance_bars, unit_maps
 
 
@@ -25,14 +23,12 @@ def register(sub) -> None:
     add_model_and_data_args(p)
     p.add_argument("--class", dest="cls", required=True, metavar="C", help="the output class, by index or name")
     p.add_argument("--top", type=int, default=3, help="how many units to name on each side (default 3)")
-    add_json_arg(p)
-    add_pixels_arg(p)
+    add_picture_args(p)
     p.set_defaults(handler=run)
 
 
 def run(args) -> int:
-    out = Output(json=args.json)
-    use_pixels("off" if args.json else args.pixels)
+    out = picture_output(args)
     model, _, data = load_model_and_data(args)
     x, _ = split(args, data)
     cls = class_index(model, data, args.cls)

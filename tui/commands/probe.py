@@ -13,14 +13,12 @@ from pynn.inspect.activations import per_step_output
 from pynn.inspect.blame import logit_gap
 from pynn.inspect.filters import feature_maps
 from pynn.inspect.probe import misclassified, sample_journey
-from pynn_tui.commands.common import add_json_arg
+from pynn_tui.commands.common import add_picture_args, picture_output
 from pynn_tui.commands.inspecting import add_model_and_data_args, load_model_and_data, split
 from pynn_tui.labels import characters, class_name
-from pynn_tui.output import Output
 from pynn_tui.render.blame import blame_view
 from pynn_tui.render.filters import feature_map_view
 from pynn_tui.render.journey import journey_view
-from pynn_tui.render.pixels import add_pixels_arg, use_pixels
 
 
 def register(sub) -> None:
@@ -37,14 +35,12 @@ def register(sub) -> None:
                    help="show what decided the class: each unit's share of the gap between the predicted and the "
                         "true logit (the runner-up's, for a sample the model gets right) and the saliency of the "
                         "input (default: on with --misclassified)")
-    add_json_arg(p)
-    add_pixels_arg(p)
+    add_picture_args(p)
     p.set_defaults(handler=run)
 
 
 def run(args) -> int:
-    out = Output(json=args.json)
-    use_pixels("off" if args.json else args.pixels)
+    out = picture_output(args)
     model, _, data = load_model_and_data(args)
     x, y = split(args, data)
     if args.count < 1:

@@ -11,11 +11,10 @@ from rich.text import Text
 from pynn.errors import PynnError
 from pynn.inspect.activations import unit_layer
 from pynn.inspect.surface import DEFAULT_RESOLUTION, feature_labels, plane_of, replay_surfaces, surfaces
-from pynn_tui.commands.common import add_json_arg
+from pynn_tui.commands.common import add_picture_args, picture_output
 from pynn_tui.commands.inspecting import add_model_and_data_args, load_model_and_data
-from pynn_tui.output import Output, colour_allowed
+from pynn_tui.output import colour_allowed
 from pynn_tui.parsing import parse_units
-from pynn_tui.render.pixels import add_pixels_arg, use_pixels
 from pynn_tui.render.surface import film_view, side_by_side, surface_report
 
 
@@ -36,14 +35,12 @@ def register(sub) -> None:
                    "surfaces at K epochs from the first weights to the last")
     p.add_argument("--show-points", choices=("all", "train", "test", "none"), default="all",
                    help="which points to draw over the output's surface (default all)")
-    add_json_arg(p)
-    add_pixels_arg(p)
+    add_picture_args(p)
     p.set_defaults(handler=run)
 
 
 def run(args) -> int:
-    out = Output(json=args.json)
-    use_pixels("off" if args.json else args.pixels)
+    out = picture_output(args)
     if args.neurons and args.layer is None:
         raise PynnError("--neurons picks neurons of one layer; give --layer too.")
     if not 2 <= args.resolution <= 400:

@@ -12,13 +12,13 @@ from pynn.inspect.filters import exciting_patches, filter_maps
 from pynn.inspect.triggers import exciting_examples, maximise_activation, why_no_maximisation
 from pynn.inspect.weights import reads_the_input, weight_maps
 from pynn.words import plural
-from pynn_tui.commands.common import add_json_arg
+from pynn_tui.commands.common import add_picture_args, picture_output
 from pynn_tui.commands.inspecting import add_model_and_data_args, load_model_and_data, split
 from pynn_tui.labels import as_text, characters, class_name
 from pynn_tui.output import Output
 from pynn_tui.render.filters import filter_view, patches_view
 from pynn_tui.render.heatmap import Legend, max_abs
-from pynn_tui.render.pixels import add_pixels_arg, map_grid, map_view, use_pixels
+from pynn_tui.render.pixels import map_grid, map_view
 
 
 def register(sub) -> None:
@@ -35,14 +35,12 @@ def register(sub) -> None:
     p.add_argument("--steps", type=int, default=200, help="gradient-ascent steps (default 200)")
     p.add_argument("--step-size", type=float, default=0.5, help="gradient-ascent step size (default 0.5)")
     p.add_argument("--l2", type=float, default=0.01, help="L2 penalty on the input (default 0.01)")
-    add_json_arg(p)
-    add_pixels_arg(p)
+    add_picture_args(p)
     p.set_defaults(handler=run)
 
 
 def run(args) -> int:
-    out = Output(json=args.json)
-    use_pixels("off" if args.json else args.pixels)
+    out = picture_output(args)
     model, _, data = load_model_and_data(args)
     x, y = split(args, data)
     if getattr(model.layer_numbered(args.layer or 1), "kind", None) == "conv":

@@ -9,14 +9,14 @@ from pynn.inspect.activations import unit_layer, unit_layers
 from pynn.inspect.filters import filter_maps
 from pynn.inspect.weights import lstm_weights, weight_maps
 from pynn.words import plural
-from pynn_tui.commands.common import add_json_arg
+from pynn_tui.commands.common import add_picture_args, picture_output
 from pynn_tui.commands.inspecting import add_model_file_arg, load_model_file
 from pynn_tui.labels import characters, shown_char
 from pynn_tui.output import Output
 from pynn_tui.parsing import parse_units
 from pynn_tui.render.filters import filter_view
 from pynn_tui.render.heatmap import LabelledStrips, Legend, max_abs
-from pynn_tui.render.pixels import add_pixels_arg, map_grid, use_pixels
+from pynn_tui.render.pixels import map_grid
 
 
 def register(sub) -> None:
@@ -32,14 +32,12 @@ def register(sub) -> None:
     p.add_argument("--cols", type=int, help="maps per row (default: as many as fit)")
     p.add_argument("--scale", choices=["shared", "each"], default="shared",
                    help="one colour scale for all maps (they compare) or one per map (weak maps show too)")
-    add_json_arg(p)
-    add_pixels_arg(p)
+    add_picture_args(p)
     p.set_defaults(handler=run)
 
 
 def run(args) -> int:
-    out = Output(json=args.json)
-    use_pixels("off" if args.json else args.pixels)
+    out = picture_output(args)
     model, header = load_model_file(args.file, args)
     neurons = parse_units(args.neurons) if args.neurons else None
     if getattr(model.layer_numbered(args.layer or 1), "kind", None) == "conv":
