@@ -3,7 +3,8 @@ in the first column, every hidden neuron's surface (its activation over the plan
 column, the output's decision surface large with the training and test points, and the training and test loss,
 redrawn as it trains. A cursor (arrows or hjkl) picks a feature or a neuron: a neuron's incoming weights show
 under the big map, Enter zooms its surface there; space on a feature turns it on or off, which rebuilds the
-model on the new inputs."""
+model on the new inputs. Where the terminal has an image protocol the surfaces are images, the points dots and
+rings of their class colours (render/pixels.py, through surface_view), as on the other screens."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -13,14 +14,13 @@ from rich.console import Group
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import Static
 
 from pynn.data.playground import FEATURES, PRETTY, features_text
 from pynn.inspect.surface import feature_surfaces, plane_of, surfaces, why_no_plane, why_no_surface
 from pynn_tui.render.heatmap import HeatMapGrid, LabelledStrips, Legend, max_abs
-from pynn_tui.render.surface import TEST_MARK, TRAIN_MARK, SideBySide, SurfaceMap, axes_line, marks
+from pynn_tui.render.surface import TEST_MARK, TRAIN_MARK, SideBySide, axes_line, marks, surface_view
 from pynn_tui.screens import ScreenEntry
-from pynn_tui.screens.widgets import InspectScreen
+from pynn_tui.screens.widgets import InspectScreen, PixelStatic
 
 NAME = "playground"
 KEY = "8"
@@ -92,7 +92,7 @@ class PlaygroundScreen(InspectScreen):
         self.drawn_shape = None   # what fixed the size of the picture drawn last (see draw)
 
     def compose_body(self) -> ComposeResult:
-        yield Static(id="network")
+        yield PixelStatic(id="network")  # its surfaces are images where the terminal draws them
 
     def why_not(self) -> str:
         reason = why_no_plane(self.bench.data)
@@ -132,8 +132,8 @@ class PlaygroundScreen(InspectScreen):
         self.set_head(self.head_text(plane, train, test))
         # while what fixes the picture's size stays, its redraw needs no new layout (which renders it once more)
         shape = (fit, width, height, self.zoomed, tuple(plane.features), bench.model.spec)
-        self.query_one("#network", Static).update(self.network(plane, result, zoom, fit),
-                                                  layout=shape != self.drawn_shape)
+        self.query_one("#network", PixelStatic).update(self.network(plane, result, zoom, fit),
+                                                       layout=shape != self.drawn_shape)
         self.drawn_shape = shape
 
     def head_text(self, plane, train: dict, test: dict) -> Text:
@@ -164,12 +164,12 @@ class PlaygroundScreen(InspectScreen):
                          ("bold" if name in on else "dim"))
             lines.append(label)
             if maps is not None and name in on:
-                lines.append(SurfaceMap(maps[plane.features.index(name)], None))
+                lines.append(surface_view(maps[plane.features.index(name)], None))
         return Group(*lines)
 
     def layer_column(self, column: int, layer, fit: Layout) -> Group:
         scale = max_abs(layer.maps)
-        views = [SurfaceMap(m, scale, ("▸" if (self.column, self.row) == (column, n) else "") + f"#{n}")
+        views = [surface_view(m, scale, ("▸" if (self.column, self.row) == (column, n) else "") + f"#{n}")
                  for n, m in zip(layer.neurons, layer.maps)]
         return Group(Text(f"layer {layer.layer}", style="bold"), HeatMapGrid(views, cols=fit.per_row[column], gap=1))
 
@@ -178,14 +178,14 @@ class PlaygroundScreen(InspectScreen):
         parts: list = []
         if zoom is not None:
             parts += [Text(f"layer {zoom.layer} #{zoom.neurons[0]} ({zoom.activation}) · enter: the output",
-                           style="bold"), SurfaceMap(zoom.maps[0], max_abs(zoom.maps[0]))]
+                           style="bold"), surface_view(zoom.maps[0], max_abs(zoom.maps[0]))]
         else:
             points = marks(plane.extent, fit.big, plane.x_train, plane.y_train, plane.x_test, plane.y_test,
                            classification)
             values = result.decision if result.decision is not None else result.outputs.argmax(axis=0) - 0.5
             scale = 1.0 if classification else max_abs(values)
             parts += [Text(f"output · {result.meaning or 'the class'}", style="bold"),
-                      SurfaceMap(values, scale, None, points)]
+                      surface_view(values, scale, None, points)]
         negative, positive = ("class 0", "class 1") if classification else ("−", "+")
         parts += [Legend(1.0 if classification else None, negative, positive, steps=6),
                   axes_line(plane.extent, fit.big),
