@@ -28,6 +28,7 @@
 #define _GNU_SOURCE  /* clock_gettime and the POSIX file calls under -std=c11 */
 #include <string.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <time.h>
 #if defined(__linux__)
 #include <fcntl.h>
@@ -76,6 +77,7 @@ _Static_assert(MR > 4 && MR <= 16, "tile_kernel's narrow tiles assume 4 < MR <= 
 #define DOT_MAX_ROWS 16
 #define DOT_MAX_COLS 32
 #define DOT_MAX_ROWS_NARROW 512
+#define NARROW_N (2 * NR) /* at most this many columns of C, threads split the rows (pynn_sgemm) */
 /* Below this much work a single thread finishes before a team of sleeping threads has woken up and met at
  * the barriers (a few tens of microseconds each on a shared 2-core VM: 2e6 flops, the old bound, made the
  * 64-unit LSTM's multiplies slower on two threads than on one). */
@@ -461,10 +463,19 @@ static void scale_c(int M, int N, float beta, float *C, int ldc) {
 /* Cores no other process is running on, by the count of runnable tasks in /proc/loadavg (which includes the
  * caller), read at most every LOAD_CHECK_NS: a team of threads on a core another process keeps busy waits at
  * every barrier for the time slice it was not given (an LSTM epoch measured 3.4 s on two threads beside a busy
- * loop against 1.1 s on one). Where there is no /proc, every core counts as free. */
+ * loop against 1.1 s on one; every core regardless, -DTUNE_ALL_CORES, took a median 80-320 ms an LSTM batch
+ * beside a busy loop against 17-30 ms). Where there is no /proc, every core counts as free. */
 #define LOAD_CHECK_NS 100000000L
 static int free_cores(int cores) {
 #if defined(__linux__) && !defined(TUNE_ALL_CORES)
+    /* PYNN_ALL_CORES=1: every core, whatever the load (the tests that compare one thread with two; a machine of
+     * one's own). Read once; -1 until then. */
+    static _Atomic int all_cores = -1;
+    if (all_cores < 0) {
+        const char *env = getenv("PYNN_ALL_CORES");
+        all_cores = env && strcmp(env, "1") == 0;
+    }
+    if (all_cores) return cores;
     static _Atomic long checked_at = -LOAD_CHECK_NS;
     static _Atomic int free_seen = 1 << 30;
     struct timespec now;
@@ -529,6 +540,23 @@ void pynn_sgemm(int trans_a, int trans_b, int M, int N, int K, float alpha,
     }
     if (threads == 1) {
         sgemm_serial(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+        return;
+    }
+    if (N <= NARROW_N) {
+        /* a narrow product (W6's 10000 x 30): the team below would meet at two barriers per block of A, over
+         * a hundred per call for little work each, so each thread multiplies its own rows instead, packing the
+         * small op(B) itself; the blocks of depth and the tiles are sgemm_serial's, so are the values */
+        int tiles = (M + MR - 1) / MR;
+#ifdef _OPENMP
+        #pragma omp parallel for schedule(static) num_threads(threads)
+#endif
+        for (int t = 0; t < threads; t++) {
+            int i0 = (int)((long)tiles * t / threads) * MR;
+            int i1 = min_int((int)((long)tiles * (t + 1) / threads) * MR, M);
+            if (i1 > i0)
+                sgemm_serial(trans_a, trans_b, i1 - i0, N, K, alpha, trans_a ? A + i0 : A + (long)i0 * lda, lda,
+                             B, ldb, beta, C + (long)i0 * ldc, ldc);
+        }
         return;
     }
     /* A team: the operands are packed once, into the calling thread's buffers (each caller has its own) */

@@ -33,9 +33,11 @@ def close(c_value, ref_value, rtol):
 
 
 # -- sgemm -------------------------------------------------------------------------------------------------
-# Tiles are 6 x 16 (packed path; a transposed B is packed 8 x 8 at a time) and 3 x 4 over 8-wide k (dot
-# path: A B^T with <= 16 rows or <= 32 columns); blocks are 144 rows (MC), 256 deep (KC, balanced) and 512
-# columns (NC); threads start at 2 MFLOP.
+# Tiles are 6 x 16 (AVX2, portable) or 12 x 32 (AVX-512) on the packed path (a transposed operand is packed
+# 8 x 8 at a time) and 3 x 4 over 8-wide k or 4 x 5 over 16-wide k on the dot path (A B^T with <= 16 rows, or
+# <= 32 columns and <= 512 rows); blocks are 144 rows (MC), 256 deep (KC, balanced) and 512 columns (NC); a
+# team takes one thread per 30 MFLOP and splits the rows of a product at most 64 columns wide (tests/test_isa.py
+# runs these under every build).
 SGEMM_SHAPES = [
     (1, 1, 1), (2, 3, 5), (7, 11, 13), (6, 16, 8), (5, 15, 7), (7, 17, 9), (13, 31, 255), (12, 33, 257),
     (16, 12, 30), (17, 13, 31), (16, 100, 784), (17, 100, 784), (100, 32, 129), (100, 33, 127), (143, 47, 513),
@@ -80,7 +82,8 @@ from pynn import core
 rng = np.random.default_rng(7)
 out = []
 for m, n, k, ta, tb in [(301, 517, 263, 0, 0), (256, 10, 1024, 0, 1), (14, 700, 900, 0, 1),
-                        (1024, 784, 33, 1, 0), (97, 1100, 257, 1, 1), (4, 2000, 300, 1, 0)]:
+                        (1024, 784, 33, 1, 0), (97, 1100, 257, 1, 1), (4, 2000, 300, 1, 0),
+                        (3001, 30, 784, 0, 1), (2003, 45, 700, 1, 0)]:  # narrow: each thread its rows
     a = rng.standard_normal((k, m) if ta else (m, k)).astype(np.float32)
     b = rng.standard_normal((n, k) if tb else (k, n)).astype(np.float32)
     out.append(core.sgemm(a, b, trans_a=bool(ta), trans_b=bool(tb)))
@@ -92,7 +95,8 @@ def test_sgemm_gives_the_same_bits_on_one_thread_and_two(tmp_path):
     results = []
     for threads in (1, 2):
         path = tmp_path / f"threads{threads}.npz"
-        env = dict(os.environ, OMP_NUM_THREADS=str(threads), PYTHONPATH=str(PYNN_HOME))
+        # PYNN_ALL_CORES: two threads even when other work keeps a core busy, so two is really two
+        env = dict(os.environ, OMP_NUM_THREADS=str(threads), PYNN_ALL_CORES="1", PYTHONPATH=str(PYNN_HOME))
         subprocess.run([sys.executable, "-c", SAME_ACROSS_THREADS, str(path)], check=True, env=env, cwd=tmp_path)
         with np.load(path) as f:
             results.append([f[name] for name in sorted(f.files)])
@@ -325,7 +329,8 @@ def test_lstm_gives_the_same_bits_on_one_thread_and_two(tmp_path):
     results = []
     for threads in (1, 2):
         path = tmp_path / f"threads{threads}.npz"
-        env = dict(os.environ, OMP_NUM_THREADS=str(threads), PYTHONPATH=str(PYNN_HOME))
+        # PYNN_ALL_CORES: two threads even when other work keeps a core busy, so two is really two
+        env = dict(os.environ, OMP_NUM_THREADS=str(threads), PYNN_ALL_CORES="1", PYTHONPATH=str(PYNN_HOME))
         subprocess.run([sys.executable, "-c", LSTM_ACROSS_THREADS, str(path)], check=True, env=env, cwd=tmp_path)
         with np.load(path) as f:
             results.append([f[name] for name in sorted(f.files, key=lambda s: int(s.split("_")[1]))])
