@@ -7,6 +7,7 @@ import pytest
 from rich.color import Color
 from rich.console import Console, Group
 from rich.segment import Segment
+from rich.style import Style
 from rich.table import Table
 from rich.text import Text
 
@@ -137,6 +138,80 @@ def test_the_legend_states_the_range_in_both_modes():
 def test_labelled_strips_put_each_label_before_its_values():
     text = text_of(LabelledStrips([[1, -1], [0.5, 0]], ["first", "b"], scale=1.0), plain_console())
     assert text.splitlines() == ["first #X", "    b + "]
+
+
+class ReferenceMap(HeatMap):
+    """A heat map drawn the first, plain way: a new Style and Segment for every cell, pixel by pixel. The fast
+    HeatMap must give the same segments and bytes (and a grid of these takes Rich's own render_lines path)."""
+
+    def __rich_console__(self, console, options):
+        width = min(self.width, options.max_width)
+        if self.title:
+            yield Segment(self.title[:width].center(width), Style(bold=True))
+            yield Segment.line()
+        h, w = self.values.shape
+        scale = self.scale
+
+        def cell(glyph, upper, lower=None):
+            bg = None if lower is None else Color.from_rgb(*diverging_rgb(lower, scale))
+            return Segment(glyph, Style(color=Color.from_rgb(*diverging_rgb(upper, scale)), bgcolor=bg))
+
+        def pad(used):
+            if width > used:
+                yield Segment(" " * (width - used))
+            yield Segment.line()
+
+        if h == 1:
+            for start in range(0, w, max(width, 1)):
+                chunk = self.values[0, start:start + width]
+                for v in chunk:
+                    yield cell("█", v) if colour_on(console) else Segment(plain_char(v, scale))
+                yield from pad(len(chunk))
+        elif colour_on(console):
+            for r in range(0, h, 2):
+                for c in range(min(w, width)):
+                    yield cell("▀", self.values[r, c], self.values[r + 1, c] if r + 1 < h else None)
+                yield from pad(min(w, width))
+        else:
+            for r in range(h):
+                yield Segment("".join(plain_char(v, scale) for v in self.values[r, :width]))
+                yield from pad(min(w, width))
+
+
+def random_maps(rng):
+    """Maps of awkward shapes and values: odd heights, strips, a wide title, exact zeros, repeats, NaN and inf."""
+    shapes = [(28, 28), (7, 5), (1, 37), (3, 12), (9, 1), (2, 40)]
+    maps = []
+    for i, shape in enumerate(shapes):
+        values = rng.normal(size=shape) * rng.choice([0.01, 1.0, 50.0])
+        values[rng.random(shape) < 0.1] = 0.0
+        values[rng.random(shape) < 0.1] = values.flat[0]                 # repeated colour pairs
+        if i == 1:
+            values[0, 0], values[-1, -1], values[1, 1] = np.nan, np.inf, -np.inf
+        maps.append((values, [None, "h1", "a wide title ±0.5", "界面"][i % 4]))
+    return maps
+
+
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("width", [160, 30, 9])
+def test_fast_heat_maps_draw_exactly_what_the_cell_by_cell_drawing_did(seed, width):
+    rng = np.random.default_rng(seed)
+    maps = random_maps(rng)
+    scale = None if seed % 2 else 0.7
+    fast = [HeatMap(v, scale, t) for v, t in maps]
+    slow = [ReferenceMap(v, scale, t) for v, t in maps]
+    for console in (colour_console(width), plain_console(width)):
+        for f, s in zip(fast, slow):
+            assert text_of(f, console) == text_of(s, console)
+            assert console.render_lines(f, pad=True) == console.render_lines(s, pad=True)
+        for cols in (None, 2):
+            assert text_of(HeatMapGrid(fast, cols), console) == text_of(HeatMapGrid(slow, cols), console)
+
+
+def test_redrawing_a_map_reuses_its_cells():
+    values = np.random.default_rng(5).normal(size=(6, 6))
+    first, again = (cell_lines(HeatMap(values), colour_console()) for _ in range(2))
+    assert first == again and all(a is b for line, other in zip(first, again) for a, b in zip(line, other))
 
 
 # -- charts ---------------------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from pynn_tui.render.colour import (NEGATIVE, PLAIN_NEGATIVE, PLAIN_POSITIVE, PO
 UPPER_HALF = "▀"
 FULL = "█"
 TITLE_STYLE = Style(bold=True)
+NEW_LINE = Segment.line()
 
 
 def max_abs(values) -> float:
@@ -29,10 +30,42 @@ def max_abs(values) -> float:
     return top if top > 0 else 1.0
 
 
-def packed_rgb(values, scale: float) -> list:
-    """Each value's colour as one int 0xRRGGBB (nested lists shaped like values), the key of cell_style."""
+def packed_rgb_array(values, scale: float) -> np.ndarray:
+    """Each value's colour as one int 0xRRGGBB (an array shaped like values), the key of cell_style."""
     rgb = diverging_rgb_array(values, scale)
-    return ((rgb[..., 0] << 16) | (rgb[..., 1] << 8) | rgb[..., 2]).tolist()
+    return (rgb[..., 0] << 16) | (rgb[..., 1] << 8) | rgb[..., 2]
+
+
+def packed_rgb(values, scale: float) -> list:
+    """packed_rgb_array as nested lists of Python ints."""
+    return packed_rgb_array(values, scale).tolist()
+
+
+def cell_rows(glyph: str, fg: np.ndarray, bg: np.ndarray) -> list[list[Segment]]:
+    """Rows of cells, glyph coloured fg over bg (packed colours of equal shape; bg -1 for none). The colour
+    pairs are found with numpy and each distinct one is looked up once."""
+    pairs = (fg << 25) | (bg + 1)            # bg + 1 < 2**25, so a pair is one int
+    unique, index = np.unique(pairs, return_inverse=True)
+    cells = np.fromiter(cell_segments(glyph, unique.tolist()), object, len(unique))
+    return cells[index.reshape(pairs.shape)].tolist()
+
+
+_CELLS: dict[str, dict[int, Segment]] = {}   # glyph -> colour pair -> its cell
+
+
+def cell_segments(glyph: str, pairs: list[int]) -> list[Segment]:
+    """The cells of colour pairs (fg << 25 | bg + 1). Each is made once and shared by every cell of its pair,
+    as Segments are immutable: redrawing the same maps then makes no new objects, and a frame's thousands of
+    lookups are one map() over a dict."""
+    known = _CELLS.setdefault(glyph, {})
+    cells = list(map(known.get, pairs))
+    if None in cells:
+        if len(known) > 1 << 16:  # bounded: training shows ever new colours
+            known.clear()
+        for i, pair in enumerate(pairs):
+            if cells[i] is None:
+                cells[i] = known[pair] = Segment(glyph, cell_style(pair >> 25, (pair & 0x1FFFFFF) - 1))
+    return cells
 
 
 @lru_cache(maxsize=1 << 16)
@@ -74,43 +107,41 @@ class HeatMap:
         return Measurement(self.width, self.width)
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
-        colour = colour_on(console)
-        width = min(self.width, options.max_width)
-        if self.title:
-            yield Segment(self.title[:width].center(width), TITLE_STYLE)
-            yield Segment.line()
+        for line in self.lines(colour_on(console), min(self.width, options.max_width)):
+            yield from line
+            yield NEW_LINE
+
+    def lines(self, colour: bool, width: int) -> list[list[Segment]]:
+        """The map's lines (without line breaks) at a width of at most self.width: the title centred, then the
+        pixel rows, each row's cells padded to width."""
+        lines = [[Segment(self.title[:width].center(width), TITLE_STYLE)]] if self.title else []
         h, w = self.values.shape
-        if h == 1:
+        if h == 1:  # a strip, wrapped at width
             for start in range(0, w, max(width, 1)):
-                yield from self._strip(self.values[0, start:start + width], colour, width)
-            return
-        if colour:
+                lines += self._strip(self.values[0, start:start + width], colour, width)
+        elif colour:
             used = min(w, width)
-            packed = packed_rgb(self.values[:, :used], self.scale)
-            for r in range(0, h, 2):
-                upper, lower = packed[r], packed[r + 1] if r + 1 < h else [-1] * used
-                for fg, bg in zip(upper, lower):
-                    yield Segment(UPPER_HALF, cell_style(fg, bg))
-                yield from self._pad(used, width)
+            packed = packed_rgb_array(self.values[:, :used], self.scale)
+            upper, lower = packed[0::2], np.full((-(-h // 2), used), -1, np.int64)
+            lower[:h // 2] = packed[1::2]
+            lines += [row + self._pad(used, width) for row in cell_rows(UPPER_HALF, upper, lower)]
         else:
             for r in range(h):
-                yield Segment("".join(plain_char(v, self.scale) for v in self.values[r, :width]))
-                yield from self._pad(min(w, width), width)
+                row = [Segment("".join(plain_char(v, self.scale) for v in self.values[r, :width]))]
+                lines.append(row + self._pad(min(w, width), width))
+        return lines
 
-    def _strip(self, values, colour: bool, width: int):
+    def _strip(self, values, colour: bool, width: int) -> list[list[Segment]]:
         if colour:
-            for fg in packed_rgb(values, self.scale):
-                yield Segment(FULL, cell_style(fg, -1))
+            fg = packed_rgb_array(values, self.scale)[None, :]
+            row = cell_rows(FULL, fg, np.full_like(fg, -1))[0]
         else:
-            for v in values:
-                yield Segment(plain_char(v, self.scale))
-        yield from self._pad(len(values), width)
+            row = [Segment(plain_char(v, self.scale)) for v in values]
+        return [row + self._pad(len(values), width)]
 
     @staticmethod
-    def _pad(used: int, width: int):
-        if width > used:
-            yield Segment(" " * (width - used))
-        yield Segment.line()
+    def _pad(used: int, width: int) -> list[Segment]:
+        return [Segment(" " * (width - used))] if width > used else []
 
 
 class HeatMapGrid:
@@ -140,7 +171,7 @@ class HeatMapGrid:
         sub = options.update(width=cell, height=None)
         gap = Segment(" " * self.gap)
         for start in range(0, len(self.maps), cols):
-            blocks = [console.render_lines(m, sub, pad=True) for m in self.maps[start:start + cols]]
+            blocks = [self._block(m, console, sub, cell) for m in self.maps[start:start + cols]]
             height = max(len(b) for b in blocks)
             blank = [Segment(" " * cell)]
             for row in range(height):
@@ -151,6 +182,19 @@ class HeatMapGrid:
                 yield Segment.line()
             if start + cols < len(self.maps):
                 yield Segment.line()
+
+    @staticmethod
+    def _block(view, console: Console, options: ConsoleOptions, cell: int) -> list[list[Segment]]:
+        """A view's lines padded to the cell's width: what console.render_lines gives, which a plain HeatMap
+        makes directly, its lines already cut to width, to save a pass over every cell's segment."""
+        if type(view).__rich_console__ is not HeatMap.__rich_console__ or "\n" in (view.title or ""):
+            return console.render_lines(view, options, pad=True)
+        width = min(view.width, cell)
+        lines = view.lines(colour_on(console), width)
+        if view.title:  # the one line whose cells may differ from its characters (wide ones)
+            lines[0] = Segment.adjust_line_length(lines[0], cell)
+        pad = [Segment(" " * (cell - width))] if cell > width else []
+        return [line + pad if i or not view.title else line for i, line in enumerate(lines)]
 
 
 class LabelledStrips:
