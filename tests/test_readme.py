@@ -347,6 +347,7 @@ EXAMPLES = {
     "w.transpose(3, 2, 0, 1)": Call("import numpy as np\nw = np.zeros((5, 5, 1, 8))  # K, K, C_in, F",
                                     "assert result.shape == (8, 1, 5, 5)  # F, C_in, K, K"),
     "pynn check": Mention("pynn check SPEC|FILE [--data D] [--loss L]"),
+    "pynn triggers": Mention("pynn triggers FILE --unit U [--layer L] [--top 5]"),
     "python -m bench.conv_fidelity": Run(add="--seeds 0 --epochs 1", checkout=True, expect="784-30:relu-10"),
     # playground
     "pynn surface": Mention("pynn surface FILE [--layer L] [--neurons LIST] [--resolution N] [--replay K] [--json]"),
@@ -413,8 +414,10 @@ EXAMPLES = {
     "pynn tui --load digits.npz [--screen train]":
         Run(changes=(("[--screen train]", "--screen train"),), pty="784-30-10"),
     "pynn tui": Run(status=2),  # piped: one sentence saying it needs a terminal
-    "python bench/ui_stall.py": Run(add="--spec 784-30-10 --seconds 0.2 --screens 2 --first-frame-runs 1",
+    "python bench/ui_stall.py": Run(add="--runs dense --seconds 0.2 --screens 2 --first-frame-runs 1",
                                     checkout=True),
+    "python bench/soak.py": Run(add="--runs 2 --epochs 1 --spec 784-10-10 --long-epochs 3", checkout=True,
+                                expect="after 2 runs of 1 epochs"),
     "pynn weights": Mention("pynn weights FILE [--layer L] [--neurons 0-9] [--cols C] [--scale shared|each]"),
     # the library
     "pynn.Dense(units, activation=None)": Call("import pynn\nunits = 30", "assert result.units == 30"),
@@ -478,6 +481,12 @@ EXAMPLES = {
         "bench/run.py's torch column says so, as the next two lines show"),
     # bench/run.py exits 0 whatever each implementation did, and says "ok" for each that measured
     "python bench/run.py": Run(add="--only W7 --quick --reps 1", checkout=True, expect="W7 pynn: ok"),
+    # no PyTorch in the tests' environment: the peer's python runs, and its column says PyTorch is missing
+    "python bench/run.py --torch-python /path/to/venv/bin/python": Run(
+        changes=(("/path/to/venv/bin/python", sys.executable),), add="--only W6 --quick --reps 1", checkout=True,
+        expect="W6 pynn: ok"),
+    "python bench/run.py --torch-python /work/fxvenv/bin/python": Mention(
+        "python bench/run.py --torch-python /path/to/venv/bin/python"),
     "python bench/run.py --only W1,W3 --quick --json bench.json":
         Run(changes=(("--only W1,W3", "--only W6"), ("--json bench.json", "--json {scratch}/bench.json")),
             add="--reps 1", checkout=True, expect="W6 pynn: ok"),
