@@ -272,3 +272,15 @@ def test_piped_pictures_keep_their_layout_width_while_text_and_tables_run_long(c
     assert len({len(line) for line in table_lines}) == 1 and "y" * 150 in table_lines[3]
     up, down = lines[6:]
     assert len(up) == len(down) == LAYOUT_WIDTH and up.endswith("+1.000")   # the chart fills the layout width
+
+
+def test_a_map_drawn_for_256_colours_first_still_draws_true_colour_after():
+    """Rich keeps a style's escape codes on the style for the first colour system it is drawn for; the cached
+    cells are per colour system, so a 256-colour console (a command under TERM=xterm-256color, say) earlier in
+    the process does not turn a truecolor console's maps into 256 colours."""
+    values = np.random.default_rng(7).normal(size=(6, 6))
+    values[0, 0] = 0.0  # the zero colour, which every map has
+    expected = text_of(ReferenceMap(values, 1.0), colour_console())
+    as_256 = Console(width=80, force_terminal=True, color_system="256", legacy_windows=False)
+    assert "38;5;" in text_of(HeatMap(values, 1.0), as_256)
+    assert text_of(HeatMap(values, 1.0), colour_console()) == expected

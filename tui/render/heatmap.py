@@ -41,37 +41,44 @@ def packed_rgb(values, scale: float) -> list:
     return packed_rgb_array(values, scale).tolist()
 
 
-def cell_rows(glyph: str, fg: np.ndarray, bg: np.ndarray) -> list[list[Segment]]:
-    """Rows of cells, glyph coloured fg over bg (packed colours of equal shape; bg -1 for none). The colour
-    pairs are found with numpy and each distinct one is looked up once."""
+def cells_colour(console: Console) -> str | None:
+    """The colour system a map's cells are drawn for on console (truecolor, 256, ...), None without colour."""
+    return console.color_system if colour_on(console) else None
+
+
+def cell_rows(glyph: str, fg: np.ndarray, bg: np.ndarray, system: str = "truecolor") -> list[list[Segment]]:
+    """Rows of cells, glyph coloured fg over bg (packed colours of equal shape; bg -1 for none), for a console
+    of colour system `system`. The colour pairs are found with numpy and each distinct one is looked up once."""
     pairs = (fg << 25) | (bg + 1)            # bg + 1 < 2**25, so a pair is one int
     unique, index = np.unique(pairs, return_inverse=True)
-    cells = np.fromiter(cell_segments(glyph, unique.tolist()), object, len(unique))
+    cells = np.fromiter(cell_segments(glyph, unique.tolist(), system), object, len(unique))
     return cells[index.reshape(pairs.shape)].tolist()
 
 
-_CELLS: dict[str, dict[int, Segment]] = {}   # glyph -> colour pair -> its cell
+_CELLS: dict[tuple[str, str], dict[int, Segment]] = {}   # (glyph, colour system) -> colour pair -> its cell
 
 
-def cell_segments(glyph: str, pairs: list[int]) -> list[Segment]:
+def cell_segments(glyph: str, pairs: list[int], system: str = "truecolor") -> list[Segment]:
     """The cells of colour pairs (fg << 25 | bg + 1). Each is made once and shared by every cell of its pair,
     as Segments are immutable: redrawing the same maps then makes no new objects, and a frame's thousands of
     lookups are one map() over a dict."""
-    known = _CELLS.setdefault(glyph, {})
+    known = _CELLS.setdefault((glyph, system), {})
     cells = list(map(known.get, pairs))
     if None in cells:
         if len(known) > 1 << 16:  # bounded: training shows ever new colours
             known.clear()
         for i, pair in enumerate(pairs):
             if cells[i] is None:
-                cells[i] = known[pair] = Segment(glyph, cell_style(pair >> 25, (pair & 0x1FFFFFF) - 1))
+                cells[i] = known[pair] = Segment(glyph, cell_style(pair >> 25, (pair & 0x1FFFFFF) - 1, system))
     return cells
 
 
 @lru_cache(maxsize=1 << 16)
-def cell_style(fg: int, bg: int) -> Style:
-    """The style of a cell coloured fg over bg (0xRRGGBB; bg -1 for none). Cached: a frame of weight maps
-    reuses a few thousand colour pairs, and Rich caches each style's escape codes on the style itself."""
+def cell_style(fg: int, bg: int, system: str = "truecolor") -> Style:
+    """The style of a cell coloured fg over bg (0xRRGGBB; bg -1 for none) for a console of colour system
+    `system`. Cached: a frame of weight maps reuses a few thousand colour pairs. One style per colour system,
+    because Rich keeps a style's escape codes on the style for the first system it is drawn for: a style shared
+    by a 256-colour console and a truecolor one would draw 256 colours on both."""
     def colour(rgb: int) -> Color:
         return Color.from_rgb(rgb >> 16, (rgb >> 8) & 0xFF, rgb & 0xFF)
     return Style(color=colour(fg), bgcolor=None if bg < 0 else colour(bg))
@@ -107,13 +114,14 @@ class HeatMap:
         return Measurement(self.width, self.width)
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
-        for line in self.lines(colour_on(console), min(self.width, options.max_width)):
+        for line in self.lines(cells_colour(console), min(self.width, options.max_width)):
             yield from line
             yield NEW_LINE
 
-    def lines(self, colour: bool, width: int) -> list[list[Segment]]:
+    def lines(self, colour: str | None, width: int) -> list[list[Segment]]:
         """The map's lines (without line breaks) at a width of at most self.width: the title centred, then the
-        pixel rows, each row's cells padded to width."""
+        pixel rows, each row's cells padded to width; in colour for a console of colour system `colour`
+        (cells_colour), else in characters."""
         lines = [[Segment(self.title[:width].center(width), TITLE_STYLE)]] if self.title else []
         h, w = self.values.shape
         if h == 1:  # a strip, wrapped at width
@@ -124,17 +132,17 @@ class HeatMap:
             packed = packed_rgb_array(self.values[:, :used], self.scale)
             upper, lower = packed[0::2], np.full((-(-h // 2), used), -1, np.int64)
             lower[:h // 2] = packed[1::2]
-            lines += [row + self._pad(used, width) for row in cell_rows(UPPER_HALF, upper, lower)]
+            lines += [row + self._pad(used, width) for row in cell_rows(UPPER_HALF, upper, lower, colour)]
         else:
             for r in range(h):
                 row = [Segment("".join(plain_char(v, self.scale) for v in self.values[r, :width]))]
                 lines.append(row + self._pad(min(w, width), width))
         return lines
 
-    def _strip(self, values, colour: bool, width: int) -> list[list[Segment]]:
+    def _strip(self, values, colour: str | None, width: int) -> list[list[Segment]]:
         if colour:
             fg = packed_rgb_array(values, self.scale)[None, :]
-            row = cell_rows(FULL, fg, np.full_like(fg, -1))[0]
+            row = cell_rows(FULL, fg, np.full_like(fg, -1), colour)[0]
         else:
             row = [Segment(plain_char(v, self.scale)) for v in values]
         return [row + self._pad(len(values), width)]
@@ -190,7 +198,7 @@ class HeatMapGrid:
         if type(view).__rich_console__ is not HeatMap.__rich_console__ or "\n" in (view.title or ""):
             return console.render_lines(view, options, pad=True)
         width = min(view.width, cell)
-        lines = view.lines(colour_on(console), width)
+        lines = view.lines(cells_colour(console), width)
         if view.title:  # the one line whose cells may differ from its characters (wide ones)
             lines[0] = Segment.adjust_line_length(lines[0], cell)
         pad = [Segment(" " * (cell - width))] if cell > width else []

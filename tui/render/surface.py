@@ -106,9 +106,10 @@ class SurfaceMap:
                 if colour:
                     lower = packed[r + 1][c] if r + 1 < h else -1
                     if mark is None:
-                        yield Segment(UPPER_HALF, cell_style(packed[r][c], lower))
+                        yield Segment(UPPER_HALF, cell_style(packed[r][c], lower, console.color_system))
                     else:
-                        yield Segment(self.points.glyphs[mark], cell_style(self.points.rgb[mark], means[line][c]))
+                        yield Segment(self.points.glyphs[mark],
+                                      cell_style(self.points.rgb[mark], means[line][c], console.color_system))
                 elif mark is None:
                     yield Segment(plain_char(self._pair_means()[line, c], self.scale))
                 else:
