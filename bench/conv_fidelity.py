@@ -1,14 +1,19 @@
 """Fidelity of the conv layers (issue 17): test accuracy on the bundled digits (8,000 train / 2,000 test), Adam lr
 0.001, batch 32, 3 epochs, relu hidden layers, mean over seeds 0, 1, 2, beside PyTorch's numbers for the same
-runs. Run: python -m bench.conv_fidelity [--seeds 0,1,2] [--epochs 3]. Not a timed test: it prints, it asserts
+runs. Run: python bench/conv_fidelity.py [--seeds 0,1,2] [--epochs 3]. Not a timed test: it prints, it asserts
 nothing."""
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
 
 import numpy as np
 
-import pynn
+# pynn from wherever Python finds it first, as bench/run.py does: the installed package (a checkout's own pynn
+# has no compiled core unless built in place), or the checkout if nothing is installed
+sys.path.append(str(Path(__file__).resolve().parent.parent))
+import pynn  # noqa: E402
 
 # PyTorch's mean test accuracy over seeds 0-2 for these runs, as issue 17 reports them
 PYTORCH = {

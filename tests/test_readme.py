@@ -348,7 +348,7 @@ EXAMPLES = {
                                     "assert result.shape == (8, 1, 5, 5)  # F, C_in, K, K"),
     "pynn check": Mention("pynn check SPEC|FILE [--data D] [--loss L]"),
     "pynn triggers": Mention("pynn triggers FILE --unit U [--layer L] [--top 5]"),
-    "python -m bench.conv_fidelity": Run(add="--seeds 0 --epochs 1", checkout=True, expect="784-30:relu-10"),
+    "python bench/conv_fidelity.py": Run(add="--seeds 0 --epochs 1", checkout=True, expect="784-30:relu-10"),
     # playground
     "pynn surface": Mention("pynn surface FILE [--layer L] [--neurons LIST] [--resolution N] [--replay K] [--json]"),
     "pynn train --data xor --model 2-8:tanh-2 --optimizer adam --lr 0.03 --epochs 100 --save xor.npz": Run(),
@@ -516,7 +516,7 @@ OTHER_TABLES = {
         "accuracies measured with pynn freeze; the freeze's shape on the digits is tested there"),
     "digits, Adam, 3 epochs": Elsewhere(
         "bench/conv_fidelity.py", '"28x28-conv8k5-pool2-30-10": 0.940',
-        "accuracies measured with python -m bench.conv_fidelity (about two minutes); "
+        "accuracies measured with python bench/conv_fidelity.py (about two minutes); "
         "tests/test_conv_layers.py trains a conv model on the digits"),
     "shakespeare, lstm128, Adam": Elsewhere(
         "tests/test_stateful.py", "def test_a_stateful_run_on_shakespeare_reads_streams_and_carries_the_state",
