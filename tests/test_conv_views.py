@@ -8,7 +8,6 @@ import json
 
 import numpy as np
 import pytest
-from textual.app import App
 
 import pynn
 from apptext import plain, screen_text, wait_until
@@ -171,13 +170,7 @@ def test_a_filter_that_is_not_there_is_one_line_and_exit_two(capsys, model_file)
 
 # -- the app ----------------------------------------------------------------------------------------------------
 
-class Host(App):
-    def __init__(self, screen_class, bench):
-        super().__init__()
-        self.screen_class, self.bench = screen_class, bench
-
-    def on_mount(self) -> None:
-        self.push_screen(self.screen_class(self.bench))
+from test_app_screens import Host  # noqa: E402  the one-screen app the screens' tests use
 
 
 @pytest.fixture(scope="module")
