@@ -7,7 +7,6 @@ import pytest
 
 import pynn
 from pynn.errors import PynnError
-from pynn_tui.cli import main
 from interop_fixtures import FIXTURES, expected
 
 LAB = str(FIXTURES / "keras_lab.keras")
@@ -16,11 +15,7 @@ TORCH_CONV = str(FIXTURES / "torch_conv.safetensors")
 CONV_SPEC = "28x28-conv8k5-pool2-conv16k3s2:tanh-30:relu-10"
 
 
-def pynn_cli(capsys, *args):
-    """(exit status, stdout, stderr) of a command run in this process."""
-    status = main([str(a) for a in args])
-    out, err = capsys.readouterr()
-    return status, out, err
+from test_run_cli import pynn as pynn_cli  # noqa: E402  (exit status, stdout, stderr) of a command in this process
 
 
 def pynn_json(capsys, *args):

@@ -8,15 +8,11 @@ from pynn.data import load_dataset
 from pynn.data.playground import FEATURES, PLAYGROUND, feature_matrix, parse_features
 from pynn.files import load_model
 from pynn.run import ConfigError, RunConfig
-from pynn_tui.cli import main
 
 SETS = list(PLAYGROUND)
 
 
-def pynn(capsys, *args):
-    status = main(list(args))
-    out, err = capsys.readouterr()
-    return status, out, err
+from test_run_cli import pynn  # noqa: E402  a command in this process: (exit status, stdout, stderr)
 
 
 @pytest.mark.parametrize("name", SETS)

@@ -17,10 +17,7 @@ from pynn_tui.cli import main
 XOR = RunConfig(data="xor", model="2-8:tanh-2", optimizer="adam", lr=0.03, epochs=100)
 
 
-def pynn(capsys, *args):
-    status = main(list(args))
-    out, err = capsys.readouterr()
-    return status, out, err
+from test_run_cli import pynn  # noqa: E402  a command in this process: (exit status, stdout, stderr)
 
 
 def trained(run: RunConfig):
